@@ -1,0 +1,76 @@
+//! The command line (clap derive only; what each command does is in `command.rs`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ferry",
+    version,
+    about = "Columnar batch data migration: databases -> Arrow -> DataFusion -> databases or Parquet"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log more (repeat for even more); RUST_LOG overrides it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run migrations: all of the job's (in dependency order) or the named ones.
+    Run(RunArgs),
+    /// Run the three shipped migrations with no server at all: SQLite -> SQLite and Parquet.
+    Demo(DemoArgs),
+    /// Write the three source tables at scale N (deterministic, with dirty rows) into a database.
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The job file.
+    #[arg(long, default_value = "ferry.toml")]
+    pub job: PathBuf,
+    /// Migrations to run; all when none is named.
+    pub migrations: Vec<String>,
+    /// Replaces the URL of the connection named `source`.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Replaces the URL of the connection named `target`.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The job whose migrations the demo runs.
+    #[arg(long, default_value = "ferry.toml")]
+    pub job: PathBuf,
+    /// Where the demo's databases and Parquet files go.
+    #[arg(long, default_value = "data/demo")]
+    pub dir: PathBuf,
+    /// Generated rows per table, added to the old system's sample rows (when the source is made).
+    #[arg(long, default_value_t = 10_000)]
+    pub rows: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Users rows (orders get three times as many, unnormalized as many).
+    #[arg(long, default_value_t = 1_000)]
+    pub rows: u64,
+    /// The database: postgres://, mysql:// or sqlite://. Its three source tables are replaced.
+    #[arg(long)]
+    pub to: String,
+    /// Start with the old system's five sample rows per table.
+    #[arg(long)]
+    pub sample: bool,
+}

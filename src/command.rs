@@ -1,0 +1,80 @@
+//! What each CLI command does, and its exit code: 0 success, 2 any error.
+//! (1 is kept for "checks failed, nothing published".)
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command, GenerateArgs, RunArgs};
+use crate::connection::Endpoint;
+use crate::error::Result;
+use crate::job::{Overrides, Plan};
+use crate::report::RunReport;
+use crate::run::{run, Progress};
+
+pub const EXIT_ERROR: u8 = 2;
+
+pub fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "ferry=info",
+        1 => "ferry=debug",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
+}
+
+pub async fn execute(cli: Cli) -> ExitCode {
+    let outcome = match cli.command {
+        Command::Run(args) => run_command(args).await,
+        Command::Demo(args) => crate::demo::demo(&args).await.map(|report| finish(&report, false, None)),
+        Command::Generate(args) => generate_command(args).await.map(|()| ExitCode::SUCCESS),
+    };
+    outcome.unwrap_or_else(|error| {
+        eprintln!("error: {error}");
+        ExitCode::from(EXIT_ERROR)
+    })
+}
+
+async fn run_command(args: RunArgs) -> Result<ExitCode> {
+    let overrides = Overrides { source: args.source, target: args.target };
+    let plan = Plan::load(&args.job, &overrides)?;
+    let report = run(&plan, &args.migrations, Progress::Auto).await?;
+    Ok(finish(&report, args.json, args.report.as_deref()))
+}
+
+/// Prints the report (and writes it as JSON if asked); the exit code follows the outcome.
+fn finish(report: &RunReport, json: bool, path: Option<&std::path::Path>) -> ExitCode {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report).unwrap_or_default());
+    } else {
+        print!("{}", report.table());
+    }
+    if let Some(path) = path {
+        if let Err(error) = report.write_json(path) {
+            eprintln!("error: {error}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    }
+    match &report.error {
+        None => ExitCode::SUCCESS,
+        Some(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+async fn generate_command(args: GenerateArgs) -> Result<()> {
+    let endpoint = Endpoint::parse(&args.to, std::path::Path::new("."))?;
+    let counts = crate::generate::generate(&endpoint, args.rows, args.sample).await?;
+    println!(
+        "{}: source_table {} rows, source_orders {} rows, source_unnormalized {} rows",
+        endpoint, counts[0], counts[1], counts[2]
+    );
+    Ok(())
+}

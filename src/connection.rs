@@ -1,0 +1,248 @@
+//! Connection URLs: `${VAR}` expansion, parsing into a [`Endpoint`], and masking of passwords
+//! so that no message, log line or report ever shows one.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{FerryError, Result};
+
+/// Where a connection points, parsed and checked, secrets included (never print this with
+/// `{:?}` in user-facing text; use [`Endpoint::masked`]).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Postgres(url::Url),
+    Mysql(url::Url),
+    Sqlite(PathBuf),
+    /// A directory of Parquet files: `file://` (absolute, resolved) or any object_store URL.
+    Parquet(url::Url),
+}
+
+/// The kinds of endpoint, for messages and dispatch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndpointKind {
+    Postgres,
+    Mysql,
+    Sqlite,
+    Parquet,
+}
+
+impl fmt::Display for EndpointKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EndpointKind::Postgres => "PostgreSQL",
+            EndpointKind::Mysql => "MySQL",
+            EndpointKind::Sqlite => "SQLite",
+            EndpointKind::Parquet => "Parquet",
+        })
+    }
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+impl Endpoint {
+    /// Parses a connection URL. `${VAR}` is replaced from the environment; a relative SQLite
+    /// or `file://` path is resolved against `base` (the job file's folder).
+    pub fn parse(raw: &str, base: &Path) -> Result<Endpoint> {
+        let expanded = expand_env(raw)?;
+        let text = expanded.trim();
+        let scheme = text.split("://").next().unwrap_or_default();
+        if !text.contains("://") {
+            return Err(bad_url(text, "it has no scheme; use postgres://, mysql://, sqlite://, file:// or s3://"));
+        }
+        match scheme {
+            "postgres" | "postgresql" => Ok(Endpoint::Postgres(parse_server_url(text)?)),
+            "mysql" | "mariadb" => {
+                let mut url = parse_server_url(text)?;
+                if scheme == "mariadb" {
+                    url = url::Url::parse(&text.replacen("mariadb://", "mysql://", 1))
+                        .map_err(|e| bad_url(text, &e.to_string()))?;
+                }
+                if url.path().trim_matches('/').is_empty() {
+                    return Err(bad_url(text, "it names no database; add `/DATABASE`"));
+                }
+                Ok(Endpoint::Mysql(url))
+            }
+            "sqlite" => {
+                let path = text.trim_start_matches("sqlite://");
+                if path.is_empty() {
+                    return Err(bad_url(text, "it names no file; use sqlite://path/to/file.db"));
+                }
+                Ok(Endpoint::Sqlite(base.join(path)))
+            }
+            "file" => {
+                let path = text.trim_start_matches("file://");
+                if path.is_empty() {
+                    return Err(bad_url(text, "it names no directory; use file://path/to/dir"));
+                }
+                let absolute = absolute(&base.join(path));
+                let url = url::Url::from_directory_path(&absolute)
+                    .map_err(|_| bad_url(text, "the path is not a valid directory path"))?;
+                Ok(Endpoint::Parquet(url))
+            }
+            "s3" | "s3a" | "gs" | "az" | "abfs" | "abfss" | "memory" | "http" | "https" => {
+                let url = url::Url::parse(text).map_err(|e| bad_url(text, &e.to_string()))?;
+                Ok(Endpoint::Parquet(url))
+            }
+            other => Err(bad_url(
+                text,
+                &format!("unknown scheme `{other}`; use postgres://, mysql://, sqlite://, file:// or s3://"),
+            )),
+        }
+    }
+
+    pub fn kind(&self) -> EndpointKind {
+        match self {
+            Endpoint::Postgres(_) => EndpointKind::Postgres,
+            Endpoint::Mysql(_) => EndpointKind::Mysql,
+            Endpoint::Sqlite(_) => EndpointKind::Sqlite,
+            Endpoint::Parquet(_) => EndpointKind::Parquet,
+        }
+    }
+
+    /// The URL with its password replaced by `***`: the only form that may be shown.
+    pub fn masked(&self) -> String {
+        match self {
+            Endpoint::Postgres(url) | Endpoint::Mysql(url) | Endpoint::Parquet(url) => mask_url(url),
+            Endpoint::Sqlite(path) => format!("sqlite://{}", path.display()),
+        }
+    }
+
+    /// The URL with its secrets, for handing to a driver only.
+    pub fn secret_url(&self) -> String {
+        match self {
+            Endpoint::Postgres(url) | Endpoint::Mysql(url) | Endpoint::Parquet(url) => url.to_string(),
+            Endpoint::Sqlite(path) => format!("sqlite://{}", path.display()),
+        }
+    }
+}
+
+/// Masks the password of any URL-looking text (used on driver messages that may echo one).
+pub fn mask_url(url: &url::Url) -> String {
+    let mut shown = url.clone();
+    if shown.password().is_some() {
+        let _ = shown.set_password(Some("***"));
+    }
+    shown.to_string()
+}
+
+fn parse_server_url(text: &str) -> Result<url::Url> {
+    let url = url::Url::parse(text).map_err(|e| bad_url(text, &e.to_string()))?;
+    if url.host_str().unwrap_or_default().is_empty() {
+        return Err(bad_url(text, "it names no host"));
+    }
+    Ok(url)
+}
+
+fn bad_url(text: &str, why: &str) -> FerryError {
+    FerryError::Job(format!("malformed connection URL `{}`: {why}", mask_text(text)))
+}
+
+/// Masks `user:password@` in text that may not parse as a URL.
+pub fn mask_text(text: &str) -> String {
+    let Some(scheme_end) = text.find("://") else {
+        return text.to_string();
+    };
+    let rest = &text[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match (authority.rfind('@'), authority.find(':')) {
+        (Some(at), Some(colon)) if colon < at => {
+            format!("{}://{}:***{}", &text[..scheme_end], &authority[..colon], &rest[at..])
+        }
+        _ => text.to_string(),
+    }
+}
+
+/// Replaces every `${VAR}` with the environment variable's value, and `${VAR:-default}` with
+/// the default when the variable is unset or empty.
+pub fn expand_env(text: &str) -> Result<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            return Err(FerryError::Job(format!("unclosed `${{` in `{}`; write `${{NAME}}`", mask_text(text))));
+        };
+        let (name, default) = match after[..end].split_once(":-") {
+            Some((name, default)) => (name, Some(default)),
+            None => (&after[..end], None),
+        };
+        let value = match (std::env::var(name), default) {
+            (Ok(value), _) if !value.is_empty() => value,
+            (_, Some(default)) => default.to_string(),
+            (Ok(value), None) => value,
+            (Err(_), None) => {
+                return Err(FerryError::Job(format!(
+                    "environment variable `{name}` used in `{}` is not set; export it, or write `${{{name}:-default}}`",
+                    mask_text(text)
+                )))
+            }
+        };
+        out.push_str(&value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        return path.to_path_buf();
+    }
+    std::env::current_dir().map(|dir| dir.join(path)).unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_passwords_everywhere() {
+        let endpoint = Endpoint::parse("postgres://bob:s3cret@db:5432/app", Path::new(".")).unwrap();
+        assert_eq!(endpoint.masked(), "postgres://bob:***@db:5432/app");
+        assert!(!format!("{endpoint:?}").contains("s3cret"));
+        assert_eq!(mask_text("mysql://u:pw@h/db"), "mysql://u:***@h/db");
+        assert_eq!(mask_text("mysql://u@h/db"), "mysql://u@h/db");
+    }
+
+    #[test]
+    fn expands_environment_variables() {
+        std::env::set_var("FERRY_TEST_EXPAND_HOST", "example");
+        assert_eq!(expand_env("postgres://${FERRY_TEST_EXPAND_HOST}/x").unwrap(), "postgres://example/x");
+        assert_eq!(expand_env("${FERRY_TEST_NOT_SET_ANYWHERE:-sqlite://a.db}").unwrap(), "sqlite://a.db");
+        let error = expand_env("postgres://${FERRY_TEST_NOT_SET_ANYWHERE}/x").unwrap_err();
+        assert!(error.to_string().contains("`FERRY_TEST_NOT_SET_ANYWHERE` used in"));
+    }
+
+    #[test]
+    fn rejects_bad_urls_with_the_password_masked() {
+        let error = Endpoint::parse("oracle://u:pw@h/db", Path::new(".")).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "malformed connection URL `oracle://u:***@h/db`: unknown scheme `oracle`; use postgres://, mysql://, sqlite://, file:// or s3://"
+        );
+        let error = Endpoint::parse("mysql://root@localhost", Path::new(".")).unwrap_err();
+        assert!(error.to_string().contains("names no database"));
+        let error = Endpoint::parse("localhost:5432", Path::new(".")).unwrap_err();
+        assert!(error.to_string().contains("no scheme"));
+    }
+
+    #[test]
+    fn resolves_relative_paths_against_the_job_folder() {
+        let endpoint = Endpoint::parse("sqlite://data/x.db", Path::new("/jobs")).unwrap();
+        assert_eq!(endpoint, Endpoint::Sqlite(PathBuf::from("/jobs/data/x.db")));
+        let endpoint = Endpoint::parse("file://out", Path::new("/jobs")).unwrap();
+        assert_eq!(endpoint.masked(), "file:///jobs/out/");
+    }
+}

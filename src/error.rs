@@ -1,0 +1,86 @@
+//! The one error type. Variants are sorted by who must act: the user's input (`Job`, `Query`,
+//! `Schema`), another system (`Connection`, `Source`, `Target`), or ferry itself (`Internal`).
+//! Every message names the culprit and, where it helps, says what to do.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = FerryError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FerryError {
+    /// The job file cannot be read or parsed, or describes an impossible plan.
+    #[error("{0}")]
+    Job(String),
+
+    /// A job file could not be read at all.
+    #[error("cannot read job file `{path}`: {source}")]
+    JobFile { path: PathBuf, source: std::io::Error },
+
+    /// A migration's query is wrong: SQL syntax, an unknown table or column.
+    #[error("migration `{migration}`: query `{file}`: {message}")]
+    Query { migration: String, file: String, message: String },
+
+    /// The query's output does not fit an existing target table.
+    #[error("migration `{migration}`: target table `{table}` does not match the query's output:\n{differences}\nAlter the table, or change the query so its columns match.")]
+    Schema { migration: String, table: String, differences: String },
+
+    /// A database or object store could not be reached or refused the session.
+    #[error("cannot connect to `{url}`: {message}")]
+    Connection { url: String, message: String },
+
+    /// Reading from a source failed after it was reached.
+    #[error("reading `{table}` from `{url}`: {message}")]
+    Source { url: String, table: String, message: String },
+
+    /// Writing to a target failed; nothing was published.
+    #[error("writing `{table}` to `{url}`: {message}")]
+    Target { url: String, table: String, message: String },
+
+    /// A value that cannot be carried into the target column.
+    #[error("migration `{migration}`: column `{column}`: {message}")]
+    Value { migration: String, column: String, message: String },
+
+    /// A file ferry writes (report, demo data) could not be written.
+    #[error("cannot write `{path}`: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+
+    /// A bug in ferry: please report it.
+    #[error("internal error (a bug in ferry, please report it): {0}")]
+    Internal(String),
+}
+
+impl FerryError {
+    pub fn internal(message: impl std::fmt::Display) -> Self {
+        FerryError::Internal(message.to_string())
+    }
+}
+
+impl From<datafusion::error::DataFusionError> for FerryError {
+    fn from(error: datafusion::error::DataFusionError) -> Self {
+        // Errors raised by our own sources and sinks travel through DataFusion wrapped as
+        // `External`; unwrap them so the user sees the original, culprit-naming message.
+        match error {
+            datafusion::error::DataFusionError::External(inner) => match inner.downcast::<FerryError>() {
+                Ok(ferry) => *ferry,
+                Err(other) => FerryError::Internal(other.to_string()),
+            },
+            datafusion::error::DataFusionError::Context(context, inner) => {
+                let inner = FerryError::from(*inner);
+                FerryError::Internal(format!("{context}: {inner}"))
+            }
+            other => FerryError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<FerryError> for datafusion::error::DataFusionError {
+    fn from(error: FerryError) -> Self {
+        datafusion::error::DataFusionError::External(Box::new(error))
+    }
+}
+
+impl From<arrow::error::ArrowError> for FerryError {
+    fn from(error: arrow::error::ArrowError) -> Self {
+        FerryError::Internal(error.to_string())
+    }
+}

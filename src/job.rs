@@ -1,0 +1,350 @@
+//! The job file (`ferry.toml`) and the validated [`Plan`] made from it.
+//!
+//! Parse, then validate, then run: everything here reads only the job file and its query files;
+//! no database is touched, so bad input fails before any connection opens.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::connection::{Endpoint, EndpointKind};
+use crate::error::{FerryError, Result};
+
+/// `ferry.toml` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobFile {
+    /// Connection name -> URL (`postgres://`, `mysql://`, `sqlite://`, `file://`, `s3://`).
+    #[serde(default)]
+    connections: BTreeMap<String, String>,
+    /// The migrations, in any order; `depends_on` sets the order they run in.
+    #[serde(default)]
+    migrations: Vec<MigrationFile>,
+}
+
+/// One `[[migrations]]` entry as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MigrationFile {
+    /// The migration's name, used on the command line and in reports.
+    name: String,
+    /// The connection whose tables the query sees by bare name.
+    source: String,
+    /// The SQL file, relative to the job file, that computes the target rows.
+    query: String,
+    /// The connection written to.
+    target: String,
+    /// The target table (a folder name for Parquet targets).
+    table: String,
+    /// `replace` (default) or `append`.
+    #[serde(default)]
+    mode: Option<String>,
+    /// The target's primary key columns.
+    #[serde(default)]
+    key: Vec<String>,
+    /// Migrations that must run before this one.
+    #[serde(default)]
+    depends_on: Vec<String>,
+}
+
+/// How a migration's rows are published.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// The target's old rows are gone and the new ones are in, or nothing changed.
+    Replace,
+    /// All the new rows are added, or none.
+    Append,
+}
+
+impl Mode {
+    fn parse(text: &str, migration: &str) -> Result<Mode> {
+        match text {
+            "replace" => Ok(Mode::Replace),
+            "append" => Ok(Mode::Append),
+            "merge" | "incremental" => Err(FerryError::Job(format!(
+                "migration `{migration}`: mode `{text}` is not available in this version of ferry; use `replace` or `append`"
+            ))),
+            other => Err(FerryError::Job(format!(
+                "migration `{migration}`: unknown mode `{other}`; use `replace` or `append`"
+            ))),
+        }
+    }
+}
+
+/// A named connection of the job.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    pub name: String,
+    pub endpoint: Endpoint,
+}
+
+/// One migration, checked: its connections exist, its query file was read and parses.
+#[derive(Clone, Debug)]
+pub struct MigrationPlan {
+    pub name: String,
+    pub source: Connection,
+    pub target: Connection,
+    /// The query file as the job names it, for messages.
+    pub query_file: String,
+    pub query_sql: String,
+    pub table: String,
+    pub mode: Mode,
+    pub key: Vec<String>,
+    pub depends_on: Vec<String>,
+}
+
+/// A job ready to run: every connection parsed, every migration checked, in dependency order.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub connections: BTreeMap<String, Connection>,
+    pub migrations: Vec<MigrationPlan>,
+}
+
+/// Command-line replacements for the connections named `source` and `target`.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub source: Option<String>,
+    pub target: Option<String>,
+}
+
+impl Plan {
+    /// Reads and validates a job file.
+    pub fn load(path: &Path, overrides: &Overrides) -> Result<Plan> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| FerryError::JobFile { path: path.to_path_buf(), source })?;
+        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        Plan::from_toml(&text, &path.display().to_string(), &base, overrides)
+    }
+
+    /// Validates a job given as text; `origin` names it in messages, `base` resolves paths.
+    pub fn from_toml(text: &str, origin: &str, base: &Path, overrides: &Overrides) -> Result<Plan> {
+        let file: JobFile = toml::from_str(text).map_err(|error| toml_error(origin, text, &error))?;
+        let mut connections = BTreeMap::new();
+        for (name, url) in &file.connections {
+            check_identifier(name, "connection name")?;
+            let endpoint = Endpoint::parse(url, base)
+                .map_err(|e| FerryError::Job(format!("`{origin}`: connection `{name}`: {e}")))?;
+            connections.insert(name.clone(), Connection { name: name.clone(), endpoint });
+        }
+        let cwd = Path::new(".");
+        for (name, url) in [("source", &overrides.source), ("target", &overrides.target)] {
+            if let Some(url) = url {
+                let endpoint = Endpoint::parse(url, cwd).map_err(|e| FerryError::Job(format!("--{name}: {e}")))?;
+                connections.insert(name.to_string(), Connection { name: name.to_string(), endpoint });
+            }
+        }
+        let mut migrations = Vec::new();
+        let mut names = BTreeSet::new();
+        for migration in &file.migrations {
+            if !names.insert(migration.name.clone()) {
+                return Err(FerryError::Job(format!(
+                    "`{origin}`: two migrations are named `{}`; names must be unique",
+                    migration.name
+                )));
+            }
+            migrations.push(check_migration(migration, &connections, base)?);
+        }
+        for migration in &migrations {
+            for dependency in &migration.depends_on {
+                if !names.contains(dependency) {
+                    return Err(FerryError::Job(format!(
+                        "migration `{}` depends on `{dependency}`, which the job does not define; it defines: {}",
+                        migration.name,
+                        list(&names)
+                    )));
+                }
+            }
+        }
+        let migrations = dependency_order(migrations)?;
+        Ok(Plan { connections, migrations })
+    }
+
+    /// The migrations to run: all of them, or the named ones, in dependency order.
+    pub fn select(&self, names: &[String]) -> Result<Vec<&MigrationPlan>> {
+        if names.is_empty() {
+            return Ok(self.migrations.iter().collect());
+        }
+        for name in names {
+            if !self.migrations.iter().any(|m| &m.name == name) {
+                let known: BTreeSet<String> = self.migrations.iter().map(|m| m.name.clone()).collect();
+                return Err(FerryError::Job(format!("unknown migration `{name}`; the job defines: {}", list(&known))));
+            }
+        }
+        Ok(self.migrations.iter().filter(|m| names.contains(&m.name)).collect())
+    }
+}
+
+fn check_migration(
+    migration: &MigrationFile,
+    connections: &BTreeMap<String, Connection>,
+    base: &Path,
+) -> Result<MigrationPlan> {
+    let name = &migration.name;
+    check_identifier(name, "migration name")?;
+    let connection = |wanted: &str, role: &str| {
+        connections.get(wanted).cloned().ok_or_else(|| {
+            let known: BTreeSet<String> = connections.keys().cloned().collect();
+            FerryError::Job(format!(
+                "migration `{name}`: unknown {role} connection `{wanted}`; the job defines: {}",
+                list(&known)
+            ))
+        })
+    };
+    let source = connection(&migration.source, "source")?;
+    let target = connection(&migration.target, "target")?;
+    let table = migration.table.clone();
+    check_table_name(&table, name)?;
+    for column in &migration.key {
+        check_identifier(column, &format!("migration `{name}`: key column"))?;
+    }
+    let mode = Mode::parse(migration.mode.as_deref().unwrap_or("replace"), name)?;
+    if target.endpoint.kind() == EndpointKind::Parquet && mode == Mode::Append && !migration.key.is_empty() {
+        // Allowed: the key is informational for Parquet. Nothing to check.
+    }
+    let query_path: PathBuf = base.join(&migration.query);
+    let query_sql = std::fs::read_to_string(&query_path).map_err(|error| {
+        FerryError::Job(format!("migration `{name}`: cannot read query file `{}`: {error}", query_path.display()))
+    })?;
+    crate::transform::parse_query(&query_sql).map_err(|message| FerryError::Query {
+        migration: name.clone(),
+        file: migration.query.clone(),
+        message,
+    })?;
+    Ok(MigrationPlan {
+        name: name.clone(),
+        source,
+        target,
+        query_file: migration.query.clone(),
+        query_sql,
+        table,
+        mode,
+        key: migration.key.clone(),
+        depends_on: migration.depends_on.clone(),
+    })
+}
+
+/// Orders migrations so each runs after the ones it depends on; a cycle is an error naming it.
+fn dependency_order(migrations: Vec<MigrationPlan>) -> Result<Vec<MigrationPlan>> {
+    let mut done: Vec<MigrationPlan> = Vec::with_capacity(migrations.len());
+    let mut pending = migrations;
+    while !pending.is_empty() {
+        let ready = pending.iter().position(|m| m.depends_on.iter().all(|d| done.iter().any(|x| &x.name == d)));
+        match ready {
+            Some(index) => done.push(pending.remove(index)),
+            None => {
+                let cycle: Vec<String> = pending.iter().map(|m| format!("`{}`", m.name)).collect();
+                return Err(FerryError::Job(format!(
+                    "dependency cycle among migrations {}; remove one of their `depends_on` entries",
+                    cycle.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// Names that end up in SQL are plain identifiers, so no quoting trick can reach the database.
+pub fn check_identifier(name: &str, what: &str) -> Result<()> {
+    let valid = !name.is_empty()
+        && name.len() <= 63
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if valid {
+        Ok(())
+    } else {
+        Err(FerryError::Job(format!(
+            "{what} `{name}` is not a plain identifier; use letters, digits, `_` and `-`, starting with a letter"
+        )))
+    }
+}
+
+fn check_table_name(table: &str, migration: &str) -> Result<()> {
+    let parts: Vec<&str> = table.split('.').collect();
+    if parts.len() > 2 {
+        return Err(FerryError::Job(format!(
+            "migration `{migration}`: table `{table}` has more than one `.`; write `table` or `schema.table`"
+        )));
+    }
+    for part in parts {
+        check_identifier(part, &format!("migration `{migration}`: table"))?;
+    }
+    Ok(())
+}
+
+fn list(names: &BTreeSet<String>) -> String {
+    if names.is_empty() {
+        return "(none)".to_string();
+    }
+    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// One line: the file, line and column, and what is wrong.
+fn toml_error(origin: &str, text: &str, error: &toml::de::Error) -> FerryError {
+    let position = error.span().map(|span| {
+        let before = &text[..span.start.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+        format!(" line {line}, column {column}")
+    });
+    FerryError::Job(format!("`{origin}`{}: {}", position.unwrap_or_default(), error.message().trim()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(text: &str) -> Result<Plan> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("q.sql"), "SELECT 1 AS x").unwrap();
+        Plan::from_toml(text, "ferry.toml", dir.path(), &Overrides::default())
+    }
+
+    const CONNECTIONS: &str = "[connections]\nsource = \"sqlite://a.db\"\ntarget = \"sqlite://b.db\"\n";
+
+    fn migration(name: &str, depends_on: &str) -> String {
+        format!("[[migrations]]\nname = \"{name}\"\nsource = \"source\"\nquery = \"q.sql\"\ntarget = \"target\"\ntable = \"t_{name}\"\ndepends_on = [{depends_on}]\n")
+    }
+
+    #[test]
+    fn orders_by_dependencies() {
+        let text = format!("{CONNECTIONS}{}{}", migration("b", "\"a\""), migration("a", ""));
+        let plan = plan(&text).unwrap();
+        let names: Vec<_> = plan.migrations.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+    }
+
+    #[test]
+    fn reports_a_cycle() {
+        let text = format!("{CONNECTIONS}{}{}", migration("b", "\"a\""), migration("a", "\"b\""));
+        let error = plan(&text).unwrap_err().to_string();
+        assert_eq!(error, "dependency cycle among migrations `b`, `a`; remove one of their `depends_on` entries");
+    }
+
+    #[test]
+    fn malformed_toml_names_line_and_column() {
+        let error = plan("[connections]\nsource = \"sqlite://a.db\"\nbogus = = 1\n").unwrap_err().to_string();
+        assert!(error.starts_with("`ferry.toml` line 3, column"), "{error}");
+    }
+
+    #[test]
+    fn unknown_fields_unknown_connections_and_modes_are_errors() {
+        let error = plan(&format!("{CONNECTIONS}[[migrations]]\nname = \"a\"\nsource = \"source\"\nquery = \"q.sql\"\ntarget = \"target\"\ntable = \"t\"\nmodee = \"x\"\n")).unwrap_err().to_string();
+        assert!(error.contains("unknown field `modee`"), "{error}");
+        let error =
+            plan(&format!("{CONNECTIONS}{}", migration("a", "").replace("source = \"source\"", "source = \"nope\"")))
+                .unwrap_err()
+                .to_string();
+        assert_eq!(error, "migration `a`: unknown source connection `nope`; the job defines: `source`, `target`");
+        let error = plan(&format!("{CONNECTIONS}{}mode = \"merge\"\n", migration("a", ""))).unwrap_err().to_string();
+        assert!(error.contains("mode `merge` is not available"), "{error}");
+    }
+
+    #[test]
+    fn unsafe_table_names_are_refused() {
+        let text = format!("{CONNECTIONS}{}", migration("a", "").replace("t_a", "t; DROP TABLE x"));
+        let error = plan(&text).unwrap_err().to_string();
+        assert!(error.contains("is not a plain identifier"), "{error}");
+    }
+}

@@ -1,0 +1,167 @@
+//! What a run did: per migration the counts, time and outcome. Printed as a table, written as
+//! JSON with `--report FILE.json` (the same fields; the shape is documented in the README).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::error::{FerryError, Result};
+use crate::job::Mode;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    pub run_id: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub migrations: Vec<MigrationReport>,
+    /// The error that stopped the run, if any (the same text the CLI prints).
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Published.
+    Succeeded,
+    /// Failed; nothing of it was published.
+    Failed,
+    /// Not run, because an earlier migration failed.
+    Skipped,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MigrationReport {
+    pub name: String,
+    pub status: Status,
+    pub mode: Mode,
+    /// Connection URLs with passwords masked.
+    pub source: String,
+    pub target: String,
+    pub table: String,
+    /// Rows read from the source connection's tables.
+    pub rows_read: u64,
+    pub rows_loaded: u64,
+    pub rows_rejected: u64,
+    /// Rows the query itself dropped (a WHERE or a join): read - loaded - rejected.
+    pub rows_filtered: i64,
+    /// Rejected rows per reason code.
+    pub rejects: BTreeMap<String, u64>,
+    pub seconds: f64,
+    pub rows_per_second: f64,
+    pub error: Option<String>,
+}
+
+impl RunReport {
+    pub fn succeeded(&self) -> bool {
+        self.error.is_none() && self.migrations.iter().all(|m| m.status == Status::Succeeded)
+    }
+
+    /// The summary table printed after a run.
+    pub fn table(&self) -> String {
+        let header = ["migration", "status", "read", "loaded", "rejected", "filtered", "seconds", "rows/s"];
+        let rows: Vec<[String; 8]> = self
+            .migrations
+            .iter()
+            .map(|m| {
+                [
+                    m.name.clone(),
+                    format!("{:?}", m.status).to_lowercase(),
+                    thousands(m.rows_read as i64),
+                    thousands(m.rows_loaded as i64),
+                    thousands(m.rows_rejected as i64),
+                    thousands(m.rows_filtered),
+                    format!("{:.2}", m.seconds),
+                    thousands(m.rows_per_second.round() as i64),
+                ]
+            })
+            .collect();
+        let mut widths = header.map(str::len);
+        for row in &rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.len());
+            }
+        }
+        let mut out = String::new();
+        let line = |out: &mut String, cells: &[String]| {
+            let text: Vec<String> = cells
+                .iter()
+                .zip(widths)
+                .enumerate()
+                .map(|(i, (cell, width))| if i < 2 { format!("{cell:<width$}") } else { format!("{cell:>width$}") })
+                .collect();
+            let _ = writeln!(out, "{}", text.join("  ").trim_end());
+        };
+        line(&mut out, &header.map(String::from));
+        line(&mut out, &widths.map(|w| "-".repeat(w)));
+        for row in &rows {
+            line(&mut out, row);
+        }
+        for m in self.migrations.iter().filter(|m| !m.rejects.is_empty()) {
+            let reasons: Vec<String> = m.rejects.iter().map(|(r, n)| format!("{r} {}", thousands(*n as i64))).collect();
+            let _ = writeln!(
+                out,
+                "{}: {} rejected ({}), see _ferry_rejects in {}",
+                m.name,
+                thousands(m.rows_rejected as i64),
+                reasons.join(", "),
+                m.target
+            );
+        }
+        out
+    }
+
+    pub fn write_json(&self, path: &Path) -> Result<()> {
+        let json = serde_json::to_string_pretty(self).map_err(FerryError::internal)?;
+        std::fs::write(path, json + "\n").map_err(|source| FerryError::Io { path: path.to_path_buf(), source })
+    }
+}
+
+/// `1234567` -> `1,234,567`.
+pub fn thousands(value: i64) -> String {
+    let digits = value.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if value < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prints_a_summary_table() {
+        let report = RunReport {
+            run_id: "r".into(),
+            started_at: "2026-01-01T00:00:00Z".into(),
+            migrations: vec![MigrationReport {
+                name: "cleaned_data".into(),
+                status: Status::Succeeded,
+                mode: Mode::Replace,
+                source: "sqlite://a.db".into(),
+                target: "sqlite://b.db".into(),
+                table: "target_cleaned_data".into(),
+                rows_read: 1_000_005,
+                rows_loaded: 700_000,
+                rows_rejected: 300_005,
+                rows_filtered: 0,
+                rejects: [("invalid_age".to_string(), 300_005)].into_iter().collect(),
+                seconds: 1.5,
+                rows_per_second: 666_670.0,
+                error: None,
+            }],
+            error: None,
+        };
+        insta::assert_snapshot!(report.table());
+    }
+}

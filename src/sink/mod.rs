@@ -1,0 +1,251 @@
+//! Sinks: each target kind is a [`Sink`]. Like DataFusion's `DataSink::write_all`, a load is one
+//! call that commits or rolls back as a whole: the rows, the rejects and the removal of the old
+//! rows (replace mode) are published together, or the target is left exactly as it was.
+//!
+//! Adding a sink: one file implementing [`Sink`], one variant of
+//! [`crate::connection::Endpoint`], one arm in [`open`].
+
+mod mysql;
+mod parquet;
+mod pg_binary;
+mod postgres;
+mod sqlite;
+mod values;
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use async_trait::async_trait;
+use futures::Stream;
+
+use crate::connection::Endpoint;
+use crate::error::{FerryError, Result};
+use crate::job::Mode;
+
+/// The target rows, already cast to the schema [`Sink::prepare`] returned.
+pub type RowStream = Pin<Box<dyn Stream<Item = Result<RecordBatch>> + Send>>;
+
+/// Rejected rows gathered while the rows stream; a sink writes them in its publishing
+/// transaction, after the last row. Batches have [`rejects_schema`].
+pub type RejectBuffer = Arc<Mutex<Vec<RecordBatch>>>;
+
+/// Everything a sink needs to know about one load.
+#[derive(Clone, Debug)]
+pub struct LoadSpec {
+    pub migration: String,
+    pub run_id: String,
+    pub table: String,
+    pub mode: Mode,
+    pub key: Vec<String>,
+    /// The query's output columns (ferry's own `_ferry_*` columns removed).
+    pub schema: SchemaRef,
+}
+
+#[async_trait]
+pub trait Sink: Send {
+    /// Checks the target table against the query's output (or plans its creation) before any
+    /// row moves, and returns the schema each batch must be cast to.
+    async fn prepare(&mut self, spec: &LoadSpec) -> Result<SchemaRef>;
+    /// Loads all rows, then the rejects, and publishes both at once. Returns the rows loaded.
+    async fn write_all(&mut self, spec: &LoadSpec, rows: RowStream, rejects: RejectBuffer) -> Result<u64>;
+}
+
+/// Opens the sink behind an endpoint. The only place that knows every target kind.
+pub fn open(endpoint: &Endpoint) -> Box<dyn Sink> {
+    match endpoint {
+        Endpoint::Postgres(_) => Box::new(postgres::PostgresSink::new(endpoint.clone())),
+        Endpoint::Mysql(_) => Box::new(mysql::MysqlSink::new(endpoint.clone())),
+        Endpoint::Sqlite(_) => Box::new(sqlite::SqliteSink::new(endpoint.clone())),
+        Endpoint::Parquet(_) => Box::new(parquet::ParquetSink::new(endpoint.clone())),
+    }
+}
+
+/// The quarantine table's columns (`_ferry_rejects` in every target).
+pub fn rejects_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("run_id", DataType::Utf8, false),
+        Field::new("migration", DataType::Utf8, false),
+        Field::new("source_key", DataType::Utf8, true),
+        Field::new("reason", DataType::Utf8, false),
+        Field::new("source_row", DataType::Utf8, false),
+    ]))
+}
+
+pub const REJECTS_TABLE: &str = "_ferry_rejects";
+
+/// A column of an existing target table, as the sink will write it.
+#[derive(Clone, Debug)]
+pub struct TargetColumn {
+    pub name: String,
+    /// The Arrow type values are cast to before they are written.
+    pub data_type: DataType,
+    /// The database's own name of the type, for messages.
+    pub sql_type: String,
+    pub not_null: bool,
+    pub has_default: bool,
+}
+
+/// Compares the query's output with an existing table; returns the schema to cast batches to
+/// (target column names and types, output order), or an error listing every difference.
+pub fn match_columns(spec: &LoadSpec, existing: &[TargetColumn]) -> Result<SchemaRef> {
+    let mut differences = Vec::new();
+    let mut fields = Vec::new();
+    for field in spec.schema.fields() {
+        let found = existing
+            .iter()
+            .find(|c| c.name == *field.name())
+            .or_else(|| existing.iter().find(|c| c.name.eq_ignore_ascii_case(field.name())));
+        match found {
+            None => {
+                differences.push(format!("  - column `{}` ({}) is not in the table", field.name(), field.data_type()))
+            }
+            Some(column) if !compatible(field.data_type(), &column.data_type) => differences.push(format!(
+                "  - column `{}`: the query gives {}, the table has {}",
+                field.name(),
+                field.data_type(),
+                column.sql_type
+            )),
+            Some(column) => fields.push(Field::new(&column.name, column.data_type.clone(), !column.not_null)),
+        }
+    }
+    for column in existing {
+        let given = spec.schema.fields().iter().any(|f| f.name().eq_ignore_ascii_case(&column.name));
+        if !given && column.not_null && !column.has_default {
+            differences.push(format!(
+                "  - column `{}` ({}) is NOT NULL without a default, and the query does not give it",
+                column.name, column.sql_type
+            ));
+        }
+    }
+    if differences.is_empty() {
+        Ok(Arc::new(Schema::new(fields)))
+    } else {
+        Err(FerryError::Schema {
+            migration: spec.migration.clone(),
+            table: spec.table.clone(),
+            differences: differences.join("\n"),
+        })
+    }
+}
+
+/// Whether values of type `from` can be stored in a column read as `to` without changing
+/// meaning. Narrowing (bigint -> integer) is allowed here and checked value by value.
+pub fn compatible(from: &DataType, to: &DataType) -> bool {
+    use DataType::*;
+    let numeric = |t: &DataType| t.is_integer() || matches!(t, Decimal128(..) | Decimal256(..));
+    match (from, to) {
+        (Null, _) => true,
+        (a, b) if a == b => true,
+        (a, b) if numeric(a) && numeric(b) => true,
+        (a, Float32 | Float64) if a.is_integer() || a.is_floating() || matches!(a, Decimal128(..)) => true,
+        (Utf8 | LargeUtf8 | Utf8View, Utf8) => true,
+        (Binary | LargeBinary | BinaryView, Binary) => true,
+        (Timestamp(_, None), Timestamp(_, None)) => true,
+        (Timestamp(_, Some(_)), Timestamp(_, Some(_))) => true,
+        (Date32 | Date64, Date32) => true,
+        (Date32 | Date64, Timestamp(_, None)) => true,
+        (Time32(_) | Time64(_), Time64(_)) => true,
+        (Boolean, Boolean) => true,
+        _ => false,
+    }
+}
+
+/// Casts a batch to the target schema. Narrowing is checked: a value that does not fit is an
+/// error naming the column, never a silent wrap or cut.
+pub fn conform(batch: &RecordBatch, target: &SchemaRef, migration: &str) -> Result<RecordBatch> {
+    let options = arrow::compute::CastOptions { safe: false, ..Default::default() };
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(target.fields())
+        .map(|(array, field)| {
+            if array.data_type() == field.data_type() {
+                return Ok(array.clone());
+            }
+            arrow::compute::cast_with_options(array, field.data_type(), &options).map_err(|e| FerryError::Value {
+                migration: migration.to_string(),
+                column: field.name().clone(),
+                message: format!("cannot store a value as {}: {e}", field.data_type()),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // Nullability is the database's to enforce (it names the failing row); keep the schema's
+    // fields nullable so Arrow does not refuse the batch first.
+    let relaxed: Vec<Field> = target.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect();
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(relaxed)), columns)?)
+}
+
+/// Runs a blocking `write` (a synchronous driver) on its own thread, feeding it the stream's
+/// batches through a bounded channel so a slow database holds the reader back.
+pub async fn feed_blocking<T: Send + 'static>(
+    mut rows: RowStream,
+    write: impl FnOnce(&mut dyn Iterator<Item = Result<RecordBatch>>) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    use futures::StreamExt;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(2);
+    let writer = tokio::task::spawn_blocking(move || write(&mut std::iter::from_fn(|| rx.blocking_recv())));
+    while let Some(batch) = rows.next().await {
+        let failed = batch.is_err();
+        if tx.send(batch).await.is_err() || failed {
+            break; // the writer stopped (its error is returned below), or has the error to roll back on
+        }
+    }
+    drop(tx);
+    writer.await.map_err(FerryError::internal)?
+}
+
+/// Takes the collected rejects out of the buffer.
+pub fn drain_rejects(rejects: &RejectBuffer) -> Vec<RecordBatch> {
+    rejects.lock().map(|mut r| std::mem::take(&mut *r)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(fields: Vec<Field>) -> LoadSpec {
+        LoadSpec {
+            migration: "m".into(),
+            run_id: "r".into(),
+            table: "t".into(),
+            mode: Mode::Replace,
+            key: vec![],
+            schema: Arc::new(Schema::new(fields)),
+        }
+    }
+
+    fn column(name: &str, data_type: DataType, sql_type: &str, not_null: bool) -> TargetColumn {
+        TargetColumn { name: name.into(), data_type, sql_type: sql_type.into(), not_null, has_default: false }
+    }
+
+    #[test]
+    fn lists_every_difference() {
+        let spec = spec(vec![
+            Field::new("id", DataType::Int64, true),
+            Field::new("name", DataType::Int32, true),
+            Field::new("extra", DataType::Utf8, true),
+        ]);
+        let existing = [
+            column("id", DataType::Int32, "integer", true),
+            column("name", DataType::Utf8, "text", false),
+            column("must", DataType::Utf8, "text", true),
+        ];
+        let error = match_columns(&spec, &existing).unwrap_err().to_string();
+        insta::assert_snapshot!(error);
+    }
+
+    #[test]
+    fn narrowing_is_checked_per_value() {
+        let target = Arc::new(Schema::new(vec![Field::new("id", DataType::Int32, false)]));
+        let source = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true)]));
+        let fits =
+            RecordBatch::try_new(source.clone(), vec![Arc::new(arrow::array::Int64Array::from(vec![1, 2]))]).unwrap();
+        assert_eq!(conform(&fits, &target, "m").unwrap().column(0).data_type(), &DataType::Int32);
+        let too_big =
+            RecordBatch::try_new(source, vec![Arc::new(arrow::array::Int64Array::from(vec![1, 1 << 40]))]).unwrap();
+        let error = conform(&too_big, &target, "m").unwrap_err().to_string();
+        assert!(error.starts_with("migration `m`: column `id`: cannot store a value as Int32"), "{error}");
+    }
+}

@@ -1,0 +1,249 @@
+//! MySQL / MariaDB sink: multi-row prepared INSERTs in one InnoDB transaction, with replace
+//! mode's `DELETE` and the rejects in the same transaction. The session runs in strict SQL mode
+//! (a value that does not fit is an error, never a silent cut) and in UTC.
+//!
+//! MySQL commits DDL implicitly, so a table ferry creates is created before the transaction and
+//! dropped again if the load fails.
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use async_trait::async_trait;
+use mysql::prelude::Queryable;
+
+use super::values::{cell, column_type, write_type, Cell};
+use super::{
+    drain_rejects, feed_blocking, match_columns, LoadSpec, RejectBuffer, RowStream, Sink, TargetColumn, REJECTS_TABLE,
+};
+use crate::connection::Endpoint;
+use crate::error::{FerryError, Result};
+use crate::job::Mode;
+use crate::source::mysql_connect;
+
+/// Placeholders per INSERT statement stay well under MySQL's limit of 65,535.
+const MAX_PLACEHOLDERS: usize = 30_000;
+
+pub struct MysqlSink {
+    endpoint: Endpoint,
+    create: Option<String>,
+    target: Option<SchemaRef>,
+}
+
+impl MysqlSink {
+    pub fn new(endpoint: Endpoint) -> Self {
+        MysqlSink { endpoint, create: None, target: None }
+    }
+}
+
+fn quote(identifier: &str) -> String {
+    format!("`{}`", identifier.replace('`', "``"))
+}
+
+fn quote_table(table: &str) -> String {
+    table.split('.').map(quote).collect::<Vec<_>>().join(".")
+}
+
+/// The Arrow type ferry writes a MySQL column as.
+fn arrow_type(data_type: &str, column_type: &str, precision: Option<u64>, scale: Option<u64>) -> DataType {
+    let unsigned = column_type.contains("unsigned");
+    match (data_type, unsigned) {
+        ("tinyint", _) if column_type.starts_with("tinyint(1)") => DataType::Boolean,
+        ("tinyint", false) => DataType::Int8,
+        ("tinyint", true) => DataType::UInt8,
+        ("smallint", false) | ("year", _) => DataType::Int16,
+        ("smallint", true) => DataType::UInt16,
+        ("mediumint" | "int", false) => DataType::Int32,
+        ("mediumint" | "int", true) => DataType::UInt32,
+        ("bigint", false) => DataType::Int64,
+        ("bigint", true) => DataType::UInt64,
+        ("decimal", _) => match (precision, scale) {
+            (Some(p), Some(s)) if p <= 38 => DataType::Decimal128(p as u8, s as i8),
+            _ => DataType::Utf8,
+        },
+        ("float", _) => DataType::Float32,
+        ("double", _) => DataType::Float64,
+        ("date", _) => DataType::Date32,
+        ("datetime" | "timestamp", _) => DataType::Timestamp(TimeUnit::Microsecond, None),
+        ("time", _) => DataType::Time64(TimeUnit::Microsecond),
+        ("binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob", _) => DataType::Binary,
+        _ => DataType::Utf8,
+    }
+}
+
+fn to_value(cell: Cell) -> mysql::Value {
+    match cell {
+        Cell::Null => mysql::Value::NULL,
+        Cell::Int(i) => mysql::Value::Int(i),
+        Cell::UInt(u) => mysql::Value::UInt(u),
+        Cell::Float(f) => mysql::Value::Double(f),
+        Cell::Text(t) => mysql::Value::Bytes(t.into_bytes()),
+        Cell::Bytes(b) => mysql::Value::Bytes(b),
+    }
+}
+
+/// Inserts `batch` in multi-row statements of at most [`MAX_PLACEHOLDERS`] values.
+fn insert_batch(connection: &mut mysql::Conn, table: &str, batch: &RecordBatch) -> Result<(), String> {
+    let schema = batch.schema();
+    let columns: Vec<String> = schema.fields().iter().map(|f| quote(f.name())).collect();
+    let width = columns.len().max(1);
+    let per_statement = (MAX_PLACEHOLDERS / width).max(1);
+    let row_marks = format!("({})", vec!["?"; width].join(", "));
+    let mut start = 0;
+    while start < batch.num_rows() {
+        let count = per_statement.min(batch.num_rows() - start);
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES {}",
+            quote_table(table),
+            columns.join(", "),
+            vec![row_marks.as_str(); count].join(", ")
+        );
+        let mut values = Vec::with_capacity(count * width);
+        for row in start..start + count {
+            for (index, array) in batch.columns().iter().enumerate() {
+                let value =
+                    cell(array.as_ref(), row).map_err(|e| format!("column `{}`: {e}", schema.field(index).name()))?;
+                values.push(to_value(value));
+            }
+        }
+        connection
+            .exec_drop(sql, mysql::Params::Positional(values))
+            .map_err(|e| format!("rows {}..{}: {e}", start + 1, start + count))?;
+        start += count;
+    }
+    Ok(())
+}
+
+fn session(connection: &mut mysql::Conn) -> Result<(), mysql::Error> {
+    connection.query_drop(
+        "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00'",
+    )
+}
+
+#[async_trait]
+impl Sink for MysqlSink {
+    async fn prepare(&mut self, spec: &LoadSpec) -> Result<SchemaRef> {
+        let endpoint = self.endpoint.clone();
+        let table = spec.table.clone();
+        let existing = tokio::task::spawn_blocking(move || -> Result<Vec<TargetColumn>> {
+            let mut connection = mysql_connect(&endpoint)?;
+            let rows: Vec<(String, String, String, String, Option<String>, Option<u64>, Option<u64>)> = connection
+                .exec(
+                    "SELECT column_name, data_type, column_type, is_nullable, column_default, numeric_precision, numeric_scale \
+                     FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position",
+                    (table.clone(),),
+                )
+                .map_err(|e| FerryError::Target { url: endpoint.masked(), table: table.clone(), message: e.to_string() })?;
+            Ok(rows
+                .into_iter()
+                .map(|(name, data_type, column_type, nullable, default, precision, scale)| TargetColumn {
+                    name,
+                    data_type: arrow_type(&data_type, &column_type, precision, scale),
+                    sql_type: column_type,
+                    not_null: nullable == "NO",
+                    has_default: default.is_some(),
+                })
+                .collect())
+        })
+        .await
+        .map_err(FerryError::internal)??;
+        let target = if existing.is_empty() {
+            let mut columns = Vec::new();
+            for field in spec.schema.fields() {
+                let mut sql_type = column_type(field.data_type(), true).ok_or_else(|| FerryError::Value {
+                    migration: spec.migration.clone(),
+                    column: field.name().clone(),
+                    message: format!(
+                        "ferry cannot create a MySQL column for Arrow type {}; cast it in the query",
+                        field.data_type()
+                    ),
+                })?;
+                // A key column cannot be a TEXT type in MySQL.
+                if spec.key.contains(field.name()) && sql_type == "LONGTEXT" {
+                    sql_type = "VARCHAR(255)".into();
+                }
+                let not_null = if field.is_nullable() { "" } else { " NOT NULL" };
+                columns.push(format!("{} {sql_type}{not_null}", quote(field.name())));
+            }
+            if !spec.key.is_empty() {
+                let key: Vec<String> = spec.key.iter().map(|k| quote(k)).collect();
+                columns.push(format!("PRIMARY KEY ({})", key.join(", ")));
+            }
+            self.create = Some(format!(
+                "CREATE TABLE {} ({}) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+                quote_table(&spec.table),
+                columns.join(", ")
+            ));
+            let fields: Vec<_> = spec
+                .schema
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone().with_data_type(write_type(f.data_type())))
+                .collect();
+            Arc::new(Schema::new(fields))
+        } else {
+            match_columns(spec, &existing)?
+        };
+        self.target = Some(target.clone());
+        Ok(target)
+    }
+
+    async fn write_all(&mut self, spec: &LoadSpec, rows: RowStream, rejects: RejectBuffer) -> Result<u64> {
+        let endpoint = self.endpoint.clone();
+        let spec = spec.clone();
+        let create = self.create.clone();
+        feed_blocking(rows, move |batches| {
+            let error = |table: &str, message: String| FerryError::Target {
+                url: endpoint.masked(),
+                table: table.to_string(),
+                message,
+            };
+            let mut connection = mysql_connect(&endpoint)?;
+            session(&mut connection).map_err(|e| error(&spec.table, e.to_string()))?;
+            connection
+                .query_drop(format!(
+                    "CREATE TABLE IF NOT EXISTS {REJECTS_TABLE} (run_id VARCHAR(64) NOT NULL, migration VARCHAR(128) NOT NULL, \
+                     source_key TEXT, reason VARCHAR(64) NOT NULL, source_row JSON NOT NULL, \
+                     rejected_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+                ))
+                .map_err(|e| error(REJECTS_TABLE, e.to_string()))?;
+            if let Some(create) = &create {
+                connection.query_drop(create).map_err(|e| error(&spec.table, e.to_string()))?;
+            }
+            let result = (|| -> Result<u64> {
+                let table_error = |e: String| error(&spec.table, e);
+                connection.query_drop("START TRANSACTION").map_err(|e| table_error(e.to_string()))?;
+                if create.is_none() && spec.mode == Mode::Replace {
+                    connection
+                        .query_drop(format!("DELETE FROM {}", quote_table(&spec.table)))
+                        .map_err(|e| table_error(e.to_string()))?;
+                }
+                let mut loaded = 0u64;
+                for batch in batches {
+                    let batch = batch?;
+                    insert_batch(&mut connection, &spec.table, &batch).map_err(table_error)?;
+                    loaded += batch.num_rows() as u64;
+                }
+                let rejects_error = |e: String| error(REJECTS_TABLE, e);
+                if spec.mode == Mode::Replace {
+                    connection
+                        .exec_drop(format!("DELETE FROM {REJECTS_TABLE} WHERE migration = ?"), (spec.migration.clone(),))
+                        .map_err(|e| rejects_error(e.to_string()))?;
+                }
+                for batch in drain_rejects(&rejects) {
+                    insert_batch(&mut connection, REJECTS_TABLE, &batch).map_err(rejects_error)?;
+                }
+                connection.query_drop("COMMIT").map_err(|e| table_error(e.to_string()))?;
+                Ok(loaded)
+            })();
+            if result.is_err() {
+                let _ = connection.query_drop("ROLLBACK");
+                if create.is_some() {
+                    let _ = connection.query_drop(format!("DROP TABLE IF EXISTS {}", quote_table(&spec.table)));
+                }
+            }
+            result
+        })
+        .await
+    }
+}

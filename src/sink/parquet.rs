@@ -1,0 +1,229 @@
+//! Parquet sink (zstd) to a local directory or any object store. A table is a folder of
+//! `part-<run>-<n>.parquet` files. Files are written under `_ferry_staging/<run>/` and renamed
+//! into the table's folder only when every one is complete, then `_SUCCESS` is written; a failed
+//! run deletes its staging files and leaves the table as it was.
+//!
+//! Object stores have no multi-file transaction: during a replace's publish a reader may see the
+//! new files next to the old ones for the moment between the renames and the deletes.
+
+use std::sync::Arc;
+
+use arrow::datatypes::{Schema, SchemaRef};
+use async_trait::async_trait;
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, PutPayload};
+use parquet::arrow::async_reader::{ParquetObjectReader, ParquetRecordBatchStreamBuilder};
+use parquet::arrow::async_writer::{AsyncArrowWriter, ParquetObjectWriter};
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use super::{drain_rejects, match_columns, rejects_schema, LoadSpec, RejectBuffer, RowStream, Sink, TargetColumn};
+use crate::connection::Endpoint;
+use crate::error::{FerryError, Result};
+use crate::job::Mode;
+use crate::store::object_store;
+
+/// Rows per Parquet file before a new one is started.
+const ROWS_PER_FILE: usize = 1_000_000;
+
+pub struct ParquetSink {
+    endpoint: Endpoint,
+    target: Option<SchemaRef>,
+}
+
+impl ParquetSink {
+    pub fn new(endpoint: Endpoint) -> Self {
+        ParquetSink { endpoint, target: None }
+    }
+
+    fn error(&self, table: &str, message: impl std::fmt::Display) -> FerryError {
+        FerryError::Target { url: self.endpoint.masked(), table: table.to_string(), message: message.to_string() }
+    }
+
+    fn store(&self) -> Result<(Arc<dyn ObjectStore>, StorePath)> {
+        match &self.endpoint {
+            Endpoint::Parquet(url) => object_store(url),
+            _ => Err(FerryError::internal("ParquetSink on a non-Parquet endpoint")),
+        }
+    }
+}
+
+fn properties() -> WriterProperties {
+    WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default())).build()
+}
+
+fn child(prefix: &StorePath, parts: &[&str]) -> StorePath {
+    parts.iter().fold(prefix.clone(), |path, part| path.child(*part))
+}
+
+/// Writes batches into numbered files under `folder`; returns the files and the row count.
+struct FileRoller {
+    store: Arc<dyn ObjectStore>,
+    folder: StorePath,
+    schema: SchemaRef,
+    writer: Option<AsyncArrowWriter<ParquetObjectWriter>>,
+    rows_in_file: usize,
+    files: Vec<StorePath>,
+}
+
+impl FileRoller {
+    fn new(store: Arc<dyn ObjectStore>, folder: StorePath, schema: SchemaRef) -> Self {
+        FileRoller { store, folder, schema, writer: None, rows_in_file: 0, files: Vec::new() }
+    }
+
+    async fn write(&mut self, batch: &arrow::record_batch::RecordBatch) -> Result<(), String> {
+        if self.writer.is_none() || self.rows_in_file >= ROWS_PER_FILE {
+            self.close_file().await?;
+            let path = self.folder.child(format!("part-{:05}.parquet", self.files.len()));
+            let output = ParquetObjectWriter::new(self.store.clone(), path.clone());
+            let writer = AsyncArrowWriter::try_new(output, self.schema.clone(), Some(properties()))
+                .map_err(|e| e.to_string())?;
+            self.writer = Some(writer);
+            self.files.push(path);
+            self.rows_in_file = 0;
+        }
+        if let Some(writer) = self.writer.as_mut() {
+            writer.write(batch).await.map_err(|e| e.to_string())?;
+        }
+        self.rows_in_file += batch.num_rows();
+        Ok(())
+    }
+
+    async fn close_file(&mut self) -> Result<(), String> {
+        if let Some(writer) = self.writer.take() {
+            writer.close().await.map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Closes the last file; a load of no rows still leaves one file, so the table has a schema.
+    async fn finish(mut self) -> Result<Vec<StorePath>, String> {
+        if self.files.is_empty() {
+            let empty = arrow::record_batch::RecordBatch::new_empty(self.schema.clone());
+            self.write(&empty).await?;
+        }
+        self.close_file().await?;
+        Ok(self.files)
+    }
+}
+
+#[async_trait]
+impl Sink for ParquetSink {
+    async fn prepare(&mut self, spec: &LoadSpec) -> Result<SchemaRef> {
+        let (store, prefix) = self.store()?;
+        let target = if spec.mode == Mode::Append {
+            // Appended files must agree with the files already there.
+            let folder = child(&prefix, &[&spec.table]);
+            let existing =
+                store.list(Some(&folder)).try_collect::<Vec<_>>().await.map_err(|e| self.error(&spec.table, e))?;
+            match existing.iter().find(|m| m.location.as_ref().ends_with(".parquet")) {
+                None => spec.schema.clone(),
+                Some(file) => {
+                    let reader = ParquetObjectReader::new(store.clone(), file.location.clone());
+                    let schema = ParquetRecordBatchStreamBuilder::new(reader)
+                        .await
+                        .map_err(|e| self.error(&spec.table, e))?
+                        .schema()
+                        .clone();
+                    let columns: Vec<TargetColumn> = schema
+                        .fields()
+                        .iter()
+                        .map(|f| TargetColumn {
+                            name: f.name().clone(),
+                            data_type: f.data_type().clone(),
+                            sql_type: f.data_type().to_string(),
+                            not_null: false,
+                            has_default: true,
+                        })
+                        .collect();
+                    match_columns(spec, &columns)?
+                }
+            }
+        } else {
+            spec.schema.clone()
+        };
+        let target = Arc::new(Schema::new(target.fields().clone()));
+        self.target = Some(target.clone());
+        Ok(target)
+    }
+
+    async fn write_all(&mut self, spec: &LoadSpec, mut rows: RowStream, rejects: RejectBuffer) -> Result<u64> {
+        let (store, prefix) = self.store()?;
+        let target =
+            self.target.clone().ok_or_else(|| FerryError::internal("ParquetSink::write_all before prepare"))?;
+        let staging = child(&prefix, &["_ferry_staging", &spec.run_id, &spec.table]);
+        let mut roller = FileRoller::new(store.clone(), staging.clone(), target);
+        let written: Result<(u64, Vec<StorePath>)> = async {
+            let mut loaded = 0u64;
+            while let Some(batch) = rows.next().await {
+                let batch = batch?;
+                roller.write(&batch).await.map_err(|e| self.error(&spec.table, e))?;
+                loaded += batch.num_rows() as u64;
+            }
+            let files = roller.finish().await.map_err(|e| self.error(&spec.table, e))?;
+            Ok((loaded, files))
+        }
+        .await;
+        let (loaded, files) = match written {
+            Ok(done) => done,
+            Err(error) => {
+                self.remove_staging(&store, &prefix, &spec.run_id).await;
+                return Err(error);
+            }
+        };
+        let rejected = drain_rejects(&rejects);
+        if !rejected.is_empty() {
+            let path = child(&prefix, &["_ferry_rejects", &spec.migration]).child(format!("{}.parquet", spec.run_id));
+            let output = ParquetObjectWriter::new(store.clone(), path);
+            let mut writer = AsyncArrowWriter::try_new(output, rejects_schema(), Some(properties()))
+                .map_err(|e| self.error("_ferry_rejects", e))?;
+            for batch in &rejected {
+                writer.write(batch).await.map_err(|e| self.error("_ferry_rejects", e))?;
+            }
+            writer.close().await.map_err(|e| self.error("_ferry_rejects", e))?;
+        }
+        // Publish: new files in, then (replace) the old ones out, then the marker.
+        let folder = child(&prefix, &[&spec.table]);
+        let old: Vec<StorePath> = store
+            .list(Some(&folder))
+            .map_ok(|m| m.location)
+            .try_collect()
+            .await
+            .map_err(|e| self.error(&spec.table, e))?;
+        for (index, file) in files.iter().enumerate() {
+            let destination = folder.child(format!("part-{}-{index:05}.parquet", spec.run_id));
+            store.rename(file, &destination).await.map_err(|e| self.error(&spec.table, e))?;
+        }
+        if spec.mode == Mode::Replace {
+            for file in old.iter().filter(|p| p.as_ref().ends_with(".parquet")) {
+                store.delete(file).await.map_err(|e| self.error(&spec.table, e))?;
+            }
+        }
+        store
+            .put(&folder.child("_SUCCESS"), PutPayload::from(spec.run_id.clone().into_bytes()))
+            .await
+            .map_err(|e| self.error(&spec.table, e))?;
+        self.remove_staging(&store, &prefix, &spec.run_id).await;
+        Ok(loaded)
+    }
+}
+
+impl ParquetSink {
+    /// Best-effort removal of a run's staging files (and, on a local disk, its folders).
+    async fn remove_staging(&self, store: &Arc<dyn ObjectStore>, prefix: &StorePath, run_id: &str) {
+        let folder = child(prefix, &["_ferry_staging", run_id]);
+        let files: Vec<StorePath> =
+            store.list(Some(&folder)).map_ok(|m| m.location).try_collect().await.unwrap_or_default();
+        for file in files {
+            let _ = store.delete(&file).await;
+        }
+        if let Endpoint::Parquet(url) = &self.endpoint {
+            if let Ok(root) = url.to_file_path() {
+                let staging = root.join("_ferry_staging");
+                let _ = std::fs::remove_dir_all(staging.join(run_id));
+                let _ = std::fs::remove_dir(staging); // only if no other run is staging
+            }
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! PostgreSQL sink: binary `COPY ... FROM STDIN` inside one transaction.
+//!
+//! The transaction is the staging area: rows copied in it are invisible to everyone else until
+//! `COMMIT`, and replace mode's `TRUNCATE` is transactional, so readers see the old rows until the
+//! new ones are published at once, and a failure anywhere rolls everything back. A table created
+//! or truncated in the same transaction also lets PostgreSQL skip WAL-heavy work for the COPY.
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use futures::{SinkExt, StreamExt};
+use tokio_postgres::Client;
+
+use super::pg_binary::{encode_batch, header, trailer, WireType};
+use super::{
+    drain_rejects, match_columns, rejects_schema, LoadSpec, RejectBuffer, RowStream, Sink, TargetColumn, REJECTS_TABLE,
+};
+use crate::connection::Endpoint;
+use crate::error::{FerryError, Result};
+use crate::job::Mode;
+use crate::source::{pg_connect, pg_message};
+
+/// Bytes gathered before one CopyData message is sent.
+const FLUSH_BYTES: usize = 1 << 20;
+
+pub struct PostgresSink {
+    endpoint: Endpoint,
+    client: Option<Client>,
+    /// The `CREATE TABLE` to run in the load's transaction when the table does not exist.
+    create: Option<String>,
+    wires: Vec<WireType>,
+    target: Option<SchemaRef>,
+}
+
+impl PostgresSink {
+    pub fn new(endpoint: Endpoint) -> Self {
+        PostgresSink { endpoint, client: None, create: None, wires: Vec::new(), target: None }
+    }
+
+    fn error(&self, table: &str, message: impl Into<String>) -> FerryError {
+        FerryError::Target { url: self.endpoint.masked(), table: table.to_string(), message: message.into() }
+    }
+}
+
+/// `"schema"."table"` or `"table"`.
+fn quote_table(table: &str) -> String {
+    table.split('.').map(quote).collect::<Vec<_>>().join(".")
+}
+
+fn quote(identifier: &str) -> String {
+    format!("\"{}\"", identifier.replace('"', "\"\""))
+}
+
+/// The PostgreSQL type a new column gets for an Arrow type.
+fn pg_type(data_type: &DataType) -> Option<String> {
+    Some(match data_type {
+        DataType::Boolean => "BOOLEAN".into(),
+        DataType::Int8 | DataType::Int16 | DataType::UInt8 => "SMALLINT".into(),
+        DataType::Int32 | DataType::UInt16 => "INTEGER".into(),
+        DataType::Int64 | DataType::UInt32 => "BIGINT".into(),
+        DataType::UInt64 => "NUMERIC(20, 0)".into(),
+        DataType::Float32 => "REAL".into(),
+        DataType::Float64 => "DOUBLE PRECISION".into(),
+        DataType::Decimal128(p, s) | DataType::Decimal256(p, s) => format!("NUMERIC({p}, {s})"),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "TEXT".into(),
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => "BYTEA".into(),
+        DataType::Date32 | DataType::Date64 => "DATE".into(),
+        DataType::Timestamp(_, None) => "TIMESTAMP".into(),
+        DataType::Timestamp(_, Some(_)) => "TIMESTAMPTZ".into(),
+        DataType::Time32(_) | DataType::Time64(_) => "TIME".into(),
+        _ => return None,
+    })
+}
+
+/// The Arrow type a value is written as for a new column of `data_type`.
+fn write_type(data_type: &DataType) -> DataType {
+    match data_type {
+        DataType::Int8 | DataType::UInt8 => DataType::Int16,
+        DataType::UInt16 => DataType::Int32,
+        DataType::UInt32 => DataType::Int64,
+        DataType::UInt64 => DataType::Decimal128(20, 0),
+        DataType::LargeUtf8 | DataType::Utf8View => DataType::Utf8,
+        DataType::LargeBinary | DataType::BinaryView => DataType::Binary,
+        DataType::Date64 => DataType::Date32,
+        DataType::Timestamp(_, zone) => DataType::Timestamp(TimeUnit::Microsecond, zone.clone()),
+        DataType::Time32(_) | DataType::Time64(_) => DataType::Time64(TimeUnit::Microsecond),
+        other => other.clone(),
+    }
+}
+
+async fn existing_columns(
+    client: &Client,
+    table: &str,
+) -> std::result::Result<Vec<(TargetColumn, String)>, tokio_postgres::Error> {
+    let (schema, name) = match table.split_once('.') {
+        Some((schema, name)) => (Some(schema), name),
+        None => (None, table),
+    };
+    let rows = client
+        .query(
+            "SELECT a.attname, format_type(a.atttypid, NULL), a.atttypmod, a.attnotnull, a.atthasdef, \
+             format_type(a.atttypid, a.atttypmod) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = coalesce($1, current_schema()) AND c.relname = $2 AND a.attnum > 0 \
+             AND NOT a.attisdropped ORDER BY a.attnum",
+            &[&schema, &name],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let type_name: String = row.get(1);
+            let modifier: i32 = row.get(2);
+            let data_type = crate::source::postgres_arrow_type(&type_name, modifier).unwrap_or(DataType::Utf8);
+            let column = TargetColumn {
+                name: row.get(0),
+                data_type,
+                sql_type: row.get(5),
+                not_null: row.get(3),
+                has_default: row.get(4),
+            };
+            (column, type_name)
+        })
+        .collect())
+}
+
+#[async_trait]
+impl Sink for PostgresSink {
+    async fn prepare(&mut self, spec: &LoadSpec) -> Result<SchemaRef> {
+        let client = pg_connect(&self.endpoint).await?;
+        let existing =
+            existing_columns(&client, &spec.table).await.map_err(|e| self.error(&spec.table, pg_message(&e)))?;
+        let target = if existing.is_empty() {
+            let mut columns = Vec::new();
+            let mut fields = Vec::new();
+            for field in spec.schema.fields() {
+                let sql_type = pg_type(field.data_type()).ok_or_else(|| FerryError::Value {
+                    migration: spec.migration.clone(),
+                    column: field.name().clone(),
+                    message: format!(
+                        "ferry cannot create a PostgreSQL column for Arrow type {}; cast it in the query",
+                        field.data_type()
+                    ),
+                })?;
+                let not_null = if field.is_nullable() { "" } else { " NOT NULL" };
+                columns.push(format!("{} {sql_type}{not_null}", quote(field.name())));
+                fields.push(field.as_ref().clone().with_data_type(write_type(field.data_type())));
+            }
+            if !spec.key.is_empty() {
+                let key: Vec<String> = spec.key.iter().map(|k| quote(k)).collect();
+                columns.push(format!("PRIMARY KEY ({})", key.join(", ")));
+            }
+            self.create = Some(format!("CREATE TABLE {} ({})", quote_table(&spec.table), columns.join(", ")));
+            self.wires = vec![WireType::Native; fields.len()];
+            Arc::new(arrow::datatypes::Schema::new(fields))
+        } else {
+            let columns: Vec<TargetColumn> = existing.iter().map(|(c, _)| c.clone()).collect();
+            let target = match_columns(spec, &columns)?;
+            self.wires = target
+                .fields()
+                .iter()
+                .map(|f| {
+                    let type_name = existing.iter().find(|(c, _)| c.name == *f.name()).map(|(_, t)| t.as_str());
+                    WireType::for_pg_type(type_name.unwrap_or_default())
+                })
+                .collect();
+            target
+        };
+        self.client = Some(client);
+        self.target = Some(target.clone());
+        Ok(target)
+    }
+
+    async fn write_all(&mut self, spec: &LoadSpec, mut rows: RowStream, rejects: RejectBuffer) -> Result<u64> {
+        let table = spec.table.clone();
+        let Some(mut client) = self.client.take() else {
+            return Err(FerryError::internal("PostgresSink::write_all before prepare"));
+        };
+        let target = self.target.clone().ok_or_else(|| FerryError::internal("no target schema"))?;
+        let pg = |e: tokio_postgres::Error| self.error(&table, pg_message(&e));
+        let transaction = client.transaction().await.map_err(pg)?;
+        if let Some(create) = &self.create {
+            transaction.batch_execute(create).await.map_err(pg)?;
+        } else if spec.mode == Mode::Replace {
+            transaction.batch_execute(&format!("TRUNCATE {}", quote_table(&table))).await.map_err(pg)?;
+        }
+        let columns: Vec<String> = target.fields().iter().map(|f| quote(f.name())).collect();
+        let copy = format!("COPY {} ({}) FROM STDIN (FORMAT binary)", quote_table(&table), columns.join(", "));
+        let sink = transaction.copy_in::<_, Bytes>(copy.as_str()).await.map_err(pg)?;
+        let mut sink = std::pin::pin!(sink);
+        let mut buffer = BytesMut::with_capacity(FLUSH_BYTES * 2);
+        header(&mut buffer);
+        while let Some(batch) = rows.next().await {
+            let batch = batch?;
+            encode_batch(&batch, &self.wires, &mut buffer).map_err(|e| self.error(&table, e))?;
+            if buffer.len() >= FLUSH_BYTES {
+                sink.send(buffer.split().freeze()).await.map_err(pg)?;
+            }
+        }
+        trailer(&mut buffer);
+        sink.send(buffer.split().freeze()).await.map_err(pg)?;
+        let loaded = sink.as_mut().finish().await.map_err(pg)?;
+        write_rejects(&transaction, spec, drain_rejects(&rejects)).await.map_err(|e| self.error(REJECTS_TABLE, e))?;
+        transaction.commit().await.map_err(pg)?;
+        Ok(loaded)
+    }
+}
+
+/// Creates `_ferry_rejects` if needed and copies the run's rejects into it, in the transaction.
+async fn write_rejects(
+    transaction: &tokio_postgres::Transaction<'_>,
+    spec: &LoadSpec,
+    batches: Vec<arrow::record_batch::RecordBatch>,
+) -> std::result::Result<(), String> {
+    let pg = |e: tokio_postgres::Error| pg_message(&e);
+    transaction
+        .batch_execute(&format!(
+            "CREATE TABLE IF NOT EXISTS {REJECTS_TABLE} (run_id TEXT NOT NULL, migration TEXT NOT NULL, \
+             source_key TEXT, reason TEXT NOT NULL, source_row JSONB NOT NULL, \
+             rejected_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        ))
+        .await
+        .map_err(pg)?;
+    if spec.mode == Mode::Replace {
+        // The rejects of earlier replace runs describe a load that no longer exists.
+        transaction
+            .execute(&format!("DELETE FROM {REJECTS_TABLE} WHERE migration = $1"), &[&spec.migration])
+            .await
+            .map_err(pg)?;
+    }
+    if batches.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = rejects_schema().fields().iter().map(|f| f.name().clone()).collect();
+    let copy = format!("COPY {REJECTS_TABLE} ({}) FROM STDIN (FORMAT binary)", names.join(", "));
+    let sink = transaction.copy_in::<_, Bytes>(copy.as_str()).await.map_err(pg)?;
+    let mut sink = std::pin::pin!(sink);
+    let wires = [WireType::Native, WireType::Native, WireType::Native, WireType::Native, WireType::Jsonb];
+    let mut buffer = BytesMut::new();
+    header(&mut buffer);
+    for batch in &batches {
+        encode_batch(batch, &wires, &mut buffer)?;
+    }
+    trailer(&mut buffer);
+    sink.send(buffer.freeze()).await.map_err(pg)?;
+    sink.as_mut().finish().await.map_err(pg)?;
+    Ok(())
+}

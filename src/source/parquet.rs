@@ -1,0 +1,49 @@
+//! A Parquet location as a source: each folder under it is a table (a DataFusion `ListingTable`
+//! over the folder's `*.parquet` files). Folders starting with `_` (staging, rejects) are not.
+
+use std::sync::Arc;
+
+use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::prelude::SessionContext;
+
+use crate::connection::mask_url;
+use crate::error::{FerryError, Result};
+use crate::store::{object_store, store_root};
+
+/// The tables of a Parquet location, as a schema of `ctx`'s default catalog.
+pub async fn parquet_schema(ctx: &SessionContext, url: &url::Url) -> Result<Arc<dyn SchemaProvider>> {
+    let error = |message: String| FerryError::Connection { url: mask_url(url), message };
+    let (store, prefix) = object_store(url)?;
+    ctx.register_object_store(&store_root(url), store.clone());
+    let listing = store.list_with_delimiter(Some(&prefix)).await.map_err(|e| error(e.to_string()))?;
+    let schema = MemorySchemaProvider::new();
+    for folder in listing.common_prefixes {
+        let Some(name) = folder.filename().map(str::to_string) else { continue };
+        if name.starts_with('_') {
+            continue;
+        }
+        let table_url = url.join(&format!("{name}/")).map_err(|e| error(e.to_string()))?;
+        let table = listing_table(ctx, &table_url).await?;
+        schema.register_table(name, table).map_err(|e| error(e.to_string()))?;
+    }
+    Ok(Arc::new(schema))
+}
+
+/// A `ListingTable` over the Parquet files of one folder.
+pub async fn listing_table(ctx: &SessionContext, url: &url::Url) -> Result<Arc<ListingTable>> {
+    let error = |message: String| FerryError::Source {
+        url: mask_url(url),
+        table: url.path_segments().and_then(|mut s| s.nth_back(1)).unwrap_or("").to_string(),
+        message,
+    };
+    let table_url = ListingTableUrl::parse(url.as_str()).map_err(|e| error(e.to_string()))?;
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new(table_url)
+        .with_listing_options(options)
+        .infer_schema(&ctx.state())
+        .await
+        .map_err(|e| error(e.to_string()))?;
+    Ok(Arc::new(ListingTable::try_new(config).map_err(|e| error(e.to_string()))?))
+}

@@ -1,0 +1,203 @@
+//! PostgreSQL source: the catalog gives each column its exact Arrow type, and rows stream as
+//! binary `COPY (SELECT ...) TO STDOUT`, decoded straight into Arrow (see `pg_binary`). Types
+//! without a native decoder are read as their text form, so nothing is lost or refused.
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use async_trait::async_trait;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchReceiverStream;
+use futures::StreamExt;
+use tokio_postgres::{Client, NoTls};
+
+use super::pg_binary::CopyDecoder;
+use super::table::select_sql;
+use super::{Dialect, ReadRequest, SourceDatabase};
+use crate::connection::Endpoint;
+use crate::error::{FerryError, Result};
+
+/// Rows per Arrow batch read from PostgreSQL.
+const BATCH_ROWS: usize = 16 * 1024;
+
+#[derive(Debug)]
+pub struct PostgresSource {
+    endpoint: Endpoint,
+}
+
+impl PostgresSource {
+    pub fn new(endpoint: Endpoint) -> Self {
+        PostgresSource { endpoint }
+    }
+}
+
+/// Connects and drives the connection on the runtime; errors name the masked URL.
+pub async fn pg_connect(endpoint: &Endpoint) -> Result<Client> {
+    let (client, connection) =
+        tokio_postgres::connect(&endpoint.secret_url(), NoTls).await.map_err(|error| FerryError::Connection {
+            url: endpoint.masked(),
+            message: format!("{}; is the PostgreSQL server running and the URL right?", pg_message(&error)),
+        })?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::debug!(%error, "PostgreSQL connection closed");
+        }
+    });
+    Ok(client)
+}
+
+/// The server's own message (with detail and hint) rather than tokio-postgres' "db error".
+pub fn pg_message(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => {
+            let mut text = db.message().to_string();
+            if let Some(detail) = db.detail() {
+                text.push_str(&format!(" ({detail})"));
+            }
+            if let Some(hint) = db.hint() {
+                text.push_str(&format!("; hint: {hint}"));
+            }
+            text
+        }
+        None => {
+            let mut text = error.to_string();
+            let mut source = std::error::Error::source(error);
+            while let Some(inner) = source {
+                text.push_str(&format!(": {inner}"));
+                source = inner.source();
+            }
+            text
+        }
+    }
+}
+
+/// The Arrow type ferry reads a PostgreSQL column as; `None` means "read its text form".
+pub fn arrow_type(type_name: &str, modifier: i32) -> Option<DataType> {
+    Some(match type_name {
+        "boolean" => DataType::Boolean,
+        "smallint" => DataType::Int16,
+        "integer" => DataType::Int32,
+        "bigint" => DataType::Int64,
+        "real" => DataType::Float32,
+        "double precision" => DataType::Float64,
+        "numeric" if modifier >= 4 => {
+            let precision = (((modifier - 4) >> 16) & 0xffff) as u8;
+            let scale = ((modifier - 4) & 0xffff) as i8;
+            if precision > 38 || scale < 0 {
+                return None;
+            }
+            DataType::Decimal128(precision, scale)
+        }
+        "text" | "character varying" | "character" | "name" | "bpchar" => DataType::Utf8,
+        "bytea" => DataType::Binary,
+        "date" => DataType::Date32,
+        "timestamp without time zone" => DataType::Timestamp(TimeUnit::Microsecond, None),
+        "timestamp with time zone" => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        "time without time zone" => DataType::Time64(TimeUnit::Microsecond),
+        _ => return None,
+    })
+}
+
+/// Field metadata key marking a column read through its text form.
+pub const TEXT_FORM: &str = "ferry.read_as_text";
+
+#[async_trait]
+impl SourceDatabase for PostgresSource {
+    fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    async fn tables(&self) -> Result<Vec<String>> {
+        let client = pg_connect(&self.endpoint).await?;
+        let rows = client
+            .query(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'v', 'm', 'p', 'f') \
+                 AND c.relname NOT LIKE '\\_ferry\\_%' ORDER BY 1",
+                &[],
+            )
+            .await
+            .map_err(|e| self.source_error("(catalog)", &e))?;
+        Ok(rows.iter().map(|row| row.get::<_, String>(0)).collect())
+    }
+
+    async fn schema(&self, table: &str) -> Result<SchemaRef> {
+        let client = pg_connect(&self.endpoint).await?;
+        let rows = client
+            .query(
+                "SELECT a.attname, format_type(a.atttypid, NULL), a.atttypmod, a.attnotnull \
+                 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = current_schema() AND c.relname = $1 AND a.attnum > 0 \
+                 AND NOT a.attisdropped ORDER BY a.attnum",
+                &[&table],
+            )
+            .await
+            .map_err(|e| self.source_error(table, &e))?;
+        let fields: Vec<Field> = rows
+            .iter()
+            .map(|row| {
+                let name: String = row.get(0);
+                let type_name: String = row.get(1);
+                let modifier: i32 = row.get(2);
+                let not_null: bool = row.get(3);
+                match arrow_type(&type_name, modifier) {
+                    Some(data_type) => Field::new(name, data_type, !not_null),
+                    None => Field::new(name, DataType::Utf8, !not_null)
+                        .with_metadata([(TEXT_FORM.to_string(), type_name)].into_iter().collect()),
+                }
+            })
+            .collect();
+        Ok(Arc::new(Schema::new(fields)))
+    }
+
+    fn quote(&self, identifier: &str) -> String {
+        format!("\"{}\"", identifier.replace('"', "\"\""))
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn read(&self, request: ReadRequest) -> SendableRecordBatchStream {
+        let select = select_sql(self, &request, |field| {
+            let quoted = self.quote(field.name());
+            if field.metadata().contains_key(TEXT_FORM) {
+                format!("{quoted}::text")
+            } else {
+                quoted
+            }
+        });
+        let copy = format!("COPY ({select}) TO STDOUT (FORMAT binary)");
+        let endpoint = self.endpoint.clone();
+        let mut builder = RecordBatchReceiverStream::builder(request.schema.clone(), 2);
+        let tx = builder.tx();
+        builder.spawn(async move {
+            let client = pg_connect(&endpoint).await?;
+            let source_error =
+                |message: String| FerryError::Source { url: endpoint.masked(), table: request.table.clone(), message };
+            let stream = client.copy_out(copy.as_str()).await.map_err(|e| source_error(pg_message(&e)))?;
+            let mut stream = std::pin::pin!(stream);
+            let mut decoder = CopyDecoder::new(request.schema.clone(), BATCH_ROWS);
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| source_error(pg_message(&e)))?;
+                for batch in decoder.push(&chunk).map_err(source_error)? {
+                    if tx.send(Ok(batch)).await.is_err() {
+                        return Ok(()); // the consumer stopped reading
+                    }
+                }
+            }
+            if let Some(batch) = decoder.finish().map_err(source_error)? {
+                let _ = tx.send(Ok(batch)).await;
+            }
+            Ok(())
+        });
+        builder.build()
+    }
+}
+
+impl PostgresSource {
+    fn source_error(&self, table: &str, error: &tokio_postgres::Error) -> FerryError {
+        FerryError::Source { url: self.endpoint.masked(), table: table.to_string(), message: pg_message(error) }
+    }
+}

@@ -1,0 +1,308 @@
+//! SQLite source, read with rusqlite. A column's Arrow type comes from its declared type; each
+//! value is converted from whatever storage class it actually has (SQLite lets the two disagree),
+//! exactly or with an error naming the row and column, never by guessing from the first row.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float64Array, Int64Array, StringArray,
+    Time64MicrosecondArray, TimestampMicrosecondArray,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use async_trait::async_trait;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchReceiverStream;
+use rusqlite::types::Value;
+
+use super::table::select_sql;
+use super::{Dialect, ReadRequest, SourceDatabase};
+use crate::connection::Endpoint;
+use crate::decimal::parse_decimal;
+use crate::error::{FerryError, Result};
+
+const BATCH_ROWS: usize = 16 * 1024;
+
+#[derive(Debug)]
+pub struct SqliteSource {
+    endpoint: Endpoint,
+}
+
+impl SqliteSource {
+    pub fn new(endpoint: Endpoint) -> Self {
+        SqliteSource { endpoint }
+    }
+
+    fn open(&self) -> Result<rusqlite::Connection> {
+        sqlite_open(&self.endpoint, true)
+    }
+}
+
+/// Opens the database file; a source must already exist, a target may be created.
+pub fn sqlite_open(endpoint: &Endpoint, read_only: bool) -> Result<rusqlite::Connection> {
+    let Endpoint::Sqlite(path) = endpoint else {
+        return Err(FerryError::internal("sqlite_open on a non-SQLite endpoint"));
+    };
+    let flags = if read_only {
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        rusqlite::OpenFlags::default()
+    };
+    if read_only && !path.exists() {
+        return Err(FerryError::Connection {
+            url: endpoint.masked(),
+            message: "the file does not exist; check the path (relative paths start at the job file's folder)".into(),
+        });
+    }
+    let connection = rusqlite::Connection::open_with_flags(path, flags)
+        .map_err(|e| FerryError::Connection { url: endpoint.masked(), message: e.to_string() })?;
+    connection
+        .busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(|e| FerryError::Connection { url: endpoint.masked(), message: e.to_string() })?;
+    Ok(connection)
+}
+
+/// The Arrow type for a declared SQLite column type, by SQLite's own affinity rules, refined
+/// for the names that say more (BOOLEAN, DECIMAL(p,s), DATE, DATETIME).
+pub fn arrow_type(declared: &str) -> DataType {
+    let upper = declared.to_ascii_uppercase();
+    let decimal = |upper: &str| -> Option<DataType> {
+        let inner = upper.split_once('(')?.1.trim_end_matches(')');
+        let (p, s) = inner.split_once(',')?;
+        let (p, s): (u8, i8) = (p.trim().parse().ok()?, s.trim().parse().ok()?);
+        (p >= 1 && p <= 38 && s >= 0 && s as u8 <= p).then_some(DataType::Decimal128(p, s))
+    };
+    if upper.starts_with("BOOL") {
+        DataType::Boolean
+    } else if upper.contains("INT") {
+        DataType::Int64
+    } else if upper.contains("CHAR") || upper.contains("CLOB") || upper.contains("TEXT") {
+        DataType::Utf8
+    } else if upper.contains("BLOB") {
+        DataType::Binary
+    } else if upper.contains("REAL") || upper.contains("FLOA") || upper.contains("DOUB") {
+        DataType::Float64
+    } else if upper.starts_with("DECIMAL") || upper.starts_with("NUMERIC") {
+        decimal(&upper).unwrap_or(DataType::Utf8)
+    } else if upper == "TIME" {
+        DataType::Time64(TimeUnit::Microsecond)
+    } else if upper == "DATE" {
+        DataType::Date32
+    } else if upper.starts_with("DATETIME") || upper.starts_with("TIMESTAMP") {
+        DataType::Timestamp(TimeUnit::Microsecond, None)
+    } else {
+        // No declared type, or NUMERIC without precision: text keeps every value as written.
+        DataType::Utf8
+    }
+}
+
+/// Converts one column of SQLite values to the Arrow type.
+fn to_array(values: &[Value], data_type: &DataType) -> Result<ArrayRef, (usize, String)> {
+    let mismatch = |row: usize, value: &Value| (row, format!("value {value:?} does not fit type {data_type}"));
+    macro_rules! column {
+        ($array:ty, $convert:expr) => {{
+            let mut out = Vec::with_capacity(values.len());
+            for (row, value) in values.iter().enumerate() {
+                out.push(match value {
+                    Value::Null => None,
+                    other => Some($convert(other).ok_or_else(|| mismatch(row, other))?),
+                });
+            }
+            Arc::new(<$array>::from(out)) as ArrayRef
+        }};
+    }
+    Ok(match data_type {
+        DataType::Boolean => column!(BooleanArray, |v: &Value| match v {
+            Value::Integer(i) => Some(*i != 0),
+            Value::Text(t) => match t.to_ascii_lowercase().as_str() {
+                "true" | "1" => Some(true),
+                "false" | "0" => Some(false),
+                _ => None,
+            },
+            _ => None,
+        }),
+        DataType::Int64 => column!(Int64Array, |v: &Value| match v {
+            Value::Integer(i) => Some(*i),
+            Value::Real(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Some(*f as i64),
+            Value::Text(t) => t.trim().parse().ok(),
+            _ => None,
+        }),
+        DataType::Float64 => column!(Float64Array, |v: &Value| match v {
+            Value::Integer(i) => Some(*i as f64),
+            Value::Real(f) => Some(*f),
+            Value::Text(t) => t.trim().parse().ok(),
+            _ => None,
+        }),
+        DataType::Utf8 => column!(StringArray, |v: &Value| match v {
+            Value::Integer(i) => Some(i.to_string()),
+            Value::Real(f) => Some(f.to_string()),
+            Value::Text(t) => Some(t.clone()),
+            Value::Blob(b) => String::from_utf8(b.clone()).ok(),
+            Value::Null => None,
+        }),
+        DataType::Binary => {
+            let out: Vec<Option<Vec<u8>>> = values
+                .iter()
+                .map(|v| match v {
+                    Value::Null => None,
+                    Value::Blob(b) => Some(b.clone()),
+                    Value::Text(t) => Some(t.as_bytes().to_vec()),
+                    Value::Integer(i) => Some(i.to_string().into_bytes()),
+                    Value::Real(f) => Some(f.to_string().into_bytes()),
+                })
+                .collect();
+            Arc::new(BinaryArray::from_iter(out))
+        }
+        DataType::Decimal128(precision, scale) => {
+            let mut out = Vec::with_capacity(values.len());
+            for (row, value) in values.iter().enumerate() {
+                let text = match value {
+                    Value::Null => None,
+                    Value::Integer(i) => Some(i.to_string()),
+                    // Rust prints the shortest text that reads back as the same double.
+                    Value::Real(f) => Some(f.to_string()),
+                    Value::Text(t) => Some(t.clone()),
+                    Value::Blob(_) => return Err(mismatch(row, value)),
+                };
+                out.push(match text {
+                    None => None,
+                    Some(text) => Some(parse_decimal(&text, *precision, *scale).map_err(|e| (row, e))?),
+                });
+            }
+            Arc::new(
+                Decimal128Array::from(out)
+                    .with_precision_and_scale(*precision, *scale)
+                    .map_err(|e| (0, e.to_string()))?,
+            )
+        }
+        DataType::Date32 => column!(Date32Array, |v: &Value| match v {
+            Value::Text(t) => chrono::NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d")
+                .ok()
+                .map(|d| (d - chrono::NaiveDate::default()).num_days() as i32),
+            _ => None,
+        }),
+        DataType::Timestamp(TimeUnit::Microsecond, None) => column!(TimestampMicrosecondArray, |v: &Value| match v {
+            Value::Text(t) => parse_timestamp(t.trim()),
+            Value::Integer(seconds) => seconds.checked_mul(1_000_000),
+            _ => None,
+        }),
+        DataType::Time64(TimeUnit::Microsecond) => column!(Time64MicrosecondArray, |v: &Value| match v {
+            Value::Text(t) => chrono::NaiveTime::parse_from_str(t.trim(), "%H:%M:%S%.f").ok().map(|t| {
+                use chrono::Timelike;
+                t.num_seconds_from_midnight() as i64 * 1_000_000 + (t.nanosecond() / 1000) as i64
+            }),
+            _ => None,
+        }),
+        other => return Err((0, format!("no SQLite conversion to {other}"))),
+    })
+}
+
+fn parse_timestamp(text: &str) -> Option<i64> {
+    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
+        .iter()
+        .find_map(|format| {
+            chrono::NaiveDateTime::parse_from_str(text, format)
+                .ok()
+                .or_else(|| chrono::NaiveDate::parse_from_str(text, format).ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
+        })
+        .map(|t| t.and_utc().timestamp_micros())
+}
+
+#[async_trait]
+impl SourceDatabase for SqliteSource {
+    fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    async fn tables(&self) -> Result<Vec<String>> {
+        let connection = self.open()?;
+        let error = |e: rusqlite::Error| FerryError::Connection { url: self.endpoint.masked(), message: e.to_string() };
+        let mut statement = connection
+            .prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_ferry\\_%' ESCAPE '\\' ORDER BY 1")
+            .map_err(error)?;
+        let names = statement.query_map([], |row| row.get(0)).map_err(error)?;
+        names.collect::<Result<Vec<String>, _>>().map_err(error)
+    }
+
+    async fn schema(&self, table: &str) -> Result<SchemaRef> {
+        let connection = self.open()?;
+        let error = |e: rusqlite::Error| FerryError::Source {
+            url: self.endpoint.masked(),
+            table: table.to_string(),
+            message: e.to_string(),
+        };
+        let mut statement = connection.prepare(&format!("PRAGMA table_info({})", self.quote(table))).map_err(error)?;
+        let fields = statement
+            .query_map([], |row| {
+                let name: String = row.get(1)?;
+                let declared: String = row.get(2)?;
+                let not_null: bool = row.get(3)?;
+                Ok(Field::new(name, arrow_type(&declared), !not_null))
+            })
+            .map_err(error)?
+            .collect::<Result<Vec<Field>, _>>()
+            .map_err(error)?;
+        Ok(Arc::new(Schema::new(fields)))
+    }
+
+    fn quote(&self, identifier: &str) -> String {
+        format!("\"{}\"", identifier.replace('"', "\"\""))
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn read(&self, request: ReadRequest) -> SendableRecordBatchStream {
+        let sql = select_sql(self, &request, |field| self.quote(field.name()));
+        let endpoint = self.endpoint.clone();
+        let mut builder = RecordBatchReceiverStream::builder(request.schema.clone(), 2);
+        let tx = builder.tx();
+        builder.spawn_blocking(move || {
+            let error =
+                |message: String| FerryError::Source { url: endpoint.masked(), table: request.table.clone(), message };
+            let connection = sqlite_open(&endpoint, true)?;
+            let mut statement = connection.prepare(&sql).map_err(|e| error(e.to_string()))?;
+            let schema = request.schema.clone();
+            let width = schema.fields().len();
+            let mut rows = statement.query([]).map_err(|e| error(e.to_string()))?;
+            let mut columns: Vec<Vec<Value>> = vec![Vec::with_capacity(BATCH_ROWS); width];
+            let mut count = 0usize;
+            let mut done = 0usize;
+            loop {
+                let row = rows.next().map_err(|e| error(e.to_string()))?;
+                if let Some(row) = row {
+                    for (index, column) in columns.iter_mut().enumerate() {
+                        column.push(row.get::<_, Value>(index).map_err(|e| error(e.to_string()))?);
+                    }
+                    count += 1;
+                }
+                if count == BATCH_ROWS || (row.is_none() && count > 0) {
+                    let arrays = columns
+                        .iter_mut()
+                        .zip(schema.fields())
+                        .map(|(values, field)| {
+                            let array = to_array(values, field.data_type()).map_err(|(row, message)| {
+                                error(format!("row {}, column `{}`: {message}", done + row + 1, field.name()))
+                            });
+                            values.clear();
+                            array
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let options = RecordBatchOptions::new().with_row_count(Some(count));
+                    let batch = RecordBatch::try_new_with_options(schema.clone(), arrays, &options)
+                        .map_err(|e| error(e.to_string()))?;
+                    done += count;
+                    count = 0;
+                    if tx.blocking_send(Ok(batch)).is_err() {
+                        return Ok(());
+                    }
+                }
+                if row.is_none() {
+                    return Ok(());
+                }
+            }
+        });
+        builder.build()
+    }
+}
