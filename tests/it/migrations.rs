@@ -1,0 +1,162 @@
+//! The three shipped migrations end to end, on every pair the foundation promises:
+//! PG -> PG, MySQL -> PG, SQLite -> SQLite and PG -> Parquet. Every target row is compared
+//! with what PostgreSQL computes from the same source data (`expected.rs`).
+
+use std::path::Path;
+
+use arrow::util::display::array_value_to_string;
+use datafusion::prelude::SessionContext;
+use ferry::connection::Endpoint;
+use ferry::generate::generate;
+
+use crate::common::{assert_succeeded, job_dir, run_shipped, sqlite_rows, MysqlDatabase, PgDatabase};
+use crate::expected::{self, assert_same, Rows};
+
+/// A PostgreSQL source with the generated tables, and PostgreSQL's expectations for them.
+async fn pg_source(rows: u64) -> (PgDatabase, [Rows; 5]) {
+    let source = PgDatabase::new();
+    generate(&source.endpoint(), rows, true).await.unwrap();
+    let expected = expected::all(&source);
+    (source, expected)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_to_postgres() {
+    // 40,000 users and 120,000 orders: several batches per table.
+    let (source, expected) = pg_source(40_000).await;
+    let target = PgDatabase::new();
+    let dir = job_dir(&[]);
+    let report = run_shipped(dir.path(), &source.url, &target.url, &[]).await;
+    assert_succeeded(&report);
+    assert_same(&expected::pg_target(&target), &expected);
+    let counts: Vec<(u64, u64, u64)> =
+        report.migrations.iter().map(|m| (m.rows_read, m.rows_loaded, m.rows_rejected)).collect();
+    assert_eq!(counts[0], (40_005, 40_005, 0));
+    assert_eq!(counts[1].0, 120_005);
+    assert_eq!(counts[1].2 as usize, expected[2].len());
+    assert_eq!(counts[2].2 as usize, expected[4].len());
+    // The created table carries the key and the NOT NULL the query's output implies.
+    let columns = target.rows(
+        "SELECT column_name, data_type, is_nullable FROM information_schema.columns \
+         WHERE table_name = 'target_users' ORDER BY ordinal_position",
+    );
+    assert_eq!(columns[0], vec![Some("user_id".into()), Some("integer".into()), Some("NO".into())]);
+    assert_eq!(columns[2], vec![Some("age_group".into()), Some("text".into()), Some("NO".into())]);
+
+    // Again: replace mode gives the same target, and the rejects are not doubled.
+    let again = run_shipped(dir.path(), &source.url, &target.url, &[]).await;
+    assert_succeeded(&again);
+    assert_same(&expected::pg_target(&target), &expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_rows_keep_the_whole_source_row() {
+    let (source, _) = pg_source(100).await;
+    let target = PgDatabase::new();
+    let dir = job_dir(&[]);
+    assert_succeeded(&run_shipped(dir.path(), &source.url, &target.url, &[]).await);
+    // Record 13 is `('diana Li', 'thirty', 'Seattle, WA, USA')`.
+    let rows = target.rows(
+        "SELECT migration, source_key, reason, source_row = jsonb_build_object('record_id', 13, 'full_name', 'diana Li', \
+         'age', 'thirty', 'location', 'Seattle, WA, USA')::jsonb, run_id <> '' FROM _ferry_rejects WHERE source_key = '13' \
+         AND migration = 'cleaned_data'",
+    );
+    let source_row = source.rows("SELECT full_name, age, location FROM source_unnormalized WHERE record_id = 13");
+    assert_eq!(source_row[0], vec![Some("diana Li".into()), Some("thirty".into()), Some("Seattle, WA, USA".into())]);
+    assert_eq!(
+        rows,
+        vec![vec![
+            Some("cleaned_data".into()),
+            Some("13".into()),
+            Some("invalid_age".into()),
+            Some("t".into()),
+            Some("t".into())
+        ]]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_to_postgres() {
+    let (_pg_source, expected) = pg_source(3_000).await;
+    let source = MysqlDatabase::new();
+    generate(&source.endpoint(), 3_000, true).await.unwrap();
+    let target = PgDatabase::new();
+    let dir = job_dir(&[]);
+    let report = run_shipped(dir.path(), &source.url, &target.url, &[]).await;
+    assert_succeeded(&report);
+    assert_same(&expected::pg_target(&target), &expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_to_sqlite() {
+    let (_pg_source, expected) = pg_source(3_000).await;
+    let dir = job_dir(&[]);
+    let source = dir.path().join("source.db");
+    let target = dir.path().join("target.db");
+    generate(&Endpoint::Sqlite(source.clone()), 3_000, true).await.unwrap();
+    let url = |p: &Path| format!("sqlite://{}", p.display());
+    let report = run_shipped(dir.path(), &url(&source), &url(&target), &[]).await;
+    assert_succeeded(&report);
+    let actual = [
+        sqlite_rows(&target, "SELECT user_id, full_name, age_group, city, substr(registered_date, 1, 19) FROM target_users ORDER BY user_id"),
+        sqlite_rows(&target, "SELECT order_id, user_id, printf('%.2f', order_total), substr(order_date, 1, 19) FROM target_orders ORDER BY order_id"),
+        sqlite_rows(&target, "SELECT source_key, reason FROM _ferry_rejects WHERE migration = 'orders' ORDER BY CAST(source_key AS INTEGER)"),
+        sqlite_rows(&target, "SELECT record_id, name, age, city FROM target_cleaned_data ORDER BY record_id"),
+        sqlite_rows(&target, "SELECT source_key, reason FROM _ferry_rejects WHERE migration = 'cleaned_data' ORDER BY CAST(source_key AS INTEGER)"),
+    ];
+    assert_same(&actual, &expected);
+}
+
+/// Every row of a Parquet table folder, as text in PostgreSQL's forms.
+async fn parquet_rows(folder: &Path, sql: &str) -> Rows {
+    let ctx = SessionContext::new();
+    ctx.register_parquet("t", folder.to_str().unwrap(), Default::default()).await.unwrap();
+    let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+    let mut rows = Vec::new();
+    for batch in batches {
+        for row in 0..batch.num_rows() {
+            rows.push(
+                batch
+                    .columns()
+                    .iter()
+                    .map(|c| {
+                        let text = (!c.is_null(row)).then(|| array_value_to_string(c, row).unwrap());
+                        // PostgreSQL prints `2020-01-01 00:00:00` where Arrow prints `2020-01-01T00:00:00`.
+                        match c.data_type() {
+                            arrow::datatypes::DataType::Timestamp(..) => text.map(|t| t.replacen('T', " ", 1)),
+                            _ => text,
+                        }
+                    })
+                    .collect(),
+            );
+        }
+    }
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_to_parquet() {
+    let (source, expected) = pg_source(3_000).await;
+    let dir = job_dir(&[]);
+    let lake = dir.path().join("lake");
+    let report = run_shipped(dir.path(), &source.url, &format!("file://{}", lake.display()), &[]).await;
+    assert_succeeded(&report);
+    let actual = [
+        parquet_rows(&lake.join("target_users"), "SELECT * FROM t ORDER BY user_id").await,
+        parquet_rows(&lake.join("target_orders"), "SELECT * FROM t ORDER BY order_id").await,
+        parquet_rows(
+            &lake.join("_ferry_rejects/orders"),
+            "SELECT source_key, reason FROM t ORDER BY CAST(source_key AS INT)",
+        )
+        .await,
+        parquet_rows(&lake.join("target_cleaned_data"), "SELECT * FROM t ORDER BY record_id").await,
+        parquet_rows(
+            &lake.join("_ferry_rejects/cleaned_data"),
+            "SELECT source_key, reason FROM t ORDER BY CAST(source_key AS INT)",
+        )
+        .await,
+    ];
+    assert_same(&actual, &expected);
+    assert!(lake.join("target_users/_SUCCESS").exists());
+    assert!(!lake.join("_ferry_staging").exists(), "staging files are removed after the publish");
+}
