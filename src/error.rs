@@ -21,7 +21,7 @@ pub enum FerryError {
     Query { migration: String, file: String, message: String },
 
     /// The query's output does not fit an existing target table.
-    #[error("migration `{migration}`: target table `{table}` does not match the query's output:\n{differences}\nAlter the table, or change the query so its columns match.")]
+    #[error("migration `{migration}`: target table `{table}` does not match the query's output: {differences}; alter the table, or change the query so its columns match")]
     Schema { migration: String, table: String, differences: String },
 
     /// A database or object store could not be reached or refused the session.

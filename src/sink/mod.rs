@@ -98,11 +98,9 @@ pub fn match_columns(spec: &LoadSpec, existing: &[TargetColumn]) -> Result<Schem
             .find(|c| c.name == *field.name())
             .or_else(|| existing.iter().find(|c| c.name.eq_ignore_ascii_case(field.name())));
         match found {
-            None => {
-                differences.push(format!("  - column `{}` ({}) is not in the table", field.name(), field.data_type()))
-            }
+            None => differences.push(format!("column `{}` ({}) is not in the table", field.name(), field.data_type())),
             Some(column) if !compatible(field.data_type(), &column.data_type) => differences.push(format!(
-                "  - column `{}`: the query gives {}, the table has {}",
+                "column `{}`: the query gives {}, the table has {}",
                 field.name(),
                 field.data_type(),
                 column.sql_type
@@ -114,7 +112,7 @@ pub fn match_columns(spec: &LoadSpec, existing: &[TargetColumn]) -> Result<Schem
         let given = spec.schema.fields().iter().any(|f| f.name().eq_ignore_ascii_case(&column.name));
         if !given && column.not_null && !column.has_default {
             differences.push(format!(
-                "  - column `{}` ({}) is NOT NULL without a default, and the query does not give it",
+                "column `{}` ({}) is NOT NULL without a default and the query does not give it",
                 column.name, column.sql_type
             ));
         }
@@ -125,7 +123,7 @@ pub fn match_columns(spec: &LoadSpec, existing: &[TargetColumn]) -> Result<Schem
         Err(FerryError::Schema {
             migration: spec.migration.clone(),
             table: spec.table.clone(),
-            differences: differences.join("\n"),
+            differences: differences.join("; "),
         })
     }
 }

@@ -143,23 +143,35 @@ pub fn numeric_to_i128(value: &[u8], scale: i8) -> Result<i128, String> {
         return Err("truncated numeric".into());
     }
     let overflow = || "the value does not fit in 38 decimal digits".to_string();
+    let too_precise = || format!("the value has more than {scale} decimal places");
+    // Group i holds the decimal digits with exponents 4*(weight-i)+3 down to 4*(weight-i). Digits
+    // below 10^-scale must be zero and are left out while accumulating, so padding never overflows.
+    let smallest = -(scale as i32);
     let mut unscaled: i128 = 0;
+    let mut lowest = smallest;
     for i in 0..ndigits as usize {
-        let digit = i16::from_be_bytes([value[8 + 2 * i], value[9 + 2 * i]]) as i128;
-        unscaled = unscaled.checked_mul(10_000).and_then(|v| v.checked_add(digit)).ok_or_else(overflow)?;
-    }
-    // value = unscaled * 10000^(weight - ndigits + 1); we want value * 10^scale.
-    let mut exponent = 4 * (weight - ndigits + 1) + scale as i32;
-    while exponent > 0 {
-        unscaled = unscaled.checked_mul(10).ok_or_else(overflow)?;
-        exponent -= 1;
-    }
-    while exponent < 0 {
-        if unscaled % 10 != 0 {
-            return Err(format!("the value has more than {scale} decimal places"));
+        let group = i16::from_be_bytes([value[8 + 2 * i], value[9 + 2 * i]]) as i128;
+        let low = 4 * (weight - i as i32);
+        if low >= smallest {
+            unscaled = unscaled.checked_mul(10_000).and_then(|v| v.checked_add(group)).ok_or_else(overflow)?;
+            lowest = low;
+        } else if low + 3 >= smallest {
+            let dropped = (smallest - low) as u32;
+            let divisor = 10i128.pow(dropped);
+            if group % divisor != 0 {
+                return Err(too_precise());
+            }
+            unscaled = unscaled
+                .checked_mul(10i128.pow(4 - dropped))
+                .and_then(|v| v.checked_add(group / divisor))
+                .ok_or_else(overflow)?;
+            lowest = smallest;
+        } else if group != 0 {
+            return Err(too_precise());
         }
-        unscaled /= 10;
-        exponent += 1;
+    }
+    for _ in smallest..lowest {
+        unscaled = unscaled.checked_mul(10).ok_or_else(overflow)?;
     }
     Ok(if sign == 0x4000 { -unscaled } else { unscaled })
 }

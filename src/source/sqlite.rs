@@ -70,7 +70,7 @@ pub fn arrow_type(declared: &str) -> DataType {
         let inner = upper.split_once('(')?.1.trim_end_matches(')');
         let (p, s) = inner.split_once(',')?;
         let (p, s): (u8, i8) = (p.trim().parse().ok()?, s.trim().parse().ok()?);
-        (p >= 1 && p <= 38 && s >= 0 && s as u8 <= p).then_some(DataType::Decimal128(p, s))
+        ((1..=38).contains(&p) && s >= 0 && s as u8 <= p).then_some(DataType::Decimal128(p, s))
     };
     if upper.starts_with("BOOL") {
         DataType::Boolean

@@ -72,16 +72,6 @@ impl PgDatabase {
         Endpoint::parse(&self.url, Path::new(".")).unwrap()
     }
 
-    pub fn execute(&self, sql: &str) {
-        let url = self.url.clone();
-        let sql = sql.to_string();
-        block_on(async move {
-            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
-            tokio::spawn(connection);
-            client.batch_execute(&sql).await.unwrap_or_else(|e| panic!("{sql}: {e:?}"));
-        });
-    }
-
     /// Every row of `sql` in PostgreSQL's own text form.
     pub fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
         let url = self.url.clone();
@@ -100,10 +90,6 @@ impl PgDatabase {
                 })
                 .collect()
         })
-    }
-
-    pub fn count(&self, table: &str) -> i64 {
-        self.rows(&format!("SELECT count(*) FROM {table}"))[0][0].as_ref().unwrap().parse().unwrap()
     }
 }
 
@@ -139,11 +125,6 @@ impl MysqlDatabase {
 
     pub fn endpoint(&self) -> Endpoint {
         Endpoint::parse(&self.url, Path::new(".")).unwrap()
-    }
-
-    pub fn execute(&self, sql: &str) {
-        let mut connection = mysql::Conn::new(mysql::Opts::from_url(&self.url).unwrap()).unwrap();
-        connection.query_drop(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 
     /// Every row of `sql` as text.

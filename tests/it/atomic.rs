@@ -1,0 +1,127 @@
+//! A failure in the middle of a load leaves the target exactly as it was, on every target kind:
+//! the old rows are still there (replace mode), no new row is visible, no table is left created,
+//! and no reject is recorded.
+
+use std::path::Path;
+
+use ferry::connection::Endpoint;
+use ferry::job::{Overrides, Plan};
+use ferry::run::{run, Progress};
+
+use crate::common::{sqlite_rows, MysqlDatabase, PgDatabase};
+
+/// 40,000 users: the query fails at id 30,000, after the first batches were written.
+const FAILING_QUERY: &str = "SELECT CAST(id AS INT) AS user_id, name AS full_name, CAST(100 / (id - 30000) AS BIGINT) AS boom FROM source_table";
+/// The same rows without the failure, for the first (successful) load.
+const GOOD_QUERY: &str =
+    "SELECT CAST(id AS INT) AS user_id, name AS full_name, CAST(id AS BIGINT) AS boom FROM source_table WHERE id <= 3";
+
+async fn source(dir: &Path) -> String {
+    let path = dir.join("source.db");
+    ferry::generate::generate(&Endpoint::Sqlite(path.clone()), 40_000, false).await.unwrap();
+    format!("sqlite://{}", path.display())
+}
+
+/// Runs one migration of `query` from `source` into table `t` of `target`; returns the error.
+async fn load(dir: &Path, source: &str, target: &str, query: &str, mode: &str) -> Option<String> {
+    std::fs::create_dir_all(dir.join("queries")).unwrap();
+    std::fs::write(dir.join("queries/q.sql"), query).unwrap();
+    let job = format!(
+        "[connections]\nsource = \"{source}\"\ntarget = \"{target}\"\n[[migrations]]\nname = \"m\"\nsource = \"source\"\n\
+         query = \"queries/q.sql\"\ntarget = \"target\"\ntable = \"t\"\nmode = \"{mode}\"\nkey = [\"user_id\"]\n"
+    );
+    let plan = Plan::from_toml(&job, "job.toml", dir, &Overrides::default()).unwrap();
+    run(&plan, &[], Progress::Quiet).await.unwrap().error
+}
+
+fn assert_failed_mid_load(error: Option<String>) {
+    let error = error.expect("the load must fail");
+    assert!(error.to_lowercase().contains("divide by zero"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_target_is_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = source(dir.path()).await;
+    let target = PgDatabase::new();
+    // No table yet: a failed first load must not leave one behind.
+    assert_failed_mid_load(load(dir.path(), &source, &target.url, FAILING_QUERY, "replace").await);
+    assert!(target.rows("SELECT 1 FROM pg_tables WHERE tablename IN ('t', '_ferry_rejects')").is_empty());
+    assert_eq!(load(dir.path(), &source, &target.url, GOOD_QUERY, "replace").await, None);
+    let before = target.rows("SELECT * FROM t ORDER BY user_id");
+    assert_eq!(before.len(), 3);
+    assert_failed_mid_load(load(dir.path(), &source, &target.url, FAILING_QUERY, "replace").await);
+    assert_eq!(target.rows("SELECT * FROM t ORDER BY user_id"), before);
+    assert_failed_mid_load(load(dir.path(), &source, &target.url, FAILING_QUERY, "append").await);
+    assert_eq!(target.rows("SELECT * FROM t ORDER BY user_id"), before);
+    // A failure inside the database (a duplicate key on append) rolls back just the same.
+    let error = load(dir.path(), &source, &target.url, GOOD_QUERY, "append").await.expect("duplicate keys");
+    assert!(error.contains("duplicate key"), "{error}");
+    assert_eq!(target.rows("SELECT * FROM t ORDER BY user_id"), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_target_is_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = source(dir.path()).await;
+    let target = MysqlDatabase::new();
+    let tables =
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 't'";
+    assert_failed_mid_load(load(dir.path(), &source, &target.url, FAILING_QUERY, "replace").await);
+    assert!(target.rows(tables).is_empty(), "a table created by a failed load is dropped again");
+    assert_eq!(load(dir.path(), &source, &target.url, GOOD_QUERY, "replace").await, None);
+    let before = target.rows("SELECT * FROM t ORDER BY user_id");
+    assert_eq!(before.len(), 3);
+    assert_failed_mid_load(load(dir.path(), &source, &target.url, FAILING_QUERY, "replace").await);
+    assert_eq!(target.rows("SELECT * FROM t ORDER BY user_id"), before);
+    let error = load(dir.path(), &source, &target.url, GOOD_QUERY, "append").await.expect("duplicate keys");
+    assert!(error.contains("Duplicate entry"), "{error}");
+    assert_eq!(target.rows("SELECT * FROM t ORDER BY user_id"), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_target_is_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = source(dir.path()).await;
+    let target_path = dir.path().join("target.db");
+    let target = format!("sqlite://{}", target_path.display());
+    assert_failed_mid_load(load(dir.path(), &source, &target, FAILING_QUERY, "replace").await);
+    assert!(sqlite_rows(&target_path, "SELECT name FROM sqlite_master").is_empty());
+    assert_eq!(load(dir.path(), &source, &target, GOOD_QUERY, "replace").await, None);
+    let before = sqlite_rows(&target_path, "SELECT * FROM t ORDER BY user_id");
+    assert_eq!(before.len(), 3);
+    assert_failed_mid_load(load(dir.path(), &source, &target, FAILING_QUERY, "replace").await);
+    assert_eq!(sqlite_rows(&target_path, "SELECT * FROM t ORDER BY user_id"), before);
+    let error = load(dir.path(), &source, &target, GOOD_QUERY, "append").await.expect("duplicate keys");
+    assert!(error.contains("UNIQUE constraint failed"), "{error}");
+    assert_eq!(sqlite_rows(&target_path, "SELECT * FROM t ORDER BY user_id"), before);
+}
+
+fn files(folder: &Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        walk(folder).into_iter().map(|p| p.strip_prefix(folder).unwrap().display().to_string()).collect();
+    names.sort();
+    names
+}
+
+fn walk(folder: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(folder) else { return vec![] };
+    entries.flatten().flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] }).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parquet_target_is_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = source(dir.path()).await;
+    let lake = dir.path().join("lake");
+    let target = format!("file://{}", lake.display());
+    assert_failed_mid_load(load(dir.path(), &source, &target, FAILING_QUERY, "replace").await);
+    assert!(files(&lake).is_empty(), "{:?}", files(&lake));
+    assert_eq!(load(dir.path(), &source, &target, GOOD_QUERY, "replace").await, None);
+    let before = files(&lake);
+    assert_eq!(before.iter().filter(|f| f.ends_with(".parquet")).count(), 1, "{before:?}");
+    assert_failed_mid_load(load(dir.path(), &source, &target, FAILING_QUERY, "replace").await);
+    assert_eq!(files(&lake), before);
+    assert_failed_mid_load(load(dir.path(), &source, &target, FAILING_QUERY, "append").await);
+    assert_eq!(files(&lake), before);
+}
