@@ -174,7 +174,7 @@ pub async fn execute(endpoint: &Endpoint, sql: &str) -> Result<()> {
     }
 }
 
-fn users_schema() -> SchemaRef {
+pub fn users_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("id", DataType::Int32, false),
         Field::new("name", DataType::Utf8, true),
@@ -184,7 +184,7 @@ fn users_schema() -> SchemaRef {
     ]))
 }
 
-fn orders_schema() -> SchemaRef {
+pub fn orders_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("order_id", DataType::Int32, false),
         Field::new("user_id", DataType::Int32, true),
@@ -193,7 +193,7 @@ fn orders_schema() -> SchemaRef {
     ]))
 }
 
-fn unnormalized_schema() -> SchemaRef {
+pub fn unnormalized_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("record_id", DataType::Int32, false),
         Field::new("full_name", DataType::Utf8, true),
@@ -206,7 +206,8 @@ fn batch(schema: &SchemaRef, columns: Vec<ArrayRef>) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
-fn users(ids: std::ops::Range<u64>, schema: &SchemaRef) -> Result<RecordBatch> {
+/// Rows `ids` of `source_table` (also used by the benchmarks).
+pub fn users(ids: std::ops::Range<u64>, schema: &SchemaRef) -> Result<RecordBatch> {
     let i: Vec<u64> = ids.collect();
     batch(
         schema,
@@ -226,7 +227,7 @@ fn users(ids: std::ops::Range<u64>, schema: &SchemaRef) -> Result<RecordBatch> {
 
 /// Orders reference users 1..=users; every 1009th has no user and every 1013th a negative
 /// total, the rows the orders reject rules exist for.
-fn orders(ids: std::ops::Range<u64>, schema: &SchemaRef, users: u64) -> Result<RecordBatch> {
+pub fn orders(ids: std::ops::Range<u64>, schema: &SchemaRef, users: u64) -> Result<RecordBatch> {
     let j: Vec<u64> = ids.collect();
     let totals = Decimal128Array::from_iter_values(j.iter().map(|&j| {
         let cents = (j * 104_729 % 100_000) as i128;
@@ -251,7 +252,8 @@ fn orders(ids: std::ops::Range<u64>, schema: &SchemaRef, users: u64) -> Result<R
     )
 }
 
-fn unnormalized(ids: std::ops::Range<u64>, schema: &SchemaRef) -> Result<RecordBatch> {
+/// Rows `ids` of `source_unnormalized`.
+pub fn unnormalized(ids: std::ops::Range<u64>, schema: &SchemaRef) -> Result<RecordBatch> {
     let k: Vec<u64> = ids.collect();
     let name = |k: u64| -> Option<String> {
         let first = DIRTY_FIRST[(k % 10) as usize];

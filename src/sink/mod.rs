@@ -7,7 +7,7 @@
 
 mod mysql;
 mod parquet;
-mod pg_binary;
+pub mod pg_binary;
 mod postgres;
 mod sqlite;
 mod values;
@@ -85,6 +85,38 @@ pub struct TargetColumn {
     pub sql_type: String,
     pub not_null: bool,
     pub has_default: bool,
+}
+
+/// The column list of a `CREATE TABLE` for a target that does not exist yet (each column with
+/// `sql_type`'s type, NOT NULL where the output cannot be NULL, and the key as primary key), and
+/// the schema batches are cast to before they are written.
+pub fn new_table_columns(
+    spec: &LoadSpec,
+    kind: &str,
+    sql_type: impl Fn(&Field) -> Option<String>,
+    quote: impl Fn(&str) -> String,
+    write_type: impl Fn(&DataType) -> DataType,
+) -> Result<(String, SchemaRef)> {
+    let mut columns = Vec::new();
+    let mut fields = Vec::new();
+    for field in spec.schema.fields() {
+        let column_type = sql_type(field).ok_or_else(|| FerryError::Value {
+            migration: spec.migration.clone(),
+            column: field.name().clone(),
+            message: format!(
+                "ferry cannot create a {kind} column for Arrow type {}; cast it in the query",
+                field.data_type()
+            ),
+        })?;
+        let not_null = if field.is_nullable() { "" } else { " NOT NULL" };
+        columns.push(format!("{} {column_type}{not_null}", quote(field.name())));
+        fields.push(field.as_ref().clone().with_data_type(write_type(field.data_type())));
+    }
+    if !spec.key.is_empty() {
+        let key: Vec<String> = spec.key.iter().map(|k| quote(k)).collect();
+        columns.push(format!("PRIMARY KEY ({})", key.join(", ")));
+    }
+    Ok((columns.join(", "), Arc::new(Schema::new(fields))))
 }
 
 /// Compares the query's output with an existing table; returns the schema to cast batches to

@@ -5,16 +5,15 @@
 //! MySQL commits DDL implicitly, so a table ferry creates is created before the transaction and
 //! dropped again if the load fails.
 
-use std::sync::Arc;
-
-use arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use mysql::prelude::Queryable;
 
 use super::values::{cell, column_type, write_type, Cell};
 use super::{
-    drain_rejects, feed_blocking, match_columns, LoadSpec, RejectBuffer, RowStream, Sink, TargetColumn, REJECTS_TABLE,
+    drain_rejects, feed_blocking, match_columns, new_table_columns, LoadSpec, RejectBuffer, RowStream, Sink,
+    TargetColumn, REJECTS_TABLE,
 };
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
@@ -148,39 +147,22 @@ impl Sink for MysqlSink {
         .await
         .map_err(FerryError::internal)??;
         let target = if existing.is_empty() {
-            let mut columns = Vec::new();
-            for field in spec.schema.fields() {
-                let mut sql_type = column_type(field.data_type(), true).ok_or_else(|| FerryError::Value {
-                    migration: spec.migration.clone(),
-                    column: field.name().clone(),
-                    message: format!(
-                        "ferry cannot create a MySQL column for Arrow type {}; cast it in the query",
-                        field.data_type()
-                    ),
-                })?;
+            let sql_type = |field: &arrow::datatypes::Field| {
                 // A key column cannot be a TEXT type in MySQL.
-                if spec.key.contains(field.name()) && sql_type == "LONGTEXT" {
-                    sql_type = "VARCHAR(255)".into();
-                }
-                let not_null = if field.is_nullable() { "" } else { " NOT NULL" };
-                columns.push(format!("{} {sql_type}{not_null}", quote(field.name())));
-            }
-            if !spec.key.is_empty() {
-                let key: Vec<String> = spec.key.iter().map(|k| quote(k)).collect();
-                columns.push(format!("PRIMARY KEY ({})", key.join(", ")));
-            }
+                column_type(field.data_type(), true).map(|t| {
+                    if spec.key.contains(field.name()) && t == "LONGTEXT" {
+                        "VARCHAR(255)".to_string()
+                    } else {
+                        t
+                    }
+                })
+            };
+            let (columns, target) = new_table_columns(spec, "MySQL", sql_type, quote, write_type)?;
             self.create = Some(format!(
-                "CREATE TABLE {} ({}) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
-                quote_table(&spec.table),
-                columns.join(", ")
+                "CREATE TABLE {} ({columns}) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+                quote_table(&spec.table)
             ));
-            let fields: Vec<_> = spec
-                .schema
-                .fields()
-                .iter()
-                .map(|f| f.as_ref().clone().with_data_type(write_type(f.data_type())))
-                .collect();
-            Arc::new(Schema::new(fields))
+            target
         } else {
             match_columns(spec, &existing)?
         };

@@ -5,8 +5,6 @@
 //! new ones are published at once, and a failure anywhere rolls everything back. A table created
 //! or truncated in the same transaction also lets PostgreSQL skip WAL-heavy work for the COPY.
 
-use std::sync::Arc;
-
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
@@ -15,7 +13,8 @@ use tokio_postgres::Client;
 
 use super::pg_binary::{encode_batch, header, trailer, WireType};
 use super::{
-    drain_rejects, match_columns, rejects_schema, LoadSpec, RejectBuffer, RowStream, Sink, TargetColumn, REJECTS_TABLE,
+    drain_rejects, match_columns, new_table_columns, rejects_schema, LoadSpec, RejectBuffer, RowStream, Sink,
+    TargetColumn, REJECTS_TABLE,
 };
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
@@ -133,28 +132,11 @@ impl Sink for PostgresSink {
         let existing =
             existing_columns(&client, &spec.table).await.map_err(|e| self.error(&spec.table, pg_message(&e)))?;
         let target = if existing.is_empty() {
-            let mut columns = Vec::new();
-            let mut fields = Vec::new();
-            for field in spec.schema.fields() {
-                let sql_type = pg_type(field.data_type()).ok_or_else(|| FerryError::Value {
-                    migration: spec.migration.clone(),
-                    column: field.name().clone(),
-                    message: format!(
-                        "ferry cannot create a PostgreSQL column for Arrow type {}; cast it in the query",
-                        field.data_type()
-                    ),
-                })?;
-                let not_null = if field.is_nullable() { "" } else { " NOT NULL" };
-                columns.push(format!("{} {sql_type}{not_null}", quote(field.name())));
-                fields.push(field.as_ref().clone().with_data_type(write_type(field.data_type())));
-            }
-            if !spec.key.is_empty() {
-                let key: Vec<String> = spec.key.iter().map(|k| quote(k)).collect();
-                columns.push(format!("PRIMARY KEY ({})", key.join(", ")));
-            }
-            self.create = Some(format!("CREATE TABLE {} ({})", quote_table(&spec.table), columns.join(", ")));
-            self.wires = vec![WireType::Native; fields.len()];
-            Arc::new(arrow::datatypes::Schema::new(fields))
+            let (columns, target) =
+                new_table_columns(spec, "PostgreSQL", |f| pg_type(f.data_type()), quote, write_type)?;
+            self.create = Some(format!("CREATE TABLE {} ({columns})", quote_table(&spec.table)));
+            self.wires = vec![WireType::Native; target.fields().len()];
+            target
         } else {
             let columns: Vec<TargetColumn> = existing.iter().map(|(c, _)| c.clone()).collect();
             let target = match_columns(spec, &columns)?;

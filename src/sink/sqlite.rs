@@ -1,8 +1,6 @@
 //! SQLite sink: one `BEGIN IMMEDIATE` transaction holding the table creation, replace mode's
 //! `DELETE`, every row (one prepared INSERT) and the rejects; `COMMIT` publishes them at once.
 
-use std::sync::Arc;
-
 use arrow::datatypes::{Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
@@ -10,7 +8,8 @@ use rusqlite::types::Value;
 
 use super::values::{cell, column_type, write_type, Cell};
 use super::{
-    drain_rejects, feed_blocking, match_columns, LoadSpec, RejectBuffer, RowStream, Sink, TargetColumn, REJECTS_TABLE,
+    drain_rejects, feed_blocking, match_columns, new_table_columns, LoadSpec, RejectBuffer, RowStream, Sink,
+    TargetColumn, REJECTS_TABLE,
 };
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
@@ -99,31 +98,10 @@ impl Sink for SqliteSink {
             .collect::<Result<Vec<_>, _>>()
             .map_err(error)?;
         let target = if existing.is_empty() {
-            let mut columns = Vec::new();
-            for field in spec.schema.fields() {
-                let sql_type = column_type(field.data_type(), false).ok_or_else(|| FerryError::Value {
-                    migration: spec.migration.clone(),
-                    column: field.name().clone(),
-                    message: format!(
-                        "ferry cannot create a SQLite column for Arrow type {}; cast it in the query",
-                        field.data_type()
-                    ),
-                })?;
-                let not_null = if field.is_nullable() { "" } else { " NOT NULL" };
-                columns.push(format!("{} {sql_type}{not_null}", quote(field.name())));
-            }
-            if !spec.key.is_empty() {
-                let key: Vec<String> = spec.key.iter().map(|k| quote(k)).collect();
-                columns.push(format!("PRIMARY KEY ({})", key.join(", ")));
-            }
-            self.create = Some(format!("CREATE TABLE {} ({})", quote(&spec.table), columns.join(", ")));
-            let fields: Vec<_> = spec
-                .schema
-                .fields()
-                .iter()
-                .map(|f| f.as_ref().clone().with_data_type(write_type(f.data_type())))
-                .collect();
-            Arc::new(Schema::new(fields))
+            let (columns, target) =
+                new_table_columns(spec, "SQLite", |f| column_type(f.data_type(), false), quote, write_type)?;
+            self.create = Some(format!("CREATE TABLE {} ({columns})", quote(&spec.table)));
+            target
         } else {
             match_columns(spec, &existing)?
         };

@@ -4,9 +4,10 @@
 //! Adding a source: one file implementing [`SourceDatabase`], one variant of
 //! [`crate::connection::Endpoint`], one arm in [`open`].
 
+mod counted;
 mod mysql;
 mod parquet;
-mod pg_binary;
+pub mod pg_binary;
 mod postgres;
 mod sqlite;
 mod table;
@@ -93,7 +94,7 @@ pub async fn schema_provider(
     counter: Arc<ReadCounter>,
 ) -> Result<Arc<dyn SchemaProvider>> {
     match endpoint {
-        Endpoint::Parquet(url) => parquet::parquet_schema(ctx, url).await,
+        Endpoint::Parquet(url) => parquet::parquet_schema(ctx, url, counter).await,
         _ => Ok(Arc::new(DatabaseSchema::connect(open(endpoint)?, counter).await?)),
     }
 }

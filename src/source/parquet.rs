@@ -8,12 +8,18 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::prelude::SessionContext;
 
+use super::counted::CountedTable;
+use super::ReadCounter;
 use crate::connection::mask_url;
 use crate::error::{FerryError, Result};
 use crate::store::{object_store, store_root};
 
 /// The tables of a Parquet location, as a schema of `ctx`'s default catalog.
-pub async fn parquet_schema(ctx: &SessionContext, url: &url::Url) -> Result<Arc<dyn SchemaProvider>> {
+pub async fn parquet_schema(
+    ctx: &SessionContext,
+    url: &url::Url,
+    counter: Arc<ReadCounter>,
+) -> Result<Arc<dyn SchemaProvider>> {
     let error = |message: String| FerryError::Connection { url: mask_url(url), message };
     let (store, prefix) = object_store(url)?;
     ctx.register_object_store(&store_root(url), store.clone());
@@ -24,11 +30,20 @@ pub async fn parquet_schema(ctx: &SessionContext, url: &url::Url) -> Result<Arc<
         if name.starts_with('_') {
             continue;
         }
-        let table_url = url.join(&format!("{name}/")).map_err(|e| error(e.to_string()))?;
-        let table = listing_table(ctx, &table_url).await?;
+        let table_url = folder_url(url).join(&format!("{name}/")).map_err(|e| error(e.to_string()))?;
+        let table = Arc::new(CountedTable::new(listing_table(ctx, &table_url).await?, counter.clone()));
         schema.register_table(name, table).map_err(|e| error(e.to_string()))?;
     }
     Ok(Arc::new(schema))
+}
+
+/// The URL as a folder (with a trailing `/`), so that joining a name goes below it.
+fn folder_url(url: &url::Url) -> url::Url {
+    let mut folder = url.clone();
+    if !folder.path().ends_with('/') {
+        folder.set_path(&format!("{}/", folder.path()));
+    }
+    folder
 }
 
 /// A `ListingTable` over the Parquet files of one folder.
@@ -46,4 +61,21 @@ pub async fn listing_table(ctx: &SessionContext, url: &url::Url) -> Result<Arc<L
         .await
         .map_err(|e| error(e.to_string()))?;
     Ok(Arc::new(ListingTable::try_new(config).map_err(|e| error(e.to_string()))?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_are_folders_below_the_location() {
+        for location in ["s3://bucket/stage", "s3://bucket/stage/", "memory:///lake"] {
+            let url = url::Url::parse(location).unwrap();
+            let table = folder_url(&url).join("users/").unwrap();
+            assert!(
+                table.as_str().ends_with("/users/") && table.as_str().starts_with(location.trim_end_matches('/')),
+                "{table}"
+            );
+        }
+    }
 }

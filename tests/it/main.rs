@@ -3,6 +3,7 @@
 
 mod atomic;
 mod cleaning;
+mod cli;
 mod common;
 mod errors;
 mod expected;

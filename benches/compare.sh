@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# ferry vs PostgreSQL's own binary COPY pipe, PG -> PG on this machine, alternating runs.
+# Prints each run, then medians, the ratio ferry/pipe, and peak RSS (from GNU time).
+#
+#   benches/compare.sh [ROWS] [RUNS]        default 1,000,000 users (3,000,000 orders), 5 runs
+#
+# Needs a release build (cargo build --release) and a PostgreSQL reachable as $PGUSER at
+# $PGHOST:5432 (defaults: postgres@127.0.0.1). Databases ferry_src and ferry_dst are replaced.
+set -euo pipefail
+ROWS=${1:-1000000}
+RUNS=${2:-5}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+FERRY=${FERRY:-${CARGO_TARGET_DIR:-$ROOT/target}/release/ferry}
+export PGHOST=${PGHOST:-127.0.0.1} PGUSER=${PGUSER:-postgres}
+SRC=ferry_src DST=ferry_dst
+URL="postgres://$PGUSER@$PGHOST:5432"
+[ -x "$FERRY" ] || { echo "no release binary at $FERRY; run: cargo build --release" >&2; exit 2; }
+command -v /usr/bin/time >/dev/null || { echo "GNU time is missing: apt-get install time" >&2; exit 2; }
+
+for db in $SRC $DST; do dropdb --if-exists "$db"; createdb "$db"; done
+"$FERRY" generate --rows "$ROWS" --to "$URL/$SRC" >/dev/null
+psql -q "$DST" <<'SQL'
+CREATE TABLE target_users (user_id INTEGER PRIMARY KEY, full_name VARCHAR(100), age_group VARCHAR(10) NOT NULL, city VARCHAR(50), registered_date TIMESTAMP);
+CREATE TABLE target_orders (order_id INTEGER PRIMARY KEY, user_id INTEGER, order_total DECIMAL(10, 2), order_date TIMESTAMP);
+SQL
+psql -q "$SRC" -c "VACUUM ANALYZE" >/dev/null
+
+USERS_SQL="SELECT id, name, CASE WHEN age IS NULL THEN 'unknown' WHEN age < 30 THEN '<30' WHEN age <= 40 THEN '30-40' ELSE '>40' END, city, created_at FROM source_table"
+ORDERS_SQL="SELECT order_id, user_id, order_total, order_date FROM source_orders"
+pipe() { # $1 target table, $2 query
+  psql -q "$DST" -c "TRUNCATE $1"
+  psql -q "$SRC" -c "COPY ($2) TO STDOUT (FORMAT binary)" | psql -q "$DST" -c "COPY $1 FROM STDIN (FORMAT binary)"
+}
+export -f pipe
+export SRC DST
+
+measure() { # name, command...: prints "seconds peak_kb"
+  local name=$1; shift
+  /usr/bin/time -o /tmp/ferry_compare.time -f '%e %M' "$@" >/dev/null 2>/tmp/ferry_compare.err || { echo "$name failed:" >&2; cat /tmp/ferry_compare.err >&2; exit 1; }
+  cat /tmp/ferry_compare.time
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+
+for migration in users orders; do
+  case $migration in
+    users) table=target_users; sql=$USERS_SQL ;;
+    orders) table=target_orders; sql=$ORDERS_SQL ;;
+  esac
+  : > /tmp/ferry_compare.pipe; : > /tmp/ferry_compare.ferry
+  for run in $(seq 1 "$RUNS"); do
+    p=$(measure pipe bash -c "pipe $table \"$sql\"")
+    f=$(measure ferry "$FERRY" run --job "$ROOT/ferry.toml" "$migration" --source "$URL/$SRC" --target "$URL/$DST")
+    echo "$p" >> /tmp/ferry_compare.pipe; echo "$f" >> /tmp/ferry_compare.ferry
+    printf '%-7s run %d: pipe %6ss  ferry %6ss  (ferry peak RSS %s MB)\n' "$migration" "$run" "${p% *}" "${f% *}" "$(( ${f#* } / 1024 ))"
+  done
+  pipe_median=$(cut -d' ' -f1 /tmp/ferry_compare.pipe | median)
+  ferry_median=$(cut -d' ' -f1 /tmp/ferry_compare.ferry | median)
+  ferry_rss=$(cut -d' ' -f2 /tmp/ferry_compare.ferry | sort -n | tail -1)
+  rows=$ROWS; [ "$migration" = orders ] && rows=$((3 * ROWS))
+  printf '%-7s %9d rows: pipe median %ss, ferry median %ss, ratio %s, ferry peak RSS %d MB\n' \
+    "$migration" "$rows" "$pipe_median" "$ferry_median" \
+    "$(awk -v f="$ferry_median" -v p="$pipe_median" 'BEGIN {printf "%.2fx", f / p}')" "$((ferry_rss / 1024))"
+done
