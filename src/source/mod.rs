@@ -43,6 +43,11 @@ pub trait SourceDatabase: Debug + Send + Sync {
     async fn tables(&self) -> Result<Vec<String>>;
     /// A table's columns as Arrow fields, from the database's own catalog.
     async fn schema(&self, table: &str) -> Result<SchemaRef>;
+    /// A rough size from the database's catalog, for DataFusion's join planning (the smaller
+    /// side of a join builds the hash table). Unknown by default.
+    async fn estimate(&self, _table: &str) -> Result<SizeEstimate> {
+        Ok(SizeEstimate::default())
+    }
     /// Quotes an identifier for this database's SQL.
     fn quote(&self, identifier: &str) -> String;
     /// The dialect filters are written back in.
@@ -50,6 +55,13 @@ pub trait SourceDatabase: Debug + Send + Sync {
     /// Streams the rows of `SELECT <columns> FROM <table> [WHERE ...] [LIMIT ...]`;
     /// the batches match `schema` (the projected columns).
     fn read(&self, request: ReadRequest) -> SendableRecordBatchStream;
+}
+
+/// A table's size as its database's catalog estimates it (not exact, possibly stale).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SizeEstimate {
+    pub rows: Option<usize>,
+    pub bytes: Option<usize>,
 }
 
 /// SQL dialects a filter can be written back in.
@@ -159,8 +171,10 @@ impl SchemaProvider for DatabaseSchema {
             return Ok(Some(table.clone()));
         }
         let schema = self.database.schema(actual).await?;
+        // Only a planning hint: a catalog that cannot say leaves the size unknown.
+        let estimate = self.database.estimate(actual).await.unwrap_or_default();
         let table: Arc<dyn TableProvider> =
-            Arc::new(DatabaseTable::new(self.database.clone(), actual.clone(), schema, self.counter.clone()));
+            Arc::new(DatabaseTable::new(self.database.clone(), actual.clone(), schema, estimate, self.counter.clone()));
         cache.insert(actual.clone(), table.clone());
         Ok(Some(table))
     }

@@ -16,7 +16,7 @@ use datafusion::physical_plan::stream::RecordBatchReceiverStream;
 use mysql::prelude::Queryable;
 
 use super::table::select_sql;
-use super::{Dialect, ReadRequest, SourceDatabase};
+use super::{Dialect, ReadRequest, SizeEstimate, SourceDatabase};
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
 
@@ -102,6 +102,25 @@ impl SourceDatabase for MysqlSource {
             .map_err(|e| self.error(table, crate::connection::mask_text(&e)))?;
         // connectorx names the fields after the query's columns; keep them, drop its metadata.
         Ok(Arc::new(Schema::new(schema.fields().clone())))
+    }
+
+    async fn estimate(&self, table: &str) -> Result<SizeEstimate> {
+        let endpoint = self.endpoint.clone();
+        let table = table.to_string();
+        tokio::task::spawn_blocking(move || -> Result<SizeEstimate> {
+            let mut connection = mysql_connect(&endpoint)?;
+            let row: Option<(Option<u64>, Option<u64>)> = connection
+                .exec_first(
+                    "SELECT table_rows, data_length FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
+                    (table,),
+                )
+                .map_err(|e| FerryError::Connection { url: endpoint.masked(), message: e.to_string() })?;
+            Ok(row
+                .map(|(rows, bytes)| SizeEstimate { rows: rows.map(|r| r as usize), bytes: bytes.map(|b| b as usize) })
+                .unwrap_or_default())
+        })
+        .await
+        .map_err(FerryError::internal)?
     }
 
     fn quote(&self, identifier: &str) -> String {

@@ -13,7 +13,7 @@ use tokio_postgres::{Client, NoTls};
 
 use super::pg_binary::CopyDecoder;
 use super::table::select_sql;
-use super::{Dialect, ReadRequest, SourceDatabase};
+use super::{Dialect, ReadRequest, SizeEstimate, SourceDatabase};
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
 
@@ -149,6 +149,25 @@ impl SourceDatabase for PostgresSource {
             })
             .collect();
         Ok(Arc::new(Schema::new(fields)))
+    }
+
+    async fn estimate(&self, table: &str) -> Result<SizeEstimate> {
+        let client = pg_connect(&self.endpoint).await?;
+        let row = client
+            .query_opt(
+                "SELECT c.reltuples::bigint, pg_relation_size(c.oid) FROM pg_class c \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relname = $1",
+                &[&table],
+            )
+            .await
+            .map_err(|e| self.source_error(table, &e))?;
+        // reltuples is -1 until the table is first analyzed; the heap size is always known.
+        Ok(row
+            .map(|row| SizeEstimate {
+                rows: usize::try_from(row.get::<_, i64>(0)).ok(),
+                bytes: usize::try_from(row.get::<_, i64>(1)).ok().filter(|b| *b > 0),
+            })
+            .unwrap_or_default())
     }
 
     fn quote(&self, identifier: &str) -> String {

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use arrow::datatypes::{DataType, Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{Column, ScalarValue};
+use datafusion::common::{Column, ScalarValue, Statistics};
 use datafusion::error::Result as DfResult;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{Expr, Operator, TableProviderFilterPushDown, TableType};
@@ -21,7 +22,7 @@ use datafusion::sql::unparser::dialect::{MySqlDialect, PostgreSqlDialect, Sqlite
 use datafusion::sql::unparser::Unparser;
 use futures::StreamExt;
 
-use super::{Dialect, ReadCounter, ReadRequest, SourceDatabase};
+use super::{Dialect, ReadCounter, ReadRequest, SizeEstimate, SourceDatabase};
 
 /// One table of a source database.
 #[derive(Debug)]
@@ -29,13 +30,32 @@ pub struct DatabaseTable {
     database: Arc<dyn SourceDatabase>,
     table: String,
     schema: SchemaRef,
+    estimate: SizeEstimate,
     counter: Arc<ReadCounter>,
 }
 
 impl DatabaseTable {
-    pub fn new(database: Arc<dyn SourceDatabase>, table: String, schema: SchemaRef, counter: Arc<ReadCounter>) -> Self {
-        DatabaseTable { database, table, schema, counter }
+    pub fn new(
+        database: Arc<dyn SourceDatabase>,
+        table: String,
+        schema: SchemaRef,
+        estimate: SizeEstimate,
+        counter: Arc<ReadCounter>,
+    ) -> Self {
+        DatabaseTable { database, table, schema, estimate, counter }
     }
+}
+
+/// Inexact statistics from a catalog estimate.
+fn statistics(schema: &Schema, estimate: SizeEstimate) -> Statistics {
+    let mut statistics = Statistics::new_unknown(schema);
+    if let Some(rows) = estimate.rows {
+        statistics.num_rows = Precision::Inexact(rows);
+    }
+    if let Some(bytes) = estimate.bytes {
+        statistics.total_byte_size = Precision::Inexact(bytes);
+    }
+    statistics
 }
 
 #[async_trait]
@@ -50,6 +70,10 @@ impl TableProvider for DatabaseTable {
 
     fn table_type(&self) -> TableType {
         TableType::Base
+    }
+
+    fn statistics(&self) -> Option<Statistics> {
+        Some(statistics(&self.schema, self.estimate))
     }
 
     fn supports_filters_pushdown(&self, filters: &[&Expr]) -> DfResult<Vec<TableProviderFilterPushDown>> {
@@ -88,7 +112,7 @@ impl TableProvider for DatabaseTable {
         // A limit is only safe when no filter is left for DataFusion to apply after the read.
         let limit = if filters.is_empty() { limit } else { None };
         let request = ReadRequest { table: self.table.clone(), schema: schema.clone(), filter_sql, limit };
-        Ok(Arc::new(DatabaseScanExec::new(self.database.clone(), request, self.counter.clone())))
+        Ok(Arc::new(DatabaseScanExec::new(self.database.clone(), request, self.estimate, self.counter.clone())))
     }
 }
 
@@ -164,19 +188,25 @@ fn unparse(expr: &Expr, dialect: Dialect) -> Option<String> {
 pub struct DatabaseScanExec {
     database: Arc<dyn SourceDatabase>,
     request: ReadRequest,
+    estimate: SizeEstimate,
     counter: Arc<ReadCounter>,
     properties: PlanProperties,
 }
 
 impl DatabaseScanExec {
-    fn new(database: Arc<dyn SourceDatabase>, request: ReadRequest, counter: Arc<ReadCounter>) -> Self {
+    fn new(
+        database: Arc<dyn SourceDatabase>,
+        request: ReadRequest,
+        estimate: SizeEstimate,
+        counter: Arc<ReadCounter>,
+    ) -> Self {
         let properties = PlanProperties::new(
             EquivalenceProperties::new(request.schema.clone()),
             Partitioning::UnknownPartitioning(1),
             EmissionType::Incremental,
             Boundedness::Bounded,
         );
-        DatabaseScanExec { database, request, counter, properties }
+        DatabaseScanExec { database, request, estimate, counter, properties }
     }
 }
 
@@ -219,6 +249,10 @@ impl ExecutionPlan for DatabaseScanExec {
 
     fn with_new_children(self: Arc<Self>, _children: Vec<Arc<dyn ExecutionPlan>>) -> DfResult<Arc<dyn ExecutionPlan>> {
         Ok(self)
+    }
+
+    fn partition_statistics(&self, _partition: Option<usize>) -> DfResult<Statistics> {
+        Ok(statistics(&self.request.schema, self.estimate))
     }
 
     fn execute(&self, _partition: usize, _context: Arc<TaskContext>) -> DfResult<SendableRecordBatchStream> {
