@@ -26,6 +26,52 @@ pub enum Command {
     Demo(DemoArgs),
     /// Write the three source tables at scale N (deterministic, with dirty rows) into a database.
     Generate(GenerateArgs),
+    /// Extract source tables, or migrations' output, to Parquet (a folder or an object store).
+    Stage(StageArgs),
+    /// Query every connection of the job with SQL; without QUERY, an interactive prompt.
+    Sql(SqlArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StageArgs {
+    /// The job file.
+    #[arg(long, default_value = "ferry.toml")]
+    pub job: PathBuf,
+    /// Migrations (their output), `connection.table`, or tables of --from; none: every table of --from.
+    pub names: Vec<String>,
+    /// Where the Parquet goes: file://dir, s3://bucket/prefix, gs://..., az://...
+    #[arg(long)]
+    pub to: String,
+    /// The connection bare table names are read from.
+    #[arg(long, default_value = "source")]
+    pub from: String,
+    /// Replaces the URL of the connection named `source`.
+    #[arg(long)]
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// The job file whose connections are queried (default: ./ferry.toml if it exists).
+    #[arg(long)]
+    pub job: Option<PathBuf>,
+    /// One statement to run; without it, an interactive prompt.
+    pub query: Option<String>,
+    /// Adds a Parquet location as a connection: NAME=URL (its folders are the tables).
+    #[arg(long = "parquet", value_name = "NAME=URL")]
+    pub parquet: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: crate::sql::Format,
+    /// Write the result to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replaces the URL of the connection named `source`.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Replaces the URL of the connection named `target`.
+    #[arg(long)]
+    pub target: Option<String>,
 }
 
 #[derive(Debug, Args)]

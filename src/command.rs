@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, GenerateArgs, RunArgs};
+use crate::cli::{Cli, Command, GenerateArgs, RunArgs, SqlArgs, StageArgs};
 use crate::connection::Endpoint;
 use crate::error::Result;
 use crate::job::{Overrides, Plan};
@@ -33,6 +33,8 @@ pub async fn execute(cli: Cli) -> ExitCode {
         Command::Run(args) => run_command(args).await,
         Command::Demo(args) => crate::demo::demo(&args).await.map(|report| finish(&report, false, None)),
         Command::Generate(args) => generate_command(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Stage(args) => stage_command(args).await,
+        Command::Sql(args) => sql_command(args).await,
     };
     outcome.unwrap_or_else(|error| {
         eprintln!("error: {error}");
@@ -77,4 +79,52 @@ async fn generate_command(args: GenerateArgs) -> Result<()> {
         endpoint, counts[0], counts[1], counts[2]
     );
     Ok(())
+}
+
+async fn stage_command(args: StageArgs) -> Result<ExitCode> {
+    let overrides = Overrides { source: args.source, target: None };
+    let plan = Plan::load(&args.job, &overrides)?;
+    let report = crate::stage::stage(&plan, &args.names, &args.to, &args.from).await?;
+    Ok(finish(&report, false, None))
+}
+
+async fn sql_command(args: SqlArgs) -> Result<ExitCode> {
+    use std::io::IsTerminal;
+    let overrides = Overrides { source: args.source, target: args.target };
+    let plan = match &args.job {
+        Some(path) => Plan::load(path, &overrides)?,
+        None if std::path::Path::new("ferry.toml").exists() => {
+            Plan::load(std::path::Path::new("ferry.toml"), &overrides)?
+        }
+        None => Plan::from_toml("", "(no job file)", std::path::Path::new("."), &overrides)?,
+    };
+    let mut session = crate::sql::SqlSession::new(plan, &args.parquet)?;
+    let Some(query) = args.query else {
+        let mut stdout = std::io::stdout();
+        if std::io::stdin().is_terminal() {
+            let mut terminal = crate::sql::prompt::Terminal::new()?;
+            crate::sql::prompt::prompt_loop(&mut session, &mut terminal, &mut stdout).await?;
+        } else {
+            let mut lines = std::io::stdin().lines().map_while(std::result::Result::ok);
+            crate::sql::prompt::prompt_loop(&mut session, &mut lines, &mut stdout).await?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    if args.format == crate::sql::Format::Parquet && args.out.is_none() {
+        return Err(crate::error::FerryError::Job("--format parquet writes a file: add --out FILE.parquet".into()));
+    }
+    let summary = match &args.out {
+        Some(path) => {
+            let mut file = std::fs::File::create(path)
+                .map_err(|source| crate::error::FerryError::Io { path: path.clone(), source })?;
+            session.run(&query, args.format, &mut file).await?
+        }
+        None => session.run(&query, args.format, &mut std::io::stdout()).await?,
+    };
+    if args.format == crate::sql::Format::Table && args.out.is_none() {
+        println!("{}", summary.line());
+    } else {
+        eprintln!("{}", summary.line());
+    }
+    Ok(ExitCode::SUCCESS)
 }

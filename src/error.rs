@@ -40,6 +40,10 @@ pub enum FerryError {
     #[error("migration `{migration}`: column `{column}`: {message}")]
     Value { migration: String, column: String, message: String },
 
+    /// The query failed while it ran, on the data (a division by zero, a failed cast).
+    #[error("{0}")]
+    Execution(String),
+
     /// A file ferry writes (report, demo data) could not be written.
     #[error("cannot write `{path}`: {source}")]
     Io { path: PathBuf, source: std::io::Error },
@@ -64,11 +68,13 @@ impl From<datafusion::error::DataFusionError> for FerryError {
                 Ok(ferry) => *ferry,
                 Err(other) => FerryError::Internal(other.to_string()),
             },
-            datafusion::error::DataFusionError::Context(context, inner) => {
-                let inner = FerryError::from(*inner);
-                FerryError::Internal(format!("{context}: {inner}"))
-            }
-            other => FerryError::Internal(other.to_string()),
+            datafusion::error::DataFusionError::Context(context, inner) => match FerryError::from(*inner) {
+                FerryError::Internal(message) => FerryError::Internal(format!("{context}: {message}")),
+                other => FerryError::Execution(format!("{context}: {other}")),
+            },
+            datafusion::error::DataFusionError::Internal(message) => FerryError::Internal(message),
+            // What the query or the data caused: the message is DataFusion's own, which names it.
+            other => FerryError::Execution(other.to_string()),
         }
     }
 }

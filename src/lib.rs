@@ -38,6 +38,8 @@ pub mod report;
 pub mod run;
 pub mod sink;
 pub mod source;
+pub mod sql;
+pub mod stage;
 pub mod store;
 pub mod transform;
 

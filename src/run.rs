@@ -49,7 +49,12 @@ pub async fn run(plan: &Plan, names: &[String], progress: Progress) -> Result<Ru
             continue;
         }
         let started = Instant::now();
-        let outcome = run_migration(plan, migration, &report.run_id, progress).await;
+        let outcome = run_migration(plan, migration, &report.run_id, progress).await.map_err(|error| match error {
+            FerryError::Execution(message) => {
+                FerryError::Execution(format!("migration `{}`: {message}", migration.name))
+            }
+            other => other,
+        });
         let seconds = started.elapsed().as_secs_f64();
         match outcome {
             Ok(mut done) => {

@@ -24,8 +24,9 @@ use crate::error::{FerryError, Result};
 use crate::job::Mode;
 use crate::store::object_store;
 
-/// Rows per Parquet file before a new one is started.
+/// A new Parquet file is started after this many rows or bytes, whichever comes first.
 const ROWS_PER_FILE: usize = 1_000_000;
+const BYTES_PER_FILE: usize = 128 << 20;
 
 pub struct ParquetSink {
     endpoint: Endpoint,
@@ -73,7 +74,8 @@ impl FileRoller {
     }
 
     async fn write(&mut self, batch: &arrow::record_batch::RecordBatch) -> Result<(), String> {
-        if self.writer.is_none() || self.rows_in_file >= ROWS_PER_FILE {
+        let full = self.writer.as_ref().is_some_and(|w| w.bytes_written() + w.in_progress_size() >= BYTES_PER_FILE);
+        if self.writer.is_none() || self.rows_in_file >= ROWS_PER_FILE || full {
             self.close_file().await?;
             let path = self.folder.child(format!("part-{:05}.parquet", self.files.len()));
             let output = ParquetObjectWriter::new(self.store.clone(), path.clone());

@@ -51,28 +51,26 @@ pub fn parse_query(sql: &str) -> std::result::Result<Statement, String> {
 /// connection that `sql` names registered. Returns the read counter of the default connection.
 pub async fn session_for(
     plan: &Plan,
-    default: &Connection,
+    default: Option<&Connection>,
     sql: &str,
     error: &dyn Fn(String) -> FerryError,
 ) -> Result<(SessionContext, Arc<ReadCounter>)> {
-    let config = SessionConfig::new()
-        .with_default_catalog_and_schema(CATALOG, &default.name)
-        .with_create_default_catalog_and_schema(true)
-        .with_information_schema(true)
-        // Each source table arrives as one stream; splitting it across partitions only adds
-        // repartitioning (measured: the orders join 15% slower with two on two cores).
-        .with_target_partitions(1);
-    let ctx = SessionContext::new_with_config(config);
+    let ctx = new_session(default.map(|c| c.name.as_str()));
     let statement = parse_query(sql).map_err(error)?;
     let references = ctx.state().resolve_table_references(&statement).map_err(|e| error(e.to_string()))?;
-    let catalog = ctx.catalog(CATALOG).ok_or_else(|| FerryError::internal("the default catalog is missing"))?;
     let counter = Arc::new(ReadCounter::default());
     let mut opened = BTreeMap::new();
     for reference in references {
-        let (connection_name, table) = match &reference {
-            TableReference::Bare { table } => (default.name.clone(), table.to_string()),
-            TableReference::Partial { schema, table } => (schema.to_string(), table.to_string()),
-            TableReference::Full { catalog, schema, table } => {
+        let (connection_name, table) = match (&reference, default) {
+            (TableReference::Bare { table }, Some(default)) => (default.name.clone(), table.to_string()),
+            (TableReference::Bare { table }, None) => {
+                return Err(error(format!(
+                    "`{table}` names no connection; write `connection.{table}` (the job defines {})",
+                    connection_list(plan)
+                )))
+            }
+            (TableReference::Partial { schema, table }, _) => (schema.to_string(), table.to_string()),
+            (TableReference::Full { catalog, schema, table }, _) => {
                 if catalog.as_ref() != CATALOG {
                     return Err(error(format!(
                         "`{reference}` names catalog `{catalog}`; write `connection.table` or `table`"
@@ -84,38 +82,114 @@ pub async fn session_for(
         if connection_name == "information_schema" {
             continue;
         }
-        let connection = plan.connections.get(&connection_name).ok_or_else(|| {
-            let known: Vec<String> = plan.connections.keys().map(|k| format!("`{k}`")).collect();
-            error(format!(
-                "`{reference}` names connection `{connection_name}`, which the job does not define; it defines {}",
-                known.join(", ")
-            ))
-        })?;
         if !opened.contains_key(&connection_name) {
-            let reads =
-                if connection_name == default.name { counter.clone() } else { Arc::new(ReadCounter::default()) };
-            let provider = schema_provider(&ctx, &connection.endpoint, reads).await?;
-            catalog
-                .register_schema(&connection_name, provider.clone())
-                .map_err(|e| FerryError::internal(e.to_string()))?;
+            let reads = match default {
+                Some(default) if default.name == connection_name => counter.clone(),
+                _ => Arc::new(ReadCounter::default()),
+            };
+            let provider = register_connection(&ctx, plan, &connection_name, reads).await.map_err(|e| match e {
+                FerryError::Job(message) => error(format!("`{reference}` {message}")),
+                other => other,
+            })?;
             opened.insert(connection_name.clone(), provider);
         }
-        let provider = &opened[&connection_name];
-        if !provider.table_exist(&table) {
-            let mut tables = provider.table_names();
-            tables.sort();
-            let listed = if tables.is_empty() {
-                "it has no tables".to_string()
-            } else {
-                format!("it has: {}", tables.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", "))
-            };
-            return Err(error(format!(
-                "table `{table}` does not exist in connection `{connection_name}` ({}); {listed}",
-                connection.endpoint
-            )));
-        }
+        check_table_exists(plan, &opened[&connection_name], &connection_name, &table).map_err(error)?;
     }
     Ok((ctx, counter))
+}
+
+/// A session whose catalog holds the job's connections as schemas.
+pub fn new_session(default_schema: Option<&str>) -> SessionContext {
+    let config = SessionConfig::new()
+        .with_default_catalog_and_schema(CATALOG, default_schema.unwrap_or("public"))
+        .with_create_default_catalog_and_schema(true)
+        .with_information_schema(true)
+        // Each source table arrives as one stream; splitting it across partitions only adds
+        // repartitioning (measured: the orders join 15% slower with two on two cores).
+        .with_target_partitions(1);
+    SessionContext::new_with_config(config)
+}
+
+/// Opens connection `name` and registers it as a schema of `ctx`'s catalog.
+pub async fn register_connection(
+    ctx: &SessionContext,
+    plan: &Plan,
+    name: &str,
+    reads: Arc<ReadCounter>,
+) -> Result<Arc<dyn datafusion::catalog::SchemaProvider>> {
+    let connection = plan.connections.get(name).ok_or_else(|| {
+        FerryError::Job(format!(
+            "names connection `{name}`, which the job does not define; it defines {}",
+            connection_list(plan)
+        ))
+    })?;
+    let provider = schema_provider(ctx, &connection.endpoint, reads).await?;
+    let catalog = ctx.catalog(CATALOG).ok_or_else(|| FerryError::internal("the default catalog is missing"))?;
+    catalog.register_schema(name, provider.clone()).map_err(|e| FerryError::internal(e.to_string()))?;
+    Ok(provider)
+}
+
+fn connection_list(plan: &Plan) -> String {
+    plan.connections.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// An unknown table is reported with the close matches, or every table when there are few.
+fn check_table_exists(
+    plan: &Plan,
+    provider: &Arc<dyn datafusion::catalog::SchemaProvider>,
+    connection: &str,
+    table: &str,
+) -> std::result::Result<(), String> {
+    if provider.table_exist(table) {
+        return Ok(());
+    }
+    let mut tables = provider.table_names();
+    tables.sort();
+    let close = close_matches(table, &tables);
+    let hint = if !close.is_empty() {
+        format!("did you mean {}?", close.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(" or "))
+    } else if tables.is_empty() {
+        "it has no tables".to_string()
+    } else {
+        format!("it has: {}", tables.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", "))
+    };
+    let url = plan.connections.get(connection).map(|c| c.endpoint.masked()).unwrap_or_default();
+    Err(format!("table `{table}` does not exist in connection `{connection}` ({url}); {hint}"))
+}
+
+/// Names within a small edit distance of `name` (or containing it), closest first.
+pub fn close_matches(name: &str, candidates: &[String]) -> Vec<String> {
+    let wanted = name.to_lowercase();
+    let mut scored: Vec<(usize, &String)> = candidates
+        .iter()
+        .filter_map(|candidate| {
+            let lower = candidate.to_lowercase();
+            let distance = edit_distance(&wanted, &lower);
+            let near = distance <= (wanted.chars().count() / 3).max(2);
+            (near || lower.contains(&wanted) || wanted.contains(&lower)).then_some((distance, candidate))
+        })
+        .collect();
+    scored.sort();
+    scored.into_iter().take(3).map(|(_, c)| c.clone()).collect()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            current.push((previous[j] + cost).min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+/// A DataFusion error as the one-line message a user reads.
+pub fn plain(error: datafusion::error::DataFusionError) -> String {
+    FerryError::from(error).to_string()
 }
 
 /// The session and plan for one migration's query.
@@ -128,9 +202,9 @@ pub async fn plan_migration(
         file: migration.query_file.clone(),
         message,
     };
-    let (ctx, counter) = session_for(plan, &migration.source, &migration.query_sql, &error).await?;
+    let (ctx, counter) = session_for(plan, Some(&migration.source), &migration.query_sql, &error).await?;
     let frame = ctx.sql(&migration.query_sql).await.map_err(|e| match FerryError::from(e) {
-        FerryError::Internal(message) => error(message),
+        FerryError::Execution(message) => error(message),
         other => other,
     })?;
     Ok((frame, counter))
@@ -148,5 +222,13 @@ mod tests {
         assert_eq!(message, "SQL syntax error: Expected: an expression, found: EOF (the query ends too early)");
         assert!(parse_query("SELECT 1; SELECT 2").unwrap_err().contains("more than one statement"));
         assert!(parse_query("  ").unwrap_err().contains("no SQL statement"));
+    }
+
+    #[test]
+    fn close_matches_find_typos_first() {
+        let tables: Vec<String> = ["source_table", "source_orders", "target_users"].map(String::from).to_vec();
+        assert_eq!(close_matches("source_tabel", &tables), ["source_table"]);
+        assert_eq!(close_matches("orders", &tables), ["source_orders"]);
+        assert!(close_matches("zzz", &tables).is_empty());
     }
 }

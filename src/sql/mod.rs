@@ -1,0 +1,134 @@
+//! `ferry sql`: ad-hoc SQL over every connection of the job. Each connection is a schema
+//! (`source.source_table`, `target.target_users`, `lake.users`); a connection is opened the
+//! first time a statement names it, so one that is down makes only its own tables unavailable.
+//! Projections and filters reach the source databases as in a migration. It reads: statements
+//! that would write to a connection are refused; `COPY (query) TO 'file'` writes a file.
+
+mod output;
+pub mod prompt;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use datafusion::catalog::SchemaProvider;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionContext;
+
+use crate::connection::Endpoint;
+use crate::error::{FerryError, Result};
+use crate::job::{check_identifier, Connection, Plan};
+use crate::source::ReadCounter;
+use crate::transform::{new_session, parse_query, register_connection};
+
+pub use output::{write_results, Format, Summary};
+
+/// A session over a job's connections, kept for many statements (the prompt).
+pub struct SqlSession {
+    plan: Plan,
+    ctx: SessionContext,
+    opened: BTreeMap<String, Arc<dyn SchemaProvider>>,
+}
+
+impl SqlSession {
+    /// `parquet` adds Parquet locations as connections (`--parquet NAME=URL`).
+    pub fn new(mut plan: Plan, parquet: &[String]) -> Result<Self> {
+        for entry in parquet {
+            let (name, url) = entry.split_once('=').ok_or_else(|| {
+                FerryError::Job(format!("--parquet `{entry}`: write NAME=URL, e.g. lake=file://data/lake"))
+            })?;
+            check_identifier(name, "--parquet name")?;
+            let endpoint = Endpoint::parse(url, std::path::Path::new("."))
+                .map_err(|e| FerryError::Job(format!("--parquet {name}: {e}")))?;
+            if !matches!(endpoint, Endpoint::Parquet(_)) {
+                return Err(FerryError::Job(format!(
+                    "--parquet {name}: `{endpoint}` is not a Parquet location; use file://, s3://, gs:// or az://"
+                )));
+            }
+            plan.connections.insert(name.to_string(), Connection { name: name.to_string(), endpoint });
+        }
+        Ok(SqlSession { plan, ctx: new_session(None), opened: BTreeMap::new() })
+    }
+
+    pub fn connections(&self) -> impl Iterator<Item = &Connection> {
+        self.plan.connections.values()
+    }
+
+    /// Opens a connection once; later statements reuse it.
+    pub async fn open(&mut self, name: &str) -> Result<Arc<dyn SchemaProvider>> {
+        if let Some(provider) = self.opened.get(name) {
+            return Ok(provider.clone());
+        }
+        let provider = register_connection(&self.ctx, &self.plan, name, Arc::new(ReadCounter::default())).await?;
+        self.opened.insert(name.to_string(), provider.clone());
+        Ok(provider)
+    }
+
+    /// Plans and starts one statement.
+    pub async fn execute(&mut self, sql: &str) -> Result<SendableRecordBatchStream> {
+        let query_error = |message: String| FerryError::Job(message);
+        let statement = parse_query(sql).map_err(query_error)?;
+        let references =
+            self.ctx.state().resolve_table_references(&statement).map_err(|e| query_error(e.to_string()))?;
+        for reference in references {
+            let Some(schema) = reference.schema() else {
+                let table = reference.table();
+                return Err(query_error(format!(
+                    "`{table}` names no connection; write `connection.{table}` (connections: {})",
+                    self.plan.connections.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                )));
+            };
+            if schema == "information_schema" {
+                continue;
+            }
+            let provider = self.open(schema).await.map_err(|e| match e {
+                FerryError::Job(message) => query_error(format!("`{reference}` {message}")),
+                other => other,
+            })?;
+            if !provider.table_exist(reference.table()) {
+                let mut tables = provider.table_names();
+                tables.sort();
+                let close = crate::transform::close_matches(reference.table(), &tables);
+                let hint = if close.is_empty() {
+                    format!("it has: {}", tables.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", "))
+                } else {
+                    format!(
+                        "did you mean {}?",
+                        close.iter().map(|t| format!("`{schema}.{t}`")).collect::<Vec<_>>().join(" or ")
+                    )
+                };
+                return Err(query_error(format!("table `{reference}` does not exist; {hint}")));
+            }
+        }
+        let state = self.ctx.state();
+        let plan = state.statement_to_plan(statement).await.map_err(|e| query_error(crate::transform::plain(e)))?;
+        refuse_writes(&plan)?;
+        let frame = self.ctx.execute_logical_plan(plan).await.map_err(|e| query_error(crate::transform::plain(e)))?;
+        frame.execute_stream().await.map_err(FerryError::from)
+    }
+
+    /// Runs one statement and writes its result in `format`.
+    pub async fn run(&mut self, sql: &str, format: Format, out: &mut (dyn std::io::Write + Send)) -> Result<Summary> {
+        let started = Instant::now();
+        let stream = self.execute(sql).await?;
+        let mut summary = write_results(stream, format, out).await?;
+        summary.seconds = started.elapsed().as_secs_f64();
+        Ok(summary)
+    }
+}
+
+/// `ferry sql` reads. A statement that would change a connection is refused before it runs.
+fn refuse_writes(plan: &LogicalPlan) -> Result<()> {
+    let what = match plan {
+        LogicalPlan::Dml(dml) => Some(dml.op.to_string()),
+        LogicalPlan::Ddl(ddl) => Some(ddl.name().to_string()),
+        _ => None,
+    };
+    match what {
+        None => Ok(()),
+        Some(what) => Err(FerryError::Job(format!(
+            "`ferry sql` only reads; `{what}` is refused. Write migrations to change a target, or `COPY (query) TO 'file.parquet'` to save a result"
+        ))),
+    }
+}
