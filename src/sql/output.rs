@@ -85,10 +85,7 @@ pub async fn write_results(
                 summary.rows += batch.num_rows() as u64;
                 writer.write(&batch)?;
             }
-            writer.finish()?;
-            if summary.rows == 0 {
-                write!(out, "[]").map_err(io_error)?;
-            }
+            writer.finish()?; // writes `[]` for an empty result too
             writeln!(out).map_err(io_error)?;
         }
         Format::Parquet => {

@@ -60,7 +60,11 @@ impl LineSource for Terminal {
 }
 
 /// Runs the prompt until `\q` or the end of input.
-pub async fn prompt_loop(session: &mut SqlSession, input: &mut dyn LineSource, out: &mut (dyn Write + Send)) -> Result<()> {
+pub async fn prompt_loop(
+    session: &mut SqlSession,
+    input: &mut dyn LineSource,
+    out: &mut (dyn Write + Send),
+) -> Result<()> {
     let _ = writeln!(out, "ferry sql: end statements with `;`. \\d lists tables, \\d TABLE describes one, \\q quits.");
     let mut pending = String::new();
     loop {

@@ -146,12 +146,12 @@ fn check_table_exists(
     let mut tables = provider.table_names();
     tables.sort();
     let close = close_matches(table, &tables);
-    let hint = if !close.is_empty() {
-        format!("did you mean {}?", close.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(" or "))
-    } else if tables.is_empty() {
-        "it has no tables".to_string()
-    } else {
-        format!("it has: {}", tables.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", "))
+    let listed = tables.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ");
+    let hint = match (close.is_empty(), tables.len()) {
+        (_, 0) => "it has no tables".to_string(),
+        (true, _) => format!("it has: {listed}"),
+        (false, 1..=20) => format!("did you mean `{}`? It has: {listed}", close.join("` or `")),
+        (false, _) => format!("did you mean `{}`?", close.join("` or `")),
     };
     let url = plan.connections.get(connection).map(|c| c.endpoint.masked()).unwrap_or_default();
     Err(format!("table `{table}` does not exist in connection `{connection}` ({url}); {hint}"))

@@ -62,7 +62,7 @@ fn malformed_url() {
 #[test]
 fn missing_source_table_lists_what_exists() {
     let dir = sqlite_job("SELECT id FROM source_tabel", "");
-    insta::assert_snapshot!(fails(dir.path(), &["run", "--job", "job.toml"]), @"error: migration `m`: query `queries/q.sql`: table `source_tabel` does not exist in connection `source` (sqlite://source.db); it has: `source_orders`, `source_table`, `source_unnormalized`");
+    insta::assert_snapshot!(fails(dir.path(), &["run", "--job", "job.toml"]), @"error: migration `m`: query `queries/q.sql`: table `source_tabel` does not exist in connection `source` (sqlite://source.db); did you mean `source_table`? It has: `source_orders`, `source_table`, `source_unnormalized`");
 }
 
 #[test]

@@ -8,3 +8,4 @@ mod common;
 mod errors;
 mod expected;
 mod migrations;
+mod sql;
