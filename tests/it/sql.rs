@@ -122,6 +122,11 @@ async fn every_output_format() {
         parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(bytes::Bytes::from(parquet), 1024).unwrap();
     let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
     assert_eq!(rows, 2);
+    // The one write ferry sql allows: COPY of a result to a file.
+    let file = dir.path().join("copy.csv");
+    let copied = text(&mut session, &format!("COPY ({sql}) TO '{}' STORED AS CSV", file.display()), Format::Csv).await;
+    assert_eq!(copied, "count\n2\n");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "id,name,age\n1,Alice,30\n2,Bob,25\n");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
