@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::connection::{Endpoint, EndpointKind};
+use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
 
 /// `ferry.toml` as written.
@@ -200,9 +200,6 @@ fn check_migration(
         check_identifier(column, &format!("migration `{name}`: key column"))?;
     }
     let mode = Mode::parse(migration.mode.as_deref().unwrap_or("replace"), name)?;
-    if target.endpoint.kind() == EndpointKind::Parquet && mode == Mode::Append && !migration.key.is_empty() {
-        // Allowed: the key is informational for Parquet. Nothing to check.
-    }
     let query_path: PathBuf = base.join(&migration.query);
     let query_sql = std::fs::read_to_string(&query_path).map_err(|error| {
         FerryError::Job(format!("migration `{name}`: cannot read query file `{}`: {error}", query_path.display()))

@@ -20,7 +20,7 @@ use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
 use crate::job::{check_identifier, Connection, Plan};
 use crate::source::ReadCounter;
-use crate::transform::{new_session, parse_query, register_connection};
+use crate::transform::{check_table_exists, named_tables, new_session, parse_query, register_connection};
 
 pub use output::{write_results, Format, Summary};
 
@@ -69,37 +69,14 @@ impl SqlSession {
     pub async fn execute(&mut self, sql: &str) -> Result<SendableRecordBatchStream> {
         let query_error = |message: String| FerryError::Job(message);
         let statement = parse_query(sql).map_err(query_error)?;
-        let references =
-            self.ctx.state().resolve_table_references(&statement).map_err(|e| query_error(e.to_string()))?;
-        for reference in references {
-            let Some(schema) = reference.schema() else {
-                let table = reference.table();
-                return Err(query_error(format!(
-                    "`{table}` names no connection; write `connection.{table}` (connections: {})",
-                    self.plan.connections.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
-                )));
-            };
-            if schema == "information_schema" {
-                continue;
-            }
-            let provider = self.open(schema).await.map_err(|e| match e {
+        for (reference, connection, table) in
+            named_tables(&self.ctx, &self.plan, None, &statement).map_err(query_error)?
+        {
+            let provider = self.open(&connection).await.map_err(|e| match e {
                 FerryError::Job(message) => query_error(format!("`{reference}` {message}")),
                 other => other,
             })?;
-            if !provider.table_exist(reference.table()) {
-                let mut tables = provider.table_names();
-                tables.sort();
-                let close = crate::transform::close_matches(reference.table(), &tables);
-                let hint = if close.is_empty() {
-                    format!("it has: {}", tables.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", "))
-                } else {
-                    format!(
-                        "did you mean {}?",
-                        close.iter().map(|t| format!("`{schema}.{t}`")).collect::<Vec<_>>().join(" or ")
-                    )
-                };
-                return Err(query_error(format!("table `{reference}` does not exist; {hint}")));
-            }
+            check_table_exists(&self.plan, &provider, &connection, &table).map_err(query_error)?;
         }
         let state = self.ctx.state();
         let plan = state.statement_to_plan(statement).await.map_err(|e| query_error(crate::transform::plain(e)))?;

@@ -57,31 +57,9 @@ pub async fn session_for(
 ) -> Result<(SessionContext, Arc<ReadCounter>)> {
     let ctx = new_session(default.map(|c| c.name.as_str()));
     let statement = parse_query(sql).map_err(error)?;
-    let references = ctx.state().resolve_table_references(&statement).map_err(|e| error(e.to_string()))?;
     let counter = Arc::new(ReadCounter::default());
     let mut opened = BTreeMap::new();
-    for reference in references {
-        let (connection_name, table) = match (&reference, default) {
-            (TableReference::Bare { table }, Some(default)) => (default.name.clone(), table.to_string()),
-            (TableReference::Bare { table }, None) => {
-                return Err(error(format!(
-                    "`{table}` names no connection; write `connection.{table}` (the job defines {})",
-                    connection_list(plan)
-                )))
-            }
-            (TableReference::Partial { schema, table }, _) => (schema.to_string(), table.to_string()),
-            (TableReference::Full { catalog, schema, table }, _) => {
-                if catalog.as_ref() != CATALOG {
-                    return Err(error(format!(
-                        "`{reference}` names catalog `{catalog}`; write `connection.table` or `table`"
-                    )));
-                }
-                (schema.to_string(), table.to_string())
-            }
-        };
-        if connection_name == "information_schema" {
-            continue;
-        }
+    for (reference, connection_name, table) in named_tables(&ctx, plan, default, &statement).map_err(error)? {
         if !opened.contains_key(&connection_name) {
             let reads = match default {
                 Some(default) if default.name == connection_name => counter.clone(),
@@ -96,6 +74,42 @@ pub async fn session_for(
         check_table_exists(plan, &opened[&connection_name], &connection_name, &table).map_err(error)?;
     }
     Ok((ctx, counter))
+}
+
+/// The tables a statement names, each as (reference, connection, table); a bare name belongs
+/// to `default`. `information_schema` tables are DataFusion's own and left out.
+pub fn named_tables(
+    ctx: &SessionContext,
+    plan: &Plan,
+    default: Option<&Connection>,
+    statement: &Statement,
+) -> std::result::Result<Vec<(TableReference, String, String)>, String> {
+    let references = ctx.state().resolve_table_references(statement).map_err(|e| e.to_string())?;
+    let mut named = Vec::new();
+    for reference in references {
+        let (connection, table) = match (&reference, default) {
+            (TableReference::Bare { table }, Some(default)) => (default.name.clone(), table.to_string()),
+            (TableReference::Bare { table }, None) => {
+                return Err(format!(
+                    "`{table}` names no connection; write `connection.{table}` (the job defines {})",
+                    connection_list(plan)
+                ))
+            }
+            (TableReference::Partial { schema, table }, _) => (schema.to_string(), table.to_string()),
+            (TableReference::Full { catalog, schema, table }, _) => {
+                if catalog.as_ref() != CATALOG {
+                    return Err(format!(
+                        "`{reference}` names catalog `{catalog}`; write `connection.table` or `table`"
+                    ));
+                }
+                (schema.to_string(), table.to_string())
+            }
+        };
+        if connection != "information_schema" {
+            named.push((reference, connection, table));
+        }
+    }
+    Ok(named)
 }
 
 /// A session whose catalog holds the job's connections as schemas.
@@ -134,7 +148,7 @@ fn connection_list(plan: &Plan) -> String {
 }
 
 /// An unknown table is reported with the close matches, or every table when there are few.
-fn check_table_exists(
+pub fn check_table_exists(
     plan: &Plan,
     provider: &Arc<dyn datafusion::catalog::SchemaProvider>,
     connection: &str,
