@@ -5,7 +5,7 @@
 //! MySQL commits DDL implicitly, so a table ferry creates is created before the transaction and
 //! dropped again if the load fails.
 
-use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
+use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use mysql::prelude::Queryable;
@@ -18,7 +18,7 @@ use super::{
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
 use crate::job::Mode;
-use crate::source::mysql_connect;
+use crate::source::{mysql_arrow_type, mysql_connect};
 
 /// Placeholders per INSERT statement stay well under MySQL's limit of 65,535.
 const MAX_PLACEHOLDERS: usize = 30_000;
@@ -41,33 +41,6 @@ fn quote(identifier: &str) -> String {
 
 fn quote_table(table: &str) -> String {
     table.split('.').map(quote).collect::<Vec<_>>().join(".")
-}
-
-/// The Arrow type ferry writes a MySQL column as.
-fn arrow_type(data_type: &str, column_type: &str, precision: Option<u64>, scale: Option<u64>) -> DataType {
-    let unsigned = column_type.contains("unsigned");
-    match (data_type, unsigned) {
-        ("tinyint", _) if column_type.starts_with("tinyint(1)") => DataType::Boolean,
-        ("tinyint", false) => DataType::Int8,
-        ("tinyint", true) => DataType::UInt8,
-        ("smallint", false) | ("year", _) => DataType::Int16,
-        ("smallint", true) => DataType::UInt16,
-        ("mediumint" | "int", false) => DataType::Int32,
-        ("mediumint" | "int", true) => DataType::UInt32,
-        ("bigint", false) => DataType::Int64,
-        ("bigint", true) => DataType::UInt64,
-        ("decimal", _) => match (precision, scale) {
-            (Some(p), Some(s)) if p <= 38 => DataType::Decimal128(p as u8, s as i8),
-            _ => DataType::Utf8,
-        },
-        ("float", _) => DataType::Float32,
-        ("double", _) => DataType::Float64,
-        ("date", _) => DataType::Date32,
-        ("datetime" | "timestamp", _) => DataType::Timestamp(TimeUnit::Microsecond, None),
-        ("time", _) => DataType::Time64(TimeUnit::Microsecond),
-        ("binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob", _) => DataType::Binary,
-        _ => DataType::Utf8,
-    }
 }
 
 fn to_value(cell: Cell) -> mysql::Value {
@@ -137,7 +110,7 @@ impl Sink for MysqlSink {
                 .into_iter()
                 .map(|(name, data_type, column_type, nullable, default, precision, scale)| TargetColumn {
                     name,
-                    data_type: arrow_type(&data_type, &column_type, precision, scale),
+                    data_type: mysql_arrow_type(&data_type, &column_type, precision, scale),
                     sql_type: column_type,
                     not_null: nullable == "NO",
                     has_default: default.is_some(),

@@ -28,7 +28,7 @@ use datafusion::prelude::SessionContext;
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
 
-pub use mysql::mysql_connect;
+pub use mysql::{mysql_arrow_type, mysql_connect};
 pub use parquet::listing_table;
 pub use pg_binary::numeric_to_i128;
 pub use postgres::{arrow_type as postgres_arrow_type, pg_connect, pg_message, PostgresSource};

@@ -7,7 +7,8 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use arrow::datatypes::{Schema, SchemaRef};
+use arrow::array::{ArrayRef, AsArray, Decimal128Array};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use connectorx::prelude::{new_record_batch_iter, CXQuery, SourceConn};
@@ -15,9 +16,11 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchReceiverStream;
 use mysql::prelude::Queryable;
 
+use super::postgres::TEXT_FORM;
 use super::table::select_sql;
 use super::{Dialect, ReadRequest, SizeEstimate, SourceDatabase};
 use crate::connection::Endpoint;
+use crate::decimal::parse_decimal;
 use crate::error::{FerryError, Result};
 
 const BATCH_ROWS: usize = 16 * 1024;
@@ -31,10 +34,6 @@ impl MysqlSource {
     pub fn new(endpoint: Endpoint) -> Self {
         MysqlSource { endpoint }
     }
-
-    fn error(&self, table: &str, message: impl std::fmt::Display) -> FerryError {
-        FerryError::Source { url: self.endpoint.masked(), table: table.to_string(), message: message.to_string() }
-    }
 }
 
 /// Opens a plain `mysql` connection (for the catalog and for the sink).
@@ -46,6 +45,33 @@ pub fn mysql_connect(endpoint: &Endpoint) -> Result<mysql::Conn> {
         url: endpoint.masked(),
         message: format!("{e}; is the MySQL/MariaDB server running and the URL right?"),
     })
+}
+
+/// The Arrow type of a MySQL column, from `information_schema.columns` (read and written as).
+pub fn mysql_arrow_type(data_type: &str, column_type: &str, precision: Option<u64>, scale: Option<u64>) -> DataType {
+    let unsigned = column_type.contains("unsigned");
+    match (data_type, unsigned) {
+        ("tinyint", _) if column_type.starts_with("tinyint(1)") => DataType::Boolean,
+        ("tinyint", false) => DataType::Int8,
+        ("tinyint", true) => DataType::UInt8,
+        ("smallint", false) | ("year", _) => DataType::Int16,
+        ("smallint", true) => DataType::UInt16,
+        ("mediumint" | "int", false) => DataType::Int32,
+        ("mediumint" | "int", true) => DataType::UInt32,
+        ("bigint", false) => DataType::Int64,
+        ("bigint", true) => DataType::UInt64,
+        ("decimal", _) => match (precision, scale) {
+            (Some(p), Some(s)) if p <= 38 => DataType::Decimal128(p as u8, s as i8),
+            _ => DataType::Utf8,
+        },
+        ("float", _) => DataType::Float32,
+        ("double", _) => DataType::Float64,
+        ("date", _) => DataType::Date32,
+        ("datetime" | "timestamp", _) => DataType::Timestamp(TimeUnit::Microsecond, None),
+        ("time", _) => DataType::Time64(TimeUnit::Microsecond),
+        ("binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob", _) => DataType::Binary,
+        _ => DataType::Utf8,
+    }
 }
 
 /// Runs connectorx on `sql` and calls `each` with every batch; a panic becomes an error.
@@ -94,14 +120,35 @@ impl SourceDatabase for MysqlSource {
     }
 
     async fn schema(&self, table: &str) -> Result<SchemaRef> {
-        let sql = format!("SELECT * FROM {} LIMIT 0", self.quote(table));
-        let url = self.endpoint.secret_url();
-        let schema = tokio::task::spawn_blocking(move || with_connectorx(&url, &sql, &mut |_| true))
-            .await
-            .map_err(FerryError::internal)?
-            .map_err(|e| self.error(table, crate::connection::mask_text(&e)))?;
-        // connectorx names the fields after the query's columns; keep them, drop its metadata.
-        Ok(Arc::new(Schema::new(schema.fields().clone())))
+        let endpoint = self.endpoint.clone();
+        let name = table.to_string();
+        let fields = tokio::task::spawn_blocking(move || -> Result<Vec<Field>> {
+            let mut connection = mysql_connect(&endpoint)?;
+            type Column = (String, String, String, String, Option<u64>, Option<u64>);
+            let columns: Vec<Column> = connection
+                .exec(
+                    "SELECT column_name, data_type, column_type, is_nullable, numeric_precision, numeric_scale \
+                     FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position",
+                    (name.clone(),),
+                )
+                .map_err(|e| FerryError::Source { url: endpoint.masked(), table: name.clone(), message: e.to_string() })?;
+            Ok(columns
+                .into_iter()
+                .map(|(column, data_type, column_type, nullable, precision, scale)| {
+                    let arrow = mysql_arrow_type(&data_type, &column_type, precision, scale);
+                    let field = Field::new(column, arrow, nullable == "YES");
+                    // connectorx carries DECIMAL through a 38,10 decimal; its text form is exact.
+                    if data_type == "decimal" {
+                        field.with_metadata([(TEXT_FORM.to_string(), column_type)].into_iter().collect())
+                    } else {
+                        field
+                    }
+                })
+                .collect())
+        })
+        .await
+        .map_err(FerryError::internal)??;
+        Ok(Arc::new(Schema::new(fields)))
     }
 
     async fn estimate(&self, table: &str) -> Result<SizeEstimate> {
@@ -132,7 +179,14 @@ impl SourceDatabase for MysqlSource {
     }
 
     fn read(&self, request: ReadRequest) -> SendableRecordBatchStream {
-        let sql = select_sql(self, &request, |field| self.quote(field.name()));
+        let sql = select_sql(self, &request, |field| {
+            let quoted = self.quote(field.name());
+            if field.metadata().contains_key(TEXT_FORM) {
+                format!("CAST({quoted} AS CHAR) AS {quoted}")
+            } else {
+                quoted
+            }
+        });
         let url = self.endpoint.secret_url();
         let masked = self.endpoint.masked();
         let mut builder = RecordBatchReceiverStream::builder(request.schema.clone(), 2);
@@ -144,14 +198,14 @@ impl SourceDatabase for MysqlSource {
                 let batch = if schema.fields().is_empty() {
                     // A scan that needs no column (COUNT(*)) still needs the row count.
                     let options = arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-                    RecordBatch::try_new_with_options(schema.clone(), vec![], &options)
+                    RecordBatch::try_new_with_options(schema.clone(), vec![], &options).map_err(|e| e.to_string())
                 } else {
-                    RecordBatch::try_new(schema.clone(), batch.columns().to_vec())
+                    conform(&batch, &schema)
                 };
                 match batch {
                     Ok(batch) => tx.blocking_send(Ok(batch)).is_ok(),
                     Err(e) => {
-                        failure = Some(e.to_string());
+                        failure = Some(e);
                         false
                     }
                 }
@@ -168,4 +222,32 @@ impl SourceDatabase for MysqlSource {
         });
         builder.build()
     }
+}
+
+/// connectorx's batch in the catalog's types: decimals parsed exactly from their text, other
+/// columns cast (checked: a value that does not fit is an error naming the column).
+fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, String> {
+    let options = arrow::compute::CastOptions { safe: false, ..Default::default() };
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(array, field)| match (array.data_type(), field.data_type()) {
+            (from, to) if from == to => Ok(array.clone()),
+            (DataType::Utf8 | DataType::LargeUtf8, DataType::Decimal128(precision, scale)) => {
+                let text = arrow::compute::cast(array, &DataType::Utf8).map_err(|e| e.to_string())?;
+                let values = text
+                    .as_string::<i32>()
+                    .iter()
+                    .map(|value| value.map(|v| parse_decimal(v, *precision, *scale)).transpose())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| format!("column `{}`: {e}", field.name()))?;
+                let decimals = Decimal128Array::from(values).with_precision_and_scale(*precision, *scale);
+                decimals.map(|d| Arc::new(d) as ArrayRef).map_err(|e| e.to_string())
+            }
+            (_, to) => arrow::compute::cast_with_options(array, to, &options)
+                .map_err(|e| format!("column `{}`: cannot read as {to}: {e}", field.name())),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(schema.clone(), columns).map_err(|e| e.to_string())
 }

@@ -127,6 +127,12 @@ impl MysqlDatabase {
         Endpoint::parse(&self.url, Path::new(".")).unwrap()
     }
 
+    /// Runs statements (several, separated by `;`).
+    pub fn execute(&self, sql: &str) {
+        let mut connection = mysql::Conn::new(mysql::Opts::from_url(&self.url).unwrap()).unwrap();
+        connection.query_drop(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
     /// Every row of `sql` as text.
     pub fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
         let mut connection = mysql::Conn::new(mysql::Opts::from_url(&self.url).unwrap()).unwrap();

@@ -160,3 +160,55 @@ async fn postgres_to_parquet() {
     assert!(lake.join("target_users/_SUCCESS").exists());
     assert!(!lake.join("_ferry_staging").exists(), "staging files are removed after the publish");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_types_come_from_its_catalog() {
+    // connectorx alone reads DECIMAL through a 38,10 decimal and TINYINT(1) as an integer.
+    let source = MysqlDatabase::new();
+    source.execute(
+        "CREATE TABLE t (id INT NOT NULL PRIMARY KEY, amount DECIMAL(30, 15) NOT NULL, flag TINYINT(1), \
+         big BIGINT UNSIGNED, note VARCHAR(10)); \
+         INSERT INTO t VALUES (1, 123456789012345.123456789012345, 1, 18446744073709551615, 'Zoë'), \
+         (2, -0.000000000000001, 0, 0, NULL), (3, 0, NULL, NULL, '');",
+    );
+    let target = PgDatabase::new();
+    let dir = job_dir(&[("queries/t.sql", "SELECT * FROM t")]);
+    let job = format!(
+        "[connections]\nsource = \"{}\"\ntarget = \"{}\"\n[[migrations]]\nname = \"t\"\nsource = \"source\"\nquery = \"queries/t.sql\"\ntarget = \"target\"\ntable = \"t\"\nkey = [\"id\"]\n",
+        source.url, target.url
+    );
+    let plan = ferry::job::Plan::from_toml(&job, "job.toml", dir.path(), &Default::default()).unwrap();
+    assert_succeeded(&ferry::run::run(&plan, &[], ferry::run::Progress::Quiet).await.unwrap());
+    let columns = target.rows(
+        "SELECT column_name, format_type(atttypid, atttypmod), attnotnull::text FROM information_schema.columns c \
+         JOIN pg_attribute a ON a.attrelid = 't'::regclass AND a.attname = c.column_name \
+         WHERE c.table_name = 't' ORDER BY ordinal_position",
+    );
+    let text = |row: &[&str]| row.iter().map(|v| Some(v.to_string())).collect::<Vec<_>>();
+    assert_eq!(
+        columns,
+        vec![
+            text(&["id", "integer", "true"]),
+            text(&["amount", "numeric(30,15)", "true"]),
+            text(&["flag", "boolean", "false"]),
+            text(&["big", "numeric(20,0)", "false"]),
+            text(&["note", "text", "false"]),
+        ]
+    );
+    let rows = target.rows("SELECT id::text, amount::text, flag::text, big::text, note FROM t ORDER BY id");
+    let row = |values: [Option<&str>; 5]| values.iter().map(|v| v.map(str::to_string)).collect::<Vec<_>>();
+    assert_eq!(
+        rows,
+        vec![
+            row([
+                Some("1"),
+                Some("123456789012345.123456789012345"),
+                Some("true"),
+                Some("18446744073709551615"),
+                Some("Zoë")
+            ]),
+            row([Some("2"), Some("-0.000000000000001"), Some("false"), Some("0"), None]),
+            row([Some("3"), Some("0.000000000000000"), None, None, Some("")]),
+        ]
+    );
+}

@@ -178,8 +178,16 @@ fn one_shot_bad_input_exits_non_zero() {
     };
     let (code, _, stderr) = run(&["SELECT id FROM source.source_tabel"]);
     assert_eq!(code, Some(2));
-    assert!(stderr.trim().starts_with("error: table `source_tabel` does not exist in connection `source` (sqlite://"), "{stderr}");
-    assert!(stderr.trim().ends_with("did you mean `source_table`? It has: `source_orders`, `source_table`, `source_unnormalized`"), "{stderr}");
+    assert!(
+        stderr.trim().starts_with("error: table `source_tabel` does not exist in connection `source` (sqlite://"),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .trim()
+            .ends_with("did you mean `source_table`? It has: `source_orders`, `source_table`, `source_unnormalized`"),
+        "{stderr}"
+    );
     let (code, _, stderr) = run(&["SELECT id,, name FROM source.source_table"]);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("SQL syntax error") && stderr.contains("Line: 1, Column: 11"), "{stderr}");
