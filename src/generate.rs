@@ -3,7 +3,7 @@
 //! with the dirty rows the cleaning and reject rules exist for. Rows stream through the
 //! ordinary sinks in append mode, so generating a billion rows needs no more memory than ten.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Decimal128Array, Int32Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -12,7 +12,7 @@ use futures::stream;
 use crate::connection::{Endpoint, EndpointKind};
 use crate::error::{FerryError, Result};
 use crate::job::Mode;
-use crate::sink::{self, LoadSpec};
+use crate::sink::{self, LoadSpec, SinkBatch};
 
 const CHUNK: u64 = 50_000;
 const FIRST: [&str; 20] = [
@@ -118,9 +118,11 @@ async fn write(
     });
     let name = spec.migration.clone();
     let batches = sample.into_iter().map(Ok).chain(chunks.map(move |(start, end)| make(start..end, &schema)));
-    let conformed =
-        stream::iter(batches.map(move |b: Result<RecordBatch>| b.and_then(|b| sink::conform(&b, &target, &name))));
-    sink.write_all(&spec, Box::pin(conformed), Arc::new(Mutex::new(Vec::new()))).await
+    let conformed = stream::iter(
+        batches
+            .map(move |b: Result<RecordBatch>| b.and_then(|b| sink::conform(&b, &target, &name)).map(SinkBatch::Rows)),
+    );
+    sink.write_all(&spec, Box::pin(conformed)).await
 }
 
 fn ddl(kind: EndpointKind) -> Result<String> {

@@ -12,8 +12,8 @@
 //!   Parquet: ListingTable                                                          └─> _ferry_rejects (same txn)
 //! ```
 //!
-//! Batches stream from source to sink through bounded channels; no table is held in memory
-//! (rejected rows are, until the publish). A load is all or nothing: the sink publishes rows,
+//! Batches, and the quarantine records of rejected rows, stream from source to sink through
+//! bounded channels; no table is held in memory. A load is all or nothing: the sink publishes rows,
 //! rejects and replace mode's removal of the old rows in one transaction.
 //!
 //! Dependencies point one way: `cli`/`command` -> `job` -> `run` -> `transform`, `source`, `sink`

@@ -10,7 +10,7 @@ use futures::StreamExt;
 use crate::error::{FerryError, Result};
 use crate::job::{MigrationPlan, Plan};
 use crate::report::{thousands, MigrationReport, RunReport, Status};
-use crate::sink::{self, conform, LoadSpec, RejectBuffer};
+use crate::sink::{self, conform, LoadSpec, SinkBatch};
 use crate::source::ReadCounter;
 use crate::transform::{plan_migration, RejectSplitter};
 
@@ -114,29 +114,32 @@ async fn run_migration(
     let mut sink = sink::open(&migration.target.endpoint);
     let target_schema = sink.prepare(&spec).await?;
     let stream = frame.execute_stream().await.map_err(FerryError::from)?;
-    let rejects: RejectBuffer = Arc::new(Mutex::new(Vec::new()));
     let rejected = Arc::new(Mutex::new((0u64, Default::default())));
     let rows = {
-        let rejects = rejects.clone();
         let rejected = rejected.clone();
         let name = migration.name.clone();
-        stream.map(move |batch| -> Result<arrow::record_batch::RecordBatch> {
-            let batch = batch.map_err(FerryError::from)?;
-            let (kept, records) = splitter.split(&batch)?;
-            if let Some(records) = records {
-                if let Ok(mut counts) = rejected.lock() {
-                    counts.0 += records.num_rows() as u64;
-                    counts.1 = splitter.reasons.clone();
+        stream.flat_map(move |batch| {
+            let split = batch.map_err(FerryError::from).and_then(|batch| {
+                let (kept, records) = splitter.split(&batch)?;
+                let mut out = vec![SinkBatch::Rows(conform(&kept, &target_schema, &name)?)];
+                if let Some(records) = records {
+                    if let Ok(mut counts) = rejected.lock() {
+                        counts.0 += records.num_rows() as u64;
+                        counts.1 = splitter.reasons.clone();
+                    }
+                    out.push(SinkBatch::Rejects(records));
                 }
-                if let Ok(mut buffer) = rejects.lock() {
-                    buffer.push(records);
-                }
-            }
-            conform(&kept, &target_schema, &name)
+                Ok(out)
+            });
+            let items: Vec<Result<SinkBatch>> = match split {
+                Ok(batches) => batches.into_iter().map(Ok).collect(),
+                Err(error) => vec![Err(error)],
+            };
+            futures::stream::iter(items)
         })
     };
     let ticker = show_progress(&migration.name, counter.clone(), progress);
-    let loaded = sink.write_all(&spec, Box::pin(rows), rejects).await;
+    let loaded = sink.write_all(&spec, Box::pin(rows)).await;
     ticker.finish();
     let loaded = loaded?;
     let (rows_rejected, reasons) = rejected.lock().map(|c| c.clone()).unwrap_or_default();

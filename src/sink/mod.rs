@@ -13,7 +13,7 @@ mod sqlite;
 mod values;
 
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
@@ -24,12 +24,16 @@ use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
 use crate::job::Mode;
 
-/// The target rows, already cast to the schema [`Sink::prepare`] returned.
-pub type RowStream = Pin<Box<dyn Stream<Item = Result<RecordBatch>> + Send>>;
+/// What a load streams: target rows (already cast to the schema [`Sink::prepare`] returned)
+/// and the quarantine records of rejected rows (with [`rejects_schema`]), as they come.
+#[derive(Clone, Debug)]
+pub enum SinkBatch {
+    Rows(RecordBatch),
+    Rejects(RecordBatch),
+}
 
-/// Rejected rows gathered while the rows stream; a sink writes them in its publishing
-/// transaction, after the last row. Batches have [`rejects_schema`].
-pub type RejectBuffer = Arc<Mutex<Vec<RecordBatch>>>;
+/// The stream a sink consumes.
+pub type RowStream = Pin<Box<dyn Stream<Item = Result<SinkBatch>> + Send>>;
 
 /// Everything a sink needs to know about one load.
 #[derive(Clone, Debug)]
@@ -48,8 +52,8 @@ pub trait Sink: Send {
     /// Checks the target table against the query's output (or plans its creation) before any
     /// row moves, and returns the schema each batch must be cast to.
     async fn prepare(&mut self, spec: &LoadSpec) -> Result<SchemaRef>;
-    /// Loads all rows, then the rejects, and publishes both at once. Returns the rows loaded.
-    async fn write_all(&mut self, spec: &LoadSpec, rows: RowStream, rejects: RejectBuffer) -> Result<u64>;
+    /// Loads every row and reject of the stream and publishes them at once. Returns the rows loaded.
+    async fn write_all(&mut self, spec: &LoadSpec, rows: RowStream) -> Result<u64>;
 }
 
 /// Opens the sink behind an endpoint. The only place that knows every target kind.
@@ -211,10 +215,10 @@ pub fn conform(batch: &RecordBatch, target: &SchemaRef, migration: &str) -> Resu
 /// batches through a bounded channel so a slow database holds the reader back.
 pub async fn feed_blocking<T: Send + 'static>(
     mut rows: RowStream,
-    write: impl FnOnce(&mut dyn Iterator<Item = Result<RecordBatch>>) -> Result<T> + Send + 'static,
+    write: impl FnOnce(&mut dyn Iterator<Item = Result<SinkBatch>>) -> Result<T> + Send + 'static,
 ) -> Result<T> {
     use futures::StreamExt;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(2);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<SinkBatch>>(2);
     let writer = tokio::task::spawn_blocking(move || write(&mut std::iter::from_fn(|| rx.blocking_recv())));
     while let Some(batch) = rows.next().await {
         let failed = batch.is_err();
@@ -224,11 +228,6 @@ pub async fn feed_blocking<T: Send + 'static>(
     }
     drop(tx);
     writer.await.map_err(FerryError::internal)?
-}
-
-/// Takes the collected rejects out of the buffer.
-pub fn drain_rejects(rejects: &RejectBuffer) -> Vec<RecordBatch> {
-    rejects.lock().map(|mut r| std::mem::take(&mut *r)).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -12,8 +12,7 @@ use mysql::prelude::Queryable;
 
 use super::values::{cell, column_type, write_type, Cell};
 use super::{
-    drain_rejects, feed_blocking, match_columns, new_table_columns, LoadSpec, RejectBuffer, RowStream, Sink,
-    TargetColumn, REJECTS_TABLE,
+    feed_blocking, match_columns, new_table_columns, LoadSpec, RowStream, Sink, SinkBatch, TargetColumn, REJECTS_TABLE,
 };
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
@@ -143,7 +142,7 @@ impl Sink for MysqlSink {
         Ok(target)
     }
 
-    async fn write_all(&mut self, spec: &LoadSpec, rows: RowStream, rejects: RejectBuffer) -> Result<u64> {
+    async fn write_all(&mut self, spec: &LoadSpec, rows: RowStream) -> Result<u64> {
         let endpoint = self.endpoint.clone();
         let spec = spec.clone();
         let create = self.create.clone();
@@ -173,20 +172,23 @@ impl Sink for MysqlSink {
                         .query_drop(format!("DELETE FROM {}", quote_table(&spec.table)))
                         .map_err(|e| table_error(e.to_string()))?;
                 }
-                let mut loaded = 0u64;
-                for batch in batches {
-                    let batch = batch?;
-                    insert_batch(&mut connection, &spec.table, &batch).map_err(table_error)?;
-                    loaded += batch.num_rows() as u64;
-                }
                 let rejects_error = |e: String| error(REJECTS_TABLE, e);
                 if spec.mode == Mode::Replace {
                     connection
                         .exec_drop(format!("DELETE FROM {REJECTS_TABLE} WHERE migration = ?"), (spec.migration.clone(),))
                         .map_err(|e| rejects_error(e.to_string()))?;
                 }
-                for batch in drain_rejects(&rejects) {
-                    insert_batch(&mut connection, REJECTS_TABLE, &batch).map_err(rejects_error)?;
+                let mut loaded = 0u64;
+                for batch in batches {
+                    match batch? {
+                        SinkBatch::Rows(batch) => {
+                            insert_batch(&mut connection, &spec.table, &batch).map_err(table_error)?;
+                            loaded += batch.num_rows() as u64;
+                        }
+                        SinkBatch::Rejects(batch) => {
+                            insert_batch(&mut connection, REJECTS_TABLE, &batch).map_err(rejects_error)?;
+                        }
+                    }
                 }
                 connection.query_drop("COMMIT").map_err(|e| table_error(e.to_string()))?;
                 Ok(loaded)

@@ -18,7 +18,7 @@ use parquet::arrow::async_writer::{AsyncArrowWriter, ParquetObjectWriter};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-use super::{drain_rejects, match_columns, rejects_schema, LoadSpec, RejectBuffer, RowStream, Sink, TargetColumn};
+use super::{match_columns, rejects_schema, LoadSpec, RowStream, Sink, SinkBatch, TargetColumn};
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
 use crate::job::Mode;
@@ -27,6 +27,8 @@ use crate::store::object_store;
 /// A new Parquet file is started after this many rows or bytes, whichever comes first.
 const ROWS_PER_FILE: usize = 1_000_000;
 const BYTES_PER_FILE: usize = 128 << 20;
+/// Where a Parquet location keeps each migration's rejected rows.
+const REJECTS_FOLDER: &str = "_ferry_rejects";
 
 pub struct ParquetSink {
     endpoint: Endpoint,
@@ -150,40 +152,59 @@ impl Sink for ParquetSink {
         Ok(target)
     }
 
-    async fn write_all(&mut self, spec: &LoadSpec, mut rows: RowStream, rejects: RejectBuffer) -> Result<u64> {
+    async fn write_all(&mut self, spec: &LoadSpec, mut rows: RowStream) -> Result<u64> {
         let (store, prefix) = self.store()?;
         let target =
             self.target.clone().ok_or_else(|| FerryError::internal("ParquetSink::write_all before prepare"))?;
         let staging = child(&prefix, &["_ferry_staging", &spec.run_id, &spec.table]);
-        let mut roller = FileRoller::new(store.clone(), staging.clone(), target);
-        let written: Result<(u64, Vec<StorePath>)> = async {
+        let mut roller = FileRoller::new(store.clone(), staging, target);
+        let reject_staging = child(&prefix, &["_ferry_staging", &spec.run_id, "_ferry_rejects"]);
+        let mut reject_roller = FileRoller::new(store.clone(), reject_staging, rejects_schema());
+        let written: Result<(u64, Vec<StorePath>, Vec<StorePath>)> = async {
             let mut loaded = 0u64;
             while let Some(batch) = rows.next().await {
-                let batch = batch?;
-                roller.write(&batch).await.map_err(|e| self.error(&spec.table, e))?;
-                loaded += batch.num_rows() as u64;
+                match batch? {
+                    SinkBatch::Rows(batch) => {
+                        roller.write(&batch).await.map_err(|e| self.error(&spec.table, e))?;
+                        loaded += batch.num_rows() as u64;
+                    }
+                    SinkBatch::Rejects(batch) => {
+                        reject_roller.write(&batch).await.map_err(|e| self.error(REJECTS_FOLDER, e))?;
+                    }
+                }
             }
             let files = roller.finish().await.map_err(|e| self.error(&spec.table, e))?;
-            Ok((loaded, files))
+            let reject_files = if reject_roller.files.is_empty() {
+                Vec::new()
+            } else {
+                reject_roller.finish().await.map_err(|e| self.error(REJECTS_FOLDER, e))?
+            };
+            Ok((loaded, files, reject_files))
         }
         .await;
-        let (loaded, files) = match written {
+        let (loaded, files, reject_files) = match written {
             Ok(done) => done,
             Err(error) => {
                 self.remove_staging(&store, &prefix, &spec.run_id).await;
                 return Err(error);
             }
         };
-        let rejected = drain_rejects(&rejects);
-        if !rejected.is_empty() {
-            let path = child(&prefix, &["_ferry_rejects", &spec.migration]).child(format!("{}.parquet", spec.run_id));
-            let output = ParquetObjectWriter::new(store.clone(), path);
-            let mut writer = AsyncArrowWriter::try_new(output, rejects_schema(), Some(properties()))
-                .map_err(|e| self.error("_ferry_rejects", e))?;
-            for batch in &rejected {
-                writer.write(batch).await.map_err(|e| self.error("_ferry_rejects", e))?;
+        // Rejects first: a replace clears the migration's earlier ones, as the database sinks do.
+        let rejects_folder = child(&prefix, &[REJECTS_FOLDER, &spec.migration]);
+        if spec.mode == Mode::Replace {
+            let earlier: Vec<StorePath> = store
+                .list(Some(&rejects_folder))
+                .map_ok(|m| m.location)
+                .try_collect()
+                .await
+                .map_err(|e| self.error(REJECTS_FOLDER, e))?;
+            for file in earlier {
+                store.delete(&file).await.map_err(|e| self.error(REJECTS_FOLDER, e))?;
             }
-            writer.close().await.map_err(|e| self.error("_ferry_rejects", e))?;
+        }
+        for (index, file) in reject_files.iter().enumerate() {
+            let destination = rejects_folder.child(format!("{}-{index:05}.parquet", spec.run_id));
+            store.rename(file, &destination).await.map_err(|e| self.error(REJECTS_FOLDER, e))?;
         }
         // Publish: new files in, then (replace) the old ones out, then the marker.
         let folder = child(&prefix, &[&spec.table]);

@@ -13,8 +13,7 @@ use tokio_postgres::Client;
 
 use super::pg_binary::{encode_batch, header, trailer, WireType};
 use super::{
-    drain_rejects, match_columns, new_table_columns, rejects_schema, LoadSpec, RejectBuffer, RowStream, Sink,
-    TargetColumn, REJECTS_TABLE,
+    match_columns, new_table_columns, rejects_schema, LoadSpec, RowStream, Sink, SinkBatch, TargetColumn, REJECTS_TABLE,
 };
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
@@ -155,7 +154,7 @@ impl Sink for PostgresSink {
         Ok(target)
     }
 
-    async fn write_all(&mut self, spec: &LoadSpec, mut rows: RowStream, rejects: RejectBuffer) -> Result<u64> {
+    async fn write_all(&mut self, spec: &LoadSpec, mut rows: RowStream) -> Result<u64> {
         let table = spec.table.clone();
         let Some(mut client) = self.client.take() else {
             return Err(FerryError::internal("PostgresSink::write_all before prepare"));
@@ -174,19 +173,50 @@ impl Sink for PostgresSink {
         let mut sink = std::pin::pin!(sink);
         let mut buffer = BytesMut::with_capacity(FLUSH_BYTES * 2);
         header(&mut buffer);
+        let mut rejects = RejectSpill::default();
         while let Some(batch) = rows.next().await {
-            let batch = batch?;
-            encode_batch(&batch, &self.wires, &mut buffer).map_err(|e| self.error(&table, e))?;
-            if buffer.len() >= FLUSH_BYTES {
-                sink.send(buffer.split().freeze()).await.map_err(pg)?;
+            match batch? {
+                SinkBatch::Rows(batch) => {
+                    encode_batch(&batch, &self.wires, &mut buffer).map_err(|e| self.error(&table, e))?;
+                    if buffer.len() >= FLUSH_BYTES {
+                        sink.send(buffer.split().freeze()).await.map_err(pg)?;
+                    }
+                }
+                SinkBatch::Rejects(batch) => rejects.push(&batch).map_err(|e| self.error(REJECTS_TABLE, e))?,
             }
         }
         trailer(&mut buffer);
         sink.send(buffer.split().freeze()).await.map_err(pg)?;
         let loaded = sink.as_mut().finish().await.map_err(pg)?;
-        write_rejects(&transaction, spec, drain_rejects(&rejects)).await.map_err(|e| self.error(REJECTS_TABLE, e))?;
+        write_rejects(&transaction, spec, rejects).await.map_err(|e| self.error(REJECTS_TABLE, e))?;
         transaction.commit().await.map_err(pg)?;
         Ok(loaded)
+    }
+}
+
+/// Rejects arrive while the rows' COPY holds the connection, so they wait in an anonymous
+/// temporary file, already in binary COPY form, instead of in memory.
+#[derive(Default)]
+struct RejectSpill {
+    file: Option<std::fs::File>,
+}
+
+const REJECT_WIRES: [WireType; 5] =
+    [WireType::Native, WireType::Native, WireType::Native, WireType::Native, WireType::Jsonb];
+
+impl RejectSpill {
+    fn push(&mut self, batch: &arrow::record_batch::RecordBatch) -> std::result::Result<(), String> {
+        use std::io::Write;
+        let mut bytes = BytesMut::new();
+        if self.file.is_none() {
+            self.file = Some(tempfile::tempfile().map_err(|e| format!("cannot create a temporary file: {e}"))?);
+            header(&mut bytes);
+        }
+        encode_batch(batch, &REJECT_WIRES, &mut bytes)?;
+        if let Some(file) = self.file.as_mut() {
+            file.write_all(&bytes).map_err(|e| format!("cannot write a temporary file: {e}"))?;
+        }
+        Ok(())
     }
 }
 
@@ -194,9 +224,26 @@ impl Sink for PostgresSink {
 async fn write_rejects(
     transaction: &tokio_postgres::Transaction<'_>,
     spec: &LoadSpec,
-    batches: Vec<arrow::record_batch::RecordBatch>,
+    rejects: RejectSpill,
 ) -> std::result::Result<(), String> {
+    use std::io::{Read, Seek, Write};
     let pg = |e: tokio_postgres::Error| pg_message(&e);
+    let Some(mut file) = rejects.file else {
+        // No rejects this time; a replace run still clears the ones of earlier runs (an error
+        // would abort the transaction, so the table's existence is asked first).
+        let exists: bool = transaction
+            .query_one(&format!("SELECT to_regclass('{REJECTS_TABLE}') IS NOT NULL"), &[])
+            .await
+            .map_err(pg)?
+            .get(0);
+        if spec.mode == Mode::Replace && exists {
+            transaction
+                .execute(&format!("DELETE FROM {REJECTS_TABLE} WHERE migration = $1"), &[&spec.migration])
+                .await
+                .map_err(pg)?;
+        }
+        return Ok(());
+    };
     transaction
         .batch_execute(&format!(
             "CREATE TABLE IF NOT EXISTS {REJECTS_TABLE} (run_id TEXT NOT NULL, migration TEXT NOT NULL, \
@@ -206,27 +253,28 @@ async fn write_rejects(
         .await
         .map_err(pg)?;
     if spec.mode == Mode::Replace {
-        // The rejects of earlier replace runs describe a load that no longer exists.
         transaction
             .execute(&format!("DELETE FROM {REJECTS_TABLE} WHERE migration = $1"), &[&spec.migration])
             .await
             .map_err(pg)?;
     }
-    if batches.is_empty() {
-        return Ok(());
-    }
+    let io = |e: std::io::Error| format!("reading back the temporary file: {e}");
+    let mut trailer_bytes = BytesMut::new();
+    trailer(&mut trailer_bytes);
+    file.write_all(&trailer_bytes).map_err(io)?;
+    file.rewind().map_err(io)?;
     let names: Vec<String> = rejects_schema().fields().iter().map(|f| f.name().clone()).collect();
     let copy = format!("COPY {REJECTS_TABLE} ({}) FROM STDIN (FORMAT binary)", names.join(", "));
     let sink = transaction.copy_in::<_, Bytes>(copy.as_str()).await.map_err(pg)?;
     let mut sink = std::pin::pin!(sink);
-    let wires = [WireType::Native, WireType::Native, WireType::Native, WireType::Native, WireType::Jsonb];
-    let mut buffer = BytesMut::new();
-    header(&mut buffer);
-    for batch in &batches {
-        encode_batch(batch, &wires, &mut buffer)?;
+    let mut chunk = vec![0u8; FLUSH_BYTES];
+    loop {
+        let read = file.read(&mut chunk).map_err(io)?;
+        if read == 0 {
+            break;
+        }
+        sink.send(Bytes::copy_from_slice(&chunk[..read])).await.map_err(pg)?;
     }
-    trailer(&mut buffer);
-    sink.send(buffer.freeze()).await.map_err(pg)?;
     sink.as_mut().finish().await.map_err(pg)?;
     Ok(())
 }

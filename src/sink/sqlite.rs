@@ -8,8 +8,7 @@ use rusqlite::types::Value;
 
 use super::values::{cell, column_type, write_type, Cell};
 use super::{
-    drain_rejects, feed_blocking, match_columns, new_table_columns, LoadSpec, RejectBuffer, RowStream, Sink,
-    TargetColumn, REJECTS_TABLE,
+    feed_blocking, match_columns, new_table_columns, LoadSpec, RowStream, Sink, SinkBatch, TargetColumn, REJECTS_TABLE,
 };
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
@@ -109,7 +108,7 @@ impl Sink for SqliteSink {
         Ok(target)
     }
 
-    async fn write_all(&mut self, spec: &LoadSpec, rows: RowStream, rejects: RejectBuffer) -> Result<u64> {
+    async fn write_all(&mut self, spec: &LoadSpec, rows: RowStream) -> Result<u64> {
         let endpoint = self.endpoint.clone();
         let spec = spec.clone();
         let create = self.create.clone();
@@ -124,6 +123,7 @@ impl Sink for SqliteSink {
             connection.execute_batch("BEGIN IMMEDIATE").map_err(|e| error(&spec.table, e.to_string()))?;
             let result = (|| -> Result<u64> {
                 let table_error = |e: String| error(&spec.table, e);
+                let rejects_error = |e: String| error(REJECTS_TABLE, e);
                 match &create {
                     Some(create) => connection.execute_batch(create).map_err(|e| table_error(e.to_string()))?,
                     None if spec.mode == Mode::Replace => connection
@@ -131,30 +131,45 @@ impl Sink for SqliteSink {
                         .map_err(|e| table_error(e.to_string()))?,
                     None => {}
                 }
-                let insert = insert_sql(&spec.table, &target);
+                // The quarantine table is made (and, replacing, cleared of this migration's
+                // earlier rejects) before the first reject, or at once in replace mode.
+                let mut rejects_ready = false;
+                let mut prepare_rejects = || -> Result<()> {
+                    if rejects_ready {
+                        return Ok(());
+                    }
+                    connection
+                        .execute_batch(&format!(
+                            "CREATE TABLE IF NOT EXISTS {REJECTS_TABLE} (run_id TEXT NOT NULL, migration TEXT NOT NULL, \
+                             source_key TEXT, reason TEXT NOT NULL, source_row TEXT NOT NULL, \
+                             rejected_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+                        ))
+                        .map_err(|e| rejects_error(e.to_string()))?;
+                    if spec.mode == Mode::Replace {
+                        connection
+                            .execute(&format!("DELETE FROM {REJECTS_TABLE} WHERE migration = ?"), [&spec.migration])
+                            .map_err(|e| rejects_error(e.to_string()))?;
+                    }
+                    rejects_ready = true;
+                    Ok(())
+                };
+                if spec.mode == Mode::Replace {
+                    prepare_rejects()?;
+                }
+                let insert_rows = insert_sql(&spec.table, &target);
+                let insert_rejects = insert_sql(REJECTS_TABLE, &super::rejects_schema());
                 let mut loaded = 0u64;
                 for batch in batches {
-                    let batch = batch?;
-                    insert_batch(&connection, &insert, &batch).map_err(table_error)?;
-                    loaded += batch.num_rows() as u64;
-                }
-                let rejects_error = |e: String| error(REJECTS_TABLE, e);
-                connection
-                    .execute_batch(&format!(
-                        "CREATE TABLE IF NOT EXISTS {REJECTS_TABLE} (run_id TEXT NOT NULL, migration TEXT NOT NULL, \
-                         source_key TEXT, reason TEXT NOT NULL, source_row TEXT NOT NULL, \
-                         rejected_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
-                    ))
-                    .map_err(|e| rejects_error(e.to_string()))?;
-                if spec.mode == Mode::Replace {
-                    connection
-                        .execute(&format!("DELETE FROM {REJECTS_TABLE} WHERE migration = ?"), [&spec.migration])
-                        .map_err(|e| rejects_error(e.to_string()))?;
-                }
-                let rejects_schema = super::rejects_schema();
-                let insert = insert_sql(REJECTS_TABLE, &rejects_schema);
-                for batch in drain_rejects(&rejects) {
-                    insert_batch(&connection, &insert, &batch).map_err(rejects_error)?;
+                    match batch? {
+                        SinkBatch::Rows(batch) => {
+                            insert_batch(&connection, &insert_rows, &batch).map_err(table_error)?;
+                            loaded += batch.num_rows() as u64;
+                        }
+                        SinkBatch::Rejects(batch) => {
+                            prepare_rejects()?;
+                            insert_batch(&connection, &insert_rejects, &batch).map_err(rejects_error)?;
+                        }
+                    }
                 }
                 Ok(loaded)
             })();
