@@ -29,7 +29,6 @@ use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
 
 pub use mysql::{mysql_arrow_type, mysql_connect};
-pub use parquet::listing_table;
 pub use pg_binary::numeric_to_i128;
 pub use postgres::{arrow_type as postgres_arrow_type, pg_connect, pg_message, PostgresSource};
 pub use sqlite::{arrow_type as sqlite_arrow_type, sqlite_open};
@@ -70,8 +69,6 @@ pub enum Dialect {
     Postgres,
     Mysql,
     Sqlite,
-    /// No SQL behind it: filters are not pushed down.
-    None,
 }
 
 /// What one scan asks of a source.
@@ -138,10 +135,6 @@ impl DatabaseSchema {
     pub async fn connect(database: Arc<dyn SourceDatabase>, counter: Arc<ReadCounter>) -> Result<Self> {
         let tables = database.tables().await?;
         Ok(DatabaseSchema { database, tables, counter, cache: Default::default() })
-    }
-
-    pub fn database(&self) -> &Arc<dyn SourceDatabase> {
-        &self.database
     }
 }
 

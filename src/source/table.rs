@@ -83,7 +83,7 @@ impl TableProvider for DatabaseTable {
         Ok(filters
             .iter()
             .map(|filter| {
-                if pushable(filter, &self.schema) && !matches!(self.database.dialect(), Dialect::None) {
+                if pushable(filter, &self.schema) {
                     TableProviderFilterPushDown::Inexact
                 } else {
                     TableProviderFilterPushDown::Unsupported
@@ -178,7 +178,6 @@ fn unparse(expr: &Expr, dialect: Dialect) -> Option<String> {
         Dialect::Postgres => Unparser::new(&PostgreSqlDialect {}).expr_to_sql(&bare),
         Dialect::Mysql => Unparser::new(&MySqlDialect {}).expr_to_sql(&bare),
         Dialect::Sqlite => Unparser::new(&SqliteDialect {}).expr_to_sql(&bare),
-        Dialect::None => return None,
     };
     sql.ok().map(|ast| ast.to_string())
 }

@@ -12,13 +12,16 @@ use crate::common::{assert_succeeded, ferry, job_dir, repo, sqlite_rows, PgDatab
 fn demo_runs_with_no_server() {
     let dir = tempfile::tempdir().unwrap();
     let demo = dir.path().join("demo");
-    let output = ferry()
-        .args(["demo", "--rows", "200", "--job"])
-        .arg(repo().join("ferry.toml"))
-        .arg("--dir")
-        .arg(&demo)
-        .output()
-        .unwrap();
+    let run_demo = || {
+        ferry()
+            .args(["demo", "--rows", "200", "--job"])
+            .arg(repo().join("ferry.toml"))
+            .arg("--dir")
+            .arg(&demo)
+            .output()
+            .unwrap()
+    };
+    let output = run_demo();
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     for name in ["users", "orders", "cleaned_data", "users_parquet", "orders_parquet", "cleaned_data_parquet"] {
@@ -28,13 +31,7 @@ fn demo_runs_with_no_server() {
     assert_eq!(users[0][0].as_deref(), Some("205"));
     assert!(demo.join("parquet/target_users/_SUCCESS").exists());
     // A second run reuses the source and replaces the targets.
-    let again = ferry()
-        .args(["demo", "--rows", "200", "--job"])
-        .arg(repo().join("ferry.toml"))
-        .arg("--dir")
-        .arg(&demo)
-        .output()
-        .unwrap();
+    let again = run_demo();
     assert!(again.status.success());
     let users = sqlite_rows(&demo.join("target.db"), "SELECT count(*) FROM target_users");
     assert_eq!(users[0][0].as_deref(), Some("205"));
