@@ -49,6 +49,10 @@ pub trait SourceDatabase: Debug + Send + Sync {
     }
     /// Quotes an identifier for this database's SQL.
     fn quote(&self, identifier: &str) -> String;
+    /// A quoted column read as its exact text form (for types with no exact Arrow reading).
+    fn text_form(&self, quoted: &str) -> String {
+        format!("CAST({quoted} AS TEXT)")
+    }
     /// The dialect filters are written back in.
     fn dialect(&self) -> Dialect;
     /// Streams the rows of `SELECT <columns> FROM <table> [WHERE ...] [LIMIT ...]`;
@@ -70,6 +74,9 @@ pub enum Dialect {
     Mysql,
     Sqlite,
 }
+
+/// Field metadata marking a column read through its text form (the value is the source type).
+pub const TEXT_FORM: &str = "ferry.read_as_text";
 
 /// What one scan asks of a source.
 #[derive(Clone, Debug)]

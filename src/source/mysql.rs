@@ -16,9 +16,8 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchReceiverStream;
 use mysql::prelude::Queryable;
 
-use super::postgres::TEXT_FORM;
 use super::table::select_sql;
-use super::{Dialect, ReadRequest, SizeEstimate, SourceDatabase};
+use super::{Dialect, ReadRequest, SizeEstimate, SourceDatabase, TEXT_FORM};
 use crate::connection::Endpoint;
 use crate::decimal::parse_decimal;
 use crate::error::{FerryError, Result};
@@ -173,19 +172,16 @@ impl SourceDatabase for MysqlSource {
         format!("`{}`", identifier.replace('`', "``"))
     }
 
+    fn text_form(&self, quoted: &str) -> String {
+        format!("CAST({quoted} AS CHAR) AS {quoted}")
+    }
+
     fn dialect(&self) -> Dialect {
         Dialect::Mysql
     }
 
     fn read(&self, request: ReadRequest) -> SendableRecordBatchStream {
-        let sql = select_sql(self, &request, |field| {
-            let quoted = self.quote(field.name());
-            if field.metadata().contains_key(TEXT_FORM) {
-                format!("CAST({quoted} AS CHAR) AS {quoted}")
-            } else {
-                quoted
-            }
-        });
+        let sql = select_sql(self, &request);
         let url = self.endpoint.secret_url();
         let masked = self.endpoint.masked();
         let mut builder = RecordBatchReceiverStream::builder(request.schema.clone(), 2);

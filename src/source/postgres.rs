@@ -13,7 +13,7 @@ use tokio_postgres::{Client, NoTls};
 
 use super::pg_binary::CopyDecoder;
 use super::table::select_sql;
-use super::{Dialect, ReadRequest, SizeEstimate, SourceDatabase};
+use super::{Dialect, ReadRequest, SizeEstimate, SourceDatabase, TEXT_FORM};
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
 
@@ -98,9 +98,6 @@ pub fn arrow_type(type_name: &str, modifier: i32) -> Option<DataType> {
     })
 }
 
-/// Field metadata key marking a column read through its text form.
-pub const TEXT_FORM: &str = "ferry.read_as_text";
-
 #[async_trait]
 impl SourceDatabase for PostgresSource {
     fn endpoint(&self) -> &Endpoint {
@@ -174,19 +171,16 @@ impl SourceDatabase for PostgresSource {
         format!("\"{}\"", identifier.replace('"', "\"\""))
     }
 
+    fn text_form(&self, quoted: &str) -> String {
+        format!("{quoted}::text")
+    }
+
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
     }
 
     fn read(&self, request: ReadRequest) -> SendableRecordBatchStream {
-        let select = select_sql(self, &request, |field| {
-            let quoted = self.quote(field.name());
-            if field.metadata().contains_key(TEXT_FORM) {
-                format!("{quoted}::text")
-            } else {
-                quoted
-            }
-        });
+        let select = select_sql(self, &request);
         let copy = format!("COPY ({select}) TO STDOUT (FORMAT binary)");
         let endpoint = self.endpoint.clone();
         let mut builder = RecordBatchReceiverStream::builder(request.schema.clone(), 2);

@@ -254,7 +254,7 @@ impl SourceDatabase for SqliteSource {
     }
 
     fn read(&self, request: ReadRequest) -> SendableRecordBatchStream {
-        let sql = select_sql(self, &request, |field| self.quote(field.name()));
+        let sql = select_sql(self, &request);
         let endpoint = self.endpoint.clone();
         let mut builder = RecordBatchReceiverStream::builder(request.schema.clone(), 2);
         let tx = builder.tx();

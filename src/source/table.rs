@@ -22,7 +22,7 @@ use datafusion::sql::unparser::dialect::{MySqlDialect, PostgreSqlDialect, Sqlite
 use datafusion::sql::unparser::Unparser;
 use futures::StreamExt;
 
-use super::{Dialect, ReadCounter, ReadRequest, SizeEstimate, SourceDatabase};
+use super::{Dialect, ReadCounter, ReadRequest, SizeEstimate, SourceDatabase, TEXT_FORM};
 
 /// One table of a source database.
 #[derive(Debug)]
@@ -265,13 +265,22 @@ impl ExecutionPlan for DatabaseScanExec {
     }
 }
 
-/// `SELECT <columns> FROM <table> [WHERE ...] [LIMIT n]`, with each column written by `column`.
-pub fn select_sql(
-    database: &dyn SourceDatabase,
-    request: &ReadRequest,
-    column: impl Fn(&arrow::datatypes::Field) -> String,
-) -> String {
-    let columns: Vec<String> = request.schema.fields().iter().map(|f| column(f)).collect();
+/// `SELECT <columns> FROM <table> [WHERE ...] [LIMIT n]`; a column marked [`TEXT_FORM`] is read
+/// through the database's cast to text.
+pub fn select_sql(database: &dyn SourceDatabase, request: &ReadRequest) -> String {
+    let columns: Vec<String> = request
+        .schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let quoted = database.quote(field.name());
+            if field.metadata().contains_key(TEXT_FORM) {
+                database.text_form(&quoted)
+            } else {
+                quoted
+            }
+        })
+        .collect();
     let columns = if columns.is_empty() { "1 AS _ferry_none".to_string() } else { columns.join(", ") };
     let mut sql = format!("SELECT {columns} FROM {}", quote_table(database, &request.table));
     if let Some(filter) = &request.filter_sql {
