@@ -118,10 +118,9 @@ async fn write(
     });
     let name = spec.migration.clone();
     let batches = sample.into_iter().map(Ok).chain(chunks.map(move |(start, end)| make(start..end, &schema)));
-    let conformed = stream::iter(
-        batches
-            .map(move |b: Result<RecordBatch>| b.and_then(|b| sink::conform(&b, &target, &name)).map(SinkBatch::Rows)),
-    );
+    let conformed = stream::iter(batches.map(move |b: Result<RecordBatch>| {
+        b.and_then(|b| sink::conform(&b, &target, &name, &[])).map(SinkBatch::Rows)
+    }));
     sink.write_all(&spec, Box::pin(conformed)).await
 }
 

@@ -118,10 +118,11 @@ async fn run_migration(
     let rows = {
         let rejected = rejected.clone();
         let name = migration.name.clone();
+        let key = migration.key.clone();
         stream.flat_map(move |batch| {
             let split = batch.map_err(FerryError::from).and_then(|batch| {
                 let (kept, records) = splitter.split(&batch)?;
-                let mut out = vec![SinkBatch::Rows(conform(&kept, &target_schema, &name)?)];
+                let mut out = vec![SinkBatch::Rows(conform(&kept, &target_schema, &name, &key)?)];
                 if let Some(records) = records {
                     if let Ok(mut counts) = rejected.lock() {
                         counts.0 += records.num_rows() as u64;
