@@ -1,8 +1,52 @@
-//! Exact decimal text <-> Arrow's unscaled i128, for drivers that carry decimals as text.
+//! Exact decimal text <-> Arrow's unscaled integers (i128 for Decimal128, i256 for
+//! Decimal256), for drivers that carry decimals as text and for PostgreSQL's numeric.
+
+use arrow::datatypes::i256;
+
+/// An unscaled decimal integer: the digits of a decimal with its point removed.
+pub trait Unscaled: Copy + PartialOrd + std::fmt::Display {
+    const ZERO: Self;
+    /// `self * by + add`, or `None` on overflow.
+    fn mul_add(self, by: u16, add: u16) -> Option<Self>;
+    fn negate(self) -> Self;
+    /// 10^exponent, or `None` when it does not fit.
+    fn power_of_ten(exponent: u32) -> Option<Self>;
+}
+
+impl Unscaled for i128 {
+    const ZERO: Self = 0;
+    fn mul_add(self, by: u16, add: u16) -> Option<Self> {
+        self.checked_mul(by as i128)?.checked_add(add as i128)
+    }
+    fn negate(self) -> Self {
+        -self
+    }
+    fn power_of_ten(exponent: u32) -> Option<Self> {
+        10i128.checked_pow(exponent)
+    }
+}
+
+impl Unscaled for i256 {
+    const ZERO: Self = i256::ZERO;
+    fn mul_add(self, by: u16, add: u16) -> Option<Self> {
+        self.checked_mul(i256::from_i128(by as i128))?.checked_add(i256::from_i128(add as i128))
+    }
+    fn negate(self) -> Self {
+        self.wrapping_neg()
+    }
+    fn power_of_ten(exponent: u32) -> Option<Self> {
+        i256::from_i128(10).checked_pow(exponent)
+    }
+}
 
 /// Parses `-123.45`, `+7`, `1e3`-free decimal text into an unscaled i128 at `scale`. Digits
 /// beyond `scale` must be zeros (no silent rounding); more than `precision` digits is an error.
 pub fn parse_decimal(text: &str, precision: u8, scale: i8) -> Result<i128, String> {
+    parse_unscaled(text, precision, scale)
+}
+
+/// [`parse_decimal`] for any unscaled width.
+pub fn parse_unscaled<T: Unscaled>(text: &str, precision: u8, scale: i8) -> Result<T, String> {
     let trimmed = text.trim();
     let (negative, digits) = match trimmed.as_bytes().first() {
         Some(b'-') => (true, &trimmed[1..]),
@@ -19,27 +63,31 @@ pub fn parse_decimal(text: &str, precision: u8, scale: i8) -> Result<i128, Strin
     if fraction[kept..].bytes().any(|b| b != b'0') {
         return Err(format!("`{text}` has more than {scale} decimal places"));
     }
-    let mut unscaled: i128 = 0;
+    let mut unscaled = T::ZERO;
     let too_large = || format!("`{text}` does not fit in a decimal({precision}, {scale})");
     for byte in whole.bytes().chain(fraction[..kept].bytes()) {
-        unscaled = unscaled.checked_mul(10).and_then(|v| v.checked_add((byte - b'0') as i128)).ok_or_else(too_large)?;
+        unscaled = unscaled.mul_add(10, (byte - b'0') as u16).ok_or_else(too_large)?;
     }
     for _ in kept..scale_digits {
-        unscaled = unscaled.checked_mul(10).ok_or_else(too_large)?;
+        unscaled = unscaled.mul_add(10, 0).ok_or_else(too_large)?;
     }
-    if unscaled >= 10i128.pow(precision.min(38) as u32) {
-        return Err(too_large());
+    match T::power_of_ten(precision as u32) {
+        Some(limit) if unscaled >= limit => return Err(too_large()),
+        _ => {}
     }
-    Ok(if negative { -unscaled } else { unscaled })
+    Ok(if negative { unscaled.negate() } else { unscaled })
 }
 
-/// Formats an unscaled i128 at `scale` as decimal text (`10050`, 2 -> `100.50`).
-pub fn format_decimal(unscaled: i128, scale: i8) -> String {
-    let negative = unscaled < 0;
-    let digits = unscaled.unsigned_abs().to_string();
+/// Formats an unscaled integer at `scale` as decimal text (`10050`, 2 -> `100.50`).
+pub fn format_unscaled<T: Unscaled>(unscaled: T, scale: i8) -> String {
+    let printed = unscaled.to_string();
+    let (negative, digits) = match printed.strip_prefix('-') {
+        Some(digits) => (true, digits),
+        None => (false, printed.as_str()),
+    };
     let scale = scale.max(0) as usize;
     let text = if scale == 0 {
-        digits
+        digits.to_string()
     } else if digits.len() > scale {
         format!("{}.{}", &digits[..digits.len() - scale], &digits[digits.len() - scale..])
     } else {
@@ -70,9 +118,18 @@ mod tests {
 
     #[test]
     fn formats_with_the_scale() {
-        assert_eq!(format_decimal(10050, 2), "100.50");
-        assert_eq!(format_decimal(-5, 2), "-0.05");
-        assert_eq!(format_decimal(7, 0), "7");
-        assert_eq!(format_decimal(0, 3), "0.000");
+        assert_eq!(format_unscaled::<i128>(10050, 2), "100.50");
+        assert_eq!(format_unscaled::<i128>(-5, 2), "-0.05");
+        assert_eq!(format_unscaled::<i128>(7, 0), "7");
+        assert_eq!(format_unscaled::<i128>(0, 3), "0.000");
+    }
+
+    #[test]
+    fn wide_decimals_round_trip() {
+        let text = "-12345678901234567890123456789012345.123456789012345678901234567890";
+        let unscaled: i256 = parse_unscaled(text, 65, 30).unwrap();
+        assert_eq!(format_unscaled(unscaled, 30), text);
+        assert!(parse_unscaled::<i256>(text, 64, 30).unwrap_err().contains("does not fit"));
+        assert!(parse_unscaled::<i128>(text, 65, 30).unwrap_err().contains("does not fit"));
     }
 }

@@ -2,12 +2,14 @@
 //! `source::pg_binary`). Arrays are downcast once per batch; the row loop only appends bytes.
 
 use arrow::array::{
-    Array, AsArray, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Float32Array, Float64Array, Int16Array,
-    Int32Array, Int64Array, StringArray, Time64MicrosecondArray, TimestampMicrosecondArray,
+    Array, AsArray, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Decimal256Array, Float32Array,
+    Float64Array, Int16Array, Int32Array, Int64Array, StringArray, Time64MicrosecondArray, TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use bytes::{BufMut, BytesMut};
+
+use crate::decimal::format_unscaled;
 
 pub const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
 const EPOCH_DAYS: i32 = 10_957;
@@ -17,20 +19,13 @@ const EPOCH_MICROS: i64 = 946_684_800_000_000;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WireType {
     Native,
-    Json,
     Jsonb,
     Uuid,
-}
-
-impl WireType {
-    pub fn for_pg_type(type_name: &str) -> WireType {
-        match type_name {
-            "json" => WireType::Json,
-            "jsonb" => WireType::Jsonb,
-            "uuid" => WireType::Uuid,
-            _ => WireType::Native,
-        }
-    }
+    /// Decimal text (any digits, `NaN`, `±Infinity`) into a `numeric` column.
+    Numeric,
+    /// Text that PostgreSQL parses with the column type's input function (sent as text to a
+    /// staging column, then cast).
+    Cast,
 }
 
 enum Column<'a> {
@@ -41,6 +36,7 @@ enum Column<'a> {
     Float32(&'a Float32Array),
     Float64(&'a Float64Array),
     Decimal(&'a Decimal128Array, i8),
+    WideDecimal(&'a Decimal256Array, i8),
     Text(&'a StringArray, WireType),
     Binary(&'a BinaryArray),
     Date(&'a Date32Array),
@@ -58,6 +54,7 @@ impl<'a> Column<'a> {
             DataType::Float32 => Column::Float32(array.as_primitive::<Float32Type>()),
             DataType::Float64 => Column::Float64(array.as_primitive::<Float64Type>()),
             DataType::Decimal128(_, scale) => Column::Decimal(array.as_primitive(), *scale),
+            DataType::Decimal256(_, scale) => Column::WideDecimal(array.as_primitive(), *scale),
             DataType::Utf8 => Column::Text(array.as_string::<i32>(), wire),
             DataType::Binary => Column::Binary(array.as_binary::<i32>()),
             DataType::Date32 => Column::Date(array.as_primitive()),
@@ -82,7 +79,9 @@ impl<'a> Column<'a> {
             Column::Float32(a) => fixed!(4, out.put_f32(a.value(row))),
             Column::Float64(a) => fixed!(8, out.put_f64(a.value(row))),
             Column::Decimal(a, scale) => write_numeric(a.value(row), *scale, out),
-            Column::Text(a, WireType::Native | WireType::Json) => {
+            Column::WideDecimal(a, scale) => write_numeric_text(&format_unscaled(a.value(row), *scale), out)?,
+            Column::Text(a, WireType::Numeric) => write_numeric_text(a.value(row), out)?,
+            Column::Text(a, WireType::Native | WireType::Cast) => {
                 let text = a.value(row).as_bytes();
                 out.put_i32(text.len() as i32);
                 out.put_slice(text);
@@ -207,6 +206,70 @@ fn write_numeric(unscaled: i128, scale: i8, out: &mut BytesMut) {
     }
 }
 
+/// Decimal text (`-12.340`, `NaN`, `Infinity`, `-Infinity`; any number of digits) in
+/// PostgreSQL's numeric send format, keeping the text's scale (`12.340` stays `12.340`).
+fn write_numeric_text(text: &str, out: &mut BytesMut) -> Result<(), String> {
+    let special = match text.trim() {
+        "NaN" => Some(0xC000u16),
+        "Infinity" | "+Infinity" => Some(0xD000),
+        "-Infinity" => Some(0xF000),
+        _ => None,
+    };
+    if let Some(sign) = special {
+        out.put_i32(8);
+        out.put_i16(0);
+        out.put_i16(0);
+        out.put_u16(sign);
+        out.put_u16(0);
+        return Ok(());
+    }
+    let trimmed = text.trim();
+    let (negative, digits) = match trimmed.as_bytes().first() {
+        Some(b'-') => (true, &trimmed[1..]),
+        Some(b'+') => (false, &trimmed[1..]),
+        _ => (false, trimmed),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let valid = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    if (whole.is_empty() && fraction.is_empty()) || !valid(whole) || !valid(fraction) {
+        return Err(format!("`{text}` is not a decimal number"));
+    }
+    if fraction.len() > 16383 || whole.len() > 131072 {
+        return Err(format!("`{text}` has more digits than PostgreSQL's numeric holds"));
+    }
+    // Base-10000 groups aligned on the decimal point: the whole part padded on the left, the
+    // fraction on the right, to multiples of four digits.
+    let whole = whole.trim_start_matches('0');
+    let whole_pad = (4 - whole.len() % 4) % 4;
+    let fraction_pad = (4 - fraction.len() % 4) % 4;
+    let padded: Vec<u8> = std::iter::repeat_n(b'0', whole_pad)
+        .chain(whole.bytes())
+        .chain(fraction.bytes())
+        .chain(std::iter::repeat_n(b'0', fraction_pad))
+        .collect();
+    let mut groups: Vec<i16> =
+        padded.chunks(4).map(|chunk| chunk.iter().fold(0i16, |acc, d| acc * 10 + (d - b'0') as i16)).collect();
+    let mut weight = ((whole.len() + whole_pad) / 4) as i32 - 1;
+    let leading = groups.iter().take_while(|g| **g == 0).count();
+    groups.drain(..leading);
+    weight -= leading as i32;
+    while groups.last() == Some(&0) {
+        groups.pop();
+    }
+    if groups.is_empty() {
+        weight = 0;
+    }
+    out.put_i32(8 + 2 * groups.len() as i32);
+    out.put_i16(groups.len() as i16);
+    out.put_i16(weight as i16);
+    out.put_u16(if negative && !groups.is_empty() { 0x4000 } else { 0 });
+    out.put_u16(fraction.len() as u16);
+    for group in groups {
+        out.put_i16(group);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,5 +295,25 @@ mod tests {
         ] {
             assert_eq!(round_trip(value, scale), value, "{value} at scale {scale}");
         }
+    }
+
+    #[test]
+    fn numeric_text_matches_the_fixed_point_encoding() {
+        for (text, unscaled, scale) in [
+            ("100.50", 10050, 2),
+            ("-0.05", -5, 2),
+            ("0.00", 0, 2),
+            ("12345678", 12_345_678, 0),
+            ("0.0000000001", 1, 10),
+            ("10000.0000", 100_000_000, 4),
+            ("-99999999999999999999999999999999999999", -99_999_999_999_999_999_999_999_999_999_999_999_999i128, 0),
+        ] {
+            let (mut fixed, mut from_text) = (BytesMut::new(), BytesMut::new());
+            write_numeric(unscaled, scale, &mut fixed);
+            write_numeric_text(text, &mut from_text).unwrap();
+            assert_eq!(fixed, from_text, "{text}");
+        }
+        let mut out = BytesMut::new();
+        assert!(write_numeric_text("1e5", &mut out).unwrap_err().contains("not a decimal number"));
     }
 }

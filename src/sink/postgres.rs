@@ -5,11 +5,11 @@
 //! new ones are published at once, and a failure anywhere rolls everything back. A table created
 //! or truncated in the same transaction also lets PostgreSQL skip WAL-heavy work for the COPY.
 
-use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, Field, SchemaRef, TimeUnit};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use futures::{SinkExt, StreamExt};
-use tokio_postgres::Client;
+use tokio_postgres::{Client, GenericClient};
 
 use super::pg_binary::{encode_batch, header, trailer, WireType};
 use super::{
@@ -18,7 +18,10 @@ use super::{
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
 use crate::job::Mode;
-use crate::source::{pg_connect, pg_message};
+use crate::source::{pg_connect, pg_message, PG_TYPE};
+
+/// The temporary table text-carried values are cast from.
+const STAGING: &str = "_ferry_load";
 
 /// Bytes gathered before one CopyData message is sent.
 const FLUSH_BYTES: usize = 1 << 20;
@@ -88,10 +91,18 @@ fn write_type(data_type: &DataType) -> DataType {
     }
 }
 
+/// A column of the target table with what the load needs to know about it.
+#[derive(Clone, Debug)]
+struct PgColumn {
+    column: TargetColumn,
+    /// The type's binary receive function (the base type's, for a domain).
+    receive: String,
+}
+
 async fn existing_columns(
-    client: &Client,
+    client: &impl GenericClient,
     table: &str,
-) -> std::result::Result<Vec<(TargetColumn, String)>, tokio_postgres::Error> {
+) -> std::result::Result<Vec<PgColumn>, tokio_postgres::Error> {
     let (schema, name) = match table.split_once('.') {
         Some((schema, name)) => (Some(schema), name),
         None => (None, table),
@@ -99,8 +110,11 @@ async fn existing_columns(
     let rows = client
         .query(
             "SELECT a.attname, format_type(a.atttypid, NULL), a.atttypmod, a.attnotnull, a.atthasdef, \
-             format_type(a.atttypid, a.atttypmod) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
-             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             format_type(a.atttypid, a.atttypmod), \
+             (SELECT b.typreceive::text FROM pg_type b \
+              WHERE b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END) \
+             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid \
              WHERE n.nspname = coalesce($1, current_schema()) AND c.relname = $2 AND a.attnum > 0 \
              AND NOT a.attisdropped ORDER BY a.attnum",
             &[&schema, &name],
@@ -112,16 +126,85 @@ async fn existing_columns(
             let type_name: String = row.get(1);
             let modifier: i32 = row.get(2);
             let data_type = crate::source::postgres_arrow_type(&type_name, modifier).unwrap_or(DataType::Utf8);
-            let column = TargetColumn {
-                name: row.get(0),
-                data_type,
-                sql_type: row.get(5),
-                not_null: row.get(3),
-                has_default: row.get(4),
-            };
-            (column, type_name)
+            PgColumn {
+                column: TargetColumn {
+                    name: row.get(0),
+                    data_type,
+                    sql_type: row.get(5),
+                    not_null: row.get(3),
+                    has_default: row.get(4),
+                },
+                receive: row.get::<_, Option<String>>(6).unwrap_or_default(),
+            }
         })
         .collect())
+}
+
+/// How each output column travels: binary by its Arrow type, except text, whose binary form
+/// depends on the target column's type. Text for a type without a text-like binary form goes
+/// to a temporary text column and is cast by PostgreSQL (`WireType::Cast`).
+fn wires(target: &SchemaRef, columns: &[PgColumn]) -> Vec<WireType> {
+    target
+        .fields()
+        .iter()
+        .map(|field| {
+            if field.data_type() != &DataType::Utf8 {
+                return WireType::Native;
+            }
+            let receive = columns.iter().find(|c| c.column.name == *field.name()).map(|c| c.receive.as_str());
+            match receive.unwrap_or("textrecv") {
+                "textrecv" | "varcharrecv" | "bpcharrecv" | "namerecv" | "enum_recv" | "json_recv" | "xml_recv" => {
+                    WireType::Native
+                }
+                "jsonb_recv" => WireType::Jsonb,
+                "uuid_recv" => WireType::Uuid,
+                "numeric_recv" => WireType::Numeric,
+                _ => WireType::Cast,
+            }
+        })
+        .collect()
+}
+
+/// The type of a new column: the source's own PostgreSQL type when the field still has the
+/// Arrow type ferry reads that type as, else the closest type for the Arrow type.
+fn new_column_type(field: &Field) -> Option<String> {
+    if let Some(source_type) = field.metadata().get(PG_TYPE) {
+        if reads_as(source_type) == write_type(field.data_type()) {
+            return Some(source_type.clone());
+        }
+    }
+    pg_type(field.data_type())
+}
+
+/// The Arrow type ferry reads a PostgreSQL type (as `format_type` prints it) as.
+fn reads_as(type_text: &str) -> DataType {
+    let base: String = {
+        let mut depth = 0;
+        let kept: String = type_text
+            .chars()
+            .filter(|c| {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => return depth == 0,
+                }
+                false
+            })
+            .collect();
+        kept.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    let modifier = if base == "numeric" {
+        let inner = type_text.split_once('(').and_then(|(_, rest)| rest.split_once(')')).map(|(inner, _)| inner);
+        let parts: Option<Vec<i32>> = inner.and_then(|i| i.split(',').map(|p| p.trim().parse().ok()).collect());
+        match parts.as_deref() {
+            Some([precision, scale]) => ((precision << 16) | (scale & 0x7ff)) + 4,
+            Some([precision]) => (precision << 16) + 4,
+            _ => -1,
+        }
+    } else {
+        -1
+    };
+    crate::source::postgres_arrow_type(&base, modifier).unwrap_or(DataType::Utf8)
 }
 
 #[async_trait]
@@ -131,22 +214,13 @@ impl Sink for PostgresSink {
         let existing =
             existing_columns(&client, &spec.table).await.map_err(|e| self.error(&spec.table, pg_message(&e)))?;
         let target = if existing.is_empty() {
-            let (columns, target) =
-                new_table_columns(spec, "PostgreSQL", |f| pg_type(f.data_type()), quote, write_type)?;
+            let (columns, target) = new_table_columns(spec, "PostgreSQL", new_column_type, quote, write_type)?;
             self.create = Some(format!("CREATE TABLE {} ({columns})", quote_table(&spec.table)));
-            self.wires = vec![WireType::Native; target.fields().len()];
             target
         } else {
-            let columns: Vec<TargetColumn> = existing.iter().map(|(c, _)| c.clone()).collect();
+            let columns: Vec<TargetColumn> = existing.iter().map(|c| c.column.clone()).collect();
             let target = match_columns(spec, &columns)?;
-            self.wires = target
-                .fields()
-                .iter()
-                .map(|f| {
-                    let type_name = existing.iter().find(|(c, _)| c.name == *f.name()).map(|(_, t)| t.as_str());
-                    WireType::for_pg_type(type_name.unwrap_or_default())
-                })
-                .collect();
+            self.wires = wires(&target, &existing);
             target
         };
         self.client = Some(client);
@@ -160,15 +234,41 @@ impl Sink for PostgresSink {
             return Err(FerryError::internal("PostgresSink::write_all before prepare"));
         };
         let target = self.target.clone().ok_or_else(|| FerryError::internal("no target schema"))?;
+        let mut wires = self.wires.clone();
         let pg = |e: tokio_postgres::Error| self.error(&table, pg_message(&e));
         let transaction = client.transaction().await.map_err(pg)?;
         if let Some(create) = &self.create {
             transaction.batch_execute(create).await.map_err(pg)?;
+            let created = existing_columns(&transaction, &table).await.map_err(pg)?;
+            wires = self::wires(&target, &created);
         } else if spec.mode == Mode::Replace {
             transaction.batch_execute(&format!("TRUNCATE {}", quote_table(&table))).await.map_err(pg)?;
         }
         let columns: Vec<String> = target.fields().iter().map(|f| quote(f.name())).collect();
-        let copy = format!("COPY {} ({}) FROM STDIN (FORMAT binary)", quote_table(&table), columns.join(", "));
+        // Text PostgreSQL cannot receive in binary for its column's type lands in a temporary
+        // text column first, and is cast into the table in the same transaction.
+        let copy_into = if wires.contains(&WireType::Cast) {
+            let staged: Vec<String> = columns
+                .iter()
+                .zip(&wires)
+                .map(|(column, wire)| match wire {
+                    WireType::Cast => format!("{column}::text AS {column}"),
+                    _ => column.clone(),
+                })
+                .collect();
+            transaction
+                .batch_execute(&format!(
+                    "CREATE TEMPORARY TABLE {STAGING} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA",
+                    staged.join(", "),
+                    quote_table(&table)
+                ))
+                .await
+                .map_err(pg)?;
+            STAGING.to_string()
+        } else {
+            quote_table(&table)
+        };
+        let copy = format!("COPY {copy_into} ({}) FROM STDIN (FORMAT binary)", columns.join(", "));
         let sink = transaction.copy_in::<_, Bytes>(copy.as_str()).await.map_err(pg)?;
         let mut sink = std::pin::pin!(sink);
         let mut buffer = BytesMut::with_capacity(FLUSH_BYTES * 2);
@@ -177,7 +277,7 @@ impl Sink for PostgresSink {
         while let Some(batch) = rows.next().await {
             match batch? {
                 SinkBatch::Rows(batch) => {
-                    encode_batch(&batch, &self.wires, &mut buffer).map_err(|e| self.error(&table, e))?;
+                    encode_batch(&batch, &wires, &mut buffer).map_err(|e| self.error(&table, e))?;
                     if buffer.len() >= FLUSH_BYTES {
                         sink.send(buffer.split().freeze()).await.map_err(pg)?;
                     }
@@ -188,6 +288,29 @@ impl Sink for PostgresSink {
         trailer(&mut buffer);
         sink.send(buffer.split().freeze()).await.map_err(pg)?;
         let loaded = sink.as_mut().finish().await.map_err(pg)?;
+        if copy_into == STAGING {
+            let types = existing_columns(&transaction, &table).await.map_err(pg)?;
+            let casts: Vec<String> = target
+                .fields()
+                .iter()
+                .zip(&columns)
+                .zip(&wires)
+                .map(|((field, column), wire)| {
+                    let sql_type = types.iter().find(|c| c.column.name == *field.name()).map(|c| &c.column.sql_type);
+                    match (wire, sql_type) {
+                        (WireType::Cast, Some(sql_type)) => format!("CAST({column} AS {sql_type})"),
+                        _ => column.clone(),
+                    }
+                })
+                .collect();
+            let insert = format!(
+                "INSERT INTO {} ({}) SELECT {} FROM {STAGING}",
+                quote_table(&table),
+                columns.join(", "),
+                casts.join(", ")
+            );
+            transaction.batch_execute(&insert).await.map_err(pg)?;
+        }
         write_rejects(&transaction, spec, rejects).await.map_err(|e| self.error(REJECTS_TABLE, e))?;
         transaction.commit().await.map_err(pg)?;
         Ok(loaded)

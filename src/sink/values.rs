@@ -7,7 +7,7 @@ use arrow::datatypes::{
     UInt32Type, UInt64Type, UInt8Type,
 };
 
-use crate::decimal::format_decimal;
+use crate::decimal::format_unscaled;
 
 /// One value, in the form both row-binding drivers accept.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,7 +38,10 @@ pub fn cell(array: &dyn Array, row: usize) -> Result<Cell, String> {
         DataType::Float32 => Cell::Float(array.as_primitive::<Float32Type>().value(row) as f64),
         DataType::Float64 => Cell::Float(array.as_primitive::<Float64Type>().value(row)),
         DataType::Decimal128(_, scale) => {
-            Cell::Text(format_decimal(array.as_primitive::<arrow::datatypes::Decimal128Type>().value(row), *scale))
+            Cell::Text(format_unscaled(array.as_primitive::<arrow::datatypes::Decimal128Type>().value(row), *scale))
+        }
+        DataType::Decimal256(_, scale) => {
+            Cell::Text(format_unscaled(array.as_primitive::<arrow::datatypes::Decimal256Type>().value(row), *scale))
         }
         DataType::Utf8 => Cell::Text(array.as_string::<i32>().value(row).to_string()),
         DataType::LargeUtf8 => Cell::Text(array.as_string::<i64>().value(row).to_string()),
@@ -85,7 +88,7 @@ pub fn column_type(data_type: &DataType, mysql: bool) -> Option<String> {
         DataType::UInt64 => "DECIMAL(20, 0)".into(),
         DataType::Float32 => if mysql { "FLOAT" } else { "REAL" }.into(),
         DataType::Float64 => if mysql { "DOUBLE" } else { "REAL" }.into(),
-        DataType::Decimal128(p, s) => format!("DECIMAL({p}, {s})"),
+        DataType::Decimal128(p, s) | DataType::Decimal256(p, s) => format!("DECIMAL({p}, {s})"),
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => if mysql { "LONGTEXT" } else { "TEXT" }.into(),
         DataType::Binary | DataType::LargeBinary => if mysql { "LONGBLOB" } else { "BLOB" }.into(),
         DataType::Date32 => "DATE".into(),

@@ -29,7 +29,7 @@ use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
 
 pub use mysql::{mysql_arrow_type, mysql_connect};
-pub use pg_binary::numeric_to_i128;
+pub use pg_binary::{numeric_to_i128, numeric_to_unscaled};
 pub use postgres::{arrow_type as postgres_arrow_type, pg_connect, pg_message, PostgresSource};
 pub use sqlite::{arrow_type as sqlite_arrow_type, sqlite_open};
 pub use table::DatabaseTable;
@@ -49,8 +49,9 @@ pub trait SourceDatabase: Debug + Send + Sync {
     }
     /// Quotes an identifier for this database's SQL.
     fn quote(&self, identifier: &str) -> String;
-    /// A quoted column read as its exact text form (for types with no exact Arrow reading).
-    fn text_form(&self, quoted: &str) -> String {
+    /// A quoted column of `source_type` read as its exact text form (for types with no exact
+    /// Arrow reading through the database's driver).
+    fn text_form(&self, quoted: &str, _source_type: &str) -> String {
         format!("CAST({quoted} AS TEXT)")
     }
     /// The dialect filters are written back in.
@@ -77,6 +78,11 @@ pub enum Dialect {
 
 /// Field metadata marking a column read through its text form (the value is the source type).
 pub const TEXT_FORM: &str = "ferry.read_as_text";
+
+/// Field metadata naming the PostgreSQL type a PostgreSQL target column created for this field
+/// gets: the source's own type (with its modifiers) for PostgreSQL sources, the closest one for
+/// others. Used only while the field still has the Arrow type the source read it as.
+pub const PG_TYPE: &str = "ferry.pg_type";
 
 /// What one scan asks of a source.
 #[derive(Clone, Debug)]

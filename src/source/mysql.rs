@@ -4,10 +4,11 @@
 //! consumer holds the reader back. It reports a failure mid-stream by panicking; that panic is
 //! caught here and becomes an error naming the table.
 
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, Decimal128Array};
+use arrow::array::{ArrayRef, AsArray, Decimal128Array, Decimal256Array, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
@@ -17,9 +18,9 @@ use datafusion::physical_plan::stream::RecordBatchReceiverStream;
 use mysql::prelude::Queryable;
 
 use super::table::select_sql;
-use super::{Dialect, ReadRequest, SizeEstimate, SourceDatabase, TEXT_FORM};
+use super::{Dialect, ReadRequest, SizeEstimate, SourceDatabase, PG_TYPE, TEXT_FORM};
 use crate::connection::Endpoint;
-use crate::decimal::parse_decimal;
+use crate::decimal::parse_unscaled;
 use crate::error::{FerryError, Result};
 
 const BATCH_ROWS: usize = 16 * 1024;
@@ -61,8 +62,11 @@ pub fn mysql_arrow_type(data_type: &str, column_type: &str, precision: Option<u6
         ("bigint", true) => DataType::UInt64,
         ("decimal", _) => match (precision, scale) {
             (Some(p), Some(s)) if p <= 38 => DataType::Decimal128(p as u8, s as i8),
+            (Some(p), Some(s)) if p <= 76 => DataType::Decimal256(p as u8, s as i8),
             _ => DataType::Utf8,
         },
+        ("bit", _) if precision.is_some_and(|bits| bits < 64) => DataType::Int64,
+        ("bit", _) => DataType::UInt64,
         ("float", _) => DataType::Float32,
         ("double", _) => DataType::Float64,
         ("date", _) => DataType::Date32,
@@ -130,17 +134,24 @@ impl SourceDatabase for MysqlSource {
                     (name.clone(),),
                 )
                 .map_err(|e| FerryError::Source { url: endpoint.masked(), table: name.clone(), message: e.to_string() })?;
+            let json = json_columns(&mut connection, &name);
             Ok(columns
                 .into_iter()
                 .map(|(column, data_type, column_type, nullable, precision, scale)| {
-                    let arrow = mysql_arrow_type(&data_type, &column_type, precision, scale);
-                    let field = Field::new(column, arrow, nullable == "YES");
-                    // connectorx carries DECIMAL through a 38,10 decimal; its text form is exact.
-                    if data_type == "decimal" {
-                        field.with_metadata([(TEXT_FORM.to_string(), column_type)].into_iter().collect())
-                    } else {
-                        field
+                    let mut arrow = mysql_arrow_type(&data_type, &column_type, precision, scale);
+                    let mut metadata = HashMap::new();
+                    // connectorx carries DECIMAL through a 38,10 decimal and TIME as a time of
+                    // day, and reads TIMESTAMP in the session's zone; the text forms are exact.
+                    if matches!(data_type.as_str(), "decimal" | "bit" | "time" | "timestamp") {
+                        metadata.insert(TEXT_FORM.to_string(), data_type.clone());
                     }
+                    if data_type == "timestamp" {
+                        arrow = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+                    }
+                    if data_type == "json" || json.contains(&column) {
+                        metadata.insert(PG_TYPE.to_string(), "jsonb".to_string());
+                    }
+                    Field::new(column, arrow, nullable == "YES").with_metadata(metadata)
                 })
                 .collect())
         })
@@ -172,8 +183,13 @@ impl SourceDatabase for MysqlSource {
         format!("`{}`", identifier.replace('`', "``"))
     }
 
-    fn text_form(&self, quoted: &str) -> String {
-        format!("CAST({quoted} AS CHAR) AS {quoted}")
+    fn text_form(&self, quoted: &str, source_type: &str) -> String {
+        match source_type {
+            "bit" => format!("CAST({quoted} + 0 AS CHAR) AS {quoted}"),
+            // Seconds since the epoch, whatever the session's time zone; 0 is the zero timestamp.
+            "timestamp" => format!("CAST(UNIX_TIMESTAMP({quoted}) AS CHAR) AS {quoted}"),
+            _ => format!("CAST({quoted} AS CHAR) AS {quoted}"),
+        }
     }
 
     fn dialect(&self) -> Dialect {
@@ -219,30 +235,72 @@ impl SourceDatabase for MysqlSource {
     }
 }
 
-/// connectorx's batch in the catalog's types: decimals parsed exactly from their text, other
-/// columns cast (checked: a value that does not fit is an error naming the column).
+/// MariaDB's JSON is LONGTEXT with a `json_valid` check; the checks name those columns. MySQL's
+/// catalog has no table name there (and its JSON has a type of its own), hence best effort.
+fn json_columns(connection: &mut mysql::Conn, table: &str) -> Vec<String> {
+    let clauses: Vec<String> = connection
+        .exec(
+            "SELECT check_clause FROM information_schema.check_constraints \
+             WHERE constraint_schema = DATABASE() AND table_name = ?",
+            (table,),
+        )
+        .unwrap_or_default();
+    clauses
+        .iter()
+        .filter_map(|clause| clause.strip_prefix("json_valid(`")?.strip_suffix("`)"))
+        .map(|column| column.replace("``", "`"))
+        .collect()
+}
+
+/// connectorx's batch in the catalog's types: decimals parsed exactly from their text,
+/// TIMESTAMPs from epoch seconds, other columns cast (checked: a value that does not fit is an
+/// error naming the column).
 fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, String> {
     let options = arrow::compute::CastOptions { safe: false, ..Default::default() };
     let columns = batch
         .columns()
         .iter()
         .zip(schema.fields())
-        .map(|(array, field)| match (array.data_type(), field.data_type()) {
-            (from, to) if from == to => Ok(array.clone()),
-            (DataType::Utf8 | DataType::LargeUtf8, DataType::Decimal128(precision, scale)) => {
-                let text = arrow::compute::cast(array, &DataType::Utf8).map_err(|e| e.to_string())?;
-                let values = text
-                    .as_string::<i32>()
-                    .iter()
-                    .map(|value| value.map(|v| parse_decimal(v, *precision, *scale)).transpose())
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| format!("column `{}`: {e}", field.name()))?;
-                let decimals = Decimal128Array::from(values).with_precision_and_scale(*precision, *scale);
-                decimals.map(|d| Arc::new(d) as ArrayRef).map_err(|e| e.to_string())
+        .map(|(array, field)| {
+            let column_error = |e: String| format!("column `{}`: {e}", field.name());
+            let text = || arrow::compute::cast(array, &DataType::Utf8).map_err(|e| e.to_string());
+            match (array.data_type(), field.data_type()) {
+                (from, to) if from == to => Ok(array.clone()),
+                (DataType::Utf8 | DataType::LargeUtf8, DataType::Decimal128(precision, scale)) => {
+                    let values =
+                        parse_each(&text()?, |v| parse_unscaled(v, *precision, *scale)).map_err(column_error)?;
+                    let decimals = Decimal128Array::from(values).with_precision_and_scale(*precision, *scale);
+                    decimals.map(|d| Arc::new(d) as ArrayRef).map_err(|e| e.to_string())
+                }
+                (DataType::Utf8 | DataType::LargeUtf8, DataType::Decimal256(precision, scale)) => {
+                    let values =
+                        parse_each(&text()?, |v| parse_unscaled(v, *precision, *scale)).map_err(column_error)?;
+                    let decimals = Decimal256Array::from(values).with_precision_and_scale(*precision, *scale);
+                    decimals.map(|d| Arc::new(d) as ArrayRef).map_err(|e| e.to_string())
+                }
+                (DataType::Utf8 | DataType::LargeUtf8, DataType::Timestamp(TimeUnit::Microsecond, Some(zone))) => {
+                    let values = parse_each(&text()?, epoch_micros).map_err(column_error)?;
+                    Ok(Arc::new(TimestampMicrosecondArray::from(values).with_timezone(zone.clone())) as ArrayRef)
+                }
+                (_, to) => arrow::compute::cast_with_options(array, to, &options)
+                    .map_err(|e| column_error(format!("cannot read as {to}: {e}"))),
             }
-            (_, to) => arrow::compute::cast_with_options(array, to, &options)
-                .map_err(|e| format!("column `{}`: cannot read as {to}: {e}", field.name())),
         })
         .collect::<Result<Vec<_>, _>>()?;
     RecordBatch::try_new(schema.clone(), columns).map_err(|e| e.to_string())
+}
+
+fn parse_each<T>(text: &ArrayRef, parse: impl Fn(&str) -> Result<T, String>) -> Result<Vec<Option<T>>, String> {
+    text.as_string::<i32>().iter().map(|value| value.map(&parse).transpose()).collect()
+}
+
+/// `UNIX_TIMESTAMP(ts)` text (`1698832800.123456`) as microseconds since the epoch.
+fn epoch_micros(text: &str) -> Result<i64, String> {
+    let micros: i128 = parse_unscaled(text, 38, 6)?;
+    if micros == 0 {
+        return Err(
+            "the zero TIMESTAMP ('0000-00-00 00:00:00') is not a point in time; filter or cast it in the query".into(),
+        );
+    }
+    i64::try_from(micros).map_err(|_| format!("`{text}` is out of range"))
 }

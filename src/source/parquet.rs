@@ -54,7 +54,10 @@ pub async fn listing_table(ctx: &SessionContext, url: &url::Url) -> Result<Arc<L
         message,
     };
     let table_url = ListingTableUrl::parse(url.as_str()).map_err(|e| error(e.to_string()))?;
-    let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    // Field metadata written by ferry (a column's source type) tells a PostgreSQL target which
+    // type to create; DataFusion drops it unless told otherwise.
+    let format = ParquetFormat::default().with_skip_metadata(false);
+    let options = ListingOptions::new(Arc::new(format)).with_file_extension(".parquet");
     let config = ListingTableConfig::new(table_url)
         .with_listing_options(options)
         .infer_schema(&ctx.state())

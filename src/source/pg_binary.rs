@@ -8,11 +8,14 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float32Builder, Float64Builder,
-    Int16Builder, Int32Builder, Int64Builder, StringBuilder, Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
+    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Decimal256Builder, Float32Builder,
+    Float64Builder, Int16Builder, Int32Builder, Int64Builder, StringBuilder, Time64MicrosecondBuilder,
+    TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+
+use crate::decimal::Unscaled;
 
 const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
 /// Days and microseconds between 1970-01-01 (Arrow's epoch) and 2000-01-01 (PostgreSQL's).
@@ -27,6 +30,7 @@ enum Column {
     Float32(Float32Builder),
     Float64(Float64Builder),
     Decimal(Decimal128Builder, i8),
+    WideDecimal(Decimal256Builder, i8),
     Text(StringBuilder),
     Binary(BinaryBuilder),
     Date(Date32Builder),
@@ -46,6 +50,10 @@ impl Column {
             DataType::Decimal128(_, scale) => {
                 Column::Decimal(Decimal128Builder::with_capacity(capacity).with_data_type(data_type.clone()), *scale)
             }
+            DataType::Decimal256(_, scale) => Column::WideDecimal(
+                Decimal256Builder::with_capacity(capacity).with_data_type(data_type.clone()),
+                *scale,
+            ),
             DataType::Utf8 => Column::Text(StringBuilder::with_capacity(capacity, capacity * 16)),
             DataType::Binary => Column::Binary(BinaryBuilder::with_capacity(capacity, capacity * 16)),
             DataType::Date32 => Column::Date(Date32Builder::with_capacity(capacity)),
@@ -66,6 +74,7 @@ impl Column {
             Column::Float32(b) => b.append_null(),
             Column::Float64(b) => b.append_null(),
             Column::Decimal(b, _) => b.append_null(),
+            Column::WideDecimal(b, _) => b.append_null(),
             Column::Text(b) => b.append_null(),
             Column::Binary(b) => b.append_null(),
             Column::Date(b) => b.append_null(),
@@ -83,6 +92,7 @@ impl Column {
             Column::Float32(b) => b.append_value(f32::from_be_bytes(fixed(value)?)),
             Column::Float64(b) => b.append_value(f64::from_be_bytes(fixed(value)?)),
             Column::Decimal(b, scale) => b.append_value(numeric_to_i128(value, *scale)?),
+            Column::WideDecimal(b, scale) => b.append_value(numeric_to_unscaled(value, *scale)?),
             Column::Text(b) => b.append_value(std::str::from_utf8(value).map_err(|e| e.to_string())?),
             Column::Binary(b) => b.append_value(value),
             Column::Date(b) => {
@@ -113,6 +123,7 @@ impl Column {
             Column::Float32(b) => Arc::new(b.finish()),
             Column::Float64(b) => Arc::new(b.finish()),
             Column::Decimal(b, _) => Arc::new(b.finish()),
+            Column::WideDecimal(b, _) => Arc::new(b.finish()),
             Column::Text(b) => Arc::new(b.finish()),
             Column::Binary(b) => Arc::new(b.finish()),
             Column::Date(b) => Arc::new(b.finish()),
@@ -128,6 +139,11 @@ fn fixed<const N: usize>(value: &[u8]) -> Result<[u8; N], String> {
 
 /// PostgreSQL's numeric send format -> an unscaled i128 at `scale`, exactly, or an error.
 pub fn numeric_to_i128(value: &[u8], scale: i8) -> Result<i128, String> {
+    numeric_to_unscaled(value, scale)
+}
+
+/// [`numeric_to_i128`] for any unscaled width (i256 for `numeric(p, s)` with p > 38).
+pub fn numeric_to_unscaled<T: Unscaled>(value: &[u8], scale: i8) -> Result<T, String> {
     if value.len() < 8 {
         return Err("truncated numeric".into());
     }
@@ -142,38 +158,35 @@ pub fn numeric_to_i128(value: &[u8], scale: i8) -> Result<i128, String> {
     if value.len() < 8 + 2 * ndigits as usize {
         return Err("truncated numeric".into());
     }
-    let overflow = || "the value does not fit in 38 decimal digits".to_string();
+    let overflow = || "the value does not fit in the column's decimal digits".to_string();
     let too_precise = || format!("the value has more than {scale} decimal places");
     // Group i holds the decimal digits with exponents 4*(weight-i)+3 down to 4*(weight-i). Digits
     // below 10^-scale must be zero and are left out while accumulating, so padding never overflows.
     let smallest = -(scale as i32);
-    let mut unscaled: i128 = 0;
+    let mut unscaled = T::ZERO;
     let mut lowest = smallest;
     for i in 0..ndigits as usize {
-        let group = i16::from_be_bytes([value[8 + 2 * i], value[9 + 2 * i]]) as i128;
+        let group = u16::from_be_bytes([value[8 + 2 * i], value[9 + 2 * i]]);
         let low = 4 * (weight - i as i32);
         if low >= smallest {
-            unscaled = unscaled.checked_mul(10_000).and_then(|v| v.checked_add(group)).ok_or_else(overflow)?;
+            unscaled = unscaled.mul_add(10_000, group).ok_or_else(overflow)?;
             lowest = low;
         } else if low + 3 >= smallest {
             let dropped = (smallest - low) as u32;
-            let divisor = 10i128.pow(dropped);
+            let divisor = 10u16.pow(dropped);
             if group % divisor != 0 {
                 return Err(too_precise());
             }
-            unscaled = unscaled
-                .checked_mul(10i128.pow(4 - dropped))
-                .and_then(|v| v.checked_add(group / divisor))
-                .ok_or_else(overflow)?;
+            unscaled = unscaled.mul_add(10u16.pow(4 - dropped), group / divisor).ok_or_else(overflow)?;
             lowest = smallest;
         } else if group != 0 {
             return Err(too_precise());
         }
     }
     for _ in smallest..lowest {
-        unscaled = unscaled.checked_mul(10).ok_or_else(overflow)?;
+        unscaled = unscaled.mul_add(10, 0).ok_or_else(overflow)?;
     }
-    Ok(if sign == 0x4000 { -unscaled } else { unscaled })
+    Ok(if sign == 0x4000 { unscaled.negate() } else { unscaled })
 }
 
 /// Accumulates COPY data and hands out full batches.

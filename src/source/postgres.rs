@@ -2,6 +2,7 @@
 //! binary `COPY (SELECT ...) TO STDOUT`, decoded straight into Arrow (see `pg_binary`). Types
 //! without a native decoder are read as their text form, so nothing is lost or refused.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -13,9 +14,13 @@ use tokio_postgres::{Client, NoTls};
 
 use super::pg_binary::CopyDecoder;
 use super::table::select_sql;
-use super::{Dialect, ReadRequest, SizeEstimate, SourceDatabase, TEXT_FORM};
+use super::{Dialect, ReadRequest, SizeEstimate, SourceDatabase, PG_TYPE, TEXT_FORM};
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
+
+/// Session settings for reads: ISO dates, ISO 8601 intervals (which every PostgreSQL accepts
+/// back whatever its IntervalStyle), UTC offsets in text forms.
+const TEXT_SETTINGS: &str = "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'; SET TimeZone = 'UTC'";
 
 /// Rows per Arrow batch read from PostgreSQL.
 const BATCH_ROWS: usize = 16 * 1024;
@@ -81,12 +86,14 @@ pub fn arrow_type(type_name: &str, modifier: i32) -> Option<DataType> {
         "real" => DataType::Float32,
         "double precision" => DataType::Float64,
         "numeric" if modifier >= 4 => {
-            let precision = (((modifier - 4) >> 16) & 0xffff) as u8;
-            let scale = ((modifier - 4) & 0xffff) as i8;
-            if precision > 38 || scale < 0 {
-                return None;
+            let precision = ((modifier - 4) >> 16) & 0xffff;
+            // PostgreSQL 15 allows a negative scale (stored in 11 bits); those go as text.
+            let scale = (modifier - 4) & 0x7ff;
+            match precision {
+                1..=38 if scale <= precision => DataType::Decimal128(precision as u8, scale as i8),
+                39..=76 if scale <= precision => DataType::Decimal256(precision as u8, scale as i8),
+                _ => return None,
             }
-            DataType::Decimal128(precision, scale)
         }
         "text" | "character varying" | "character" | "name" | "bpchar" => DataType::Utf8,
         "bytea" => DataType::Binary,
@@ -122,9 +129,10 @@ impl SourceDatabase for PostgresSource {
         let client = pg_connect(&self.endpoint).await?;
         let rows = client
             .query(
-                "SELECT a.attname, format_type(a.atttypid, NULL), a.atttypmod, a.attnotnull \
+                "SELECT a.attname, format_type(a.atttypid, NULL), a.atttypmod, a.attnotnull, \
+                 format_type(a.atttypid, a.atttypmod), t.typnamespace = 'pg_catalog'::regnamespace \
                  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
-                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid \
                  WHERE n.nspname = current_schema() AND c.relname = $1 AND a.attnum > 0 \
                  AND NOT a.attisdropped ORDER BY a.attnum",
                 &[&table],
@@ -138,11 +146,18 @@ impl SourceDatabase for PostgresSource {
                 let type_name: String = row.get(1);
                 let modifier: i32 = row.get(2);
                 let not_null: bool = row.get(3);
-                match arrow_type(&type_name, modifier) {
-                    Some(data_type) => Field::new(name, data_type, !not_null),
-                    None => Field::new(name, DataType::Utf8, !not_null)
-                        .with_metadata([(TEXT_FORM.to_string(), type_name)].into_iter().collect()),
+                let full_type: String = row.get(4);
+                let built_in: bool = row.get(5);
+                // A user-defined type (enum, domain, composite) may not exist in the target.
+                let mut metadata: HashMap<String, String> = HashMap::new();
+                if built_in {
+                    metadata.insert(PG_TYPE.to_string(), full_type);
                 }
+                let data_type = arrow_type(&type_name, modifier).unwrap_or_else(|| {
+                    metadata.insert(TEXT_FORM.to_string(), type_name);
+                    DataType::Utf8
+                });
+                Field::new(name, data_type, !not_null).with_metadata(metadata)
             })
             .collect();
         Ok(Arc::new(Schema::new(fields)))
@@ -171,7 +186,7 @@ impl SourceDatabase for PostgresSource {
         format!("\"{}\"", identifier.replace('"', "\"\""))
     }
 
-    fn text_form(&self, quoted: &str) -> String {
+    fn text_form(&self, quoted: &str, _source_type: &str) -> String {
         format!("{quoted}::text")
     }
 
@@ -189,6 +204,8 @@ impl SourceDatabase for PostgresSource {
             let client = pg_connect(&endpoint).await?;
             let source_error =
                 |message: String| FerryError::Source { url: endpoint.masked(), table: request.table.clone(), message };
+            // Text forms that do not depend on the server's or the role's settings.
+            client.batch_execute(TEXT_SETTINGS).await.map_err(|e| source_error(pg_message(&e)))?;
             let stream = client.copy_out(copy.as_str()).await.map_err(|e| source_error(pg_message(&e)))?;
             let mut stream = std::pin::pin!(stream);
             let mut decoder = CopyDecoder::new(request.schema.clone(), BATCH_ROWS);

@@ -16,7 +16,7 @@ use datafusion::physical_plan::stream::RecordBatchReceiverStream;
 use rusqlite::types::Value;
 
 use super::table::select_sql;
-use super::{Dialect, ReadRequest, SourceDatabase};
+use super::{Dialect, ReadRequest, SourceDatabase, PG_TYPE};
 use crate::connection::Endpoint;
 use crate::decimal::parse_decimal;
 use crate::error::{FerryError, Result};
@@ -197,6 +197,56 @@ fn to_array(values: &[Value], data_type: &DataType) -> Result<ArrayRef, (usize, 
     })
 }
 
+/// The storage classes a column read as `data_type` may hold without a value being refused.
+fn storage_classes(field: &Field) -> &'static str {
+    if field.metadata().contains_key(PG_TYPE) {
+        return "'integer', 'real'"; // a numeric without precision
+    }
+    match field.data_type() {
+        DataType::Int64 | DataType::Boolean => "'integer'",
+        DataType::Float64 | DataType::Decimal128(..) => "'integer', 'real'",
+        DataType::Binary => "'blob', 'text'",
+        DataType::Utf8 => "'text', 'integer', 'real'",
+        DataType::Timestamp(..) => "'text', 'integer'",
+        _ => "'text'",
+    }
+}
+
+/// SQLite lets a column hold values of any storage class whatever its declared type. A column
+/// holding values its declared type cannot carry exactly (`'abc'` in an INTEGER column) is read
+/// as text instead, so every value survives as SQLite prints it. One scan finds them.
+fn text_where_mixed(
+    connection: &rusqlite::Connection,
+    table: &str,
+    fields: Vec<Field>,
+) -> rusqlite::Result<Vec<Field>> {
+    if fields.is_empty() {
+        return Ok(fields);
+    }
+    let checks: Vec<String> = fields
+        .iter()
+        .map(|f| {
+            let column = format!("\"{}\"", f.name().replace('"', "\"\""));
+            format!("coalesce(max(typeof({column}) NOT IN ('null', {})), 0)", storage_classes(f))
+        })
+        .collect();
+    let mixed: Vec<bool> = connection.query_row(&format!("SELECT {} FROM {table}", checks.join(", ")), [], |row| {
+        (0..fields.len()).map(|i| row.get::<_, bool>(i)).collect()
+    })?;
+    Ok(fields
+        .into_iter()
+        .zip(mixed)
+        .map(|(field, mixed)| {
+            if mixed {
+                tracing::warn!(column = %field.name(), declared = %field.data_type(), "the column holds values of another type; read as text");
+                Field::new(field.name(), DataType::Utf8, field.is_nullable())
+            } else {
+                field
+            }
+        })
+        .collect())
+}
+
 fn parse_timestamp(text: &str) -> Option<i64> {
     ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%d"]
         .iter()
@@ -237,11 +287,19 @@ impl SourceDatabase for SqliteSource {
                 let name: String = row.get(1)?;
                 let declared: String = row.get(2)?;
                 let not_null: bool = row.get(3)?;
-                Ok(Field::new(name, arrow_type(&declared), !not_null))
+                let data_type = arrow_type(&declared);
+                let field = Field::new(name, data_type.clone(), !not_null);
+                // NUMERIC / DECIMAL without a precision Arrow holds: text, a numeric in PostgreSQL.
+                let upper = declared.to_ascii_uppercase();
+                if data_type == DataType::Utf8 && (upper.starts_with("NUMERIC") || upper.starts_with("DECIMAL")) {
+                    return Ok(field.with_metadata([(PG_TYPE.to_string(), "numeric".to_string())].into()));
+                }
+                Ok(field)
             })
             .map_err(error)?
             .collect::<Result<Vec<Field>, _>>()
             .map_err(error)?;
+        let fields = text_where_mixed(&connection, &self.quote(table), fields).map_err(error)?;
         Ok(Arc::new(Schema::new(fields)))
     }
 

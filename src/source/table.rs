@@ -274,10 +274,9 @@ pub fn select_sql(database: &dyn SourceDatabase, request: &ReadRequest) -> Strin
         .iter()
         .map(|field| {
             let quoted = database.quote(field.name());
-            if field.metadata().contains_key(TEXT_FORM) {
-                database.text_form(&quoted)
-            } else {
-                quoted
+            match field.metadata().get(TEXT_FORM) {
+                Some(source_type) => database.text_form(&quoted, source_type),
+                None => quoted,
             }
         })
         .collect();

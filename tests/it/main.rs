@@ -9,3 +9,4 @@ mod errors;
 mod expected;
 mod migrations;
 mod sql;
+mod types;

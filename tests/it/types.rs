@@ -1,0 +1,291 @@
+//! Type fidelity: a table with every common type and its edge values (min, max, zero, negative,
+//! NULL, longest) is migrated with `SELECT *`, and every value is compared with what the source
+//! database itself prints for it.
+
+use std::path::Path;
+
+use ferry::job::{Overrides, Plan};
+use ferry::run::{run, Progress};
+
+use crate::common::{sqlite_rows, MysqlDatabase, PgDatabase};
+
+const PG_TABLE: &str = r#"
+CREATE TABLE every_type (
+  id integer PRIMARY KEY,
+  i2 smallint, i4 integer, i8 bigint,
+  n12 numeric(12,2), n38 numeric(38,10), n60 numeric(60,20), nany numeric,
+  r real, d double precision, b boolean,
+  t text, vc varchar(20), c char(5), by bytea,
+  da date, ti time, ts timestamp, tstz timestamptz, iv interval,
+  u uuid, j json, jb jsonb, ai integer[], at text[]
+);
+INSERT INTO every_type VALUES
+(1, -32768, -2147483648, -9223372036854775808, -9999999999.99, -9999999999999999999999999999.9999999999,
+ -9999999999999999999999999999999999999999.99999999999999999999,
+ -123456789012345678901234567890123456789012345678901234567890.000123456789012345678901234567890,
+ '-3.4028235e38', '-1.7976931348623157e308', false, '', '', '', '\x',
+ '4713-01-01 BC', '00:00:00', '4713-01-01 00:00:00 BC', '4713-01-02 00:00:00+00 BC', '-178000000 years',
+ '00000000-0000-0000-0000-000000000000', '[]', '{}', '{}', '{}'),
+(2, 32767, 2147483647, 9223372036854775807, 9999999999.99, 9999999999999999999999999999.9999999999,
+ 9999999999999999999999999999999999999999.99999999999999999999, 1e-300,
+ '3.4028235e38', '1.7976931348623157e308', true, repeat('ü', 100000), 'abcdefghijklmnopqrst', 'abcde', '\xdeadbeef00ff',
+ '5874897-12-31', '24:00:00', '294246-12-31 23:59:59.999999', '294246-12-30 23:59:59.999999+00', '178000000 years 11 mons',
+ 'ffffffff-ffff-ffff-ffff-ffffffffffff', '{"b": [1, 2.50, null],   "a": "\u00e9"}', '{"b": [1, 2.50, null], "a": "é"}',
+ '{1,NULL,-2147483648}', '{"a,b","","NULL",NULL,"quote\"d","back\\slash"}'),
+(3, 0, 0, 0, 0, 0, 0, 'NaN', 'NaN', 'NaN', true, 'crab 🦀, e + combining acute: é, 한국어', 'héllo wörld', 'ab', '\x00',
+ '2000-01-01', '12:34:56.789012', '2000-01-01 00:00:00', '2024-03-10 02:30:00-08', '1 year 2 mons 3 days 04:05:06.789012',
+ 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"z": 1, "a": 2}', '{"z": 1, "a": 2}', '{{1,2},{3,4}}', '{"tab\there"}'),
+(4, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+ NULL, NULL, NULL, NULL, NULL),
+(5, -1, -1, -1, -0.01, 0.0000000001, -0.00000000000000000001, 'Infinity', 'Infinity', '-0', false, ' ', ' ', ' ', '\x20',
+ '1969-12-31', '23:59:59.999999', '1969-12-31 23:59:59.999999', '2024-07-01 12:00:00+05:30', '-1 days +02:00:00.000001',
+ '12345678-1234-5678-1234-567812345678', 'null', '"string"', '{}', '{NULL}'),
+(6, 1, 1, 1, 0.10, -1.5, 1.00000000000000000000, '-Infinity', '-Infinity', 'Infinity', true, E'line\nbreak\r\ttab', 'x', 'x', '\x',
+ '0001-01-01', '00:00:00.000001', '2000-02-29 12:00:00', '1999-12-31 23:59:59.999999-12', '0 seconds',
+ 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', '{}', '[1, "a", {"k": null}]', '{0}', '{""}'),
+(7, 2, 2, 2, 1.00, 0.5, 1.5, '0.000', '1.17549435e-38', '4.9e-324', false, 'NULL', 'null', 'NULL', '\x00ff00',
+ '1970-01-01', '12:00:00', '1970-01-01 00:00:00', '1970-01-01 00:00:00+00', '1 mon -1 days',
+ 'ffffffff-0000-ffff-0000-ffffffffffff', '3.14', '3.140', '{7}', '{a}')
+"#;
+
+type Rows = Vec<Vec<Option<String>>>;
+
+/// Every row of `every_type` as PostgreSQL prints it, with the columns' declared types.
+fn pg_snapshot(database: &PgDatabase) -> (Rows, Rows) {
+    let rows = database.rows("SELECT * FROM every_type ORDER BY id");
+    let types = database.rows(
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
+         WHERE a.attrelid = 'every_type'::regclass AND a.attnum > 0 ORDER BY a.attnum",
+    );
+    (rows, types)
+}
+
+/// Writes a job moving `table` from `source` to `target` as `SELECT *`, runs it, returns the error.
+async fn pass_through(dir: &Path, source: &str, target: &str, table: &str) -> Option<String> {
+    std::fs::create_dir_all(dir.join("queries")).unwrap();
+    std::fs::write(dir.join("queries/all.sql"), format!("SELECT * FROM {table}")).unwrap();
+    let job = format!(
+        "[connections]\nsource = \"{source}\"\ntarget = \"{target}\"\n[[migrations]]\nname = \"types\"\n\
+         source = \"source\"\nquery = \"queries/all.sql\"\ntarget = \"target\"\ntable = \"{table}\"\n"
+    );
+    let plan = Plan::from_toml(&job, "job.toml", dir, &Overrides::default()).unwrap();
+    run(&plan, &[], Progress::Quiet).await.unwrap().error
+}
+
+fn assert_rows_equal(actual: &[Vec<Option<String>>], expected: &[Vec<Option<String>>], names: &[&str]) {
+    assert_eq!(actual.len(), expected.len(), "row count");
+    for (actual, expected) in actual.iter().zip(expected) {
+        for (index, (a, e)) in actual.iter().zip(expected).enumerate() {
+            let shorten = |v: &Option<String>| v.as_ref().map(|v| v.chars().take(120).collect::<String>());
+            assert_eq!(
+                a,
+                e,
+                "row id {:?}, column `{}`: {:?} vs {:?}",
+                expected[0],
+                names[index],
+                shorten(a),
+                shorten(e)
+            );
+        }
+    }
+}
+
+fn pg_names(types: &[Vec<Option<String>>]) -> Vec<&str> {
+    types.iter().map(|t| t[0].as_deref().unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_to_postgres_keeps_every_value_and_type() {
+    let source = PgDatabase::new();
+    source.rows(PG_TABLE);
+    let target = PgDatabase::new();
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(pass_through(dir.path(), &source.url, &target.url, "every_type").await, None);
+    let (expected, expected_types) = pg_snapshot(&source);
+    let (actual, actual_types) = pg_snapshot(&target);
+    // The created table has the source's own types, modifiers included.
+    assert_eq!(actual_types, expected_types);
+    assert_rows_equal(&actual, &expected, &pg_names(&expected_types));
+
+    // Into an existing table: the same values again (replace mode), through the same wires.
+    assert_eq!(pass_through(dir.path(), &source.url, &target.url, "every_type").await, None);
+    assert_rows_equal(&pg_snapshot(&target).0, &expected, &pg_names(&expected_types));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_to_parquet_to_postgres_keeps_every_value_and_type() {
+    let source = PgDatabase::new();
+    source.rows(PG_TABLE);
+    let target = PgDatabase::new();
+    let dir = tempfile::tempdir().unwrap();
+    let lake = format!("file://{}/lake", dir.path().display());
+    assert_eq!(pass_through(dir.path(), &source.url, &lake, "every_type").await, None);
+    assert_eq!(pass_through(dir.path(), &lake, &target.url, "every_type").await, None);
+    let (expected, expected_types) = pg_snapshot(&source);
+    let (actual, actual_types) = pg_snapshot(&target);
+    assert_eq!(actual_types, expected_types);
+    assert_rows_equal(&actual, &expected, &pg_names(&expected_types));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_arrow_cannot_hold_fail_naming_row_and_column() {
+    let source = PgDatabase::new();
+    source.rows(
+        "CREATE TABLE edge (id int PRIMARY KEY, ts timestamp); \
+         INSERT INTO edge VALUES (1, '2024-01-01'), (2, 'infinity'), (3, '294270-01-01')",
+    );
+    let target = PgDatabase::new();
+    let dir = tempfile::tempdir().unwrap();
+    let error = pass_through(dir.path(), &source.url, &target.url, "edge").await.expect("infinity must fail");
+    assert!(error.contains("row 2, column `ts`: the timestamp is ±infinity"), "{error}");
+    assert!(target.rows("SELECT 1 FROM pg_tables WHERE tablename = 'edge'").is_empty());
+    source.rows("DELETE FROM edge WHERE id = 2");
+    let error = pass_through(dir.path(), &source.url, &target.url, "edge").await.expect("out of range must fail");
+    assert!(error.contains("row 2, column `ts`: timestamp out of Arrow's range"), "{error}");
+}
+
+const MYSQL_TABLE: &str = r#"
+CREATE TABLE every_type (
+  id int PRIMARY KEY, flag tinyint(1), big bigint unsigned, dec65 decimal(65,30), f float, d double,
+  dt datetime(6), ts timestamp(6) NULL, da date, ti time(6), y year, c char(5), vc varchar(50), tx text,
+  bl blob, j json, e enum('small','large'), bt bit(10)
+) CHARACTER SET utf8mb4;
+SET time_zone = '+05:30';
+INSERT INTO every_type VALUES
+(1, 0, 0, '-99999999999999999999999999999999999.999999999999999999999999999999', -3.40282e38, -1.7976931348623157e308,
+ '1000-01-01 00:00:00', '1970-01-01 05:30:01', '1000-01-01', '00:00:00', 1901, '', '', '', '', '[]', 'small', b'0'),
+(2, 1, 18446744073709551615, '99999999999999999999999999999999999.999999999999999999999999999999', 3.40282e38,
+ 1.7976931348623157e308, '9999-12-31 23:59:59.999999', '2038-01-19 08:44:07.999999', '9999-12-31', '23:59:59.999999',
+ 2155, 'abcde', 'crab 🦀, é, 한국어', REPEAT('ü', 30000), x'DEADBEEF00FF', '{"a": "é", "b": [1, 2.5, null]}', 'large',
+ b'1111111111'),
+(3, 0, 9223372036854775808, '0.000000000000000000000000000001', 0, -0.0, '2024-03-10 02:30:00.123456',
+ '2024-03-10 02:30:00.5', '2024-03-10', '12:34:56.789012', 2000, 'ab', ' lead', 'line
+break', x'00', '{}', 'small', b'101'),
+(4, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+(5, 1, 1, '-1.5', 1.17549e-38, 4.9e-324, '1969-12-31 23:59:59.999999', '2000-01-01 00:00:00', '1969-12-31',
+ '00:00:00.000001', 1970, 'x', 'x', 'x', x'20', 'null', 'large', b'0000000001')
+"#;
+
+/// Column name, the MySQL expression that prints it, the PostgreSQL expression that prints the
+/// migrated column the same way.
+const MYSQL_COLUMNS: &[(&str, &str, &str)] = &[
+    ("id", "CAST(id AS CHAR)", "id::text"),
+    ("flag", "CASE WHEN flag THEN 'true' WHEN NOT flag THEN 'false' END", "flag::text"),
+    ("big", "CAST(big AS CHAR)", "big::text"),
+    ("dec65", "CAST(dec65 AS CHAR)", "dec65::text"),
+    ("f", "CAST(f AS CHAR)", "f::text"),
+    ("d", "CAST(d AS CHAR)", "d::text"),
+    ("dt", "DATE_FORMAT(dt, '%Y-%m-%d %H:%i:%s.%f')", "to_char(dt, 'YYYY-MM-DD HH24:MI:SS.US')"),
+    ("ts", "CAST(UNIX_TIMESTAMP(ts) AS CHAR)", "extract(epoch FROM ts)::numeric(20, 6)::text"),
+    ("da", "CAST(da AS CHAR)", "da::text"),
+    ("ti", "TIME_FORMAT(ti, '%H:%i:%s.%f')", "to_char(ti, 'HH24:MI:SS.US')"),
+    ("y", "CAST(y AS CHAR)", "y::text"),
+    ("c", "c", "c"),
+    ("vc", "vc", "vc"),
+    ("tx", "tx", "tx"),
+    ("bl", "HEX(bl)", "upper(encode(bl, 'hex'))"),
+    ("j", "j", "j::text"),
+    ("e", "e", "e"),
+    ("bt", "CAST(bt + 0 AS CHAR)", "bt::text"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_to_postgres_keeps_every_value() {
+    let source = MysqlDatabase::new();
+    source.execute(MYSQL_TABLE);
+    let target = PgDatabase::new();
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(pass_through(dir.path(), &source.url, &target.url, "every_type").await, None);
+    let select = |side: usize| {
+        let columns: Vec<&str> = MYSQL_COLUMNS.iter().map(|c| if side == 0 { c.1 } else { c.2 }).collect();
+        format!("SELECT {} FROM every_type ORDER BY id", columns.join(", "))
+    };
+    let expected = source.rows(&select(0));
+    let mut actual = target.rows(&select(1));
+    let names: Vec<&str> = MYSQL_COLUMNS.iter().map(|c| c.0).collect();
+    // MySQL and PostgreSQL print the same float in different notations; compare the numbers.
+    for (row, expected_row) in actual.iter_mut().zip(&expected) {
+        for (index, name) in [(4, "f"), (5, "d")] {
+            let parse = |v: &Option<String>| v.as_ref().map(|v| v.parse::<f64>().unwrap());
+            if index == 4 {
+                let as_f32 = |v: &Option<String>| v.as_ref().map(|v| v.parse::<f32>().unwrap().to_bits());
+                assert_eq!(as_f32(&row[index]), as_f32(&expected_row[index]), "column `{name}`");
+            } else {
+                assert_eq!(parse(&row[index]).map(f64::to_bits), parse(&expected_row[index]).map(f64::to_bits));
+            }
+            row[index] = expected_row[index].clone();
+        }
+    }
+    assert_rows_equal(&actual, &expected, &names);
+    let types = target.rows(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'every_type' \
+         AND column_name IN ('big', 'dec65', 'ts', 'j') ORDER BY column_name",
+    );
+    let types: Vec<(String, String)> =
+        types.into_iter().map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap())).collect();
+    assert_eq!(
+        types,
+        [("big", "numeric"), ("dec65", "numeric"), ("j", "jsonb"), ("ts", "timestamp with time zone")]
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_time_outside_a_day_fails_naming_the_column() {
+    let source = MysqlDatabase::new();
+    source.execute("CREATE TABLE spans (id int PRIMARY KEY, span time); INSERT INTO spans VALUES (1, '838:59:59')");
+    let target = PgDatabase::new();
+    let dir = tempfile::tempdir().unwrap();
+    let error = pass_through(dir.path(), &source.url, &target.url, "spans").await.expect("must fail");
+    assert!(error.contains("column `span`") && error.contains("838:59:59"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_to_postgres_keeps_every_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("source.db");
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    connection
+        .execute_batch(
+            "CREATE TABLE every_type (id INTEGER PRIMARY KEY, i INTEGER, r REAL, t TEXT, b BLOB, n NUMERIC, \
+             d DECIMAL(10, 2), odd INTEGER);
+             INSERT INTO every_type VALUES
+             (1, -9223372036854775808, -1.7976931348623157e308, '', x'', 5, 12.34, 1),
+             (2, 9223372036854775807, 1.7976931348623157e308, 'crab 🦀, é', x'00ff', 2.5, -99999999.99, 'abc'),
+             (3, 0, 0.1, 'line\nbreak', x'20', '1e3', 0, 2.5),
+             (4, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+             (5, -1, -0.0, ' ', x'DEADBEEF', 7, 0.01, x'41');",
+        )
+        .unwrap();
+    drop(connection);
+    let target = PgDatabase::new();
+    let source = format!("sqlite://{}", path.display());
+    assert_eq!(pass_through(dir.path(), &source, &target.url, "every_type").await, None);
+    let expected = sqlite_rows(
+        &path,
+        "SELECT id, i, r, t, CASE WHEN b IS NOT NULL THEN hex(b) END, n, d, CASE typeof(odd) WHEN 'blob' THEN CAST(odd AS TEXT) ELSE odd END \
+         FROM every_type ORDER BY id",
+    );
+    let actual = target.rows("SELECT id, i, r, t, upper(encode(b, 'hex')), n, d, odd FROM every_type ORDER BY id");
+    for (actual, expected) in actual.iter().zip(&expected) {
+        let float = |v: &Option<String>| v.as_ref().map(|v| v.parse::<f64>().unwrap().to_bits());
+        assert_eq!(float(&actual[2]), float(&expected[2]), "column `r` of {expected:?}");
+        let numeric =
+            |v: &Option<String>| v.as_ref().map(|v| v.parse::<f64>().map(f64::to_bits).map_err(|_| v.clone()));
+        assert_eq!(numeric(&actual[5]), numeric(&expected[5]), "column `n` of {expected:?}");
+        for index in [0, 1, 3, 4, 6, 7] {
+            let expected = &expected[index];
+            let expected = if index == 6 {
+                expected.as_ref().map(|v| format!("{:.2}", v.parse::<f64>().unwrap()))
+            } else {
+                expected.clone()
+            };
+            assert_eq!(actual[index], expected, "column {index} of row {:?}", actual[0]);
+        }
+    }
+    let types = target.rows(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'every_type' ORDER BY ordinal_position",
+    );
+    let types: Vec<String> = types.into_iter().map(|r| r[1].clone().unwrap()).collect();
+    assert_eq!(types, ["bigint", "bigint", "double precision", "text", "bytea", "numeric", "numeric", "text"]);
+}
