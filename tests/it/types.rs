@@ -289,3 +289,24 @@ async fn sqlite_to_postgres_keeps_every_value() {
     let types: Vec<String> = types.into_iter().map(|r| r[1].clone().unwrap()).collect();
     assert_eq!(types, ["bigint", "bigint", "double precision", "text", "bytea", "numeric", "numeric", "text"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_narrower_target_column_is_checked_per_value_naming_the_key() {
+    let source = PgDatabase::new();
+    source
+        .rows("CREATE TABLE wide (id int PRIMARY KEY, big bigint); INSERT INTO wide VALUES (1, 7), (2, 1099511627776)");
+    let target = PgDatabase::new();
+    target.rows("CREATE TABLE wide (id bigint PRIMARY KEY, big integer); INSERT INTO wide VALUES (9, 9)");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("all.sql"), "SELECT * FROM wide").unwrap();
+    let job = format!(
+        "[connections]\nsource = \"{}\"\ntarget = \"{}\"\n[[migrations]]\nname = \"m\"\nsource = \"source\"\n\
+         query = \"all.sql\"\ntarget = \"target\"\ntable = \"wide\"\nkey = [\"id\"]\n",
+        source.url, target.url
+    );
+    let plan = Plan::from_toml(&job, "job.toml", dir.path(), &Overrides::default()).unwrap();
+    let error = run(&plan, &[], Progress::Quiet).await.unwrap().error.expect("must not fit");
+    assert!(error.contains("column `big`: the value 1099511627776 (row with id = 2) does not fit"), "{error}");
+    // integer -> bigint widens; nothing was published.
+    assert_eq!(target.rows("SELECT id, big FROM wide"), vec![vec![Some("9".into()), Some("9".into())]]);
+}
