@@ -8,6 +8,7 @@
 mod mysql;
 mod parquet;
 pub mod pg_binary;
+mod pg_types;
 mod postgres;
 mod sqlite;
 mod values;

@@ -310,3 +310,49 @@ async fn a_narrower_target_column_is_checked_per_value_naming_the_key() {
     // integer -> bigint widens; nothing was published.
     assert_eq!(target.rows("SELECT id, big FROM wide"), vec![vec![Some("9".into()), Some("9".into())]]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_built_in_and_user_defined_types_survive() {
+    let source = PgDatabase::new();
+    source.rows(
+        "CREATE TYPE mood AS ENUM ('sad', 'happy'); \
+         CREATE DOMAIN positive AS numeric(10, 2) CHECK (VALUE > 0); \
+         CREATE TABLE more_types (id int PRIMARY KEY, tz timetz, ip inet, net cidr, mac macaddr, m money, \
+           bits bit(3), vbits varbit, x xml, tsv tsvector, r int4range, p point, md mood, pos positive, o oid, \
+           neg numeric(5, -2), si smallint[], tsa timestamptz[], ts3 timestamp(3), vc varchar, ch char); \
+         INSERT INTO more_types VALUES \
+         (1, '04:05:06.789+05:30', '192.168.0.1/24', '10.0.0.0/8', '08:00:2b:01:02:03', 1234.56, B'101', B'1', \
+          '<a>x</a>', 'a fat cat', '[1,10)', '(1.5,2)', 'happy', 12.34, 4294967295, 12300, '{1,2}', \
+          '{\"2024-01-01 00:00:00+00\"}', '2024-01-01 00:00:00.123', 'free', 'c'), \
+         (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
+          NULL, NULL, NULL)",
+    );
+    let target = PgDatabase::new();
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(pass_through(dir.path(), &source.url, &target.url, "more_types").await, None);
+    let select = "SELECT * FROM more_types ORDER BY id";
+    let types = |database: &PgDatabase| {
+        database.rows(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute \
+             WHERE attrelid = 'more_types'::regclass AND attnum > 0 ORDER BY attnum",
+        )
+    };
+    let expected_types = types(&source);
+    let names: Vec<String> = source
+        .rows("SELECT attname FROM pg_attribute WHERE attrelid = 'more_types'::regclass AND attnum > 0 ORDER BY attnum")
+        .into_iter()
+        .map(|r| r[0].clone().unwrap())
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    assert_rows_equal(&target.rows(select), &source.rows(select), &names);
+    // Built-in types are recreated as themselves; a user-defined type may not exist in the
+    // target, so its column is text.
+    let mut created = types(&target);
+    let user_defined =
+        [names.iter().position(|n| *n == "md").unwrap(), names.iter().position(|n| *n == "pos").unwrap()];
+    for index in user_defined {
+        assert_eq!(created[index], vec![Some("text".to_string())]);
+        created[index] = expected_types[index].clone();
+    }
+    assert_eq!(created, expected_types);
+}
