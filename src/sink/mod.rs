@@ -166,6 +166,23 @@ pub fn match_columns(spec: &LoadSpec, existing: &[TargetColumn]) -> Result<Schem
     }
 }
 
+/// For targets that store date-times without a zone and write them in UTC (MySQL, SQLite): a
+/// date-time column given instants (timestamps with a zone) takes them as UTC date-times.
+pub fn instants_as_utc(spec: &LoadSpec, existing: Vec<TargetColumn>) -> Vec<TargetColumn> {
+    existing
+        .into_iter()
+        .map(|mut column| {
+            let given = spec.schema.fields().iter().find(|f| f.name().eq_ignore_ascii_case(&column.name));
+            if let (Some(given), DataType::Timestamp(unit, None)) = (given, &column.data_type) {
+                if let DataType::Timestamp(_, Some(_)) = given.data_type() {
+                    column.data_type = DataType::Timestamp(*unit, Some("UTC".into()));
+                }
+            }
+            column
+        })
+        .collect()
+}
+
 /// Whether values of type `from` can be stored in a column read as `to` without changing
 /// meaning. Narrowing (bigint -> integer) is allowed here and checked value by value.
 pub fn compatible(from: &DataType, to: &DataType) -> bool {

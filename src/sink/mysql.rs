@@ -12,7 +12,8 @@ use mysql::prelude::Queryable;
 
 use super::values::{cell, column_type, write_type, Cell};
 use super::{
-    feed_blocking, match_columns, new_table_columns, LoadSpec, RowStream, Sink, SinkBatch, TargetColumn, REJECTS_TABLE,
+    feed_blocking, instants_as_utc, match_columns, new_table_columns, LoadSpec, RowStream, Sink, SinkBatch,
+    TargetColumn, REJECTS_TABLE,
 };
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
@@ -136,6 +137,9 @@ impl Sink for MysqlSink {
             ));
             target
         } else {
+            // The session's zone is UTC: a TIMESTAMP column takes instants as exactly as the
+            // naive date-times it is usually given, a DATETIME takes them as UTC date-times.
+            let existing = instants_as_utc(spec, existing);
             match_columns(spec, &existing)?
         };
         self.target = Some(target.clone());

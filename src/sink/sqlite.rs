@@ -8,7 +8,8 @@ use rusqlite::types::Value;
 
 use super::values::{cell, column_type, write_type, Cell};
 use super::{
-    feed_blocking, match_columns, new_table_columns, LoadSpec, RowStream, Sink, SinkBatch, TargetColumn, REJECTS_TABLE,
+    feed_blocking, instants_as_utc, match_columns, new_table_columns, LoadSpec, RowStream, Sink, SinkBatch,
+    TargetColumn, REJECTS_TABLE,
 };
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
@@ -102,7 +103,8 @@ impl Sink for SqliteSink {
             self.create = Some(format!("CREATE TABLE {} ({columns})", quote(&spec.table)));
             target
         } else {
-            match_columns(spec, &existing)?
+            // SQLite has no zones; ferry writes instants as UTC date-time text.
+            match_columns(spec, &instants_as_utc(spec, existing))?
         };
         self.target = Some(target.clone());
         Ok(target)

@@ -356,3 +356,48 @@ async fn other_built_in_and_user_defined_types_survive() {
     }
     assert_eq!(created, expected_types);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_to_mysql_keeps_instants_and_wide_decimals() {
+    let table =
+        "CREATE TABLE moments (id int PRIMARY KEY, ts timestamp(6) NULL, dt datetime(6), dec65 decimal(65,30));";
+    let source = MysqlDatabase::new();
+    source.execute(&format!(
+        "{table} SET time_zone = '-08:00'; INSERT INTO moments VALUES \
+         (1, '2024-03-10 02:30:00.5', '2024-03-10 02:30:00.5', '-12345678901234567890123456789012345.000000000000000000000000000001'), \
+         (2, NULL, NULL, NULL)"
+    ));
+    let target = MysqlDatabase::new();
+    let dir = tempfile::tempdir().unwrap();
+    // Into a table ferry creates, then into the existing one (replace).
+    for _ in 0..2 {
+        assert_eq!(pass_through(dir.path(), &source.url, &target.url, "moments").await, None);
+        let select = "SELECT id, CAST(UNIX_TIMESTAMP(ts) AS CHAR), CAST(dt AS CHAR), CAST(dec65 AS CHAR) FROM moments ORDER BY id";
+        assert_eq!(target.rows(select), source.rows(select));
+    }
+    target.execute("DROP TABLE moments");
+    target.execute(table);
+    assert_eq!(pass_through(dir.path(), &source.url, &target.url, "moments").await, None);
+    let select =
+        "SELECT id, CAST(UNIX_TIMESTAMP(ts) AS CHAR), CAST(dt AS CHAR), CAST(dec65 AS CHAR) FROM moments ORDER BY id";
+    assert_eq!(target.rows(select), source.rows(select));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instants_go_into_sqlite_as_utc_again_and_again() {
+    let source = PgDatabase::new();
+    source.rows(
+        "CREATE TABLE moments (id int PRIMARY KEY, at timestamptz); \
+         INSERT INTO moments VALUES (1, '2024-03-10 02:30:00.5-08'), (2, NULL), (3, '1999-12-31 23:59:59.999999+14')",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("target.db");
+    let target = format!("sqlite://{}", path.display());
+    let expected = source
+        .rows("SELECT id::text, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') FROM moments ORDER BY id");
+    // Into the table ferry creates, then into the existing one.
+    for _ in 0..2 {
+        assert_eq!(pass_through(dir.path(), &source.url, &target, "moments").await, None);
+        assert_eq!(sqlite_rows(&path, "SELECT id, at FROM moments ORDER BY id"), expected);
+    }
+}
