@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # ferry vs PostgreSQL's own binary COPY pipe, PG -> PG on this machine, alternating runs.
-# Prints each run, then medians, the ratio ferry/pipe, and peak RSS (from GNU time).
+# Prints each run, then medians, the ratio ferry/pipe, and peak RSS (from GNU time). Then the
+# users migration into Parquet (vs `COPY ... TO STDOUT` into a file) and into SQLite (vs a bare
+# rusqlite bulk insert of the same rows, examples/sqlite_bulk_insert.rs), with rows/s.
 #
 #   benches/compare.sh [ROWS] [RUNS]        default 1,000,000 users (3,000,000 orders), 5 runs
 #
-# Needs a release build (cargo build --release) and a PostgreSQL reachable as $PGUSER at
-# $PGHOST:5432 (defaults: postgres@127.0.0.1). Databases ferry_src and ferry_dst are replaced.
+# Needs a release build (cargo build --release --examples) and a PostgreSQL reachable as
+# $PGUSER at $PGHOST:5432 (defaults: postgres@127.0.0.1). Databases ferry_src and ferry_dst are
+# replaced; files go to a temporary folder.
 set -euo pipefail
 ROWS=${1:-1000000}
 RUNS=${2:-5}
@@ -14,7 +17,11 @@ FERRY=${FERRY:-${CARGO_TARGET_DIR:-$ROOT/target}/release/ferry}
 export PGHOST=${PGHOST:-127.0.0.1} PGUSER=${PGUSER:-postgres}
 SRC=ferry_src DST=ferry_dst
 URL="postgres://$PGUSER@$PGHOST:5432"
-[ -x "$FERRY" ] || { echo "no release binary at $FERRY; run: cargo build --release" >&2; exit 2; }
+BULK=${BULK:-$(dirname "$FERRY")/examples/sqlite_bulk_insert}
+[ -x "$FERRY" ] || { echo "no release binary at $FERRY; run: cargo build --release --examples" >&2; exit 2; }
+[ -x "$BULK" ] || { echo "no baseline at $BULK; run: cargo build --release --examples" >&2; exit 2; }
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
 command -v /usr/bin/time >/dev/null || { echo "GNU time is missing: apt-get install time" >&2; exit 2; }
 
 for db in $SRC $DST; do dropdb --if-exists "$db"; createdb "$db"; done
@@ -61,4 +68,31 @@ for migration in users orders; do
   printf '%-7s %9d rows: pipe median %ss, ferry median %ss, ratio %s, ferry peak RSS %d MB\n' \
     "$migration" "$rows" "$pipe_median" "$ferry_median" \
     "$(awk -v f="$ferry_median" -v p="$pipe_median" 'BEGIN {printf "%.2fx", f / p}')" "$((ferry_rss / 1024))"
+done
+
+# Other targets, users only: ferry vs the plainest way to get the same rows there.
+USERS_SQLITE="CREATE TABLE target_users (user_id INTEGER PRIMARY KEY, full_name TEXT, age_group TEXT NOT NULL, city TEXT, registered_date TIMESTAMP)"
+to_file() { psql -q "$SRC" -c "COPY ($USERS_SQL) TO STDOUT (FORMAT binary)" > "$WORK/users.copy"; }
+to_sqlite() { psql -q "$SRC" -c "COPY ($USERS_SQL) TO STDOUT" | "$BULK" "$WORK/bare.db" "$USERS_SQLITE" target_users; }
+export -f to_file to_sqlite
+export USERS_SQL USERS_SQLITE WORK BULK
+for target in parquet sqlite; do
+  case $target in
+    parquet) baseline=to_file; url="file://$WORK/lake" ;;
+    sqlite) baseline=to_sqlite; url="sqlite://$WORK/ferry.db" ;;
+  esac
+  : > /tmp/ferry_compare.pipe; : > /tmp/ferry_compare.ferry
+  for run in $(seq 1 "$RUNS"); do
+    p=$(measure "$baseline" bash -c "$baseline")
+    f=$(measure ferry "$FERRY" run --job "$ROOT/ferry.toml" users --source "$URL/$SRC" --target "$url")
+    echo "$p" >> /tmp/ferry_compare.pipe; echo "$f" >> /tmp/ferry_compare.ferry
+    printf '%-7s run %d: baseline %6ss  ferry %6ss  (ferry peak RSS %s MB)\n' "$target" "$run" "${p% *}" "${f% *}" "$(( ${f#* } / 1024 ))"
+  done
+  base_median=$(cut -d' ' -f1 /tmp/ferry_compare.pipe | median)
+  ferry_median=$(cut -d' ' -f1 /tmp/ferry_compare.ferry | median)
+  ferry_rss=$(cut -d' ' -f2 /tmp/ferry_compare.ferry | sort -n | tail -1)
+  printf 'users -> %-7s %9d rows: %s median %ss (%s rows/s), ferry median %ss (%s rows/s), ratio %s, ferry peak RSS %d MB\n' \
+    "$target" "$ROWS" "$baseline" "$base_median" "$(awk -v r="$ROWS" -v t="$base_median" 'BEGIN {printf "%.0f", r / t}')" \
+    "$ferry_median" "$(awk -v r="$ROWS" -v t="$ferry_median" 'BEGIN {printf "%.0f", r / t}')" \
+    "$(awk -v f="$ferry_median" -v p="$base_median" 'BEGIN {printf "%.2fx", f / p}')" "$((ferry_rss / 1024))"
 done
