@@ -49,25 +49,32 @@ measure() { # name, command...: prints "seconds peak_kb"
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
-for migration in users orders; do
-  case $migration in
-    users) table=target_users; sql=$USERS_SQL ;;
-    orders) table=target_orders; sql=$ORDERS_SQL ;;
-  esac
+# alternate LABEL BASELINE_FUNCTION FERRY_ARGS...: RUNS alternating runs of each; sets
+# base_median, ferry_median (seconds) and ferry_rss (KB, the highest).
+alternate() {
+  local label=$1 baseline=$2; shift 2
   : > /tmp/ferry_compare.pipe; : > /tmp/ferry_compare.ferry
   for run in $(seq 1 "$RUNS"); do
-    p=$(measure pipe bash -c "pipe $table \"$sql\"")
-    f=$(measure ferry "$FERRY" run --job "$ROOT/ferry.toml" "$migration" --source "$URL/$SRC" --target "$URL/$DST")
+    p=$(measure "$baseline" bash -c "$baseline")
+    f=$(measure ferry "$FERRY" run --job "$ROOT/ferry.toml" "$@")
     echo "$p" >> /tmp/ferry_compare.pipe; echo "$f" >> /tmp/ferry_compare.ferry
-    printf '%-7s run %d: pipe %6ss  ferry %6ss  (ferry peak RSS %s MB)\n' "$migration" "$run" "${p% *}" "${f% *}" "$(( ${f#* } / 1024 ))"
+    printf '%-7s run %d: %s %6ss  ferry %6ss  (ferry peak RSS %s MB)\n' "$label" "$run" "$baseline" "${p% *}" "${f% *}" "$(( ${f#* } / 1024 ))"
   done
-  pipe_median=$(cut -d' ' -f1 /tmp/ferry_compare.pipe | median)
+  base_median=$(cut -d' ' -f1 /tmp/ferry_compare.pipe | median)
   ferry_median=$(cut -d' ' -f1 /tmp/ferry_compare.ferry | median)
   ferry_rss=$(cut -d' ' -f2 /tmp/ferry_compare.ferry | sort -n | tail -1)
+}
+ratio() { awk -v f="$ferry_median" -v p="$base_median" 'BEGIN {printf "%.2fx", f / p}'; }
+
+pipe_users() { pipe target_users "$USERS_SQL"; }
+pipe_orders() { pipe target_orders "$ORDERS_SQL"; }
+export -f pipe_users pipe_orders
+export USERS_SQL ORDERS_SQL
+for migration in users orders; do
+  alternate "$migration" "pipe_$migration" "$migration" --source "$URL/$SRC" --target "$URL/$DST"
   rows=$ROWS; [ "$migration" = orders ] && rows=$((3 * ROWS))
   printf '%-7s %9d rows: pipe median %ss, ferry median %ss, ratio %s, ferry peak RSS %d MB\n' \
-    "$migration" "$rows" "$pipe_median" "$ferry_median" \
-    "$(awk -v f="$ferry_median" -v p="$pipe_median" 'BEGIN {printf "%.2fx", f / p}')" "$((ferry_rss / 1024))"
+    "$migration" "$rows" "$base_median" "$ferry_median" "$(ratio)" "$((ferry_rss / 1024))"
 done
 
 # Other targets, users only: ferry vs the plainest way to get the same rows there.
@@ -81,18 +88,9 @@ for target in parquet sqlite; do
     parquet) baseline=to_file; url="file://$WORK/lake" ;;
     sqlite) baseline=to_sqlite; url="sqlite://$WORK/ferry.db" ;;
   esac
-  : > /tmp/ferry_compare.pipe; : > /tmp/ferry_compare.ferry
-  for run in $(seq 1 "$RUNS"); do
-    p=$(measure "$baseline" bash -c "$baseline")
-    f=$(measure ferry "$FERRY" run --job "$ROOT/ferry.toml" users --source "$URL/$SRC" --target "$url")
-    echo "$p" >> /tmp/ferry_compare.pipe; echo "$f" >> /tmp/ferry_compare.ferry
-    printf '%-7s run %d: baseline %6ss  ferry %6ss  (ferry peak RSS %s MB)\n' "$target" "$run" "${p% *}" "${f% *}" "$(( ${f#* } / 1024 ))"
-  done
-  base_median=$(cut -d' ' -f1 /tmp/ferry_compare.pipe | median)
-  ferry_median=$(cut -d' ' -f1 /tmp/ferry_compare.ferry | median)
-  ferry_rss=$(cut -d' ' -f2 /tmp/ferry_compare.ferry | sort -n | tail -1)
+  alternate "$target" "$baseline" users --source "$URL/$SRC" --target "$url"
+  per_second() { awk -v r="$ROWS" -v t="$1" 'BEGIN {printf "%.0f", r / t}'; }
   printf 'users -> %-7s %9d rows: %s median %ss (%s rows/s), ferry median %ss (%s rows/s), ratio %s, ferry peak RSS %d MB\n' \
-    "$target" "$ROWS" "$baseline" "$base_median" "$(awk -v r="$ROWS" -v t="$base_median" 'BEGIN {printf "%.0f", r / t}')" \
-    "$ferry_median" "$(awk -v r="$ROWS" -v t="$ferry_median" 'BEGIN {printf "%.0f", r / t}')" \
-    "$(awk -v f="$ferry_median" -v p="$base_median" 'BEGIN {printf "%.2fx", f / p}')" "$((ferry_rss / 1024))"
+    "$target" "$ROWS" "$baseline" "$base_median" "$(per_second "$base_median")" \
+    "$ferry_median" "$(per_second "$ferry_median")" "$(ratio)" "$((ferry_rss / 1024))"
 done

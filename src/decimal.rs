@@ -39,14 +39,8 @@ impl Unscaled for i256 {
     }
 }
 
-/// Parses `-123.45`, `+7`, `1e3`-free decimal text into an unscaled i128 at `scale`. Digits
-/// beyond `scale` must be zeros (no silent rounding); more than `precision` digits is an error.
-pub fn parse_decimal(text: &str, precision: u8, scale: i8) -> Result<i128, String> {
-    parse_unscaled(text, precision, scale)
-}
-
-/// [`parse_decimal`] for any unscaled width.
-pub fn parse_unscaled<T: Unscaled>(text: &str, precision: u8, scale: i8) -> Result<T, String> {
+/// Splits `-123.45` into its sign, whole digits and fraction digits (`1e3` is refused).
+pub fn split_decimal(text: &str) -> Result<(bool, &str, &str), String> {
     let trimmed = text.trim();
     let (negative, digits) = match trimmed.as_bytes().first() {
         Some(b'-') => (true, &trimmed[1..]),
@@ -58,6 +52,18 @@ pub fn parse_unscaled<T: Unscaled>(text: &str, precision: u8, scale: i8) -> Resu
     if (whole.is_empty() && fraction.is_empty()) || !valid(whole) || !valid(fraction) {
         return Err(format!("`{text}` is not a decimal number"));
     }
+    Ok((negative, whole, fraction))
+}
+
+/// Parses `-123.45`, `+7`, `1e3`-free decimal text into an unscaled i128 at `scale`. Digits
+/// beyond `scale` must be zeros (no silent rounding); more than `precision` digits is an error.
+pub fn parse_decimal(text: &str, precision: u8, scale: i8) -> Result<i128, String> {
+    parse_unscaled(text, precision, scale)
+}
+
+/// [`parse_decimal`] for any unscaled width.
+pub fn parse_unscaled<T: Unscaled>(text: &str, precision: u8, scale: i8) -> Result<T, String> {
+    let (negative, whole, fraction) = split_decimal(text)?;
     let scale_digits = scale.max(0) as usize;
     let kept = fraction.len().min(scale_digits);
     if fraction[kept..].bytes().any(|b| b != b'0') {

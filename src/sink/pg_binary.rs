@@ -9,7 +9,7 @@ use arrow::datatypes::{DataType, Float32Type, Float64Type, Int16Type, Int32Type,
 use arrow::record_batch::RecordBatch;
 use bytes::{BufMut, BytesMut};
 
-use crate::decimal::format_unscaled;
+use crate::decimal::{format_unscaled, split_decimal};
 
 pub const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
 const EPOCH_DAYS: i32 = 10_957;
@@ -223,17 +223,7 @@ fn write_numeric_text(text: &str, out: &mut BytesMut) -> Result<(), String> {
         out.put_u16(0);
         return Ok(());
     }
-    let trimmed = text.trim();
-    let (negative, digits) = match trimmed.as_bytes().first() {
-        Some(b'-') => (true, &trimmed[1..]),
-        Some(b'+') => (false, &trimmed[1..]),
-        _ => (false, trimmed),
-    };
-    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
-    let valid = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
-    if (whole.is_empty() && fraction.is_empty()) || !valid(whole) || !valid(fraction) {
-        return Err(format!("`{text}` is not a decimal number"));
-    }
+    let (negative, whole, fraction) = split_decimal(text)?;
     if fraction.len() > 16383 || whole.len() > 131072 {
         return Err(format!("`{text}` has more digits than PostgreSQL's numeric holds"));
     }
