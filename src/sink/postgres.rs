@@ -12,7 +12,7 @@ use futures::{SinkExt, StreamExt};
 use tokio_postgres::Client;
 
 use super::pg_binary::{encode_batch, header, trailer, WireType};
-use super::pg_types::{existing_columns, new_column_type, wires, write_type};
+use super::pg_types::{existing_columns, new_column_type, wires, write_type, PgColumn};
 use super::{
     match_columns, new_table_columns, rejects_schema, LoadSpec, RowStream, Sink, SinkBatch, TargetColumn, REJECTS_TABLE,
 };
@@ -32,13 +32,14 @@ pub struct PostgresSink {
     client: Option<Client>,
     /// The `CREATE TABLE` to run in the load's transaction when the table does not exist.
     create: Option<String>,
-    wires: Vec<WireType>,
+    /// The existing table's columns (empty until a created table exists).
+    columns: Vec<PgColumn>,
     target: Option<SchemaRef>,
 }
 
 impl PostgresSink {
     pub fn new(endpoint: Endpoint) -> Self {
-        PostgresSink { endpoint, client: None, create: None, wires: Vec::new(), target: None }
+        PostgresSink { endpoint, client: None, create: None, columns: Vec::new(), target: None }
     }
 
     fn error(&self, table: &str, message: impl Into<String>) -> FerryError {
@@ -67,9 +68,8 @@ impl Sink for PostgresSink {
             target
         } else {
             let columns: Vec<TargetColumn> = existing.iter().map(|c| c.column.clone()).collect();
-            let target = match_columns(spec, &columns)?;
-            self.wires = wires(&target, &existing);
-            target
+            self.columns = existing;
+            match_columns(spec, &columns)?
         };
         self.client = Some(client);
         self.target = Some(target.clone());
@@ -82,16 +82,16 @@ impl Sink for PostgresSink {
             return Err(FerryError::internal("PostgresSink::write_all before prepare"));
         };
         let target = self.target.clone().ok_or_else(|| FerryError::internal("no target schema"))?;
-        let mut wires = self.wires.clone();
+        let mut table_columns = self.columns.clone();
         let pg = |e: tokio_postgres::Error| self.error(&table, pg_message(&e));
         let transaction = client.transaction().await.map_err(pg)?;
         if let Some(create) = &self.create {
             transaction.batch_execute(create).await.map_err(pg)?;
-            let created = existing_columns(&transaction, &table).await.map_err(pg)?;
-            wires = self::wires(&target, &created);
+            table_columns = existing_columns(&transaction, &table).await.map_err(pg)?;
         } else if spec.mode == Mode::Replace {
             transaction.batch_execute(&format!("TRUNCATE {}", quote_table(&table))).await.map_err(pg)?;
         }
+        let wires = wires(&target, &table_columns);
         let columns: Vec<String> = target.fields().iter().map(|f| quote(f.name())).collect();
         // Text PostgreSQL cannot receive in binary for its column's type lands in a temporary
         // text column first, and is cast into the table in the same transaction.
@@ -137,14 +137,14 @@ impl Sink for PostgresSink {
         sink.send(buffer.split().freeze()).await.map_err(pg)?;
         let loaded = sink.as_mut().finish().await.map_err(pg)?;
         if copy_into == STAGING {
-            let types = existing_columns(&transaction, &table).await.map_err(pg)?;
             let casts: Vec<String> = target
                 .fields()
                 .iter()
                 .zip(&columns)
                 .zip(&wires)
                 .map(|((field, column), wire)| {
-                    let sql_type = types.iter().find(|c| c.column.name == *field.name()).map(|c| &c.column.sql_type);
+                    let sql_type =
+                        table_columns.iter().find(|c| c.column.name == *field.name()).map(|c| &c.column.sql_type);
                     match (wire, sql_type) {
                         (WireType::Cast, Some(sql_type)) => format!("CAST({column} AS {sql_type})"),
                         _ => column.clone(),
