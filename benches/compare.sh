@@ -5,6 +5,7 @@
 # rusqlite bulk insert of the same rows, examples/sqlite_bulk_insert.rs), with rows/s.
 #
 #   benches/compare.sh [ROWS] [RUNS]        default 1,000,000 users (3,000,000 orders), 5 runs
+#   MAIN= SKIP_OTHERS=1 benches/compare.sh    only the partition scaling curve (PARTS="1 2 4")
 #
 # Needs a release build (cargo build --release --examples) and a PostgreSQL reachable as
 # $PGUSER at $PGHOST:5432 (defaults: postgres@127.0.0.1). Databases ferry_src and ferry_dst are
@@ -70,11 +71,21 @@ pipe_users() { pipe target_users "$USERS_SQL"; }
 pipe_orders() { pipe target_orders "$ORDERS_SQL"; }
 export -f pipe_users pipe_orders
 export USERS_SQL ORDERS_SQL
-for migration in users orders; do
+for migration in ${MAIN-users orders}; do
   alternate "$migration" "pipe_$migration" "$migration" --source "$URL/$SRC" --target "$URL/$DST"
   rows=$ROWS; [ "$migration" = orders ] && rows=$((3 * ROWS))
   printf '%-7s %9d rows: pipe median %ss, ferry median %ss, ratio %s, ferry peak RSS %d MB\n' \
     "$migration" "$rows" "$base_median" "$ferry_median" "$(ratio)" "$((ferry_rss / 1024))"
+done
+
+# Reads in parts (--partitions N: key ranges of each source table on one snapshot), against
+# the same pipe: the scaling curve. PARTS="1 2 4" by default; more parts need more cores.
+for parts in ${PARTS:-1 2 4}; do
+  for migration in users orders; do
+    alternate "$migration/$parts" "pipe_$migration" "$migration" --source "$URL/$SRC" --target "$URL/$DST" --partitions "$parts"
+    printf '%-7s %d part(s): pipe median %ss, ferry median %ss, ratio %s, ferry peak RSS %d MB\n' \
+      "$migration" "$parts" "$base_median" "$ferry_median" "$(ratio)" "$((ferry_rss / 1024))"
+  done
 done
 
 # Other targets, users only: ferry vs the plainest way to get the same rows there.
@@ -83,6 +94,7 @@ to_file() { psql -q "$SRC" -c "COPY ($USERS_SQL) TO STDOUT (FORMAT binary)" > "$
 to_sqlite() { psql -q "$SRC" -c "COPY ($USERS_SQL) TO STDOUT" | "$BULK" "$WORK/bare.db" "$USERS_SQLITE" target_users; }
 export -f to_file to_sqlite
 export USERS_SQL USERS_SQLITE WORK BULK
+[ -n "${SKIP_OTHERS:-}" ] && exit 0
 for target in parquet sqlite; do
   case $target in
     parquet) baseline=to_file; url="file://$WORK/lake" ;;

@@ -30,6 +30,27 @@ pub enum Command {
     Stage(StageArgs),
     /// Query every connection of the job with SQL; without QUERY, an interactive prompt.
     Sql(SqlArgs),
+    /// Serve the HTTP API: the old system's endpoints, runs and their history, health, metrics.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The job file.
+    #[arg(long, default_value = "ferry.toml")]
+    pub job: PathBuf,
+    /// The address to listen on; anything but loopback needs a token.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// The bearer token every endpoint but /health requires (default: $FERRY_API_TOKEN).
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Replaces the URL of the connection named `source`.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Replaces the URL of the connection named `target`.
+    #[arg(long)]
+    pub target: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -93,6 +114,20 @@ pub struct RunArgs {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Reload everything: merge and incremental migrations replace the table's rows, and
+    /// incremental ones restart their watermark from what is loaded.
+    #[arg(long)]
+    pub full_refresh: bool,
+    /// Backfill incremental migrations from this cursor value (inclusive); the watermark stays.
+    #[arg(long, value_name = "CURSOR_VALUE")]
+    pub from: Option<String>,
+    /// Backfill incremental migrations up to this cursor value (exclusive); the watermark stays.
+    #[arg(long, value_name = "CURSOR_VALUE")]
+    pub to: Option<String>,
+    /// Read each PostgreSQL source table in N parts at once (ranges of its integer primary key,
+    /// one snapshot), instead of each migration's `partitions`.
+    #[arg(long, value_name = "N")]
+    pub partitions: Option<usize>,
 }
 
 #[derive(Debug, Args)]

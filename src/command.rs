@@ -3,12 +3,13 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, GenerateArgs, RunArgs, SqlArgs, StageArgs};
+use crate::cli::{Cli, Command, GenerateArgs, RunArgs, ServeArgs, SqlArgs, StageArgs};
 use crate::connection::Endpoint;
 use crate::error::Result;
+use crate::incremental::RunOptions;
 use crate::job::{Overrides, Plan};
 use crate::report::RunReport;
-use crate::run::{run, Progress};
+use crate::run::{run_with, Progress};
 
 pub const EXIT_ERROR: u8 = 2;
 
@@ -35,6 +36,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
         Command::Generate(args) => generate_command(args).await.map(|()| ExitCode::SUCCESS),
         Command::Stage(args) => stage_command(args).await,
         Command::Sql(args) => sql_command(args).await,
+        Command::Serve(args) => serve_command(args).await.map(|()| ExitCode::SUCCESS),
     };
     outcome.unwrap_or_else(|error| {
         eprintln!("error: {error}");
@@ -45,7 +47,10 @@ pub async fn execute(cli: Cli) -> ExitCode {
 async fn run_command(args: RunArgs) -> Result<ExitCode> {
     let overrides = Overrides { source: args.source, target: args.target };
     let plan = Plan::load(&args.job, &overrides)?;
-    let report = run(&plan, &args.migrations, Progress::Auto).await?;
+    let partitions = args.partitions.map(|n| crate::job::check_partitions(n, "--partitions")).transpose()?;
+    let options =
+        RunOptions { full_refresh: args.full_refresh, from: args.from, to: args.to, run_id: None, partitions };
+    let report = run_with(&plan, &args.migrations, &options, Progress::Auto).await?;
     Ok(finish(&report, args.json, args.report.as_deref()))
 }
 
@@ -68,6 +73,45 @@ fn finish(report: &RunReport, json: bool, path: Option<&std::path::Path>) -> Exi
             eprintln!("error: {error}");
             ExitCode::from(EXIT_ERROR)
         }
+    }
+}
+
+async fn serve_command(args: ServeArgs) -> Result<()> {
+    let overrides = Overrides { source: args.source, target: args.target };
+    let plan = Plan::load(&args.job, &overrides)?;
+    let token = args.token.or_else(|| std::env::var("FERRY_API_TOKEN").ok());
+    let server = crate::api::Server::bind(plan, &args.bind, token).await?;
+    let address = server.local_addr()?;
+    // The first line of output says where: a caller that asked for port 0 reads it here.
+    println!("ferry serves on http://{address}");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    tracing::info!(%address, "serving");
+    server.run(stop_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// SIGTERM (docker stop) or Ctrl-C.
+async fn stop_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
     }
 }
 

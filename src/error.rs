@@ -40,6 +40,10 @@ pub enum FerryError {
     #[error("migration `{migration}`: column `{column}`: {message}")]
     Value { migration: String, column: String, message: String },
 
+    /// The migration is running already (in this process or another); nothing was done.
+    #[error("migration `{migration}` is already running ({message}); wait for that run to finish")]
+    Busy { migration: String, message: String },
+
     /// The query failed while it ran, on the data (a division by zero, a failed cast).
     #[error("{0}")]
     Execution(String),
@@ -53,7 +57,37 @@ pub enum FerryError {
     Internal(String),
 }
 
+/// Who has to act on an error: what the API answers with and the report records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The job, a query, the data or a target's shape: the user fixes it.
+    Input,
+    /// The migration is already running.
+    Busy,
+    /// A database or store could not be reached.
+    Unavailable,
+    /// A database failed while working, or ferry did.
+    Failure,
+}
+
 impl FerryError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            FerryError::Job(_)
+            | FerryError::JobFile { .. }
+            | FerryError::Query { .. }
+            | FerryError::Schema { .. }
+            | FerryError::Value { .. }
+            | FerryError::Execution(_) => ErrorKind::Input,
+            FerryError::Busy { .. } => ErrorKind::Busy,
+            FerryError::Connection { .. } => ErrorKind::Unavailable,
+            FerryError::Source { .. } | FerryError::Target { .. } | FerryError::Io { .. } | FerryError::Internal(_) => {
+                ErrorKind::Failure
+            }
+        }
+    }
+
     pub fn internal(message: impl std::fmt::Display) -> Self {
         FerryError::Internal(message.to_string())
     }

@@ -11,8 +11,8 @@ use futures::stream;
 
 use crate::connection::{Endpoint, EndpointKind};
 use crate::error::{FerryError, Result};
-use crate::job::Mode;
-use crate::sink::{self, LoadSpec, SinkBatch};
+
+use crate::sink::{self, LoadSpec, SinkBatch, WriteMode};
 
 const CHUNK: u64 = 50_000;
 const FIRST: [&str; 20] = [
@@ -105,9 +105,10 @@ async fn write(
         migration: format!("generate {table}"),
         run_id: crate::run::new_run_id(),
         table: table.to_string(),
-        mode: Mode::Append,
+        mode: WriteMode::Append,
         key: vec![],
         schema: schema.clone(),
+        watermark: None,
     };
     let mut sink = sink::open(endpoint);
     let target = sink.prepare(&spec).await?;
@@ -121,7 +122,7 @@ async fn write(
     let conformed = stream::iter(batches.map(move |b: Result<RecordBatch>| {
         b.and_then(|b| sink::conform(&b, &target, &name, &[])).map(SinkBatch::Rows)
     }));
-    sink.write_all(&spec, Box::pin(conformed)).await
+    Ok(sink.write_all(&spec, Box::pin(conformed)).await?.rows)
 }
 
 fn ddl(kind: EndpointKind) -> Result<String> {

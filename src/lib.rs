@@ -14,18 +14,23 @@
 //!
 //! Batches, and the quarantine records of rejected rows, stream from source to sink through
 //! bounded channels; no table is held in memory. A load is all or nothing: the sink publishes rows,
-//! rejects and replace mode's removal of the old rows in one transaction.
+//! rejects, replace mode's removal of the old rows and an incremental run's watermark in one
+//! transaction. `incremental` decides per run whether a migration replaces, appends or merges,
+//! and narrows an incremental query to the rows at or after its watermark (pushed into the source).
 //!
-//! Dependencies point one way: `cli`/`command` -> `job` -> `run` -> `transform`, `source`, `sink`
-//! -> `error`. Nothing under `source/` or `sink/` knows the CLI exists.
+//! Dependencies point one way: `cli`/`command` and `api` (the HTTP server) -> `job` -> `run` ->
+//! `transform`, `source`, `sink` -> `error`. Nothing under `source/` or `sink/` knows the CLI or
+//! the API exists. `lock` keeps one run per migration at a time, across processes.
 //!
 //! ## Adding a connector
 //! 1. A variant in [`connection::Endpoint`] and its URL scheme in `Endpoint::parse`.
 //! 2. A source: one file in `src/source/` implementing [`source::SourceDatabase`], and an arm in
 //!    [`source::open`].
-//! 3. A sink: one file in `src/sink/` implementing [`sink::Sink`], and an arm in [`sink::open`].
+//! 3. A sink: one file in `src/sink/` implementing [`sink::Sink`] (`sink::merge` has the upsert
+//!    and `_ferry_state` SQL per dialect), and an arm in [`sink::open`].
 //! 4. Its integration test in `tests/it/`.
 
+pub mod api;
 pub mod cli;
 pub mod command;
 pub mod connection;
@@ -33,7 +38,9 @@ pub mod decimal;
 pub mod demo;
 pub mod error;
 pub mod generate;
+pub mod incremental;
 pub mod job;
+pub mod lock;
 pub mod report;
 pub mod run;
 pub mod sink;

@@ -7,8 +7,9 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::error::{FerryError, Result};
+use crate::error::{ErrorKind, FerryError, Result};
 use crate::job::Mode;
+use crate::sink::WriteMode;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct RunReport {
@@ -18,6 +19,8 @@ pub struct RunReport {
     pub migrations: Vec<MigrationReport>,
     /// The error that stopped the run, if any (the same text the CLI prints).
     pub error: Option<String>,
+    /// Who has to act on the error: `input`, `busy`, `unavailable` or `failure`.
+    pub error_kind: Option<ErrorKind>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -36,6 +39,9 @@ pub struct MigrationReport {
     pub name: String,
     pub status: Status,
     pub mode: Mode,
+    /// How the rows were published this run: `replace`, `append` or `merge` (an incremental
+    /// migration merges, and replaces on --full-refresh).
+    pub publish: WriteMode,
     /// Connection URLs with passwords masked.
     pub source: String,
     pub target: String,
@@ -46,8 +52,18 @@ pub struct MigrationReport {
     pub rows_rejected: u64,
     /// Rows the query itself dropped (a WHERE or a join): read - loaded - rejected.
     pub rows_filtered: i64,
+    /// Of the rows loaded: new keys, and keys the table already held (merge; 0 otherwise).
+    pub rows_inserted: u64,
+    pub rows_updated: u64,
     /// Rejected rows per reason code.
     pub rejects: BTreeMap<String, u64>,
+    /// Incremental migrations: the cursor column, the watermark before and after the run (the
+    /// highest cursor value loaded, as text), and the source rows whose cursor is NULL (only a
+    /// full refresh loads them). All null otherwise.
+    pub cursor: Option<String>,
+    pub watermark_before: Option<String>,
+    pub watermark_after: Option<String>,
+    pub rows_null_cursor: Option<u64>,
     pub seconds: f64,
     pub rows_per_second: f64,
     pub error: Option<String>,
@@ -98,6 +114,35 @@ impl RunReport {
         for row in &rows {
             line(&mut out, row);
         }
+        for m in self.migrations.iter().filter(|m| m.status == Status::Succeeded && m.publish == WriteMode::Merge) {
+            let _ = write!(
+                out,
+                "{}: merged: {} inserted, {} updated",
+                m.name,
+                thousands(m.rows_inserted as i64),
+                thousands(m.rows_updated as i64)
+            );
+            if let Some(cursor) = &m.cursor {
+                let mark = |w: &Option<String>| w.clone().unwrap_or_else(|| "(none)".into());
+                let _ = write!(
+                    out,
+                    "; watermark on {cursor}: {} -> {}",
+                    mark(&m.watermark_before),
+                    mark(&m.watermark_after)
+                );
+            }
+            let _ = writeln!(out);
+        }
+        for m in self.migrations.iter().filter(|m| m.rows_null_cursor.unwrap_or(0) > 0 && m.publish == WriteMode::Merge)
+        {
+            let _ = writeln!(
+                out,
+                "{}: {} source rows have a NULL {} and are not read by incremental runs; --full-refresh loads them",
+                m.name,
+                thousands(m.rows_null_cursor.unwrap_or(0) as i64),
+                m.cursor.as_deref().unwrap_or("cursor")
+            );
+        }
         for m in self.migrations.iter().filter(|m| !m.rejects.is_empty()) {
             let reasons: Vec<String> = m.rejects.iter().map(|(r, n)| format!("{r} {}", thousands(*n as i64))).collect();
             let _ = writeln!(
@@ -123,7 +168,7 @@ pub fn thousands(value: i64) -> String {
     let digits = value.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -139,29 +184,77 @@ pub fn thousands(value: i64) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn prints_a_summary_table() {
-        let report = RunReport {
+    fn migration(name: &str) -> MigrationReport {
+        MigrationReport {
+            name: name.into(),
+            status: Status::Succeeded,
+            mode: Mode::Replace,
+            publish: WriteMode::Replace,
+            source: "sqlite://a.db".into(),
+            target: "sqlite://b.db".into(),
+            table: format!("target_{name}"),
+            rows_read: 0,
+            rows_loaded: 0,
+            rows_rejected: 0,
+            rows_filtered: 0,
+            rows_inserted: 0,
+            rows_updated: 0,
+            rejects: BTreeMap::new(),
+            cursor: None,
+            watermark_before: None,
+            watermark_after: None,
+            rows_null_cursor: None,
+            seconds: 1.5,
+            rows_per_second: 0.0,
+            error: None,
+        }
+    }
+
+    fn report(migrations: Vec<MigrationReport>) -> RunReport {
+        RunReport {
             run_id: "r".into(),
             started_at: "2026-01-01T00:00:00Z".into(),
-            migrations: vec![MigrationReport {
-                name: "cleaned_data".into(),
-                status: Status::Succeeded,
-                mode: Mode::Replace,
-                source: "sqlite://a.db".into(),
-                target: "sqlite://b.db".into(),
-                table: "target_cleaned_data".into(),
-                rows_read: 1_000_005,
-                rows_loaded: 700_000,
-                rows_rejected: 300_005,
-                rows_filtered: 0,
-                rejects: [("invalid_age".to_string(), 300_005)].into_iter().collect(),
-                seconds: 1.5,
-                rows_per_second: 666_670.0,
-                error: None,
-            }],
+            migrations,
             error: None,
+            error_kind: None,
+        }
+    }
+
+    #[test]
+    fn prints_a_summary_table() {
+        let cleaned = MigrationReport {
+            rows_read: 1_000_005,
+            rows_loaded: 700_000,
+            rows_inserted: 700_000,
+            rows_rejected: 300_005,
+            rejects: [("invalid_age".to_string(), 300_005)].into_iter().collect(),
+            rows_per_second: 666_670.0,
+            ..migration("cleaned_data")
         };
-        insta::assert_snapshot!(report.table());
+        insta::assert_snapshot!(report(vec![cleaned]).table());
+    }
+
+    #[test]
+    fn merges_show_inserted_updated_and_the_watermark() {
+        let events = MigrationReport {
+            mode: Mode::Incremental,
+            publish: WriteMode::Merge,
+            rows_read: 4,
+            rows_loaded: 4,
+            rows_inserted: 2,
+            rows_updated: 2,
+            cursor: Some("updated_at".into()),
+            watermark_before: Some("2024-01-01T05:00:00".into()),
+            watermark_after: Some("2024-01-01T07:00:00".into()),
+            rows_null_cursor: Some(2),
+            ..migration("events")
+        };
+        insta::assert_snapshot!(report(vec![events]).table(), @r"
+        migration  status     read  loaded  rejected  filtered  seconds  rows/s
+        ---------  ---------  ----  ------  --------  --------  -------  ------
+        events     succeeded     4       4         0         0     1.50       0
+        events: merged: 2 inserted, 2 updated; watermark on updated_at: 2024-01-01T05:00:00 -> 2024-01-01T07:00:00
+        events: 2 source rows have a NULL updated_at and are not read by incremental runs; --full-refresh loads them
+        ");
     }
 }

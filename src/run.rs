@@ -2,26 +2,31 @@
 //! the target, stream the rows through the reject split into the sink, and publish.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
 use crate::error::{FerryError, Result};
-use crate::job::{MigrationPlan, Plan};
+use crate::incremental::{plan_load, RunOptions};
+use crate::job::{MigrationPlan, Mode, Plan};
+use crate::lock::lock_migration;
 use crate::report::{thousands, MigrationReport, RunReport, Status};
-use crate::sink::{self, conform, LoadSpec, SinkBatch};
+use crate::sink::{self, conform, LoadSpec, SinkBatch, WriteMode};
 use crate::source::ReadCounter;
-use crate::transform::{plan_migration, RejectSplitter};
+use crate::transform::{plan_migration_in, RejectSplitter};
 
 /// How a run shows its progress.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub enum Progress {
     /// A progress bar when stderr is a terminal, log lines otherwise.
     #[default]
     Auto,
-    /// Nothing (tests, the API).
+    /// Nothing (tests).
     Quiet,
+    /// The current migration's rows read, kept in a counter someone else shows (the API).
+    Counter(Arc<AtomicU64>),
 }
 
 /// A new run id: UTC time and a random suffix, sortable and unique enough to name staging.
@@ -36,12 +41,19 @@ pub fn new_run_id() -> String {
 /// Runs the named migrations (all when `names` is empty) and reports on each. A failure stops
 /// the run: later migrations are reported as skipped, and the report carries the error.
 pub async fn run(plan: &Plan, names: &[String], progress: Progress) -> Result<RunReport> {
+    run_with(plan, names, &RunOptions::default(), progress).await
+}
+
+/// [`run`] with the command line's incremental options.
+pub async fn run_with(plan: &Plan, names: &[String], options: &RunOptions, progress: Progress) -> Result<RunReport> {
     let selected = plan.select(names)?;
+    options.check(&selected)?;
     let mut report = RunReport {
-        run_id: new_run_id(),
+        run_id: options.run_id.clone().unwrap_or_else(new_run_id),
         started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         migrations: Vec::new(),
         error: None,
+        error_kind: None,
     };
     for migration in selected {
         if report.error.is_some() {
@@ -49,12 +61,14 @@ pub async fn run(plan: &Plan, names: &[String], progress: Progress) -> Result<Ru
             continue;
         }
         let started = Instant::now();
-        let outcome = run_migration(plan, migration, &report.run_id, progress).await.map_err(|error| match error {
-            FerryError::Execution(message) => {
-                FerryError::Execution(format!("migration `{}`: {message}", migration.name))
-            }
-            other => other,
-        });
+        let outcome = run_migration(plan, migration, options, &report.run_id, progress.clone()).await.map_err(
+            |error| match error {
+                FerryError::Execution(message) => {
+                    FerryError::Execution(format!("migration `{}`: {message}", migration.name))
+                }
+                other => other,
+            },
+        );
         let seconds = started.elapsed().as_secs_f64();
         match outcome {
             Ok(mut done) => {
@@ -69,6 +83,7 @@ pub async fn run(plan: &Plan, names: &[String], progress: Progress) -> Result<Ru
                 failed.error = Some(error.to_string());
                 report.migrations.push(failed);
                 report.error = Some(error.to_string());
+                report.error_kind = Some(error.kind());
             }
         }
     }
@@ -80,6 +95,11 @@ fn skipped(migration: &MigrationPlan) -> MigrationReport {
         name: migration.name.clone(),
         status: Status::Skipped,
         mode: migration.mode,
+        publish: match migration.mode {
+            Mode::Replace => WriteMode::Replace,
+            Mode::Append => WriteMode::Append,
+            Mode::Merge | Mode::Incremental => WriteMode::Merge,
+        },
         source: migration.source.endpoint.masked(),
         target: migration.target.endpoint.masked(),
         table: migration.table.clone(),
@@ -87,7 +107,13 @@ fn skipped(migration: &MigrationPlan) -> MigrationReport {
         rows_loaded: 0,
         rows_rejected: 0,
         rows_filtered: 0,
+        rows_inserted: 0,
+        rows_updated: 0,
         rejects: Default::default(),
+        cursor: migration.cursor.clone(),
+        watermark_before: None,
+        watermark_after: None,
+        rows_null_cursor: None,
         seconds: 0.0,
         rows_per_second: 0.0,
         error: None,
@@ -97,21 +123,43 @@ fn skipped(migration: &MigrationPlan) -> MigrationReport {
 async fn run_migration(
     plan: &Plan,
     migration: &MigrationPlan,
+    options: &RunOptions,
     run_id: &str,
     progress: Progress,
 ) -> Result<MigrationReport> {
-    let (frame, counter) = plan_migration(plan, migration).await?;
+    let lock = lock_migration(&migration.target.endpoint, &migration.name).await?;
+    let report = load_migration(plan, migration, options, run_id, progress).await;
+    lock.release().await;
+    report
+}
+
+/// One migration's rows, read, transformed and written while its lock is held.
+async fn load_migration(
+    plan: &Plan,
+    migration: &MigrationPlan,
+    options: &RunOptions,
+    run_id: &str,
+    progress: Progress,
+) -> Result<MigrationReport> {
+    let partitions = options.partitions.unwrap_or(migration.partitions);
+    let (frame, counter) = plan_migration_in(plan, migration, partitions).await?;
+    let mut sink = sink::open(&migration.target.endpoint);
+    let (frame, load) = plan_load(migration, options, sink.as_mut(), frame).await?;
     let query_schema = frame.schema().as_arrow().clone();
     let mut splitter = RejectSplitter::new(&migration.name, run_id, &query_schema, &migration.key)?;
     let spec = LoadSpec {
         migration: migration.name.clone(),
         run_id: run_id.to_string(),
         table: migration.table.clone(),
-        mode: migration.mode,
+        mode: load.write,
         key: migration.key.clone(),
         schema: splitter.output_schema(),
+        watermark: load.watermark.clone(),
     };
-    let mut sink = sink::open(&migration.target.endpoint);
+    let observed = match (&load.watermark, &load.cursor) {
+        (Some(watermark), Some(cursor)) => Some((watermark.clone(), query_schema.index_of(cursor)?)),
+        _ => None,
+    };
     let target_schema = sink.prepare(&spec).await?;
     let stream = frame.execute_stream().await.map_err(FerryError::from)?;
     let rejected = Arc::new(Mutex::new((0u64, Default::default())));
@@ -121,6 +169,9 @@ async fn run_migration(
         let key = migration.key.clone();
         stream.flat_map(move |batch| {
             let split = batch.map_err(FerryError::from).and_then(|batch| {
+                if let Some((watermark, index)) = &observed {
+                    watermark.observe(batch.column(*index))?;
+                }
                 let (kept, records) = splitter.split(&batch)?;
                 let mut out = vec![SinkBatch::Rows(conform(&kept, &target_schema, &name, &key)?)];
                 if let Some(records) = records {
@@ -147,12 +198,35 @@ async fn run_migration(
     let rows_read = counter.get();
     let mut report = skipped(migration);
     report.status = Status::Succeeded;
+    report.publish = load.write;
     report.rows_read = rows_read;
-    report.rows_loaded = loaded;
+    report.rows_loaded = loaded.rows;
+    report.rows_inserted = loaded.rows - loaded.updated;
+    report.rows_updated = loaded.updated;
+    if let Some(cursor) = &load.cursor {
+        report.cursor = Some(cursor.clone());
+        report.watermark_before = load.before.clone();
+        report.watermark_after = match &load.watermark {
+            Some(watermark) => watermark.text()?,
+            None => load.before.clone(),
+        };
+        report.rows_null_cursor = Some(match &load.watermark {
+            Some(watermark) if !load.filtered => watermark.nulls(),
+            _ => null_cursors(plan, migration, partitions, cursor).await?,
+        });
+    }
     report.rows_rejected = rows_rejected;
-    report.rows_filtered = rows_read as i64 - loaded as i64 - rows_rejected as i64;
+    report.rows_filtered = rows_read as i64 - loaded.rows as i64 - rows_rejected as i64;
     report.rejects = reasons;
     Ok(report)
+}
+
+/// The source rows whose cursor is NULL, which an incremental run's range leaves out: counted
+/// apart (the filter goes down to the source like the run's own).
+async fn null_cursors(plan: &Plan, migration: &MigrationPlan, partitions: usize, cursor: &str) -> Result<u64> {
+    let (frame, _) = plan_migration_in(plan, migration, partitions).await?;
+    let nulls = frame.filter(datafusion::prelude::ident(cursor).is_null())?.count().await?;
+    Ok(nulls as u64)
 }
 
 /// Shows rows read and rows/s while a migration runs; stops when dropped or finished.
@@ -183,8 +257,19 @@ impl Drop for Ticker {
 }
 
 fn show_progress(name: &str, counter: Arc<ReadCounter>, progress: Progress) -> Ticker {
-    if progress == Progress::Quiet {
-        return Ticker { task: None, bar: None };
+    match progress {
+        Progress::Quiet => return Ticker { task: None, bar: None },
+        Progress::Counter(shown) => {
+            shown.store(0, Ordering::Relaxed);
+            let task = tokio::spawn(async move {
+                loop {
+                    shown.store(counter.get(), Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            });
+            return Ticker { task: Some(task), bar: None };
+        }
+        Progress::Auto => {}
     }
     let started = Instant::now();
     let rate = move |rows: u64| rows as f64 / started.elapsed().as_secs_f64().max(0.001);

@@ -38,6 +38,7 @@ pub async fn stage(plan: &Plan, names: &[String], to: &str, from: &str) -> Resul
                 target: stage.clone(),
                 table: migration.name.clone(),
                 mode: Mode::Replace,
+                cursor: None,
                 depends_on: vec![],
                 ..migration.clone()
             });
@@ -54,6 +55,8 @@ pub async fn stage(plan: &Plan, names: &[String], to: &str, from: &str) -> Resul
             table: table.to_string(),
             mode: Mode::Replace,
             key: vec![],
+            cursor: None,
+            partitions: 1,
             depends_on: vec![],
         });
     }

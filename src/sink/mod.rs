@@ -5,12 +5,14 @@
 //! Adding a sink: one file implementing [`Sink`], one variant of
 //! [`crate::connection::Endpoint`], one arm in [`open`].
 
+pub mod merge;
 mod mysql;
 mod parquet;
 pub mod pg_binary;
 mod pg_types;
 mod postgres;
 mod sqlite;
+pub mod state;
 mod values;
 
 use std::pin::Pin;
@@ -24,7 +26,7 @@ use futures::Stream;
 
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
-use crate::job::Mode;
+use state::{SavedState, Watermark};
 
 /// What a load streams: target rows (already cast to the schema [`Sink::prepare`] returned)
 /// and the quarantine records of rejected rows (with [`rejects_schema`]), as they come.
@@ -37,25 +39,52 @@ pub enum SinkBatch {
 /// The stream a sink consumes.
 pub type RowStream = Pin<Box<dyn Stream<Item = Result<SinkBatch>> + Send>>;
 
+/// How a load publishes its rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WriteMode {
+    /// The table's old rows (and the migration's old rejects) go, the new rows come.
+    Replace,
+    /// The new rows are added.
+    Append,
+    /// Rows whose key the table holds update it, the others are added (an upsert on `key`).
+    Merge,
+}
+
 /// Everything a sink needs to know about one load.
 #[derive(Clone, Debug)]
 pub struct LoadSpec {
     pub migration: String,
     pub run_id: String,
     pub table: String,
-    pub mode: Mode,
+    pub mode: WriteMode,
     pub key: Vec<String>,
     /// The query's output columns (ferry's own `_ferry_*` columns removed).
     pub schema: SchemaRef,
+    /// Incremental loads: the watermark saved in `_ferry_state` in the load's transaction, read
+    /// once the stream has ended.
+    pub watermark: Option<Arc<Watermark>>,
+}
+
+/// What a load published.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Loaded {
+    /// Rows written (inserted or updated).
+    pub rows: u64,
+    /// Of those, rows whose key the table already held (merge only).
+    pub updated: u64,
 }
 
 #[async_trait]
 pub trait Sink: Send {
+    /// The incremental state the target keeps for `migration`, or None when there is none or
+    /// `table` is missing or empty (its rows are gone, so the state no longer describes them).
+    async fn state(&mut self, migration: &str, table: &str) -> Result<Option<SavedState>>;
     /// Checks the target table against the query's output (or plans its creation) before any
     /// row moves, and returns the schema each batch must be cast to.
     async fn prepare(&mut self, spec: &LoadSpec) -> Result<SchemaRef>;
-    /// Loads every row and reject of the stream and publishes them at once. Returns the rows loaded.
-    async fn write_all(&mut self, spec: &LoadSpec, rows: RowStream) -> Result<u64>;
+    /// Loads every row and reject of the stream and publishes them at once, with the watermark.
+    async fn write_all(&mut self, spec: &LoadSpec, rows: RowStream) -> Result<Loaded>;
 }
 
 /// Opens the sink behind an endpoint. The only place that knows every target kind.
@@ -278,9 +307,10 @@ mod tests {
             migration: "m".into(),
             run_id: "r".into(),
             table: "t".into(),
-            mode: Mode::Replace,
+            mode: WriteMode::Replace,
             key: vec![],
             schema: Arc::new(Schema::new(fields)),
+            watermark: None,
         }
     }
 

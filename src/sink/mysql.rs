@@ -10,15 +10,19 @@ use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use mysql::prelude::Queryable;
 
+use super::merge::{
+    check_unique_key, duplicates_error, duplicates_sql, insert_sql, key_columns, matched_sql, save_state_sql,
+    state_table_sql, STAGING,
+};
+use super::state::{SavedState, STATE_TABLE};
 use super::values::{cell, column_type, write_type, Cell};
 use super::{
-    feed_blocking, instants_as_utc, match_columns, new_table_columns, LoadSpec, RowStream, Sink, SinkBatch,
-    TargetColumn, REJECTS_TABLE,
+    feed_blocking, instants_as_utc, match_columns, new_table_columns, LoadSpec, Loaded, RowStream, Sink, SinkBatch,
+    TargetColumn, WriteMode, REJECTS_TABLE,
 };
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
-use crate::job::Mode;
-use crate::source::{mysql_arrow_type, mysql_connect};
+use crate::source::{mysql_arrow_type, mysql_connect, mysql_text_rows, Dialect};
 
 /// Placeholders per INSERT statement stay well under MySQL's limit of 65,535.
 const MAX_PLACEHOLDERS: usize = 30_000;
@@ -36,11 +40,11 @@ impl MysqlSink {
 }
 
 fn quote(identifier: &str) -> String {
-    format!("`{}`", identifier.replace('`', "``"))
+    super::merge::quote(Dialect::Mysql, identifier)
 }
 
 fn quote_table(table: &str) -> String {
-    table.split('.').map(quote).collect::<Vec<_>>().join(".")
+    super::merge::quote_table(Dialect::Mysql, table)
 }
 
 fn to_value(cell: Cell) -> mysql::Value {
@@ -92,12 +96,57 @@ fn session(connection: &mut mysql::Conn) -> Result<(), mysql::Error> {
     )
 }
 
+/// The column sets of the table's unique indexes (the primary key included).
+fn unique_keys(connection: &mut mysql::Conn, table: &str) -> Result<Vec<Vec<String>>, mysql::Error> {
+    let rows: Vec<String> = connection.exec(
+        "SELECT GROUP_CONCAT(column_name ORDER BY seq_in_index SEPARATOR '\\n') FROM information_schema.statistics \
+         WHERE table_schema = DATABASE() AND table_name = ? AND non_unique = 0 GROUP BY index_name",
+        (table,),
+    )?;
+    Ok(rows.iter().map(|columns| columns.split('\n').map(str::to_string).collect()).collect())
+}
+
 #[async_trait]
 impl Sink for MysqlSink {
+    async fn state(&mut self, migration: &str, table: &str) -> Result<Option<SavedState>> {
+        let endpoint = self.endpoint.clone();
+        let (migration, table) = (migration.to_string(), table.to_string());
+        tokio::task::spawn_blocking(move || -> Result<Option<SavedState>> {
+            let error = |table: &str, e: mysql::Error| FerryError::Target {
+                url: endpoint.masked(),
+                table: table.to_string(),
+                message: e.to_string(),
+            };
+            let mut connection = mysql_connect(&endpoint)?;
+            let present: Vec<String> = connection
+                .exec(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name IN (?, ?)",
+                    (STATE_TABLE, &table),
+                )
+                .map_err(|e| error(STATE_TABLE, e))?;
+            if present.len() < 2 {
+                return Ok(None);
+            }
+            let has_rows: Option<u8> = connection
+                .query_first(format!("SELECT 1 FROM {} LIMIT 1", quote_table(&table)))
+                .map_err(|e| error(&table, e))?;
+            if has_rows.is_none() {
+                return Ok(None);
+            }
+            let saved: Option<(String, Option<String>)> = connection
+                .exec_first(format!("SELECT cursor_column, watermark FROM {STATE_TABLE} WHERE migration = ?"), (migration,))
+                .map_err(|e| error(STATE_TABLE, e))?;
+            Ok(saved.map(|(cursor, watermark)| SavedState { cursor, watermark }))
+        })
+        .await
+        .map_err(FerryError::internal)?
+    }
+
     async fn prepare(&mut self, spec: &LoadSpec) -> Result<SchemaRef> {
         let endpoint = self.endpoint.clone();
         let table = spec.table.clone();
-        let existing = tokio::task::spawn_blocking(move || -> Result<Vec<TargetColumn>> {
+        let merge = spec.mode == WriteMode::Merge;
+        let (existing, unique) = tokio::task::spawn_blocking(move || -> Result<(Vec<TargetColumn>, Vec<Vec<String>>)> {
             let mut connection = mysql_connect(&endpoint)?;
             let rows: Vec<(String, String, String, String, Option<String>, Option<u64>, Option<u64>)> = connection
                 .exec(
@@ -106,7 +155,16 @@ impl Sink for MysqlSink {
                     (table.clone(),),
                 )
                 .map_err(|e| FerryError::Target { url: endpoint.masked(), table: table.clone(), message: e.to_string() })?;
-            Ok(rows
+            let unique = if merge && !rows.is_empty() {
+                unique_keys(&mut connection, &table).map_err(|e| FerryError::Target {
+                    url: endpoint.masked(),
+                    table: table.clone(),
+                    message: e.to_string(),
+                })?
+            } else {
+                Vec::new()
+            };
+            let columns = rows
                 .into_iter()
                 .map(|(name, data_type, column_type, nullable, default, precision, scale)| TargetColumn {
                     name,
@@ -115,7 +173,8 @@ impl Sink for MysqlSink {
                     not_null: nullable == "NO",
                     has_default: default.is_some(),
                 })
-                .collect())
+                .collect();
+            Ok((columns, unique))
         })
         .await
         .map_err(FerryError::internal)??;
@@ -140,16 +199,20 @@ impl Sink for MysqlSink {
             // The session's zone is UTC: a TIMESTAMP column takes instants as exactly as the
             // naive date-times it is usually given, a DATETIME takes them as UTC date-times.
             let existing = instants_as_utc(spec, existing);
+            if merge {
+                check_unique_key(spec, &unique)?;
+            }
             match_columns(spec, &existing)?
         };
         self.target = Some(target.clone());
         Ok(target)
     }
 
-    async fn write_all(&mut self, spec: &LoadSpec, rows: RowStream) -> Result<u64> {
+    async fn write_all(&mut self, spec: &LoadSpec, rows: RowStream) -> Result<Loaded> {
         let endpoint = self.endpoint.clone();
         let spec = spec.clone();
         let create = self.create.clone();
+        let target = self.target.clone().ok_or_else(|| FerryError::internal("MysqlSink::write_all before prepare"))?;
         feed_blocking(rows, move |batches| {
             let error = |table: &str, message: String| FerryError::Target {
                 url: endpoint.masked(),
@@ -158,6 +221,7 @@ impl Sink for MysqlSink {
             };
             let mut connection = mysql_connect(&endpoint)?;
             session(&mut connection).map_err(|e| error(&spec.table, e.to_string()))?;
+            // MySQL commits DDL at once, so the bookkeeping tables are made before the transaction.
             connection
                 .query_drop(format!(
                     "CREATE TABLE IF NOT EXISTS {REJECTS_TABLE} (run_id VARCHAR(64) NOT NULL, migration VARCHAR(128) NOT NULL, \
@@ -165,36 +229,84 @@ impl Sink for MysqlSink {
                      rejected_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
                 ))
                 .map_err(|e| error(REJECTS_TABLE, e.to_string()))?;
+            if spec.watermark.is_some() {
+                connection.query_drop(state_table_sql(Dialect::Mysql)).map_err(|e| error(STATE_TABLE, e.to_string()))?;
+            }
             if let Some(create) = &create {
                 connection.query_drop(create).map_err(|e| error(&spec.table, e.to_string()))?;
             }
-            let result = (|| -> Result<u64> {
+            let result = (|| -> Result<Loaded> {
                 let table_error = |e: String| error(&spec.table, e);
-                connection.query_drop("START TRANSACTION").map_err(|e| table_error(e.to_string()))?;
-                if create.is_none() && spec.mode == Mode::Replace {
-                    connection
-                        .query_drop(format!("DELETE FROM {}", quote_table(&spec.table)))
-                        .map_err(|e| table_error(e.to_string()))?;
+                let sql = |connection: &mut mysql::Conn, sql: &str| {
+                    connection.query_drop(sql).map_err(|e| table_error(e.to_string()))
+                };
+                sql(&mut connection, "START TRANSACTION")?;
+                if create.is_none() && spec.mode == WriteMode::Replace {
+                    sql(&mut connection, &format!("DELETE FROM {}", quote_table(&spec.table)))?;
                 }
+                let merge = spec.mode == WriteMode::Merge;
+                let names: Vec<String> = target.fields().iter().map(|f| f.name().clone()).collect();
+                let columns: Vec<String> = names.iter().map(|n| quote(n)).collect();
+                if merge {
+                    // A temporary table neither commits the transaction nor carries the keys.
+                    sql(&mut connection, &format!("DROP TEMPORARY TABLE IF EXISTS {STAGING}"))?;
+                    sql(
+                        &mut connection,
+                        &format!(
+                            "CREATE TEMPORARY TABLE {STAGING} AS SELECT {} FROM {} WHERE 1 = 0",
+                            columns.join(", "),
+                            quote_table(&spec.table)
+                        ),
+                    )?;
+                }
+                let rows_into = if merge { STAGING } else { spec.table.as_str() };
                 let rejects_error = |e: String| error(REJECTS_TABLE, e);
-                if spec.mode == Mode::Replace {
+                if spec.mode == WriteMode::Replace {
                     connection
                         .exec_drop(format!("DELETE FROM {REJECTS_TABLE} WHERE migration = ?"), (spec.migration.clone(),))
                         .map_err(|e| rejects_error(e.to_string()))?;
                 }
-                let mut loaded = 0u64;
+                let mut loaded = Loaded::default();
                 for batch in batches {
                     match batch? {
                         SinkBatch::Rows(batch) => {
-                            insert_batch(&mut connection, &spec.table, &batch).map_err(table_error)?;
-                            loaded += batch.num_rows() as u64;
+                            insert_batch(&mut connection, rows_into, &batch).map_err(table_error)?;
+                            loaded.rows += batch.num_rows() as u64;
                         }
                         SinkBatch::Rejects(batch) => {
                             insert_batch(&mut connection, REJECTS_TABLE, &batch).map_err(rejects_error)?;
                         }
                     }
                 }
-                connection.query_drop("COMMIT").map_err(|e| table_error(e.to_string()))?;
+                if merge {
+                    let key = key_columns(&spec, &target);
+                    let found = mysql_text_rows(&mut connection, &duplicates_sql(Dialect::Mysql, &key), Vec::new())
+                        .map_err(|e| table_error(e.to_string()))?;
+                    if !found.is_empty() {
+                        let count = |value: &Option<String>| value.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0);
+                        let found: Vec<(Vec<Option<String>>, i64, i64)> = found
+                            .iter()
+                            .map(|row| (row[..key.len()].to_vec(), count(&row[key.len()]), count(&row[key.len() + 1])))
+                            .collect();
+                        return Err(duplicates_error(&spec, &found));
+                    }
+                    let matched: Option<u64> = connection
+                        .query_first(matched_sql(Dialect::Mysql, &spec.table, &key))
+                        .map_err(|e| table_error(e.to_string()))?;
+                    loaded.updated = matched.unwrap_or(0);
+                    sql(&mut connection, &insert_sql(Dialect::Mysql, &spec.table, &names, &columns, Some(&key)))?;
+                    sql(&mut connection, &format!("DROP TEMPORARY TABLE {STAGING}"))?;
+                }
+                if let Some(watermark) = &spec.watermark {
+                    let value = watermark.text()?;
+                    connection
+                        .exec_drop(
+                            save_state_sql(Dialect::Mysql),
+                            (spec.migration.clone(), watermark.cursor.clone(), value, spec.run_id.clone()),
+                        )
+                        .map_err(|e| error(STATE_TABLE, e.to_string()))?;
+                }
+                sql(&mut connection, "COMMIT")?;
                 Ok(loaded)
             })();
             if result.is_err() {

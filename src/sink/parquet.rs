@@ -18,10 +18,10 @@ use parquet::arrow::async_writer::{AsyncArrowWriter, ParquetObjectWriter};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-use super::{match_columns, rejects_schema, LoadSpec, RowStream, Sink, SinkBatch, TargetColumn};
+use super::state::SavedState;
+use super::{match_columns, rejects_schema, LoadSpec, Loaded, RowStream, Sink, SinkBatch, TargetColumn, WriteMode};
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
-use crate::job::Mode;
 use crate::store::object_store;
 
 /// A new Parquet file is started after this many rows or bytes, whichever comes first.
@@ -114,9 +114,19 @@ impl FileRoller {
 
 #[async_trait]
 impl Sink for ParquetSink {
+    async fn state(&mut self, _migration: &str, _table: &str) -> Result<Option<SavedState>> {
+        Ok(None) // incremental loads into Parquet are refused when the job is read
+    }
+
     async fn prepare(&mut self, spec: &LoadSpec) -> Result<SchemaRef> {
+        if spec.mode == WriteMode::Merge {
+            return Err(FerryError::Job(format!(
+                "migration `{}`: Parquet targets cannot merge (files cannot update rows); use `replace` or `append`",
+                spec.migration
+            )));
+        }
         let (store, prefix) = self.store()?;
-        let target = if spec.mode == Mode::Append {
+        let target = if spec.mode == WriteMode::Append {
             // Appended files must agree with the files already there.
             let folder = child(&prefix, &[&spec.table]);
             let existing =
@@ -152,7 +162,7 @@ impl Sink for ParquetSink {
         Ok(target)
     }
 
-    async fn write_all(&mut self, spec: &LoadSpec, mut rows: RowStream) -> Result<u64> {
+    async fn write_all(&mut self, spec: &LoadSpec, mut rows: RowStream) -> Result<Loaded> {
         let (store, prefix) = self.store()?;
         let target =
             self.target.clone().ok_or_else(|| FerryError::internal("ParquetSink::write_all before prepare"))?;
@@ -191,7 +201,7 @@ impl Sink for ParquetSink {
         };
         // Rejects first: a replace clears the migration's earlier ones, as the database sinks do.
         let rejects_folder = child(&prefix, &[REJECTS_FOLDER, &spec.migration]);
-        if spec.mode == Mode::Replace {
+        if spec.mode == WriteMode::Replace {
             let earlier: Vec<StorePath> = store
                 .list(Some(&rejects_folder))
                 .map_ok(|m| m.location)
@@ -218,7 +228,7 @@ impl Sink for ParquetSink {
             let destination = folder.child(format!("part-{}-{index:05}.parquet", spec.run_id));
             store.rename(file, &destination).await.map_err(|e| self.error(&spec.table, e))?;
         }
-        if spec.mode == Mode::Replace {
+        if spec.mode == WriteMode::Replace {
             for file in old.iter().filter(|p| p.as_ref().ends_with(".parquet")) {
                 store.delete(file).await.map_err(|e| self.error(&spec.table, e))?;
             }
@@ -228,7 +238,7 @@ impl Sink for ParquetSink {
             .await
             .map_err(|e| self.error(&spec.table, e))?;
         self.remove_staging(&store, &prefix, &spec.run_id).await;
-        Ok(loaded)
+        Ok(Loaded { rows: loaded, updated: 0 })
     }
 }
 

@@ -11,18 +11,20 @@ use bytes::{Bytes, BytesMut};
 use futures::{SinkExt, StreamExt};
 use tokio_postgres::Client;
 
+use super::merge::{
+    check_unique_key, duplicates_error, duplicates_sql, insert_sql, key_columns, matched_sql, save_state_sql,
+    state_table_sql, STAGING,
+};
 use super::pg_binary::{encode_batch, header, trailer, WireType};
 use super::pg_types::{existing_columns, new_column_type, wires, write_type, PgColumn};
+use super::state::{SavedState, STATE_TABLE};
 use super::{
-    match_columns, new_table_columns, rejects_schema, LoadSpec, RowStream, Sink, SinkBatch, TargetColumn, REJECTS_TABLE,
+    match_columns, new_table_columns, rejects_schema, LoadSpec, Loaded, RowStream, Sink, SinkBatch, TargetColumn,
+    WriteMode, REJECTS_TABLE,
 };
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
-use crate::job::Mode;
-use crate::source::{pg_connect, pg_message};
-
-/// The temporary table text-carried values are cast from.
-const STAGING: &str = "_ferry_load";
+use crate::source::{pg_connect, pg_message, Dialect};
 
 /// Bytes gathered before one CopyData message is sent.
 const FLUSH_BYTES: usize = 1 << 20;
@@ -45,21 +47,65 @@ impl PostgresSink {
     fn error(&self, table: &str, message: impl Into<String>) -> FerryError {
         FerryError::Target { url: self.endpoint.masked(), table: table.to_string(), message: message.into() }
     }
+
+    /// What `_ferry_state` holds for `migration`, unless `table` is missing or empty.
+    async fn read_state(&self, client: &Client, migration: &str, table: &str) -> Result<Option<SavedState>> {
+        let pg = |e: tokio_postgres::Error| self.error(STATE_TABLE, pg_message(&e));
+        let present = |name: &str| format!("to_regclass('{}') IS NOT NULL", name.replace('\'', "''"));
+        let row = client
+            .query_one(&format!("SELECT {}, {}", present(STATE_TABLE), present(&quote_table(table))), &[])
+            .await
+            .map_err(pg)?;
+        if !row.get::<_, bool>(0) || !row.get::<_, bool>(1) {
+            return Ok(None);
+        }
+        let has_rows = client
+            .query_opt(&format!("SELECT 1 FROM {} LIMIT 1", quote_table(table)), &[])
+            .await
+            .map_err(|e| self.error(table, pg_message(&e)))?
+            .is_some();
+        if !has_rows {
+            return Ok(None);
+        }
+        let saved = client
+            .query_opt(
+                &format!("SELECT cursor_column, watermark FROM {STATE_TABLE} WHERE migration = $1"),
+                &[&migration],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(saved.map(|row| SavedState { cursor: row.get(0), watermark: row.get(1) }))
+    }
+
+    /// The sink's session: the one `state` opened, or a new one.
+    async fn session(&mut self) -> Result<Client> {
+        match self.client.take() {
+            Some(client) => Ok(client),
+            None => pg_connect(&self.endpoint).await,
+        }
+    }
 }
 
 /// `"schema"."table"` or `"table"`.
 fn quote_table(table: &str) -> String {
-    table.split('.').map(quote).collect::<Vec<_>>().join(".")
+    super::merge::quote_table(Dialect::Postgres, table)
 }
 
 fn quote(identifier: &str) -> String {
-    format!("\"{}\"", identifier.replace('"', "\"\""))
+    super::merge::quote(Dialect::Postgres, identifier)
 }
 
 #[async_trait]
 impl Sink for PostgresSink {
+    async fn state(&mut self, migration: &str, table: &str) -> Result<Option<SavedState>> {
+        let client = self.session().await?;
+        let state = self.read_state(&client, migration, table).await;
+        self.client = Some(client); // prepare goes on in the same session
+        state
+    }
+
     async fn prepare(&mut self, spec: &LoadSpec) -> Result<SchemaRef> {
-        let client = pg_connect(&self.endpoint).await?;
+        let client = self.session().await?;
         let existing =
             existing_columns(&client, &spec.table).await.map_err(|e| self.error(&spec.table, pg_message(&e)))?;
         let target = if existing.is_empty() {
@@ -69,6 +115,11 @@ impl Sink for PostgresSink {
         } else {
             let columns: Vec<TargetColumn> = existing.iter().map(|c| c.column.clone()).collect();
             self.columns = existing;
+            if spec.mode == WriteMode::Merge {
+                let unique =
+                    unique_keys(&client, &spec.table).await.map_err(|e| self.error(&spec.table, pg_message(&e)))?;
+                check_unique_key(spec, &unique)?;
+            }
             match_columns(spec, &columns)?
         };
         self.client = Some(client);
@@ -76,7 +127,7 @@ impl Sink for PostgresSink {
         Ok(target)
     }
 
-    async fn write_all(&mut self, spec: &LoadSpec, mut rows: RowStream) -> Result<u64> {
+    async fn write_all(&mut self, spec: &LoadSpec, mut rows: RowStream) -> Result<Loaded> {
         let table = spec.table.clone();
         let Some(mut client) = self.client.take() else {
             return Err(FerryError::internal("PostgresSink::write_all before prepare"));
@@ -88,15 +139,17 @@ impl Sink for PostgresSink {
         if let Some(create) = &self.create {
             transaction.batch_execute(create).await.map_err(pg)?;
             table_columns = existing_columns(&transaction, &table).await.map_err(pg)?;
-        } else if spec.mode == Mode::Replace {
+        } else if spec.mode == WriteMode::Replace {
             transaction.batch_execute(&format!("TRUNCATE {}", quote_table(&table))).await.map_err(pg)?;
         }
         let wires = wires(&target, &table_columns);
-        let columns: Vec<String> = target.fields().iter().map(|f| quote(f.name())).collect();
-        // Text PostgreSQL cannot receive in binary for its column's type lands in a temporary
-        // text column first, and is cast into the table in the same transaction.
-        let copy_into = if wires.contains(&WireType::Cast) {
-            let staged: Vec<String> = columns
+        let names: Vec<String> = target.fields().iter().map(|f| f.name().clone()).collect();
+        let columns: Vec<String> = names.iter().map(|n| quote(n)).collect();
+        // Merged rows, and text PostgreSQL cannot receive in binary for its column's type, land
+        // in a temporary table first and move into the table in the same transaction.
+        let staged = spec.mode == WriteMode::Merge || wires.contains(&WireType::Cast);
+        if staged {
+            let staged_columns: Vec<String> = columns
                 .iter()
                 .zip(&wires)
                 .map(|(column, wire)| match wire {
@@ -107,15 +160,13 @@ impl Sink for PostgresSink {
             transaction
                 .batch_execute(&format!(
                     "CREATE TEMPORARY TABLE {STAGING} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA",
-                    staged.join(", "),
+                    staged_columns.join(", "),
                     quote_table(&table)
                 ))
                 .await
                 .map_err(pg)?;
-            STAGING.to_string()
-        } else {
-            quote_table(&table)
-        };
+        }
+        let copy_into = if staged { STAGING.to_string() } else { quote_table(&table) };
         let copy = format!("COPY {copy_into} ({}) FROM STDIN (FORMAT binary)", columns.join(", "));
         let sink = transaction.copy_in::<_, Bytes>(copy.as_str()).await.map_err(pg)?;
         let mut sink = std::pin::pin!(sink);
@@ -136,33 +187,73 @@ impl Sink for PostgresSink {
         trailer(&mut buffer);
         sink.send(buffer.split().freeze()).await.map_err(pg)?;
         let loaded = sink.as_mut().finish().await.map_err(pg)?;
-        if copy_into == STAGING {
-            let casts: Vec<String> = target
-                .fields()
+        let mut updated = 0;
+        if staged {
+            let key = key_columns(spec, &target);
+            if spec.mode == WriteMode::Merge {
+                let found = transaction.query(&duplicates_sql(Dialect::Postgres, &key), &[]).await.map_err(pg)?;
+                if !found.is_empty() {
+                    let found: Vec<(Vec<Option<String>>, i64, i64)> = found
+                        .iter()
+                        .map(|row| {
+                            ((0..key.len()).map(|i| row.get(i)).collect(), row.get(key.len()), row.get(key.len() + 1))
+                        })
+                        .collect();
+                    return Err(duplicates_error(spec, &found));
+                }
+                // A table created by this load holds no keys yet: nothing to match.
+                if self.create.is_none() {
+                    let matched =
+                        transaction.query_one(&matched_sql(Dialect::Postgres, &table, &key), &[]).await.map_err(pg)?;
+                    updated = matched.get::<_, i64>(0) as u64;
+                }
+            }
+            let selected: Vec<String> = names
                 .iter()
                 .zip(&columns)
                 .zip(&wires)
-                .map(|((field, column), wire)| {
-                    let sql_type =
-                        table_columns.iter().find(|c| c.column.name == *field.name()).map(|c| &c.column.sql_type);
+                .map(|((name, column), wire)| {
+                    let sql_type = table_columns.iter().find(|c| c.column.name == *name).map(|c| &c.column.sql_type);
                     match (wire, sql_type) {
                         (WireType::Cast, Some(sql_type)) => format!("CAST({column} AS {sql_type})"),
                         _ => column.clone(),
                     }
                 })
                 .collect();
-            let insert = format!(
-                "INSERT INTO {} ({}) SELECT {} FROM {STAGING}",
-                quote_table(&table),
-                columns.join(", "),
-                casts.join(", ")
-            );
+            let merge_key = (spec.mode == WriteMode::Merge && self.create.is_none()).then_some(key.as_slice());
+            let insert = insert_sql(Dialect::Postgres, &table, &names, &selected, merge_key);
             transaction.batch_execute(&insert).await.map_err(pg)?;
         }
         write_rejects(&transaction, spec, rejects).await.map_err(|e| self.error(REJECTS_TABLE, e))?;
+        if let Some(watermark) = &spec.watermark {
+            let pg_state = |e: tokio_postgres::Error| self.error(STATE_TABLE, pg_message(&e));
+            transaction.batch_execute(&state_table_sql(Dialect::Postgres)).await.map_err(pg_state)?;
+            let value = watermark.text()?;
+            transaction
+                .execute(
+                    &save_state_sql(Dialect::Postgres),
+                    &[&spec.migration, &watermark.cursor, &value, &spec.run_id],
+                )
+                .await
+                .map_err(pg_state)?;
+        }
         transaction.commit().await.map_err(pg)?;
-        Ok(loaded)
+        Ok(Loaded { rows: loaded, updated })
     }
+}
+
+/// The column sets of the table's primary key and unique indexes (those an upsert can match on).
+async fn unique_keys(client: &Client, table: &str) -> std::result::Result<Vec<Vec<String>>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "SELECT array_agg(a.attname::text ORDER BY k.n) FROM pg_index i \
+             CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) \
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+             WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indpred IS NULL GROUP BY i.indexrelid",
+            &[&quote_table(table)],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
 }
 
 /// Rejects arrive while the rows' COPY holds the connection, so they wait in an anonymous
@@ -207,7 +298,7 @@ async fn write_rejects(
             .await
             .map_err(pg)?
             .get(0);
-        if spec.mode == Mode::Replace && exists {
+        if spec.mode == WriteMode::Replace && exists {
             transaction
                 .execute(&format!("DELETE FROM {REJECTS_TABLE} WHERE migration = $1"), &[&spec.migration])
                 .await
@@ -223,7 +314,7 @@ async fn write_rejects(
         ))
         .await
         .map_err(pg)?;
-    if spec.mode == Mode::Replace {
+    if spec.mode == WriteMode::Replace {
         transaction
             .execute(&format!("DELETE FROM {REJECTS_TABLE} WHERE migration = $1"), &[&spec.migration])
             .await

@@ -6,15 +6,19 @@ use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use rusqlite::types::Value;
 
+use super::merge::{
+    check_unique_key, duplicates_error, duplicates_sql, insert_sql as move_sql, key_columns, matched_sql,
+    save_state_sql, state_table_sql, STAGING,
+};
+use super::state::{SavedState, STATE_TABLE};
 use super::values::{cell, column_type, write_type, Cell};
 use super::{
-    feed_blocking, instants_as_utc, match_columns, new_table_columns, LoadSpec, RowStream, Sink, SinkBatch,
-    TargetColumn, REJECTS_TABLE,
+    feed_blocking, instants_as_utc, match_columns, new_table_columns, LoadSpec, Loaded, RowStream, Sink, SinkBatch,
+    TargetColumn, WriteMode, REJECTS_TABLE,
 };
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
-use crate::job::Mode;
-use crate::source::{sqlite_arrow_type, sqlite_open};
+use crate::source::{sqlite_arrow_type, sqlite_open, Dialect};
 
 pub struct SqliteSink {
     endpoint: Endpoint,
@@ -29,7 +33,32 @@ impl SqliteSink {
 }
 
 fn quote(identifier: &str) -> String {
-    format!("\"{}\"", identifier.replace('"', "\"\""))
+    super::merge::quote(Dialect::Sqlite, identifier)
+}
+
+/// The column sets of the table's primary key and unique indexes.
+fn unique_keys(connection: &rusqlite::Connection, table: &str) -> rusqlite::Result<Vec<Vec<String>>> {
+    let mut primary: Vec<(i64, String)> = connection
+        .prepare(&format!("PRAGMA table_info({})", quote(table)))?
+        .query_map([], |row| Ok((row.get::<_, i64>(5)?, row.get::<_, String>(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    primary.retain(|(position, _)| *position > 0);
+    primary.sort();
+    let mut sets = vec![primary.into_iter().map(|(_, name)| name).collect::<Vec<_>>()];
+    let indexes: Vec<(String, bool, bool)> = connection
+        .prepare(&format!("PRAGMA index_list({})", quote(table)))?
+        .query_map([], |row| Ok((row.get(1)?, row.get(2)?, row.get(4)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (index, unique, partial) in indexes {
+        if unique && !partial {
+            let columns: Vec<Option<String>> = connection
+                .prepare(&format!("PRAGMA index_info({})", quote(&index)))?
+                .query_map([], |row| row.get(2))?
+                .collect::<rusqlite::Result<_>>()?;
+            sets.push(columns.into_iter().flatten().collect());
+        }
+    }
+    Ok(sets)
 }
 
 fn to_value(cell: Cell) -> Value {
@@ -67,6 +96,41 @@ fn insert_sql(table: &str, schema: &Schema) -> String {
 
 #[async_trait]
 impl Sink for SqliteSink {
+    async fn state(&mut self, migration: &str, table: &str) -> Result<Option<SavedState>> {
+        if matches!(&self.endpoint, Endpoint::Sqlite(path) if !path.exists()) {
+            return Ok(None);
+        }
+        let connection = sqlite_open(&self.endpoint, true)?;
+        let error = |table: &str, e: rusqlite::Error| FerryError::Target {
+            url: self.endpoint.masked(),
+            table: table.to_string(),
+            message: e.to_string(),
+        };
+        let present: i64 = connection
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN (?1, ?2)",
+                [STATE_TABLE, table],
+                |row| row.get(0),
+            )
+            .map_err(|e| error(STATE_TABLE, e))?;
+        if present < 2 {
+            return Ok(None);
+        }
+        let has_rows = connection
+            .query_row(&format!("SELECT EXISTS (SELECT 1 FROM {})", quote(table)), [], |row| row.get::<_, bool>(0))
+            .map_err(|e| error(table, e))?;
+        if !has_rows {
+            return Ok(None);
+        }
+        let mut statement = connection
+            .prepare(&format!("SELECT cursor_column, watermark FROM {STATE_TABLE} WHERE migration = ?1"))
+            .map_err(|e| error(STATE_TABLE, e))?;
+        let mut rows = statement
+            .query_map([migration], |row| Ok(SavedState { cursor: row.get(0)?, watermark: row.get(1)? }))
+            .map_err(|e| error(STATE_TABLE, e))?;
+        rows.next().transpose().map_err(|e| error(STATE_TABLE, e))
+    }
+
     async fn prepare(&mut self, spec: &LoadSpec) -> Result<SchemaRef> {
         if let Endpoint::Sqlite(path) = &self.endpoint {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -103,6 +167,9 @@ impl Sink for SqliteSink {
             self.create = Some(format!("CREATE TABLE {} ({columns})", quote(&spec.table)));
             target
         } else {
+            if spec.mode == WriteMode::Merge {
+                check_unique_key(spec, &unique_keys(&connection, &spec.table).map_err(error)?)?;
+            }
             // SQLite has no zones; ferry writes instants as UTC date-time text.
             match_columns(spec, &instants_as_utc(spec, existing))?
         };
@@ -110,7 +177,7 @@ impl Sink for SqliteSink {
         Ok(target)
     }
 
-    async fn write_all(&mut self, spec: &LoadSpec, rows: RowStream) -> Result<u64> {
+    async fn write_all(&mut self, spec: &LoadSpec, rows: RowStream) -> Result<Loaded> {
         let endpoint = self.endpoint.clone();
         let spec = spec.clone();
         let create = self.create.clone();
@@ -123,12 +190,12 @@ impl Sink for SqliteSink {
                 message,
             };
             connection.execute_batch("BEGIN IMMEDIATE").map_err(|e| error(&spec.table, e.to_string()))?;
-            let result = (|| -> Result<u64> {
+            let result = (|| -> Result<Loaded> {
                 let table_error = |e: String| error(&spec.table, e);
                 let rejects_error = |e: String| error(REJECTS_TABLE, e);
                 match &create {
                     Some(create) => connection.execute_batch(create).map_err(|e| table_error(e.to_string()))?,
-                    None if spec.mode == Mode::Replace => connection
+                    None if spec.mode == WriteMode::Replace => connection
                         .execute_batch(&format!("DELETE FROM {}", quote(&spec.table)))
                         .map_err(|e| table_error(e.to_string()))?,
                     None => {}
@@ -147,7 +214,7 @@ impl Sink for SqliteSink {
                              rejected_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
                         ))
                         .map_err(|e| rejects_error(e.to_string()))?;
-                    if spec.mode == Mode::Replace {
+                    if spec.mode == WriteMode::Replace {
                         connection
                             .execute(&format!("DELETE FROM {REJECTS_TABLE} WHERE migration = ?"), [&spec.migration])
                             .map_err(|e| rejects_error(e.to_string()))?;
@@ -155,23 +222,70 @@ impl Sink for SqliteSink {
                     rejects_ready = true;
                     Ok(())
                 };
-                if spec.mode == Mode::Replace {
+                if spec.mode == WriteMode::Replace {
                     prepare_rejects()?;
                 }
-                let insert_rows = insert_sql(&spec.table, &target);
+                let merge = spec.mode == WriteMode::Merge;
+                let names: Vec<String> = target.fields().iter().map(|f| f.name().clone()).collect();
+                let columns: Vec<String> = names.iter().map(|n| quote(n)).collect();
+                if merge {
+                    connection
+                        .execute_batch(&format!(
+                            "CREATE TEMP TABLE {STAGING} AS SELECT {} FROM main.{} WHERE 0",
+                            columns.join(", "),
+                            quote(&spec.table)
+                        ))
+                        .map_err(|e| table_error(e.to_string()))?;
+                }
+                let insert_rows = insert_sql(if merge { STAGING } else { &spec.table }, &target);
                 let insert_rejects = insert_sql(REJECTS_TABLE, &super::rejects_schema());
-                let mut loaded = 0u64;
+                let mut loaded = Loaded::default();
                 for batch in batches {
                     match batch? {
                         SinkBatch::Rows(batch) => {
                             insert_batch(&connection, &insert_rows, &batch).map_err(table_error)?;
-                            loaded += batch.num_rows() as u64;
+                            loaded.rows += batch.num_rows() as u64;
                         }
                         SinkBatch::Rejects(batch) => {
                             prepare_rejects()?;
                             insert_batch(&connection, &insert_rejects, &batch).map_err(rejects_error)?;
                         }
                     }
+                }
+                if merge {
+                    let key = key_columns(&spec, &target);
+                    let sqlite = |e: rusqlite::Error| table_error(e.to_string());
+                    let mut duplicates = connection.prepare(&duplicates_sql(Dialect::Sqlite, &key)).map_err(sqlite)?;
+                    let found: Vec<(Vec<Option<String>>, i64, i64)> = duplicates
+                        .query_map([], |row| {
+                            let values = (0..key.len()).map(|i| row.get(i)).collect::<rusqlite::Result<_>>()?;
+                            Ok((values, row.get(key.len())?, row.get(key.len() + 1)?))
+                        })
+                        .map_err(sqlite)?
+                        .collect::<rusqlite::Result<_>>()
+                        .map_err(sqlite)?;
+                    if !found.is_empty() {
+                        return Err(duplicates_error(&spec, &found));
+                    }
+                    let matched: i64 = connection
+                        .query_row(&matched_sql(Dialect::Sqlite, &spec.table, &key), [], |row| row.get(0))
+                        .map_err(sqlite)?;
+                    loaded.updated = matched as u64;
+                    connection
+                        .execute_batch(&move_sql(Dialect::Sqlite, &spec.table, &names, &columns, Some(&key)))
+                        .map_err(sqlite)?;
+                    connection.execute_batch(&format!("DROP TABLE temp.{STAGING}")).map_err(sqlite)?;
+                }
+                if let Some(watermark) = &spec.watermark {
+                    let state_error = |e: rusqlite::Error| error(STATE_TABLE, e.to_string());
+                    connection.execute_batch(&state_table_sql(Dialect::Sqlite)).map_err(state_error)?;
+                    let value = watermark.text()?;
+                    connection
+                        .execute(
+                            &save_state_sql(Dialect::Sqlite),
+                            rusqlite::params![spec.migration, watermark.cursor, value, spec.run_id],
+                        )
+                        .map_err(state_error)?;
                 }
                 Ok(loaded)
             })();

@@ -28,7 +28,7 @@ use datafusion::prelude::SessionContext;
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
 
-pub use mysql::{mysql_arrow_type, mysql_connect};
+pub use mysql::{mysql_arrow_type, mysql_connect, mysql_text_rows};
 pub use pg_binary::{numeric_to_i128, numeric_to_unscaled};
 pub use postgres::{arrow_type as postgres_arrow_type, pg_connect, pg_message, PostgresSource};
 pub use sqlite::{arrow_type as sqlite_arrow_type, sqlite_open};
@@ -56,6 +56,11 @@ pub trait SourceDatabase: Debug + Send + Sync {
     }
     /// The dialect filters are written back in.
     fn dialect(&self) -> Dialect;
+    /// Conditions splitting `table` into about `parts` disjoint parts that together hold every
+    /// row, to be read at once; empty when the table cannot be split (the default).
+    async fn split(&self, _table: &str, _parts: usize) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
     /// Streams the rows of `SELECT <columns> FROM <table> [WHERE ...] [LIMIT ...]`;
     /// the batches match `schema` (the projected columns).
     fn read(&self, request: ReadRequest) -> SendableRecordBatchStream;
@@ -69,7 +74,7 @@ pub struct SizeEstimate {
 }
 
 /// SQL dialects a filter can be written back in.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
     Postgres,
     Mysql,
@@ -92,6 +97,9 @@ pub struct ReadRequest {
     pub schema: SchemaRef,
     pub filter_sql: Option<String>,
     pub limit: Option<usize>,
+    /// This part's share of a table read in parts ([`SourceDatabase::split`]); all parts of one
+    /// source read in one snapshot.
+    pub part_sql: Option<String>,
 }
 
 /// Opens the database behind an endpoint. With [`schema_provider`], the only place that knows every kind.

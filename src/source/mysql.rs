@@ -47,6 +47,28 @@ pub fn mysql_connect(endpoint: &Endpoint) -> Result<mysql::Conn> {
     })
 }
 
+/// Rows of a statement with positional `params`, every value as text (NULL as None).
+pub fn mysql_text_rows(
+    connection: &mut mysql::Conn,
+    sql: &str,
+    params: Vec<mysql::Value>,
+) -> std::result::Result<Vec<Vec<Option<String>>>, mysql::Error> {
+    use mysql::prelude::Queryable;
+    let rows: Vec<mysql::Row> = connection.exec(sql, params)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            (0..row.len())
+                .map(|i| match row.as_ref(i) {
+                    Some(mysql::Value::Bytes(bytes)) => Some(String::from_utf8_lossy(bytes).into_owned()),
+                    Some(mysql::Value::NULL) | None => None,
+                    Some(other) => Some(other.as_sql(true).trim_matches('\'').to_string()),
+                })
+                .collect()
+        })
+        .collect())
+}
+
 /// The Arrow type of a MySQL column, from `information_schema.columns` (read and written as).
 pub fn mysql_arrow_type(data_type: &str, column_type: &str, precision: Option<u64>, scale: Option<u64>) -> DataType {
     let unsigned = column_type.contains("unsigned");

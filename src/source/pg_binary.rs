@@ -174,7 +174,7 @@ pub fn numeric_to_unscaled<T: Unscaled>(value: &[u8], scale: i8) -> Result<T, St
         } else if low + 3 >= smallest {
             let dropped = (smallest - low) as u32;
             let divisor = 10u16.pow(dropped);
-            if group % divisor != 0 {
+            if !group.is_multiple_of(divisor) {
                 return Err(too_precise());
             }
             unscaled = unscaled.mul_add(10u16.pow(4 - dropped), group / divisor).ok_or_else(overflow)?;

@@ -13,7 +13,7 @@ use futures::StreamExt;
 use tokio_postgres::{Client, NoTls};
 
 use super::pg_binary::CopyDecoder;
-use super::table::select_sql;
+use super::table::{quote_table, select_sql};
 use super::{Dialect, ReadRequest, SizeEstimate, SourceDatabase, PG_TYPE, TEXT_FORM};
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
@@ -28,12 +28,48 @@ const BATCH_ROWS: usize = 16 * 1024;
 #[derive(Debug)]
 pub struct PostgresSource {
     endpoint: Endpoint,
+    /// The snapshot the parts of tables read in parts share, exported by a transaction that
+    /// stays open as long as this source (None inside: exporting failed, parts read apart).
+    snapshot: Arc<tokio::sync::OnceCell<Option<Snapshot>>>,
+}
+
+struct Snapshot {
+    _exporter: Client,
+    id: String,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Snapshot({})", self.id)
+    }
 }
 
 impl PostgresSource {
     pub fn new(endpoint: Endpoint) -> Self {
-        PostgresSource { endpoint }
+        PostgresSource { endpoint, snapshot: Default::default() }
     }
+}
+
+/// The id of the source's shared snapshot, exported on first use.
+async fn shared_snapshot(endpoint: &Endpoint, cell: &tokio::sync::OnceCell<Option<Snapshot>>) -> Option<String> {
+    let snapshot = cell
+        .get_or_init(|| async {
+            let export = async {
+                let client = pg_connect(endpoint).await.ok()?;
+                client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await.ok()?;
+                let row = client.query_one("SELECT pg_export_snapshot()", &[]).await;
+                match row {
+                    Ok(row) => Some(Snapshot { id: row.get(0), _exporter: client }),
+                    Err(error) => {
+                        tracing::warn!(error = %pg_message(&error), "no shared snapshot: the parts of a table are read apart");
+                        None
+                    }
+                }
+            };
+            export.await
+        })
+        .await;
+    snapshot.as_ref().map(|s| s.id.clone())
 }
 
 /// Connects and drives the connection on the runtime; errors name the masked URL.
@@ -194,10 +230,40 @@ impl SourceDatabase for PostgresSource {
         Dialect::Postgres
     }
 
+    async fn split(&self, table: &str, parts: usize) -> Result<Vec<String>> {
+        let client = pg_connect(&self.endpoint).await?;
+        // A single-column integer primary key: its index answers min and max at once.
+        let key = client
+            .query_opt(
+                "SELECT a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0] \
+                 WHERE n.nspname = current_schema() AND c.relname = $1 AND i.indisprimary AND i.indnatts = 1 \
+                 AND a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)",
+                &[&table],
+            )
+            .await
+            .map_err(|e| self.source_error(table, &e))?;
+        let Some(key) = key.map(|row| row.get::<_, String>(0)) else { return Ok(Vec::new()) };
+        let column = self.quote(&key);
+        let range = client
+            .query_one(
+                &format!("SELECT min({column})::int8, max({column})::int8 FROM {}", quote_table(self, table)),
+                &[],
+            )
+            .await
+            .map_err(|e| self.source_error(table, &e))?;
+        let (Some(low), Some(high)) = (range.get::<_, Option<i64>>(0), range.get::<_, Option<i64>>(1)) else {
+            return Ok(Vec::new());
+        };
+        Ok(key_ranges(&column, low, high, parts))
+    }
+
     fn read(&self, request: ReadRequest) -> SendableRecordBatchStream {
         let select = select_sql(self, &request);
         let copy = format!("COPY ({select}) TO STDOUT (FORMAT binary)");
         let endpoint = self.endpoint.clone();
+        let snapshot = request.part_sql.is_some().then(|| self.snapshot.clone());
         let mut builder = RecordBatchReceiverStream::builder(request.schema.clone(), 2);
         let tx = builder.tx();
         builder.spawn(async move {
@@ -206,6 +272,15 @@ impl SourceDatabase for PostgresSource {
                 |message: String| FerryError::Source { url: endpoint.masked(), table: request.table.clone(), message };
             // Text forms that do not depend on the server's or the role's settings.
             client.batch_execute(TEXT_SETTINGS).await.map_err(|e| source_error(pg_message(&e)))?;
+            if let Some(cell) = snapshot {
+                if let Some(id) = shared_snapshot(&endpoint, &cell).await {
+                    let join = format!(
+                        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{}'",
+                        id.replace('\'', "''")
+                    );
+                    client.batch_execute(&join).await.map_err(|e| source_error(pg_message(&e)))?;
+                }
+            }
             let stream = client.copy_out(copy.as_str()).await.map_err(|e| source_error(pg_message(&e)))?;
             let mut stream = std::pin::pin!(stream);
             let mut decoder = CopyDecoder::new(request.schema.clone(), BATCH_ROWS);
@@ -226,8 +301,42 @@ impl SourceDatabase for PostgresSource {
     }
 }
 
+/// `parts` conditions on `column` that split low..=high into ranges of equal width; the first
+/// and last are open, so rows outside the range read when splitting are still read.
+fn key_ranges(column: &str, low: i64, high: i64, parts: usize) -> Vec<String> {
+    let span = (high as i128 - low as i128 + 1).max(1);
+    let parts = (parts as i128).min(span);
+    if parts < 2 {
+        return Vec::new();
+    }
+    let bound = |k: i128| (low as i128 + span * k / parts) as i64;
+    (0..parts)
+        .map(|k| match k {
+            0 => format!("{column} < {}", bound(1)),
+            k if k == parts - 1 => format!("{column} >= {}", bound(k)),
+            k => format!("{column} >= {} AND {column} < {}", bound(k), bound(k + 1)),
+        })
+        .collect()
+}
+
 impl PostgresSource {
     fn source_error(&self, table: &str, error: &tokio_postgres::Error) -> FerryError {
         FerryError::Source { url: self.endpoint.masked(), table: table.to_string(), message: pg_message(error) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_ranges;
+
+    #[test]
+    fn key_ranges_cover_everything_once() {
+        assert_eq!(
+            key_ranges("\"id\"", 1, 100, 4),
+            ["\"id\" < 26", "\"id\" >= 26 AND \"id\" < 51", "\"id\" >= 51 AND \"id\" < 76", "\"id\" >= 76"]
+        );
+        assert_eq!(key_ranges("k", 5, 6, 4), ["k < 6", "k >= 6"]);
+        assert!(key_ranges("k", 7, 7, 4).is_empty());
+        assert_eq!(key_ranges("k", i64::MIN, i64::MAX, 2), ["k < 0", "k >= 0"]);
     }
 }

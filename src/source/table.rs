@@ -5,7 +5,7 @@ use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
-use arrow::datatypes::{DataType, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::stats::Precision;
@@ -94,7 +94,7 @@ impl TableProvider for DatabaseTable {
 
     async fn scan(
         &self,
-        _state: &dyn Session,
+        state: &dyn Session,
         projection: Option<&Vec<usize>>,
         filters: &[Expr],
         limit: Option<usize>,
@@ -106,13 +106,23 @@ impl TableProvider for DatabaseTable {
         let pushed: Vec<String> = filters
             .iter()
             .filter(|f| pushable(f, &self.schema))
-            .filter_map(|f| unparse(f, self.database.dialect()))
+            .filter_map(|f| unparse(f, self.database.as_ref(), &self.schema))
             .collect();
         let filter_sql = (!pushed.is_empty()).then(|| pushed.join(" AND "));
         // A limit is only safe when no filter is left for DataFusion to apply after the read.
         let limit = if filters.is_empty() { limit } else { None };
-        let request = ReadRequest { table: self.table.clone(), schema: schema.clone(), filter_sql, limit };
-        Ok(Arc::new(DatabaseScanExec::new(self.database.clone(), request, self.estimate, self.counter.clone())))
+        let request =
+            ReadRequest { table: self.table.clone(), schema: schema.clone(), filter_sql, limit, part_sql: None };
+        // A table is read in parts when the session asks for several and its database can split it.
+        let wanted = state.config().target_partitions();
+        let parts =
+            if wanted > 1 && limit.is_none() { self.database.split(&self.table, wanted).await? } else { vec![] };
+        let requests = if parts.is_empty() {
+            vec![request]
+        } else {
+            parts.into_iter().map(|part| ReadRequest { part_sql: Some(part), ..request.clone() }).collect()
+        };
+        Ok(Arc::new(DatabaseScanExec::new(self.database.clone(), requests, self.estimate, self.counter.clone())))
     }
 }
 
@@ -137,6 +147,8 @@ fn pushable(expr: &Expr, schema: &Schema) -> bool {
                     }
                     // Text ordering depends on collations; only equality is a safe superset.
                     (Some(DataType::Utf8), ScalarValue::Utf8(Some(_))) => binary.op == Operator::Eq,
+                    // Dates and date-times, the usual incremental cursors (see `temporal`).
+                    (Some(t), v) if t.is_temporal() => binary.op != Operator::NotEq && temporal_value(v, &t).is_some(),
                     _ => false,
                 }
             }
@@ -158,12 +170,107 @@ fn is_numeric_literal(value: &ScalarValue) -> bool {
                 | ScalarValue::UInt16(_)
                 | ScalarValue::UInt32(_)
                 | ScalarValue::UInt64(_)
+                | ScalarValue::Float32(_)
                 | ScalarValue::Float64(_)
+                | ScalarValue::Decimal128(..)
         )
 }
 
+/// A date or date-time literal of the column's own type, as a UTC date-time (dates at midnight).
+/// Years outside 1..=9999 are left to DataFusion: not every database reads them back.
+fn temporal_value(value: &ScalarValue, column: &DataType) -> Option<(chrono::NaiveDateTime, bool)> {
+    use chrono::Datelike;
+    let micros = match (value, column) {
+        (ScalarValue::Date32(Some(days)), DataType::Date32) => *days as i64 * 86_400_000_000,
+        (ScalarValue::TimestampMicrosecond(Some(v), zone), DataType::Timestamp(TimeUnit::Microsecond, z))
+            if zone.is_some() == z.is_some() =>
+        {
+            *v
+        }
+        _ => return None,
+    };
+    let at = chrono::DateTime::from_timestamp_micros(micros)?.naive_utc();
+    (1..=9999).contains(&at.year()).then_some((at, matches!(column, DataType::Date32)))
+}
+
 /// Writes a filter in the database's SQL, with bare column names.
-fn unparse(expr: &Expr, dialect: Dialect) -> Option<String> {
+fn unparse(expr: &Expr, database: &dyn SourceDatabase, schema: &Schema) -> Option<String> {
+    match expr {
+        Expr::BinaryExpr(binary) if matches!(binary.op, Operator::And | Operator::Or) => Some(format!(
+            "({}) {} ({})",
+            unparse(&binary.left, database, schema)?,
+            binary.op,
+            unparse(&binary.right, database, schema)?
+        )),
+        Expr::BinaryExpr(binary) => match (&*binary.left, &*binary.right) {
+            (Expr::Column(c), Expr::Literal(v, _)) => temporal(database, schema, &c.name, binary.op, v),
+            (Expr::Literal(v, _), Expr::Column(c)) => temporal(database, schema, &c.name, binary.op.swap()?, v),
+            _ => None,
+        }
+        .or_else(|| unparse_leaf(expr, database.dialect())),
+        _ => unparse_leaf(expr, database.dialect()),
+    }
+}
+
+/// A date or date-time comparison in the database's terms. PostgreSQL and MySQL compare exactly
+/// (a MySQL TIMESTAMP, read as an instant, through UNIX_TIMESTAMP). SQLite keeps date-times as
+/// text or Unix seconds, so it gets a test a little looser than the exact one, which DataFusion
+/// applies after the read.
+fn temporal(
+    database: &dyn SourceDatabase,
+    schema: &Schema,
+    column: &str,
+    op: Operator,
+    value: &ScalarValue,
+) -> Option<String> {
+    let field = schema.field_with_name(column).ok()?;
+    let (at, is_date) = temporal_value(value, field.data_type())?;
+    let quoted = database.quote(column);
+    let zoned = matches!(field.data_type(), DataType::Timestamp(_, Some(_)));
+    let text = if is_date { at.format("%Y-%m-%d").to_string() } else { at.format("%Y-%m-%d %H:%M:%S%.6f").to_string() };
+    let sql_op = match op {
+        Operator::Eq => "=",
+        Operator::Lt => "<",
+        Operator::LtEq => "<=",
+        Operator::Gt => ">",
+        Operator::GtEq => ">=",
+        _ => return None,
+    };
+    Some(match database.dialect() {
+        Dialect::Postgres if zoned => format!("{quoted} {sql_op} '{text}+00'"),
+        Dialect::Postgres => format!("{quoted} {sql_op} '{text}'"),
+        Dialect::Mysql if zoned => {
+            let micros = at.and_utc().timestamp_micros();
+            format!(
+                "UNIX_TIMESTAMP({quoted}) {sql_op} {}.{:06}",
+                micros.div_euclid(1_000_000),
+                micros.rem_euclid(1_000_000)
+            )
+        }
+        Dialect::Mysql => format!("{quoted} {sql_op} '{text}'"),
+        Dialect::Sqlite => {
+            // Text is compared on SQLite's own reading of it, to a few milliseconds (its
+            // precision), and let through where SQLite cannot read it; integers are Unix seconds.
+            let seconds = at.and_utc().timestamp();
+            let bound = |op: &str, margin: &str, integer: i64| {
+                format!(
+                    "CASE typeof({quoted}) WHEN 'null' THEN 0 WHEN 'integer' THEN {quoted} {op} {integer} \
+                     WHEN 'text' THEN coalesce(julianday(trim({quoted})) {op} julianday('{text}') {margin} 0.00000003, 1) ELSE 1 END"
+                )
+            };
+            let lower = bound(">=", "-", seconds);
+            let upper = bound("<=", "+", seconds + 1);
+            match op {
+                Operator::Gt | Operator::GtEq => lower,
+                Operator::Lt | Operator::LtEq => upper,
+                _ => format!("({lower}) AND ({upper})"),
+            }
+        }
+    })
+}
+
+/// Writes a comparison in the database's SQL through DataFusion's unparser, with bare column names.
+fn unparse_leaf(expr: &Expr, dialect: Dialect) -> Option<String> {
     let bare = expr
         .clone()
         .transform(|e| {
@@ -182,11 +289,12 @@ fn unparse(expr: &Expr, dialect: Dialect) -> Option<String> {
     sql.ok().map(|ast| ast.to_string())
 }
 
-/// The physical scan: one partition streaming from the database.
+/// The physical scan: one partition per part of the table, each streaming from the database.
 #[derive(Debug)]
 pub struct DatabaseScanExec {
     database: Arc<dyn SourceDatabase>,
-    request: ReadRequest,
+    /// One per partition; never empty.
+    requests: Vec<ReadRequest>,
     estimate: SizeEstimate,
     counter: Arc<ReadCounter>,
     properties: PlanProperties,
@@ -195,35 +303,39 @@ pub struct DatabaseScanExec {
 impl DatabaseScanExec {
     fn new(
         database: Arc<dyn SourceDatabase>,
-        request: ReadRequest,
+        requests: Vec<ReadRequest>,
         estimate: SizeEstimate,
         counter: Arc<ReadCounter>,
     ) -> Self {
         let properties = PlanProperties::new(
-            EquivalenceProperties::new(request.schema.clone()),
-            Partitioning::UnknownPartitioning(1),
+            EquivalenceProperties::new(requests[0].schema.clone()),
+            Partitioning::UnknownPartitioning(requests.len()),
             EmissionType::Incremental,
             Boundedness::Bounded,
         );
-        DatabaseScanExec { database, request, estimate, counter, properties }
+        DatabaseScanExec { database, requests, estimate, counter, properties }
     }
 }
 
 impl DisplayAs for DatabaseScanExec {
     fn fmt_as(&self, _: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        let columns: Vec<&str> = self.request.schema.fields().iter().map(|f| f.name().as_str()).collect();
+        let request = &self.requests[0];
+        let columns: Vec<&str> = request.schema.fields().iter().map(|f| f.name().as_str()).collect();
         write!(
             f,
             "DatabaseScanExec: {} table={} columns=[{}]",
             self.database.endpoint(),
-            self.request.table,
+            request.table,
             columns.join(", ")
         )?;
-        if let Some(filter) = &self.request.filter_sql {
+        if let Some(filter) = &request.filter_sql {
             write!(f, " filter=[{filter}]")?;
         }
-        if let Some(limit) = self.request.limit {
+        if let Some(limit) = request.limit {
             write!(f, " limit={limit}")?;
+        }
+        if self.requests.len() > 1 {
+            write!(f, " parts={}", self.requests.len())?;
         }
         Ok(())
     }
@@ -251,17 +363,21 @@ impl ExecutionPlan for DatabaseScanExec {
     }
 
     fn partition_statistics(&self, _partition: Option<usize>) -> DfResult<Statistics> {
-        Ok(statistics(&self.request.schema, self.estimate))
+        Ok(statistics(&self.requests[0].schema, self.estimate))
     }
 
-    fn execute(&self, _partition: usize, _context: Arc<TaskContext>) -> DfResult<SendableRecordBatchStream> {
+    fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> DfResult<SendableRecordBatchStream> {
+        let request = self.requests.get(partition).cloned().ok_or_else(|| {
+            datafusion::error::DataFusionError::Internal(format!("no partition {partition} of the scan"))
+        })?;
         let counter = self.counter.clone();
-        let stream = self.database.read(self.request.clone()).inspect(move |batch| {
+        let schema = request.schema.clone();
+        let stream = self.database.read(request).inspect(move |batch| {
             if let Ok(batch) = batch {
                 counter.add(batch.num_rows());
             }
         });
-        Ok(Box::pin(RecordBatchStreamAdapter::new(self.request.schema.clone(), stream)))
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
     }
 }
 
@@ -282,9 +398,11 @@ pub fn select_sql(database: &dyn SourceDatabase, request: &ReadRequest) -> Strin
         .collect();
     let columns = if columns.is_empty() { "1 AS _ferry_none".to_string() } else { columns.join(", ") };
     let mut sql = format!("SELECT {columns} FROM {}", quote_table(database, &request.table));
-    if let Some(filter) = &request.filter_sql {
+    let conditions: Vec<String> =
+        [&request.filter_sql, &request.part_sql].into_iter().flatten().map(|c| format!("({c})")).collect();
+    if !conditions.is_empty() {
         sql.push_str(" WHERE ");
-        sql.push_str(filter);
+        sql.push_str(&conditions.join(" AND "));
     }
     if let Some(limit) = request.limit {
         sql.push_str(&format!(" LIMIT {limit}"));

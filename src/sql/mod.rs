@@ -48,7 +48,7 @@ impl SqlSession {
             }
             plan.connections.insert(name.to_string(), Connection { name: name.to_string(), endpoint });
         }
-        Ok(SqlSession { plan, ctx: new_session(None), opened: BTreeMap::new() })
+        Ok(SqlSession { plan, ctx: new_session(None, 1), opened: BTreeMap::new() })
     }
 
     pub fn connections(&self) -> impl Iterator<Item = &Connection> {

@@ -127,3 +127,23 @@ async fn parquet_in_an_object_store_is_a_target_and_a_source() {
     assert_eq!(rows.len(), 10);
     assert_eq!(rows[0], vec![Some("1".into()), Some("30-40".into())]);
 }
+
+#[test]
+fn incremental_flags_reach_the_run() {
+    let dir = job_dir(&[]);
+    let run = |flags: &[&str]| {
+        let output = ferry()
+            .current_dir(dir.path())
+            .args(["run", "--source", "sqlite://source.db", "--target", "sqlite://target.db"])
+            .args(flags)
+            .output()
+            .unwrap();
+        (output.status.code(), String::from_utf8_lossy(&output.stderr).trim().to_string())
+    };
+    let (code, stderr) = run(&["--full-refresh", "--from", "2024-01-01"]);
+    assert_eq!(code, Some(2));
+    assert_eq!(stderr, "error: --full-refresh loads everything, --from/--to load a range: use one or the other");
+    let (code, stderr) = run(&["--to", "2024-01-01"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("none of the migrations to run is incremental"), "{stderr}");
+}

@@ -1,12 +1,18 @@
 //! The one integration test binary: one module per area, real servers, no mocks.
 #![allow(clippy::unwrap_used)]
 
+mod api;
+mod api_load;
 mod atomic;
 mod cleaning;
 mod cli;
 mod common;
+mod crash;
+mod deploy;
 mod errors;
 mod expected;
+mod incremental;
+mod merge;
 mod migrations;
 mod sql;
 mod types;

@@ -11,6 +11,11 @@ use serde::Deserialize;
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
 
+mod mode;
+
+use mode::check_mode;
+pub use mode::{check_partitions, Mode};
+
 /// `ferry.toml` as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,40 +42,22 @@ struct MigrationFile {
     target: String,
     /// The target table (a folder name for Parquet targets).
     table: String,
-    /// `replace` (default) or `append`.
+    /// `replace` (default), `append`, `merge` or `incremental`.
     #[serde(default)]
     mode: Option<String>,
     /// The target's primary key columns.
     #[serde(default)]
     key: Vec<String>,
+    /// Incremental mode: the query's output column whose value only grows (a timestamp, a date, an integer).
+    #[serde(default)]
+    cursor: Option<String>,
+    /// How many parts each PostgreSQL source table is read in at once (ranges of its integer
+    /// primary key, all on one snapshot); 1 by default.
+    #[serde(default)]
+    partitions: Option<usize>,
     /// Migrations that must run before this one.
     #[serde(default)]
     depends_on: Vec<String>,
-}
-
-/// How a migration's rows are published.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// The target's old rows are gone and the new ones are in, or nothing changed.
-    Replace,
-    /// All the new rows are added, or none.
-    Append,
-}
-
-impl Mode {
-    fn parse(text: &str, migration: &str) -> Result<Mode> {
-        match text {
-            "replace" => Ok(Mode::Replace),
-            "append" => Ok(Mode::Append),
-            "merge" | "incremental" => Err(FerryError::Job(format!(
-                "migration `{migration}`: mode `{text}` is not available in this version of ferry; use `replace` or `append`"
-            ))),
-            other => Err(FerryError::Job(format!(
-                "migration `{migration}`: unknown mode `{other}`; use `replace` or `append`"
-            ))),
-        }
-    }
 }
 
 /// A named connection of the job.
@@ -92,6 +79,10 @@ pub struct MigrationPlan {
     pub table: String,
     pub mode: Mode,
     pub key: Vec<String>,
+    /// Incremental mode's cursor column (of the query's output).
+    pub cursor: Option<String>,
+    /// Parts each source table is read in at once.
+    pub partitions: usize,
     pub depends_on: Vec<String>,
 }
 
@@ -200,6 +191,8 @@ fn check_migration(
         check_identifier(column, &format!("migration `{name}`: key column"))?;
     }
     let mode = Mode::parse(migration.mode.as_deref().unwrap_or("replace"), name)?;
+    check_mode(mode, migration, &target)?;
+    let partitions = check_partitions(migration.partitions.unwrap_or(1), &format!("migration `{name}`: partitions"))?;
     let query_path: PathBuf = base.join(&migration.query);
     let query_sql = std::fs::read_to_string(&query_path).map_err(|error| {
         FerryError::Job(format!("migration `{name}`: cannot read query file `{}`: {error}", query_path.display()))
@@ -218,6 +211,8 @@ fn check_migration(
         table,
         mode,
         key: migration.key.clone(),
+        cursor: migration.cursor.clone(),
+        partitions,
         depends_on: migration.depends_on.clone(),
     })
 }
@@ -334,8 +329,35 @@ mod tests {
                 .unwrap_err()
                 .to_string();
         assert_eq!(error, "migration `a`: unknown source connection `nope`; the job defines: `source`, `target`");
-        let error = plan(&format!("{CONNECTIONS}{}mode = \"merge\"\n", migration("a", ""))).unwrap_err().to_string();
-        assert!(error.contains("mode `merge` is not available"), "{error}");
+        let error = plan(&format!("{CONNECTIONS}{}mode = \"upsert\"\n", migration("a", ""))).unwrap_err().to_string();
+        assert_eq!(error, "migration `a`: unknown mode `upsert`; use `replace`, `append`, `merge` or `incremental`");
+    }
+
+    #[test]
+    fn merge_and_incremental_need_a_key_a_cursor_and_a_database_target() {
+        let with = |extra: &str| plan(&format!("{CONNECTIONS}{}{extra}", migration("a", ""))).map(|_| ());
+        let message = |extra: &str| with(extra).unwrap_err().to_string();
+        insta::assert_snapshot!(message("mode = \"merge\"\n"), @r#"migration `a`: mode `merge` needs `key`, the columns rows are matched on; add e.g. `key = ["id"]`"#);
+        insta::assert_snapshot!(message("mode = \"incremental\"\nkey = [\"id\"]\n"), @r#"migration `a`: mode `incremental` needs `cursor`, the output column whose value only grows (e.g. `cursor = "updated_at"`)"#);
+        insta::assert_snapshot!(message("key = [\"id\"]\ncursor = \"ts\"\n"), @r#"migration `a`: `cursor = "ts"` is only used by `mode = "incremental"`; set that mode or remove the cursor"#);
+        insta::assert_snapshot!(message("mode = \"incremental\"\nkey = [\"id\"]\ncursor = \"a b\"\n"), @"migration `a`: cursor `a b` is not a plain identifier; use letters, digits, `_` and `-`, starting with a letter");
+        let parquet = format!("[connections]\nsource = \"sqlite://a.db\"\ntarget = \"file:///tmp/x\"\n{}mode = \"merge\"\nkey = [\"id\"]\n", migration("a", ""));
+        insta::assert_snapshot!(plan(&parquet).unwrap_err().to_string(), @"migration `a`: mode `merge` is not supported for Parquet targets (connection `target`): Parquet files cannot update rows; use `replace` or `append`");
+        with("mode = \"incremental\"\nkey = [\"id\"]\ncursor = \"ts\"\n").unwrap();
+    }
+
+    #[test]
+    fn partitions_are_between_1_and_64() {
+        let error = plan(&format!("{CONNECTIONS}{}partitions = 0\n", migration("a", ""))).unwrap_err().to_string();
+        insta::assert_snapshot!(error, @"migration `a`: partitions is 0; use a number from 1 to 64");
+        assert_eq!(
+            plan(&format!("{CONNECTIONS}{}partitions = 4\n", migration("a", ""))).unwrap().migrations[0].partitions,
+            4
+        );
+        assert_eq!(
+            check_partitions(65, "--partitions").unwrap_err().to_string(),
+            "--partitions is 65; use a number from 1 to 64"
+        );
     }
 
     #[test]

@@ -1,0 +1,180 @@
+//! A run killed after its rows reached the target but before its commit: the target and the
+//! watermark are as they were, and the next run loads every row exactly once. The kill is
+//! placed deterministically: the test holds a lock on the migration's `_ferry_state` row, so
+//! the ferry process stops on its last statement (saving the watermark) with every row already
+//! written inside its open transaction, and is killed there. Also: a run is refused while
+//! another holds the migration's lock.
+
+use std::time::{Duration, Instant};
+
+use ferry::incremental::RunOptions;
+
+use crate::common::{ferry, MysqlDatabase, PgDatabase};
+use crate::incremental::{job, load, Db, EVENTS_QUERY, INCREMENTAL};
+
+fn seed(db: &Db) {
+    let (text, timestamp) = if matches!(db, Db::My(_)) { ("VARCHAR(100)", "DATETIME") } else { ("TEXT", "TIMESTAMP") };
+    db.execute(&format!("CREATE TABLE events (id INT PRIMARY KEY, name {text}, updated_at {timestamp})"));
+    for id in 1..=5 {
+        db.execute(&format!("INSERT INTO events VALUES ({id}, 'name {id}', '2024-01-01 0{id}:00:00')"));
+    }
+}
+
+fn change(db: &Db) {
+    db.execute("INSERT INTO events VALUES (7, 'new', '2024-01-01 06:00:00')");
+    db.execute("UPDATE events SET name = 'changed', updated_at = '2024-01-01 07:00:00' WHERE id = 2");
+}
+
+/// Loads the five seeded rows, then changes the source; returns the job and the target's rows.
+async fn first_run_then_changes(db: &Db) -> (tempfile::TempDir, std::path::PathBuf, Vec<Vec<Option<String>>>) {
+    seed(db);
+    let dir = tempfile::tempdir().unwrap();
+    let job = job(dir.path(), db, EVENTS_QUERY, INCREMENTAL);
+    load(&job, RunOptions::default()).await.unwrap();
+    let before = db.events("t");
+    change(db);
+    (dir, job, before)
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < Duration::from_secs(120), "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs ferry as its own process and kills it once `blocked` says it waits on the state lock.
+fn kill_before_commit(job: &std::path::Path, blocked: impl FnMut() -> bool) {
+    let mut child = ferry().args(["run", "--job"]).arg(job).spawn().unwrap();
+    wait_for("ferry to reach the watermark's save", blocked);
+    assert!(child.try_wait().unwrap().is_none(), "ferry finished although its commit was blocked");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+async fn after_the_kill(db: &Db, job: &std::path::Path, before: Vec<Vec<Option<String>>>) {
+    assert_eq!(db.events("t"), before, "the killed run published rows");
+    let state = db.rows("SELECT watermark FROM _ferry_state");
+    assert_eq!(state, [[Some("2024-01-01T05:00:00".to_string())]], "the killed run moved the watermark");
+    let again = load(job, RunOptions::default()).await.unwrap();
+    // 5 (at the watermark), 7 and 2, each once.
+    assert_eq!([again.rows_read, again.rows_inserted, again.rows_updated], [3, 1, 2]);
+    assert_eq!(db.events("t"), db.events("events"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_run_killed_before_commit() {
+    let pg = PgDatabase::new();
+    let url = pg.url.clone();
+    let db = Db::Pg(pg);
+    let (_dir, job, before) = first_run_then_changes(&db).await;
+    let (locker, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    // EXCLUSIVE lets ferry read the state but not write it.
+    locker.batch_execute("BEGIN; LOCK TABLE _ferry_state IN EXCLUSIVE MODE").await.unwrap();
+    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                   AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO _ferry_state%'";
+    let job_path = job.clone();
+    let db_ref = &db;
+    std::thread::scope(|scope| {
+        scope.spawn(|| kill_before_commit(&job_path, || db_ref.rows(waiting)[0][0].as_deref() == Some("1")));
+    });
+    locker.batch_execute("ROLLBACK").await.unwrap();
+    // The killed session's backend finds its client gone once it gets the lock, and rolls back.
+    let ferry_sessions =
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() \
+                          AND query LIKE 'INSERT INTO _ferry_state%'";
+    wait_for("the killed session to end", || db.rows(ferry_sessions)[0][0].as_deref() == Some("0"));
+    after_the_kill(&db, &job, before).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_run_killed_before_commit() {
+    use mysql::prelude::Queryable;
+    let my = MysqlDatabase::new();
+    let url = my.url.clone();
+    let db = Db::My(my);
+    let (_dir, job, before) = first_run_then_changes(&db).await;
+    let mut locker = mysql::Conn::new(mysql::Opts::from_url(&url).unwrap()).unwrap();
+    locker.query_drop("START TRANSACTION").unwrap();
+    locker.query_drop("SELECT * FROM _ferry_state WHERE migration = 'm' FOR UPDATE").unwrap();
+    let in_this_database = "FROM information_schema.processlist WHERE db = DATABASE() AND id <> CONNECTION_ID()";
+    let waiting = format!("SELECT count(*) {in_this_database} AND info LIKE 'INSERT INTO _ferry_state%'");
+    let db_ref = &db;
+    std::thread::scope(|scope| {
+        scope.spawn(|| kill_before_commit(&job, || db_ref.rows(&waiting)[0][0].as_deref() == Some("1")));
+    });
+    locker.query_drop("ROLLBACK").unwrap();
+    drop(locker);
+    // The killed session's thread finds its client gone once it gets the lock, and rolls back.
+    let open = format!("SELECT count(*) {in_this_database}");
+    wait_for("the killed session to end", || db.rows(&open)[0][0].as_deref() == Some("0"));
+    after_the_kill(&db, &job, before).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_run_failing_after_its_rows_leaves_no_trace() {
+    let files = tempfile::tempdir().unwrap();
+    let db = Db::Lite(files.path().join("db.sqlite"));
+    let (dir, job, before) = first_run_then_changes(&db).await;
+    // 20,000 new rows and, last, one the query cannot compute: the run fails after several batches
+    // were written into its open transaction.
+    db.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 100 UNION ALL SELECT i + 1 FROM n WHERE i < 20099) \
+         INSERT INTO events SELECT i, 'bulk', '2024-01-01 06:30:00' FROM n",
+    );
+    db.execute("INSERT INTO events VALUES (99999, 'boom', '2024-01-01 08:00:00')");
+    let failing = "SELECT CAST(id AS INT) AS id, \
+                   CASE WHEN name = 'boom' THEN CAST(CAST(name AS INT) AS VARCHAR) ELSE name END AS name, \
+                   updated_at FROM events ORDER BY id";
+    let failing_job = job_with_query(dir.path(), &db, failing);
+    let error = load(&failing_job, RunOptions::default()).await.unwrap_err();
+    assert!(error.contains("boom"), "{error}");
+    assert_eq!(db.events("t"), before);
+    assert_eq!(db.rows("SELECT watermark FROM _ferry_state"), [[Some("2024-01-01T05:00:00".to_string())]]);
+    db.execute("DELETE FROM events WHERE id = 99999");
+    let again = load(&job, RunOptions::default()).await.unwrap();
+    assert_eq!([again.rows_inserted, again.rows_updated], [20_001, 2]);
+    assert_eq!(db.events("t"), db.events("events"));
+}
+
+fn job_with_query(dir: &std::path::Path, db: &Db, query: &str) -> std::path::PathBuf {
+    let sub = dir.join("failing");
+    std::fs::create_dir_all(&sub).unwrap();
+    job(&sub, db, query, INCREMENTAL)
+}
+
+/// One run per migration at a time, whatever the target: while another holder has the
+/// migration's lock, a run is refused before it reads or writes anything.
+async fn one_run_at_a_time(db: Db) {
+    seed(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let job = job(dir.path(), &db, EVENTS_QUERY, INCREMENTAL);
+    let target = ferry::connection::Endpoint::parse(&db.url(), std::path::Path::new(".")).unwrap();
+    let held = ferry::lock::lock_migration(&target, "m").await.unwrap();
+    let error = load(&job, RunOptions::default()).await.unwrap_err();
+    assert!(
+        error.starts_with("migration `m` is already running (another ferry process holds its lock in `"),
+        "{error}"
+    );
+    assert!(error.ends_with("); wait for that run to finish"), "{error}");
+    held.release().await;
+    assert_eq!(load(&job, RunOptions::default()).await.unwrap().rows_loaded, 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_run_at_a_time_in_postgres() {
+    one_run_at_a_time(Db::Pg(PgDatabase::new())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_run_at_a_time_in_mysql() {
+    one_run_at_a_time(Db::My(MysqlDatabase::new())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_run_at_a_time_in_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    one_run_at_a_time(Db::Lite(dir.path().join("db.sqlite"))).await;
+}
