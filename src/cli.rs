@@ -22,6 +22,8 @@ pub struct Cli {
 pub enum Command {
     /// Run migrations: all of the job's (in dependency order) or the named ones.
     Run(RunArgs),
+    /// Run migrations' checks on their target tables as they are, without migrating anything.
+    Check(CheckArgs),
     /// Run the three shipped migrations with no server at all: SQLite -> SQLite and Parquet.
     Demo(DemoArgs),
     /// Write the three source tables at scale N (deterministic, with dirty rows) into a database.
@@ -114,6 +116,9 @@ pub struct RunArgs {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Also write the checks as JUnit XML to this file, for CI systems.
+    #[arg(long, value_name = "FILE.xml")]
+    pub junit: Option<PathBuf>,
     /// Reload everything: merge and incremental migrations replace the table's rows, and
     /// incremental ones restart their watermark from what is loaded.
     #[arg(long)]
@@ -128,6 +133,27 @@ pub struct RunArgs {
     /// one snapshot), instead of each migration's `partitions`.
     #[arg(long, value_name = "N")]
     pub partitions: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The job file.
+    #[arg(long, default_value = "ferry.toml")]
+    pub job: PathBuf,
+    /// Migrations whose checks run; all when none is named.
+    pub migrations: Vec<String>,
+    /// Replaces the URL of the connection named `target`.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the checks as JUnit XML to this file, for CI systems.
+    #[arg(long, value_name = "FILE.xml")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -1,16 +1,19 @@
-//! What each CLI command does, and its exit code: 0 success, 2 any error.
-//! (1 is kept for "checks failed, nothing published".)
+//! What each CLI command does, and its exit code: 0 success (warnings allowed), 1 checks
+//! failed (a run published nothing), 2 any other error.
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, GenerateArgs, RunArgs, ServeArgs, SqlArgs, StageArgs};
+use crate::check::junit::write_junit;
+use crate::cli::{CheckArgs, Cli, Command, GenerateArgs, RunArgs, ServeArgs, SqlArgs, StageArgs};
 use crate::connection::Endpoint;
+use crate::error::ErrorKind;
 use crate::error::Result;
 use crate::incremental::RunOptions;
 use crate::job::{Overrides, Plan};
 use crate::report::RunReport;
 use crate::run::{run_with, Progress};
 
+pub const EXIT_CHECKS_FAILED: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
 
 pub fn init_logging(verbose: u8) {
@@ -32,6 +35,7 @@ pub fn init_logging(verbose: u8) {
 pub async fn execute(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
         Command::Run(args) => run_command(args).await,
+        Command::Check(args) => check_command(args).await,
         Command::Demo(args) => crate::demo::demo(&args).await.map(|report| finish(&report, false, None)),
         Command::Generate(args) => generate_command(args).await.map(|()| ExitCode::SUCCESS),
         Command::Stage(args) => stage_command(args).await,
@@ -51,7 +55,32 @@ async fn run_command(args: RunArgs) -> Result<ExitCode> {
     let options =
         RunOptions { full_refresh: args.full_refresh, from: args.from, to: args.to, run_id: None, partitions };
     let report = run_with(&plan, &args.migrations, &options, Progress::Auto).await?;
+    if let Some(path) = &args.junit {
+        let suites: Vec<_> = report.migrations.iter().map(|m| (m.name.clone(), m.checks.clone())).collect();
+        write_junit(path, &suites)?;
+    }
     Ok(finish(&report, args.json, args.report.as_deref()))
+}
+
+async fn check_command(args: CheckArgs) -> Result<ExitCode> {
+    let overrides = Overrides { source: None, target: args.target };
+    let plan = Plan::load(&args.job, &overrides)?;
+    let report = crate::check::check_targets(&plan, &args.migrations).await?;
+    if let Some(path) = &args.junit {
+        let suites: Vec<_> = report.tables.iter().map(|t| (t.migration.clone(), t.checks.clone())).collect();
+        write_junit(path, &suites)?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    } else {
+        print!("{}", report.table());
+    }
+    if let Some(path) = &args.report {
+        let json = serde_json::to_string_pretty(&report).unwrap_or_default();
+        std::fs::write(path, json + "\n")
+            .map_err(|source| crate::error::FerryError::Io { path: path.clone(), source })?;
+    }
+    Ok(if report.failed() { ExitCode::from(EXIT_CHECKS_FAILED) } else { ExitCode::SUCCESS })
 }
 
 /// Prints the report (and writes it as JSON if asked); the exit code follows the outcome.
@@ -71,7 +100,10 @@ fn finish(report: &RunReport, json: bool, path: Option<&std::path::Path>) -> Exi
         None => ExitCode::SUCCESS,
         Some(error) => {
             eprintln!("error: {error}");
-            ExitCode::from(EXIT_ERROR)
+            match report.error_kind {
+                Some(ErrorKind::Checks) => ExitCode::from(EXIT_CHECKS_FAILED),
+                _ => ExitCode::from(EXIT_ERROR),
+            }
         }
     }
 }

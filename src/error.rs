@@ -44,6 +44,10 @@ pub enum FerryError {
     #[error("migration `{migration}` is already running ({message}); wait for that run to finish")]
     Busy { migration: String, message: String },
 
+    /// `error` checks failed on the rows a run was about to publish: nothing was published.
+    #[error("migration `{migration}`: {} failed, nothing was published: {}; the report shows the failing rows", plural(.results.iter().filter(|r| r.blocks()).count(), "check"), failed_list(.results))]
+    ChecksFailed { migration: String, results: Vec<crate::check::CheckResult> },
+
     /// The query failed while it ran, on the data (a division by zero, a failed cast).
     #[error("{0}")]
     Execution(String),
@@ -65,6 +69,8 @@ pub enum ErrorKind {
     Input,
     /// The migration is already running.
     Busy,
+    /// Checks failed: the rows were not published.
+    Checks,
     /// A database or store could not be reached.
     Unavailable,
     /// A database failed while working, or ferry did.
@@ -81,6 +87,7 @@ impl FerryError {
             | FerryError::Value { .. }
             | FerryError::Execution(_) => ErrorKind::Input,
             FerryError::Busy { .. } => ErrorKind::Busy,
+            FerryError::ChecksFailed { .. } => ErrorKind::Checks,
             FerryError::Connection { .. } => ErrorKind::Unavailable,
             FerryError::Source { .. } | FerryError::Target { .. } | FerryError::Io { .. } | FerryError::Internal(_) => {
                 ErrorKind::Failure
@@ -91,6 +98,16 @@ impl FerryError {
     pub fn internal(message: impl std::fmt::Display) -> Self {
         FerryError::Internal(message.to_string())
     }
+}
+
+fn plural(count: usize, noun: &str) -> String {
+    format!("{count} {noun}{}", if count == 1 { "" } else { "s" })
+}
+
+fn failed_list(results: &[crate::check::CheckResult]) -> String {
+    let failed: Vec<String> =
+        results.iter().filter(|r| r.blocks()).map(|r| format!("`{}` ({} failing)", r.name, r.failing)).collect();
+    failed.join(", ")
 }
 
 impl From<datafusion::error::DataFusionError> for FerryError {

@@ -31,6 +31,7 @@
 //! 4. Its integration test in `tests/it/`.
 
 pub mod api;
+pub mod check;
 pub mod cli;
 pub mod command;
 pub mod connection;

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::check::CheckResult;
 use crate::error::{ErrorKind, FerryError, Result};
 use crate::job::Mode;
 use crate::sink::WriteMode;
@@ -64,6 +65,8 @@ pub struct MigrationReport {
     pub watermark_before: Option<String>,
     pub watermark_after: Option<String>,
     pub rows_null_cursor: Option<u64>,
+    /// Each check's verdict on the rows before they were published (empty without checks).
+    pub checks: Vec<CheckResult>,
     pub seconds: f64,
     pub rows_per_second: f64,
     pub error: Option<String>,
@@ -143,6 +146,9 @@ impl RunReport {
                 m.cursor.as_deref().unwrap_or("cursor")
             );
         }
+        for m in &self.migrations {
+            out.push_str(&crate::check::result::check_lines(&m.name, &m.checks));
+        }
         for m in self.migrations.iter().filter(|m| !m.rejects.is_empty()) {
             let reasons: Vec<String> = m.rejects.iter().map(|(r, n)| format!("{r} {}", thousands(*n as i64))).collect();
             let _ = writeln!(
@@ -204,6 +210,7 @@ mod tests {
             watermark_before: None,
             watermark_after: None,
             rows_null_cursor: None,
+            checks: vec![],
             seconds: 1.5,
             rows_per_second: 0.0,
             error: None,
@@ -255,6 +262,48 @@ mod tests {
         events     succeeded     4       4         0         0     1.50       0
         events: merged: 2 inserted, 2 updated; watermark on updated_at: 2024-01-01T05:00:00 -> 2024-01-01T07:00:00
         events: 2 source rows have a NULL updated_at and are not read by incremental runs; --full-refresh loads them
+        ");
+    }
+
+    #[test]
+    fn checks_that_did_not_pass_show_their_rows() {
+        use crate::check::spec::Severity;
+        use crate::check::{CheckResult, CheckStatus};
+        let check = |name: &str, status: CheckStatus, failing: u64, rows: usize| CheckResult {
+            name: name.into(),
+            kind: "range",
+            severity: if status == CheckStatus::Warned { Severity::Warn } else { Severity::Error },
+            status,
+            failing,
+            allowed: 0,
+            threshold: Some("0".into()),
+            checked_rows: 10,
+            nulls: Some("pass"),
+            detail: None,
+            sample_columns: vec!["id".into(), "age".into()],
+            sample: (0..rows).map(|i| vec![Some(i.to_string()), None]).collect(),
+        };
+        let users = MigrationReport {
+            status: Status::Failed,
+            checks: vec![
+                check("unique(id)", CheckStatus::Passed, 0, 0),
+                check("range(age)", CheckStatus::Failed, 12, 10),
+                check("names", CheckStatus::Warned, 1, 1),
+            ],
+            ..migration("users")
+        };
+        insta::assert_snapshot!(report(vec![users]).table(), @r"
+        migration  status  read  loaded  rejected  filtered  seconds  rows/s
+        ---------  ------  ----  ------  --------  --------  -------  ------
+        users      failed     0       0         0         0     1.50       0
+        users: checks: 1 passed, 1 warned, 1 failed
+          FAILED: `range(age)`: 12 failing
+            id=0 age=NULL
+            id=1 age=NULL
+            id=2 age=NULL
+            (7 more in the report)
+          warning: `names`: 1 failing
+            id=0 age=NULL
         ");
     }
 }

@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
+use arrow::datatypes::{Field, Schema};
+
+use crate::check::{self, Audit, CheckResult};
 use crate::error::{FerryError, Result};
 use crate::incremental::{plan_load, RunOptions};
 use crate::job::{MigrationPlan, Mode, Plan};
@@ -80,6 +83,9 @@ pub async fn run_with(plan: &Plan, names: &[String], options: &RunOptions, progr
                 let mut failed = skipped(migration);
                 failed.status = Status::Failed;
                 failed.seconds = seconds;
+                if let FerryError::ChecksFailed { results, .. } = &error {
+                    failed.checks.clone_from(results);
+                }
                 failed.error = Some(error.to_string());
                 report.migrations.push(failed);
                 report.error = Some(error.to_string());
@@ -88,6 +94,33 @@ pub async fn run_with(plan: &Plan, names: &[String], options: &RunOptions, progr
         }
     }
     Ok(report)
+}
+
+/// The stream's last step: the audit's verdict, after every row went to the sink and before it
+/// commits. A failing `error` check ends the stream with an error, so the sink rolls back.
+fn audit_gate(
+    migration: &str,
+    audit: Arc<Mutex<Option<Audit>>>,
+    verdict: Arc<Mutex<Vec<CheckResult>>>,
+    counter: Arc<ReadCounter>,
+) -> impl futures::Stream<Item = Result<SinkBatch>> {
+    let migration = migration.to_string();
+    futures::stream::once(async move {
+        let taken = audit.lock().ok().and_then(|mut audit| audit.take());
+        let audit = taken?;
+        let results = match audit.finish(Some(counter.get())).await {
+            Ok(results) => results,
+            Err(error) => return Some(Err(error)),
+        };
+        if let Ok(mut shared) = verdict.lock() {
+            shared.clone_from(&results);
+        }
+        if results.iter().any(CheckResult::blocks) {
+            return Some(Err(FerryError::ChecksFailed { migration, results }));
+        }
+        None
+    })
+    .filter_map(futures::future::ready)
 }
 
 fn skipped(migration: &MigrationPlan) -> MigrationReport {
@@ -114,6 +147,7 @@ fn skipped(migration: &MigrationPlan) -> MigrationReport {
         watermark_before: None,
         watermark_after: None,
         rows_null_cursor: None,
+        checks: Vec::new(),
         seconds: 0.0,
         rows_per_second: 0.0,
         error: None,
@@ -160,20 +194,46 @@ async fn load_migration(
         (Some(watermark), Some(cursor)) => Some((watermark.clone(), query_schema.index_of(cursor)?)),
         _ => None,
     };
+    // Referenced tables are read before the load's transaction begins.
+    let audit_files = match migration.checks.is_empty() {
+        true => None,
+        false => {
+            let folder = check::audit_folder()?;
+            let references = check::prefetch_references(migration, folder.path()).await?;
+            Some((folder, references))
+        }
+    };
     let target_schema = sink.prepare(&spec).await?;
+    let audit = match audit_files {
+        None => None,
+        Some((folder, references)) => {
+            // Compiled against the rows as `conform` makes them: every column nullable.
+            let fields: Vec<Field> =
+                target_schema.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect();
+            let schema = Arc::new(Schema::new(fields));
+            Some(Audit::new(migration, &schema, references, folder)?)
+        }
+    };
+    let audit = Arc::new(Mutex::new(audit));
+    let verdict: Arc<Mutex<Vec<CheckResult>>> = Arc::default();
     let stream = frame.execute_stream().await.map_err(FerryError::from)?;
     let rejected = Arc::new(Mutex::new((0u64, Default::default())));
     let rows = {
         let rejected = rejected.clone();
         let name = migration.name.clone();
         let key = migration.key.clone();
+        let audit = audit.clone();
         stream.flat_map(move |batch| {
             let split = batch.map_err(FerryError::from).and_then(|batch| {
                 if let Some((watermark, index)) = &observed {
                     watermark.observe(batch.column(*index))?;
                 }
                 let (kept, records) = splitter.split(&batch)?;
-                let mut out = vec![SinkBatch::Rows(conform(&kept, &target_schema, &name, &key)?)];
+                let rows = conform(&kept, &target_schema, &name, &key)?;
+                if let Some(audit) = audit.lock().map_err(FerryError::internal)?.as_mut() {
+                    audit.observe(&rows)?;
+                }
+                let mut out = vec![SinkBatch::Rows(rows)];
                 if let Some(records) = records {
                     if let Ok(mut counts) = rejected.lock() {
                         counts.0 += records.num_rows() as u64;
@@ -190,6 +250,7 @@ async fn load_migration(
             futures::stream::iter(items)
         })
     };
+    let rows = rows.chain(audit_gate(&migration.name, audit, verdict.clone(), counter.clone()));
     let ticker = show_progress(&migration.name, counter.clone(), progress);
     let loaded = sink.write_all(&spec, Box::pin(rows)).await;
     ticker.finish();
@@ -203,6 +264,7 @@ async fn load_migration(
     report.rows_loaded = loaded.rows;
     report.rows_inserted = loaded.rows - loaded.updated;
     report.rows_updated = loaded.updated;
+    report.checks = verdict.lock().map(|v| v.clone()).unwrap_or_default();
     if let Some(cursor) = &load.cursor {
         report.cursor = Some(cursor.clone());
         report.watermark_before = load.before.clone();

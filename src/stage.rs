@@ -40,6 +40,7 @@ pub async fn stage(plan: &Plan, names: &[String], to: &str, from: &str) -> Resul
                 mode: Mode::Replace,
                 cursor: None,
                 depends_on: vec![],
+                checks: vec![],
                 ..migration.clone()
             });
             continue;
@@ -58,6 +59,7 @@ pub async fn stage(plan: &Plan, names: &[String], to: &str, from: &str) -> Resul
             cursor: None,
             partitions: 1,
             depends_on: vec![],
+            checks: vec![],
         });
     }
     let mut connections = plan.connections.clone();

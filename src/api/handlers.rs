@@ -70,7 +70,7 @@ async fn succeeded(task: tokio::task::JoinHandle<RunView>) -> Result<RunView, Re
 fn failed(run: &RunView) -> Response {
     let status = match run.error_kind {
         Some(ErrorKind::Busy) => StatusCode::CONFLICT,
-        Some(ErrorKind::Input) => StatusCode::UNPROCESSABLE_ENTITY,
+        Some(ErrorKind::Input | ErrorKind::Checks) => StatusCode::UNPROCESSABLE_ENTITY,
         Some(ErrorKind::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
         Some(ErrorKind::Failure) | None => StatusCode::INTERNAL_SERVER_ERROR,
     };

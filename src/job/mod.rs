@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::check::plan::{check_against_job, output_columns, Written};
+use crate::check::spec::{check_checks, Check, CheckFile, CheckKind};
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
 
@@ -58,6 +60,9 @@ struct MigrationFile {
     /// Migrations that must run before this one.
     #[serde(default)]
     depends_on: Vec<String>,
+    /// Data checks on the rows before they are published (`[[migrations.checks]]`).
+    #[serde(default)]
+    checks: Vec<CheckFile>,
 }
 
 /// A named connection of the job.
@@ -84,6 +89,8 @@ pub struct MigrationPlan {
     /// Parts each source table is read in at once.
     pub partitions: usize,
     pub depends_on: Vec<String>,
+    /// Checks run on the rows before they are published, in the order written.
+    pub checks: Vec<Check>,
 }
 
 /// A job ready to run: every connection parsed, every migration checked, in dependency order.
@@ -137,6 +144,11 @@ impl Plan {
             }
             migrations.push(check_migration(migration, &connections, base)?);
         }
+        let tables: BTreeSet<String> = migrations.iter().map(|m| m.table.clone()).collect();
+        for (plan, file) in migrations.iter_mut().zip(&file.migrations) {
+            plan.checks = check_checks(&plan.name, &file.checks, &tables)?;
+        }
+        check_all_checks(&mut migrations)?;
         for migration in &migrations {
             for dependency in &migration.depends_on {
                 if !names.contains(dependency) {
@@ -214,7 +226,45 @@ fn check_migration(
         cursor: migration.cursor.clone(),
         partitions,
         depends_on: migration.depends_on.clone(),
+        checks: Vec::new(),
     })
+}
+
+/// Checks against the whole job: the columns they name, the tables they point at. A
+/// `relationships` check makes its migration run after the one that writes the referenced table.
+fn check_all_checks(migrations: &mut [MigrationPlan]) -> Result<()> {
+    let columns: Vec<Option<Vec<String>>> = migrations.iter().map(|m| output_columns(&m.query_sql)).collect();
+    let written: BTreeMap<String, Written> = migrations
+        .iter()
+        .zip(&columns)
+        .map(|(m, columns)| {
+            let entry = Written { migration: &m.name, target: &m.target.name, columns: columns.clone() };
+            (m.table.clone(), entry)
+        })
+        .collect();
+    for (migration, columns) in migrations.iter().zip(&columns) {
+        check_against_job(
+            &migration.name,
+            &migration.table,
+            &migration.target.name,
+            &migration.checks,
+            columns.as_deref(),
+            &written,
+        )?;
+    }
+    let writers: BTreeMap<String, String> = migrations.iter().map(|m| (m.table.clone(), m.name.clone())).collect();
+    for migration in migrations.iter_mut() {
+        for check in &migration.checks {
+            if let CheckKind::Relationships { table, .. } = &check.kind {
+                if let Some(writer) = writers.get(table) {
+                    if writer != &migration.name && !migration.depends_on.contains(writer) {
+                        migration.depends_on.push(writer.clone());
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Orders migrations so each runs after the ones it depends on; a cycle is an error naming it.

@@ -1,0 +1,295 @@
+//! The audit: a migration's checks compiled against the rows' schema and run in one pass over
+//! the batches as they stream to the target. Row checks are DataFusion expressions evaluated on
+//! each batch; checks that need the whole table (`unique`, `relationships`, `sql`) read the
+//! columns they need from a spill file written during the same pass, with DataFusion queries.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{Schema, SchemaRef};
+use arrow::ipc::writer::FileWriter;
+use datafusion::common::DFSchema;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::prelude::SessionContext;
+
+use super::result::{CheckResult, Finding};
+use super::spec::{Check, CheckKind};
+use super::table::{table_level, Spilled};
+use crate::connection::Endpoint;
+use crate::error::{FerryError, Result};
+use crate::job::MigrationPlan;
+
+/// At most this many failing rows are shown per check.
+pub const SAMPLE: usize = 10;
+
+pub struct Audit {
+    migration: String,
+    table: String,
+    checks: Vec<Check>,
+    findings: Vec<Finding>,
+    row_checks: Vec<RowCheck>,
+    rows: u64,
+    spill: Option<Spill>,
+    /// Prefetched `relationships` targets: (check index, file of the referenced values).
+    references: Vec<(usize, PathBuf)>,
+    folder: tempfile::TempDir,
+}
+
+/// One failing-row predicate of a check, and the columns its sample shows.
+struct RowCheck {
+    check: usize,
+    failing: Arc<dyn PhysicalExpr>,
+    sample: Vec<usize>,
+    /// Schema checks count NULLs per NOT NULL column: the column, for the finding's text.
+    null_column: Option<String>,
+    nulls: u64,
+}
+
+struct Spill {
+    writer: FileWriter<std::fs::File>,
+    columns: Vec<usize>,
+    path: PathBuf,
+}
+
+impl Audit {
+    /// Compiles `checks` against `schema`, the rows as they will be written. `key` columns head
+    /// every sample. Fails naming the check when a column is unknown or a type does not fit.
+    pub fn new(
+        plan: &MigrationPlan,
+        schema: &SchemaRef,
+        references: Vec<(usize, PathBuf)>,
+        folder: tempfile::TempDir,
+    ) -> Result<Audit> {
+        let (migration, table, checks, key) = (&plan.name, &plan.table, &plan.checks, &plan.key);
+        // SQLite stores every integer alike: its INTEGER matches any integer width.
+        let one_integer_type = matches!(plan.target.endpoint, Endpoint::Sqlite(_));
+        let ctx = SessionContext::new();
+        let df_schema = DFSchema::try_from(schema.as_ref().clone())?;
+        let mut row_checks = Vec::new();
+        let mut findings = Vec::new();
+        let mut spilled: Vec<usize> = Vec::new();
+        for (index, check) in checks.iter().enumerate() {
+            let fail = |message: String| {
+                FerryError::Job(format!("migration `{migration}`: check `{}`: {message}", check.name))
+            };
+            let position = |column: &str| {
+                schema.index_of(column).map_err(|_| {
+                    let names: Vec<String> = schema.fields().iter().map(|f| format!("`{}`", f.name())).collect();
+                    fail(format!(
+                        "column `{column}` is not in the rows written to `{table}`; they have: {}",
+                        names.join(", ")
+                    ))
+                })
+            };
+            let mut sample: Vec<usize> = Vec::new();
+            for column in key.iter().map(String::as_str).chain(check.kind.columns()) {
+                if let Ok(i) = schema.index_of(column) {
+                    if !sample.contains(&i) {
+                        sample.push(i);
+                    }
+                }
+            }
+            for column in check.kind.columns() {
+                position(column)?;
+            }
+            let mut finding = Finding::default();
+            let predicates: Vec<(String, Option<String>)> = match &check.kind {
+                CheckKind::Schema { columns, exact } => {
+                    finding.problems = super::result::schema_problems(schema, columns, *exact, one_integer_type);
+                    let nullable = columns.iter().filter(|c| c.not_null && schema.index_of(&c.name).is_ok());
+                    nullable.map(|c| (format!("{} IS NULL", quote(&c.name)), Some(c.name.clone()))).collect()
+                }
+                CheckKind::NotNull { columns } => {
+                    vec![(
+                        columns.iter().map(|c| format!("{} IS NULL", quote(c))).collect::<Vec<_>>().join(" OR "),
+                        None,
+                    )]
+                }
+                CheckKind::AcceptedValues { column, values } => {
+                    let list: Vec<String> = values.iter().map(|v| v.sql()).collect();
+                    vec![(
+                        value_check(
+                            column,
+                            &format!("{} NOT IN ({})", quote(column), list.join(", ")),
+                            check.nulls_fail,
+                        ),
+                        None,
+                    )]
+                }
+                CheckKind::Range { column, min, max } => {
+                    let mut outside = Vec::new();
+                    if let Some(min) = min {
+                        outside.push(format!("{} < {}", quote(column), min.sql()));
+                    }
+                    if let Some(max) = max {
+                        outside.push(format!("{} > {}", quote(column), max.sql()));
+                    }
+                    vec![(value_check(column, &outside.join(" OR "), check.nulls_fail), None)]
+                }
+                CheckKind::Pattern { column, pattern } => {
+                    let text = format!("CAST({} AS VARCHAR)", quote(column));
+                    let failing = format!("NOT regexp_like({text}, '{}')", pattern.replace('\'', "''"));
+                    vec![(value_check(column, &failing, check.nulls_fail), None)]
+                }
+                CheckKind::Length { column, min, max } => {
+                    let length = format!("character_length(CAST({} AS VARCHAR))", quote(column));
+                    let mut outside = Vec::new();
+                    if let Some(min) = min {
+                        outside.push(format!("{length} < {min}"));
+                    }
+                    if let Some(max) = max {
+                        outside.push(format!("{length} > {max}"));
+                    }
+                    vec![(value_check(column, &outside.join(" OR "), check.nulls_fail), None)]
+                }
+                CheckKind::Unique { columns } => {
+                    spilled.extend(columns.iter().map(|c| position(c)).collect::<Result<Vec<_>>>()?);
+                    vec![]
+                }
+                CheckKind::Relationships { column, table: to_table, to_column } => {
+                    spilled.extend(sample.iter().copied());
+                    spilled.push(position(column)?);
+                    if to_table == table {
+                        spilled.push(position(to_column)?);
+                    }
+                    vec![]
+                }
+                CheckKind::Sql { .. } => {
+                    spilled.extend(0..schema.fields().len());
+                    vec![]
+                }
+                CheckKind::RowCount { .. } => vec![],
+            };
+            for (sql, null_column) in predicates {
+                let expr = ctx.parse_sql_expr(&sql, &df_schema).map_err(|e| fail(e.to_string()))?;
+                let failing = ctx.create_physical_expr(expr, &df_schema).map_err(|e| fail(type_message(&e)))?;
+                let sample = match &null_column {
+                    Some(column) => key.iter().chain([column]).filter_map(|c| schema.index_of(c).ok()).collect(),
+                    None => sample.clone(),
+                };
+                row_checks.push(RowCheck { check: index, failing, sample, null_column, nulls: 0 });
+            }
+            finding.sample_columns = match &check.kind {
+                CheckKind::Schema { .. } => vec!["column".into(), "problem".into()],
+                CheckKind::RowCount { .. } => vec![],
+                _ => sample.iter().map(|&i| schema.field(i).name().clone()).collect(),
+            };
+            findings.push(finding);
+        }
+        spilled.sort_unstable();
+        spilled.dedup();
+        let spill = if spilled.is_empty() {
+            None
+        } else {
+            let path = folder.path().join("staged.arrow");
+            let file = std::fs::File::create(&path).map_err(|source| FerryError::Io { path: path.clone(), source })?;
+            let projected = Schema::new(spilled.iter().map(|&i| schema.field(i).clone()).collect::<Vec<_>>());
+            let writer = FileWriter::try_new(file, &projected)?;
+            Some(Spill { writer, columns: spilled, path })
+        };
+        Ok(Audit {
+            migration: migration.clone(),
+            table: table.clone(),
+            checks: checks.clone(),
+            findings,
+            row_checks,
+            rows: 0,
+            spill,
+            references,
+            folder,
+        })
+    }
+
+    /// Runs the row checks on `batch` and spills what the table checks need.
+    pub fn observe(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.rows += batch.num_rows() as u64;
+        for row_check in &mut self.row_checks {
+            let failing = row_check.failing.evaluate(batch)?.into_array(batch.num_rows())?;
+            let failing =
+                failing.as_boolean_opt().ok_or_else(|| FerryError::internal("a check did not yield booleans"))?;
+            let count = failing.true_count();
+            if count == 0 {
+                continue;
+            }
+            if row_check.null_column.is_some() {
+                row_check.nulls += count as u64;
+                continue;
+            }
+            let finding = &mut self.findings[row_check.check];
+            finding.failing += count as u64;
+            for row in (0..failing.len()).filter(|&r| failing.is_valid(r) && failing.value(r)) {
+                if finding.sample.len() >= SAMPLE {
+                    break;
+                }
+                finding.sample.push(row_sample(batch, &row_check.sample, row));
+            }
+        }
+        if let Some(spill) = &mut self.spill {
+            spill.writer.write(&batch.project(&spill.columns)?)?;
+        }
+        Ok(())
+    }
+
+    /// The rows observed so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Runs the table checks and judges every check; `source_rows` is what the run read (for
+    /// `row_count` with `equals_source`), unknown outside a run.
+    pub async fn finish(mut self, source_rows: Option<u64>) -> Result<Vec<CheckResult>> {
+        let staged = match self.spill.take() {
+            Some(mut spill) => {
+                spill.writer.finish()?;
+                Some(spill.path)
+            }
+            None => None,
+        };
+        let spilled = Spilled::open(&self.table, staged, std::mem::take(&mut self.references)).await?;
+        for (index, (check, finding)) in self.checks.iter().zip(self.findings.iter_mut()).enumerate() {
+            table_level(&self.migration, index, check, finding, &spilled, self.rows, source_rows).await?;
+        }
+        for row_check in &self.row_checks {
+            if let (Some(column), 1..) = (&row_check.null_column, row_check.nulls) {
+                let problem = format!("holds {} NULL values but is declared NOT NULL", row_check.nulls);
+                self.findings[row_check.check].problems.push((column.clone(), problem));
+            }
+        }
+        let results = self.checks.iter().zip(self.findings).map(|(check, f)| f.judge(check, self.rows)).collect();
+        drop(self.folder);
+        Ok(results)
+    }
+}
+
+/// A value check's failing predicate: NULL passes unless `nulls = "fail"`.
+fn value_check(column: &str, failing: &str, nulls_fail: bool) -> String {
+    format!("CASE WHEN {} IS NULL THEN {} ELSE ({failing}) END", quote(column), nulls_fail.to_string().to_uppercase())
+}
+
+/// A column name as a SQL identifier.
+pub fn quote(column: &str) -> String {
+    format!("\"{}\"", column.replace('"', "\"\""))
+}
+
+/// One failing row's sample values; NULL stays null.
+pub fn row_sample(batch: &RecordBatch, columns: &[usize], row: usize) -> Vec<Option<String>> {
+    columns
+        .iter()
+        .map(|&i| {
+            let array = batch.column(i);
+            if array.is_null(row) {
+                None
+            } else {
+                arrow::util::display::array_value_to_string(array, row).ok()
+            }
+        })
+        .collect()
+}
+
+/// DataFusion's type errors, shortened to what the user wrote wrong.
+fn type_message(error: &datafusion::error::DataFusionError) -> String {
+    let text = error.to_string();
+    let text = text.strip_prefix("Error during planning: ").unwrap_or(&text);
+    format!("the check does not fit the column's type: {text}")
+}

@@ -1,0 +1,164 @@
+//! Checks that need the whole table: DataFusion queries over the spill file the audit wrote
+//! (`unique`, `relationships`, `sql`), and the count check (`row_count`).
+
+use std::path::PathBuf;
+
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::Int64Type;
+use datafusion::execution::options::ArrowReadOptions;
+use datafusion::prelude::SessionContext;
+
+use super::audit::{quote, row_sample, SAMPLE};
+use super::result::Finding;
+use super::spec::{Check, CheckKind};
+use crate::error::{FerryError, Result};
+
+/// The files the table checks read, registered in one session.
+pub struct Spilled {
+    pub ctx: SessionContext,
+    /// Check index -> table name of its prefetched `relationships` values.
+    pub references: Vec<(usize, String)>,
+}
+
+impl Spilled {
+    /// Registers the staged rows as `staged` and as the target table's bare name (which `sql`
+    /// checks query), and each prefetched reference as `reference_<check>`.
+    pub async fn open(table: &str, staged: Option<PathBuf>, references: Vec<(usize, PathBuf)>) -> Result<Spilled> {
+        let ctx = SessionContext::new();
+        if let Some(path) = staged {
+            let path = path.display().to_string();
+            ctx.register_arrow("staged", &path, ArrowReadOptions::default()).await?;
+            let bare = table.rsplit('.').next().unwrap_or(table);
+            ctx.register_arrow(format!("\"{bare}\"").as_str(), &path, ArrowReadOptions::default()).await?;
+        }
+        let mut names = Vec::new();
+        for (check, path) in references {
+            let name = format!("reference_{check}");
+            ctx.register_arrow(&name, &path.display().to_string(), ArrowReadOptions::default()).await?;
+            names.push((check, name));
+        }
+        Ok(Spilled { ctx, references: names })
+    }
+
+    async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>> {
+        Ok(self.ctx.sql(sql).await?.collect().await?)
+    }
+
+    /// The failing rows' count and the first of them.
+    async fn failing(&self, failing_sql: &str, finding: &mut Finding) -> Result<()> {
+        let count = self.query(&format!("SELECT count(*) FROM ({failing_sql})")).await?;
+        finding.failing = count
+            .first()
+            .and_then(|b| b.column(0).as_primitive_opt::<Int64Type>())
+            .map(|a| a.value(0) as u64)
+            .unwrap_or(0);
+        if finding.failing > 0 {
+            for batch in self.query(&format!("{failing_sql} LIMIT {SAMPLE}")).await? {
+                let columns: Vec<usize> = (0..batch.num_columns()).collect();
+                finding.sample.extend((0..batch.num_rows()).map(|row| row_sample(&batch, &columns, row)));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Completes `finding` for the checks that need the whole table.
+#[allow(clippy::too_many_arguments)]
+pub async fn table_level(
+    migration: &str,
+    index: usize,
+    check: &Check,
+    finding: &mut Finding,
+    spilled: &Spilled,
+    rows: u64,
+    source_rows: Option<u64>,
+) -> Result<()> {
+    let named = |error: FerryError| match error {
+        FerryError::Execution(message) | FerryError::Internal(message) => {
+            FerryError::Job(format!("migration `{migration}`: check `{}`: {message}", check.name))
+        }
+        other => other,
+    };
+    let sample = finding.sample_columns.iter().map(|c| format!("s.{}", quote(c))).collect::<Vec<_>>().join(", ");
+    match &check.kind {
+        CheckKind::RowCount { min, max, equals_source } => {
+            let mut expected = Vec::new();
+            let mut distance = 0;
+            if let Some(min) = min {
+                expected.push(format!("at least {min}"));
+                distance = distance.max(min.saturating_sub(rows));
+            }
+            if let Some(max) = max {
+                expected.push(format!("at most {max}"));
+                distance = distance.max(rows.saturating_sub(*max));
+            }
+            if *equals_source {
+                match source_rows {
+                    Some(source) => {
+                        expected.push(format!("the {source} rows read from the source"));
+                        distance = distance.max(source.abs_diff(rows));
+                    }
+                    None => finding.skipped = Some("`equals_source` needs a run: no rows were read here".into()),
+                }
+            }
+            finding.failing = distance;
+            finding.detail = Some(format!("{rows} rows; expected {}", expected.join(" and ")));
+        }
+        CheckKind::Unique { columns } => {
+            let listed = columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ");
+            let present = columns.iter().map(|c| format!("{} IS NOT NULL", quote(c))).collect::<Vec<_>>().join(" AND ");
+            let groups = format!("SELECT {listed}, count(*) AS occurrences FROM staged WHERE {present} GROUP BY {listed} HAVING count(*) > 1");
+            let count = spilled
+                .query(&format!("SELECT CAST(COALESCE(sum(occurrences), 0) AS BIGINT) FROM ({groups})"))
+                .await
+                .map_err(named)?;
+            finding.failing = count
+                .first()
+                .and_then(|b| b.column(0).as_primitive_opt::<Int64Type>())
+                .map(|a| a.value(0) as u64)
+                .unwrap_or(0);
+            finding.sample_columns = columns.iter().cloned().chain(["occurrences".to_string()]).collect();
+            if finding.failing > 0 {
+                let sampled = spilled
+                    .query(&format!("{groups} ORDER BY occurrences DESC, {listed} LIMIT {SAMPLE}"))
+                    .await
+                    .map_err(named)?;
+                for batch in sampled {
+                    let all: Vec<usize> = (0..batch.num_columns()).collect();
+                    finding.sample.extend((0..batch.num_rows()).map(|row| row_sample(&batch, &all, row)));
+                }
+            }
+        }
+        CheckKind::Relationships { column, to_column, .. } => {
+            let (reference, to) = match spilled.references.iter().find(|(i, _)| *i == index) {
+                Some((_, name)) => (name.clone(), "value".to_string()),
+                None => ("staged".to_string(), to_column.clone()),
+            };
+            let nulls = if check.nulls_fail { String::new() } else { format!(" AND s.{} IS NOT NULL", quote(column)) };
+            let failing = format!(
+                "SELECT {sample} FROM staged s LEFT JOIN (SELECT DISTINCT {} AS ferry_reference FROM {reference}) r \
+                 ON s.{} = r.ferry_reference WHERE r.ferry_reference IS NULL{nulls}",
+                quote(&to),
+                quote(column)
+            );
+            spilled.failing(&failing, finding).await.map_err(named)?;
+        }
+        CheckKind::Sql { sql } => {
+            let query = sql.trim().trim_end_matches(';');
+            let columns = spilled
+                .ctx
+                .sql(query)
+                .await
+                .map_err(|e| named(e.into()))?
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            finding.sample_columns = columns;
+            spilled.failing(query, finding).await.map_err(named)?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
