@@ -24,6 +24,9 @@ pub enum Command {
     Run(RunArgs),
     /// Run migrations' checks on their target tables as they are, without migrating anything.
     Check(CheckArgs),
+    /// Compare a migration's output, computed from the source now, with its target table; list
+    /// the differing keys and columns.
+    Reconcile(ReconcileArgs),
     /// Run the three shipped migrations with no server at all: SQLite -> SQLite and Parquet.
     Demo(DemoArgs),
     /// Write the three source tables at scale N (deterministic, with dirty rows) into a database.
@@ -154,6 +157,24 @@ pub struct CheckArgs {
     /// Also write the checks as JUnit XML to this file, for CI systems.
     #[arg(long, value_name = "FILE.xml")]
     pub junit: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// The job file.
+    #[arg(long, default_value = "ferry.toml")]
+    pub job: PathBuf,
+    /// The migration whose source and target are compared.
+    pub migration: String,
+    /// Replaces the URL of the connection named `source`.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Replaces the URL of the connection named `target`.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

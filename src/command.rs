@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use crate::check::junit::write_junit;
-use crate::cli::{CheckArgs, Cli, Command, GenerateArgs, RunArgs, ServeArgs, SqlArgs, StageArgs};
+use crate::cli::{CheckArgs, Cli, Command, GenerateArgs, ReconcileArgs, RunArgs, ServeArgs, SqlArgs, StageArgs};
 use crate::connection::Endpoint;
 use crate::error::ErrorKind;
 use crate::error::Result;
@@ -36,6 +36,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
         Command::Run(args) => run_command(args).await,
         Command::Check(args) => check_command(args).await,
+        Command::Reconcile(args) => reconcile_command(args).await,
         Command::Demo(args) => crate::demo::demo(&args).await.map(|report| finish(&report, false, None)),
         Command::Generate(args) => generate_command(args).await.map(|()| ExitCode::SUCCESS),
         Command::Stage(args) => stage_command(args).await,
@@ -60,6 +61,18 @@ async fn run_command(args: RunArgs) -> Result<ExitCode> {
         write_junit(path, &suites)?;
     }
     Ok(finish(&report, args.json, args.report.as_deref()))
+}
+
+async fn reconcile_command(args: ReconcileArgs) -> Result<ExitCode> {
+    let overrides = Overrides { source: args.source, target: args.target };
+    let plan = Plan::load(&args.job, &overrides)?;
+    let report = crate::check::diff::reconcile(&plan, &args.migration).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    } else {
+        print!("{}", report.text());
+    }
+    Ok(if report.matched { ExitCode::SUCCESS } else { ExitCode::from(EXIT_CHECKS_FAILED) })
 }
 
 async fn check_command(args: CheckArgs) -> Result<ExitCode> {

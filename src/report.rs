@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::check::reconcile::{ReconcileStatus, Reconciliation};
 use crate::check::CheckResult;
 use crate::error::{ErrorKind, FerryError, Result};
 use crate::job::Mode;
@@ -33,6 +34,8 @@ pub enum Status {
     Failed,
     /// Not run, because an earlier migration failed.
     Skipped,
+    /// Published, but the table read back differs from the rows sent (see `reconciliation`).
+    Mismatched,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -67,6 +70,8 @@ pub struct MigrationReport {
     pub rows_null_cursor: Option<u64>,
     /// Each check's verdict on the rows before they were published (empty without checks).
     pub checks: Vec<CheckResult>,
+    /// The published table compared with the rows sent (null when the migration did not run).
+    pub reconciliation: Option<Reconciliation>,
     pub seconds: f64,
     pub rows_per_second: f64,
     pub error: Option<String>,
@@ -148,6 +153,15 @@ impl RunReport {
         }
         for m in &self.migrations {
             out.push_str(&crate::check::result::check_lines(&m.name, &m.checks));
+            if let Some(r) = m.reconciliation.as_ref().filter(|r| r.status == ReconcileStatus::Matched) {
+                let columns = r.columns_compared;
+                let _ = writeln!(
+                    out,
+                    "{}: reconciled: the table holds the {} rows sent, {columns} columns' checksums match",
+                    m.name,
+                    thousands(r.rows_in_target as i64)
+                );
+            }
         }
         for m in self.migrations.iter().filter(|m| !m.rejects.is_empty()) {
             let reasons: Vec<String> = m.rejects.iter().map(|(r, n)| format!("{r} {}", thousands(*n as i64))).collect();
@@ -211,6 +225,7 @@ mod tests {
             watermark_after: None,
             rows_null_cursor: None,
             checks: vec![],
+            reconciliation: None,
             seconds: 1.5,
             rows_per_second: 0.0,
             error: None,

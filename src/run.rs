@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
-use arrow::datatypes::{Field, Schema};
+use arrow::datatypes::{Field, Schema, SchemaRef};
 
+use crate::check::reconcile::{table_figures, Figures, ReconcileStatus, Reconciliation};
 use crate::check::{self, Audit, CheckResult};
 use crate::error::{FerryError, Result};
 use crate::incremental::{plan_load, RunOptions};
@@ -75,6 +76,10 @@ pub async fn run_with(plan: &Plan, names: &[String], options: &RunOptions, progr
         let seconds = started.elapsed().as_secs_f64();
         match outcome {
             Ok(mut done) => {
+                if let Some(error) = &done.error {
+                    report.error = Some(error.clone());
+                    report.error_kind = Some(crate::error::ErrorKind::Failure);
+                }
                 done.seconds = seconds;
                 done.rows_per_second = if seconds > 0.0 { done.rows_read as f64 / seconds } else { 0.0 };
                 report.migrations.push(done);
@@ -94,6 +99,16 @@ pub async fn run_with(plan: &Plan, names: &[String], options: &RunOptions, progr
         }
     }
     Ok(report)
+}
+
+/// The published table read back and compared with the rows sent.
+async fn read_back(migration: &MigrationPlan, schema: &SchemaRef, sent: &Figures) -> Result<Reconciliation> {
+    let ctx = datafusion::prelude::SessionContext::new();
+    let Some(frame) = check::target_table(&ctx, migration, &migration.table).await? else {
+        return Err(FerryError::internal(format!("the published table `{}` is missing", migration.table)));
+    };
+    let target = table_figures(frame, schema).await?;
+    Ok(Reconciliation::compare(schema, sent, &target))
 }
 
 /// The stream's last step: the audit's verdict, after every row went to the sink and before it
@@ -148,6 +163,7 @@ fn skipped(migration: &MigrationPlan) -> MigrationReport {
         watermark_after: None,
         rows_null_cursor: None,
         checks: Vec::new(),
+        reconciliation: None,
         seconds: 0.0,
         rows_per_second: 0.0,
         error: None,
@@ -215,6 +231,9 @@ async fn load_migration(
         }
     };
     let audit = Arc::new(Mutex::new(audit));
+    let sent: Arc<Mutex<Figures>> = Arc::new(Mutex::new(Figures::new(target_schema.fields().len())));
+    let reconcile = migration.reconcile && load.write == WriteMode::Replace;
+    let sent_schema = target_schema.clone();
     let verdict: Arc<Mutex<Vec<CheckResult>>> = Arc::default();
     let stream = frame.execute_stream().await.map_err(FerryError::from)?;
     let rejected = Arc::new(Mutex::new((0u64, Default::default())));
@@ -223,6 +242,7 @@ async fn load_migration(
         let name = migration.name.clone();
         let key = migration.key.clone();
         let audit = audit.clone();
+        let sent = sent.clone();
         stream.flat_map(move |batch| {
             let split = batch.map_err(FerryError::from).and_then(|batch| {
                 if let Some((watermark, index)) = &observed {
@@ -232,6 +252,9 @@ async fn load_migration(
                 let rows = conform(&kept, &target_schema, &name, &key)?;
                 if let Some(audit) = audit.lock().map_err(FerryError::internal)?.as_mut() {
                     audit.observe(&rows)?;
+                }
+                if reconcile {
+                    sent.lock().map_err(FerryError::internal)?.add(rows.columns())?;
                 }
                 let mut out = vec![SinkBatch::Rows(rows)];
                 if let Some(records) = records {
@@ -265,6 +288,22 @@ async fn load_migration(
     report.rows_inserted = loaded.rows - loaded.updated;
     report.rows_updated = loaded.updated;
     report.checks = verdict.lock().map(|v| v.clone()).unwrap_or_default();
+    let sent = sent.lock().map(|f| f.clone()).map_err(FerryError::internal)?;
+    let reconciliation = match (reconcile, migration.reconcile) {
+        (true, _) => read_back(migration, &sent_schema, &sent).await?,
+        (false, true) => Reconciliation::skipped(loaded.rows, "only a replaced table is compared as a whole"),
+        (false, false) => Reconciliation::skipped(loaded.rows, "`reconcile = false`"),
+    };
+    if reconciliation.status == ReconcileStatus::Differs {
+        report.status = Status::Mismatched;
+        report.error = Some(format!(
+            "migration `{}`: published, but `{}` does not match the rows sent: {}; something in the target changed them (a trigger, a default, a truncation)",
+            migration.name,
+            migration.table,
+            reconciliation.detail.clone().unwrap_or_default()
+        ));
+    }
+    report.reconciliation = Some(reconciliation);
     if let Some(cursor) = &load.cursor {
         report.cursor = Some(cursor.clone());
         report.watermark_before = load.before.clone();

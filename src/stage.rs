@@ -41,6 +41,7 @@ pub async fn stage(plan: &Plan, names: &[String], to: &str, from: &str) -> Resul
                 cursor: None,
                 depends_on: vec![],
                 checks: vec![],
+                reconcile: false,
                 ..migration.clone()
             });
             continue;
@@ -60,6 +61,7 @@ pub async fn stage(plan: &Plan, names: &[String], to: &str, from: &str) -> Resul
             partitions: 1,
             depends_on: vec![],
             checks: vec![],
+            reconcile: false,
         });
     }
     let mut connections = plan.connections.clone();

@@ -12,8 +12,10 @@
 //! target is unchanged.
 
 pub mod audit;
+pub mod diff;
 pub mod junit;
 pub mod plan;
+pub mod reconcile;
 pub mod result;
 pub mod spec;
 pub mod table;
@@ -73,7 +75,7 @@ pub async fn prefetch_references(
 }
 
 /// `table` of the migration's target as a DataFrame, or None when it does not exist.
-async fn target_table(
+pub async fn target_table(
     ctx: &SessionContext,
     migration: &MigrationPlan,
     table: &str,

@@ -63,6 +63,9 @@ struct MigrationFile {
     /// Data checks on the rows before they are published (`[[migrations.checks]]`).
     #[serde(default)]
     checks: Vec<CheckFile>,
+    /// Read the published table back and compare it with the rows sent (default true).
+    #[serde(default)]
+    reconcile: Option<bool>,
 }
 
 /// A named connection of the job.
@@ -91,6 +94,8 @@ pub struct MigrationPlan {
     pub depends_on: Vec<String>,
     /// Checks run on the rows before they are published, in the order written.
     pub checks: Vec<Check>,
+    /// Whether a run reads the published table back to compare it with the rows sent.
+    pub reconcile: bool,
 }
 
 /// A job ready to run: every connection parsed, every migration checked, in dependency order.
@@ -227,6 +232,7 @@ fn check_migration(
         partitions,
         depends_on: migration.depends_on.clone(),
         checks: Vec::new(),
+        reconcile: migration.reconcile.unwrap_or(true),
     })
 }
 

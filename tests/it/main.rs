@@ -15,5 +15,6 @@ mod expected;
 mod incremental;
 mod merge;
 mod migrations;
+mod reconcile;
 mod sql;
 mod types;

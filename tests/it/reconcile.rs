@@ -1,0 +1,151 @@
+//! Reconciliation: every replace reads the published table back and compares it with the rows
+//! sent; a target that changes values on the way in (here a trigger) is caught and named.
+
+use ferry::check::reconcile::ReconcileStatus;
+use ferry::incremental::RunOptions;
+use ferry::job::{Overrides, Plan};
+use ferry::report::Status;
+use ferry::run::{run_with, Progress};
+
+use crate::common::{MysqlDatabase, PgDatabase};
+use crate::incremental::{job, load, Db};
+
+const QUERY: &str = "SELECT CAST(id AS INT) AS id, name, amount, updated_at, day FROM events";
+
+fn seed(db: &Db) {
+    let (text, timestamp, decimal) = match db {
+        Db::Pg(_) => ("TEXT", "TIMESTAMP", "NUMERIC(14, 4)"),
+        Db::My(_) => ("VARCHAR(100)", "DATETIME(6)", "DECIMAL(14, 4)"),
+        Db::Lite(_) => ("TEXT", "TIMESTAMP", "DECIMAL(14, 4)"),
+    };
+    db.execute(&format!(
+        "CREATE TABLE events (id INT PRIMARY KEY, name {text}, amount {decimal}, updated_at {timestamp}, day DATE)"
+    ));
+    db.execute(
+        "INSERT INTO events VALUES (1, 'ann', 10.5, '2024-01-01 10:00:00.123456', '2024-01-01'), \
+         (2, NULL, NULL, NULL, NULL), (3, 'bob', -0.0001, '1999-12-31 23:59:59', '1999-12-31'), \
+         (4, 'bob', 12345.6789, '2024-02-29 00:00:00', '2024-02-29')",
+    );
+}
+
+async fn matches_after_a_replace(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    seed(&db);
+    let job = job(dir.path(), &db, QUERY, "");
+    let report = load(&job, RunOptions::default()).await.unwrap();
+    let reconciliation = report.reconciliation.unwrap();
+    assert_eq!(reconciliation.status, ReconcileStatus::Matched, "{reconciliation:?}");
+    assert_eq!((reconciliation.rows_sent, reconciliation.rows_in_target), (4, 4));
+    // A merge leaves other rows in the table: not compared as a whole.
+    let job = crate::incremental::job(dir.path(), &db, QUERY, "mode = \"merge\"");
+    let reconciliation = load(&job, RunOptions::default()).await.unwrap().reconciliation.unwrap();
+    assert_eq!(reconciliation.status, ReconcileStatus::Skipped);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replace_matches_in_postgres() {
+    matches_after_a_replace(Db::Pg(PgDatabase::new())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replace_matches_in_mysql() {
+    matches_after_a_replace(Db::My(MysqlDatabase::new())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replace_matches_in_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    matches_after_a_replace(Db::Lite(dir.path().join("db.sqlite"))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_that_changes_values_is_caught() {
+    let db = Db::Pg(PgDatabase::new());
+    seed(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let job = job(dir.path(), &db, QUERY, "");
+    load(&job, RunOptions::default()).await.unwrap();
+    db.execute(
+        "CREATE FUNCTION shout() RETURNS trigger AS $$ BEGIN NEW.name := upper(NEW.name); RETURN NEW; END $$ LANGUAGE plpgsql",
+    );
+    db.execute("CREATE TRIGGER shout BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION shout()");
+    let plan = Plan::load(&job, &Overrides::default()).unwrap();
+    let report = run_with(&plan, &[], &RunOptions::default(), Progress::Quiet).await.unwrap();
+    let m = &report.migrations[0];
+    assert_eq!(m.status, Status::Mismatched);
+    let reconciliation = m.reconciliation.clone().unwrap();
+    assert_eq!(reconciliation.status, ReconcileStatus::Differs);
+    assert_eq!(reconciliation.columns_differing, ["name"]);
+    insta::assert_snapshot!(report.error.unwrap(), @"migration `m`: published, but `t` does not match the rows sent: values differ in `name`; something in the target changed them (a trigger, a default, a truncation)");
+    assert_eq!(report.error_kind, Some(ferry::error::ErrorKind::Failure));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ferry_reconcile_names_the_changed_keys_and_columns() {
+    let (source, target) = (PgDatabase::new(), PgDatabase::new());
+    ferry::generate::generate(&source.endpoint(), 20_000, false).await.unwrap();
+    let dir = crate::common::job_dir(&[]);
+    let report = crate::common::run_shipped(dir.path(), &source.url, &target.url, &["users"]).await;
+    crate::common::assert_succeeded(&report);
+    let overrides = Overrides { source: Some(source.url.clone()), target: Some(target.url.clone()) };
+    let plan = Plan::load(&dir.path().join("ferry.toml"), &overrides).unwrap();
+    let found = ferry::check::diff::reconcile(&plan, "users").await.unwrap();
+    assert!(found.matched, "{}", found.text());
+    assert_eq!((found.rows_source, found.rows_target), (20_000, 20_000));
+    // Behind ferry's back: one value changed, one row deleted, one added.
+    let city = target.rows("SELECT city FROM target_users WHERE user_id = 12345")[0][0].clone();
+    target.rows("UPDATE target_users SET city = 'Nowhere' WHERE user_id = 12345");
+    target.rows("DELETE FROM target_users WHERE user_id = 17");
+    target.rows("INSERT INTO target_users VALUES (99999, 'Mallory', '<30', 'X', '2024-01-01')");
+    let found = ferry::check::diff::reconcile(&plan, "users").await.unwrap();
+    assert!(!found.matched);
+    let listed: Vec<String> = found
+        .narrowed
+        .differences
+        .iter()
+        .map(|d| {
+            let columns: Vec<String> =
+                d.columns.iter().map(|c| format!("{}: {:?} -> {:?}", c.column, c.source, c.target)).collect();
+            format!("{} {} {}", d.key, d.kind, columns.join(", "))
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "17 missing ".to_string(),
+            format!("12345 changed city: {city:?} -> Some(\"Nowhere\")"),
+            "99999 extra ".to_string()
+        ]
+    );
+    // Narrowed down by ranges: far fewer rows read than comparing every range row by row.
+    assert!(found.narrowed.ranges_compared > 16, "{:?}", found.narrowed.ranges_compared);
+    // The command: exit code 1, the keys in its output.
+    let output = crate::common::ferry()
+        .current_dir(dir.path())
+        .args(["reconcile", "users", "--source", &source.url, "--target", &target.url])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("user_id=12345: changed; city: "), "{stdout}");
+    assert!(!stdout.contains(&source.url) && !stdout.contains(&target.url));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_needs_one_integer_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::Lite(dir.path().join("db.sqlite"));
+    seed(&db);
+    let job = job(dir.path(), &db, QUERY, "");
+    load(&job, RunOptions::default()).await.unwrap();
+    let text = std::fs::read_to_string(&job).unwrap().replace("key = [\"id\"]", "key = [\"id\", \"name\"]");
+    std::fs::write(&job, text).unwrap();
+    let plan = Plan::load(&job, &Overrides::default()).unwrap();
+    let error = ferry::check::diff::reconcile(&plan, "m").await.unwrap_err().to_string();
+    insta::assert_snapshot!(error, @"migration `m`: reconcile: needs a one-column integer `key` to compare rows by");
+    let text = std::fs::read_to_string(&job).unwrap().replace("key = [\"id\", \"name\"]", "key = [\"name\"]");
+    std::fs::write(&job, text).unwrap();
+    let plan = Plan::load(&job, &Overrides::default()).unwrap();
+    let error = ferry::check::diff::reconcile(&plan, "m").await.unwrap_err().to_string();
+    insta::assert_snapshot!(error, @"migration `m`: reconcile: key `name` is Utf8, not an integer; ranges need an integer key");
+}
