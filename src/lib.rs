@@ -9,7 +9,10 @@
 //!   PostgreSQL: binary COPY -> Arrow  ──batches──> queries/*.sql ──> reject split ──> cast ──> COPY / INSERT /
 //!   MySQL: connectorx -> Arrow                     (+ other connections            │          Parquet files,
 //!   SQLite: rusqlite -> Arrow                        as `name.table`)              │          one transaction
-//!   Parquet: ListingTable                                                          └─> _ferry_rejects (same txn)
+//!   Parquet: ListingTable                                                          ├─> _ferry_rejects (same txn)
+//!                                                                                  └─> check/ audit: the checks'
+//!                                                                                      verdict before the commit;
+//!                                                                                      checksums, read back after
 //! ```
 //!
 //! Batches, and the quarantine records of rejected rows, stream from source to sink through
@@ -17,6 +20,8 @@
 //! rejects, replace mode's removal of the old rows and an incremental run's watermark in one
 //! transaction. `incremental` decides per run whether a migration replaces, appends or merges,
 //! and narrows an incremental query to the rows at or after its watermark (pushed into the source).
+//! `check` sees the same batches: a failing `error` check ends the stream with an error before
+//! the commit (so the sink rolls back), and the published table is read back and reconciled.
 //!
 //! Dependencies point one way: `cli`/`command` and `api` (the HTTP server) -> `job` -> `run` ->
 //! `transform`, `source`, `sink` -> `error`. Nothing under `source/` or `sink/` knows the CLI or

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
-use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::datatypes::{Field, Schema};
 
-use crate::check::reconcile::{table_figures, Figures, ReconcileStatus, Reconciliation};
+use crate::check::gate::{audit_gate, read_back};
+use crate::check::reconcile::{Figures, ReconcileStatus, Reconciliation};
 use crate::check::{self, Audit, CheckResult};
 use crate::error::{FerryError, Result};
 use crate::incremental::{plan_load, RunOptions};
@@ -99,43 +100,6 @@ pub async fn run_with(plan: &Plan, names: &[String], options: &RunOptions, progr
         }
     }
     Ok(report)
-}
-
-/// The published table read back and compared with the rows sent.
-async fn read_back(migration: &MigrationPlan, schema: &SchemaRef, sent: &Figures) -> Result<Reconciliation> {
-    let ctx = datafusion::prelude::SessionContext::new();
-    let Some(frame) = check::target_table(&ctx, migration, &migration.table).await? else {
-        return Err(FerryError::internal(format!("the published table `{}` is missing", migration.table)));
-    };
-    let target = table_figures(frame, schema).await?;
-    Ok(Reconciliation::compare(schema, sent, &target))
-}
-
-/// The stream's last step: the audit's verdict, after every row went to the sink and before it
-/// commits. A failing `error` check ends the stream with an error, so the sink rolls back.
-fn audit_gate(
-    migration: &str,
-    audit: Arc<Mutex<Option<Audit>>>,
-    verdict: Arc<Mutex<Vec<CheckResult>>>,
-    counter: Arc<ReadCounter>,
-) -> impl futures::Stream<Item = Result<SinkBatch>> {
-    let migration = migration.to_string();
-    futures::stream::once(async move {
-        let taken = audit.lock().ok().and_then(|mut audit| audit.take());
-        let audit = taken?;
-        let results = match audit.finish(Some(counter.get())).await {
-            Ok(results) => results,
-            Err(error) => return Some(Err(error)),
-        };
-        if let Ok(mut shared) = verdict.lock() {
-            shared.clone_from(&results);
-        }
-        if results.iter().any(CheckResult::blocks) {
-            return Some(Err(FerryError::ChecksFailed { migration, results }));
-        }
-        None
-    })
-    .filter_map(futures::future::ready)
 }
 
 fn skipped(migration: &MigrationPlan) -> MigrationReport {

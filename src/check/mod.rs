@@ -13,6 +13,7 @@
 
 pub mod audit;
 pub mod diff;
+pub mod gate;
 pub mod junit;
 pub mod plan;
 pub mod reconcile;
