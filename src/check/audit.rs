@@ -14,7 +14,7 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::prelude::SessionContext;
 
 use super::result::{CheckResult, Finding};
-use super::spec::{Check, CheckKind};
+use super::spec::{Check, CheckKind, Literal};
 use super::table::{table_level, Spilled};
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
@@ -93,6 +93,7 @@ impl Audit {
             for column in check.kind.columns() {
                 position(column)?;
             }
+            check_literals(&check.kind, schema).map_err(fail)?;
             let mut finding = Finding::default();
             let predicates: Vec<(String, Option<String>)> = match &check.kind {
                 CheckKind::Schema { columns, exact } => {
@@ -260,6 +261,27 @@ impl Audit {
         drop(self.folder);
         Ok(results)
     }
+}
+
+/// Text bounds and values must read as the column's type (a date, a timestamp, a number):
+/// checked now, since DataFusion casts them only when the rows come.
+fn check_literals(kind: &CheckKind, schema: &SchemaRef) -> std::result::Result<(), String> {
+    let (column, literals): (&String, Vec<&Literal>) = match kind {
+        CheckKind::Range { column, min, max } => (column, min.iter().chain(max.iter()).collect()),
+        CheckKind::AcceptedValues { column, values } => (column, values.iter().collect()),
+        _ => return Ok(()),
+    };
+    let Ok(field) = schema.field_with_name(column) else { return Ok(()) };
+    let options = arrow::compute::CastOptions { safe: false, ..Default::default() };
+    for literal in literals {
+        if let Literal::Text(text) = literal {
+            let array = arrow::array::StringArray::from(vec![text.as_str()]);
+            if arrow::compute::cast_with_options(&array, field.data_type(), &options).is_err() {
+                return Err(format!("`{text}` is not a value of column `{column}`'s type ({})", field.data_type()));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A value check's failing predicate: NULL passes unless `nulls = "fail"`.

@@ -144,6 +144,62 @@ async fn thresholds_and_severities() {
     insta::assert_snapshot!(error, @"migration `m`: 1 check failed, nothing was published: `range(qty)` (2 failing); the report shows the failing rows");
 }
 
+/// Every check type honours its threshold: its failing count tolerated passes, one less fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_type_honours_its_threshold() {
+    let failing = [
+        ("type = \"not_null\"\ncolumns = [\"code\", \"qty\"]", 2),
+        ("type = \"unique\"\ncolumns = [\"code\"]", 2),
+        ("type = \"accepted_values\"\ncolumn = \"code\"\nvalues = [\"A-1\"]", 3),
+        ("type = \"range\"\ncolumn = \"qty\"\nmax = 5", 2),
+        ("type = \"pattern\"\ncolumn = \"code\"\npattern = \"^A-1$\"", 3),
+        ("type = \"length\"\ncolumn = \"code\"\nmin = 4", 4),
+        ("type = \"relationships\"\ncolumn = \"parent\"\nto = \"t.id\"\nnulls = \"fail\"", 3),
+        ("type = \"row_count\"\nmax = 2", 4),
+        ("type = \"sql\"\nsql = \"SELECT * FROM t WHERE id > 1\"", 5),
+    ];
+    for (check, count) in failing {
+        assert_eq!(verdict(&format!("{check}\nthreshold = {count}")).await, (Passed, count, count), "{check}");
+        assert_eq!(
+            verdict(&format!("{check}\nthreshold = {}", count - 1)).await,
+            (Failed, count, count - 1),
+            "{check}"
+        );
+    }
+}
+
+/// Bounds for dates, timestamps and decimals are written as strings or numbers and compared in
+/// the column's type, on PostgreSQL rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranges_over_dates_timestamps_and_decimals() {
+    let db = Db::Pg(PgDatabase::new());
+    db.execute(
+        "CREATE TABLE events (id INT PRIMARY KEY, name TEXT, updated_at TIMESTAMP, day DATE, amount NUMERIC(10, 2))",
+    );
+    db.execute(
+        "INSERT INTO events VALUES (1, 'a', '2024-01-01 10:00:00', '2024-01-01', 10.00), \
+         (2, 'b', '2024-06-30 23:59:59.5', '2024-06-30', 99.99), (3, 'c', NULL, '2023-12-31', 100.01)",
+    );
+    let query = "SELECT id, name, updated_at, day, amount FROM events";
+    let dir = tempfile::tempdir().unwrap();
+    let run = |check: &'static str| {
+        let job = job(dir.path(), &db, query, &format!("[[migrations.checks]]\n{check}\nseverity = \"warn\"\n"));
+        async move { load(&job, RunOptions::default()).await.unwrap().checks[0].failing }
+    };
+    assert_eq!(run("type = \"range\"\ncolumn = \"day\"\nmin = \"2024-01-01\"").await, 1);
+    assert_eq!(run("type = \"range\"\ncolumn = \"day\"\nmin = 2024-01-01").await, 1);
+    assert_eq!(run("type = \"range\"\ncolumn = \"updated_at\"\nmax = \"2024-06-30 23:59:59\"").await, 1);
+    assert_eq!(run("type = \"range\"\ncolumn = \"amount\"\nmin = 10\nmax = 99.99").await, 1);
+    assert_eq!(run("type = \"range\"\ncolumn = \"amount\"\nmax = 100.005").await, 1);
+    let error = load(
+        &job(dir.path(), &db, query, "[[migrations.checks]]\ntype = \"range\"\ncolumn = \"day\"\nmin = \"soon\"\n"),
+        RunOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    insta::assert_snapshot!(error, @"migration `m`: check `range(day)`: `soon` is not a value of column `day`'s type (Date32)");
+}
+
 /// A run whose `error` check fails publishes nothing: the table keeps its earlier rows.
 async fn blocked_publish(db: Db, mode: &str) {
     let dir = tempfile::tempdir().unwrap();
