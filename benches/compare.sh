@@ -6,6 +6,7 @@
 #
 #   benches/compare.sh [ROWS] [RUNS]        default 1,000,000 users (3,000,000 orders), 5 runs
 #   MAIN= SKIP_OTHERS=1 benches/compare.sh    only the partition scaling curve (PARTS="1 2 4")
+#   JOB=other.toml benches/compare.sh        another job file (e.g. without checks)
 #
 # Needs a release build (cargo build --release --examples) and a PostgreSQL reachable as
 # $PGUSER at $PGHOST:5432 (defaults: postgres@127.0.0.1). Databases ferry_src and ferry_dst are
@@ -14,6 +15,7 @@ set -euo pipefail
 ROWS=${1:-1000000}
 RUNS=${2:-5}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+JOB=${JOB:-$ROOT/ferry.toml}
 FERRY=${FERRY:-${CARGO_TARGET_DIR:-$ROOT/target}/release/ferry}
 export PGHOST=${PGHOST:-127.0.0.1} PGUSER=${PGUSER:-postgres}
 SRC=ferry_src DST=ferry_dst
@@ -57,7 +59,7 @@ alternate() {
   : > /tmp/ferry_compare.pipe; : > /tmp/ferry_compare.ferry
   for run in $(seq 1 "$RUNS"); do
     p=$(measure "$baseline" bash -c "$baseline")
-    f=$(measure ferry "$FERRY" run --job "$ROOT/ferry.toml" "$@")
+    f=$(measure ferry "$FERRY" run --job "$JOB" "$@")
     echo "$p" >> /tmp/ferry_compare.pipe; echo "$f" >> /tmp/ferry_compare.ferry
     printf '%-7s run %d: %s %6ss  ferry %6ss  (ferry peak RSS %s MB)\n' "$label" "$run" "$baseline" "${p% *}" "${f% *}" "$(( ${f#* } / 1024 ))"
   done
