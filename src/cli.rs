@@ -113,15 +113,8 @@ pub struct RunArgs {
     /// Replaces the URL of the connection named `target`.
     #[arg(long)]
     pub target: Option<String>,
-    /// Also write the report as JSON to this file.
-    #[arg(long)]
-    pub report: Option<PathBuf>,
-    /// Print the report as JSON instead of a table.
-    #[arg(long)]
-    pub json: bool,
-    /// Also write the checks as JUnit XML to this file, for CI systems.
-    #[arg(long, value_name = "FILE.xml")]
-    pub junit: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Reload everything: merge and incremental migrations replace the table's rows, and
     /// incremental ones restart their watermark from what is loaded.
     #[arg(long)]
@@ -138,6 +131,20 @@ pub struct RunArgs {
     pub partitions: Option<usize>,
 }
 
+/// Where a report goes, for the commands that run checks.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the checks as JUnit XML to this file, for CI systems.
+    #[arg(long, value_name = "FILE.xml")]
+    pub junit: Option<PathBuf>,
+}
+
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// The job file.
@@ -148,15 +155,8 @@ pub struct CheckArgs {
     /// Replaces the URL of the connection named `target`.
     #[arg(long)]
     pub target: Option<String>,
-    /// Also write the report as JSON to this file.
-    #[arg(long)]
-    pub report: Option<PathBuf>,
-    /// Print the report as JSON instead of a table.
-    #[arg(long)]
-    pub json: bool,
-    /// Also write the checks as JUnit XML to this file, for CI systems.
-    #[arg(long, value_name = "FILE.xml")]
-    pub junit: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]

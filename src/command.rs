@@ -56,11 +56,11 @@ async fn run_command(args: RunArgs) -> Result<ExitCode> {
     let options =
         RunOptions { full_refresh: args.full_refresh, from: args.from, to: args.to, run_id: None, partitions };
     let report = run_with(&plan, &args.migrations, &options, Progress::Auto).await?;
-    if let Some(path) = &args.junit {
+    if let Some(path) = &args.output.junit {
         let suites: Vec<_> = report.migrations.iter().map(|m| (m.name.clone(), m.checks.clone())).collect();
         write_junit(path, &suites)?;
     }
-    Ok(finish(&report, args.json, args.report.as_deref()))
+    Ok(finish(&report, args.output.json, args.output.report.as_deref()))
 }
 
 async fn reconcile_command(args: ReconcileArgs) -> Result<ExitCode> {
@@ -79,16 +79,16 @@ async fn check_command(args: CheckArgs) -> Result<ExitCode> {
     let overrides = Overrides { source: None, target: args.target };
     let plan = Plan::load(&args.job, &overrides)?;
     let report = crate::check::check_targets(&plan, &args.migrations).await?;
-    if let Some(path) = &args.junit {
+    if let Some(path) = &args.output.junit {
         let suites: Vec<_> = report.tables.iter().map(|t| (t.migration.clone(), t.checks.clone())).collect();
         write_junit(path, &suites)?;
     }
-    if args.json {
+    if args.output.json {
         println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
     } else {
         print!("{}", report.table());
     }
-    if let Some(path) = &args.report {
+    if let Some(path) = &args.output.report {
         let json = serde_json::to_string_pretty(&report).unwrap_or_default();
         std::fs::write(path, json + "\n")
             .map_err(|source| crate::error::FerryError::Io { path: path.clone(), source })?;

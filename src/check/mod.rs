@@ -60,8 +60,7 @@ pub async fn prefetch_references(
         })?;
         let frame = frame
             .select(vec![col(format!("\"{to_column}\"")).alias("value")])
-            .map_err(|_| fail(format!("table `{table}` has no column `{to_column}`")))?
-            .distinct()?;
+            .map_err(|_| fail(format!("table `{table}` has no column `{to_column}`")))?;
         let path = folder.join(format!("reference_{index}.arrow"));
         let file = std::fs::File::create(&path).map_err(|source| FerryError::Io { path: path.clone(), source })?;
         let mut writer = FileWriter::try_new(file, frame.schema().as_arrow())?;

@@ -44,19 +44,31 @@ impl Spilled {
         Ok(self.ctx.sql(sql).await?.collect().await?)
     }
 
-    /// The failing rows' count and the first of them.
-    async fn failing(&self, failing_sql: &str, finding: &mut Finding) -> Result<()> {
-        let count = self.query(&format!("SELECT count(*) FROM ({failing_sql})")).await?;
-        finding.failing = count
+    /// The one number a query returns.
+    async fn count(&self, sql: &str) -> Result<u64> {
+        let batches = self.query(sql).await?;
+        Ok(batches
             .first()
             .and_then(|b| b.column(0).as_primitive_opt::<Int64Type>())
             .map(|a| a.value(0) as u64)
-            .unwrap_or(0);
+            .unwrap_or(0))
+    }
+
+    /// Adds the first rows of `sql` to the finding's sample (up to SAMPLE in all).
+    async fn sample(&self, sql: &str, finding: &mut Finding) -> Result<()> {
+        let room = SAMPLE.saturating_sub(finding.sample.len());
+        for batch in self.query(&format!("{sql} LIMIT {room}")).await? {
+            let columns: Vec<usize> = (0..batch.num_columns()).collect();
+            finding.sample.extend((0..batch.num_rows()).map(|row| row_sample(&batch, &columns, row)));
+        }
+        Ok(())
+    }
+
+    /// The failing rows' count and the first of them.
+    async fn failing(&self, failing_sql: &str, finding: &mut Finding) -> Result<()> {
+        finding.failing = self.count(&format!("SELECT count(*) FROM ({failing_sql})")).await?;
         if finding.failing > 0 {
-            for batch in self.query(&format!("{failing_sql} LIMIT {SAMPLE}")).await? {
-                let columns: Vec<usize> = (0..batch.num_columns()).collect();
-                finding.sample.extend((0..batch.num_rows()).map(|row| row_sample(&batch, &columns, row)));
-            }
+            self.sample(failing_sql, finding).await?;
         }
         Ok(())
     }
@@ -148,14 +160,39 @@ pub async fn table_level(
                 Some((_, name)) => (name.clone(), "value".to_string()),
                 None => ("staged".to_string(), to_column.clone()),
             };
-            let nulls = if check.nulls_fail { String::new() } else { format!(" AND s.{} IS NOT NULL", quote(column)) };
-            let failing = format!(
-                "SELECT {sample} FROM staged s LEFT JOIN (SELECT DISTINCT {} AS ferry_reference FROM {reference}) r \
-                 ON s.{} = r.ferry_reference WHERE r.ferry_reference IS NULL{nulls}",
-                quote(&to),
-                quote(column)
+            // One spilling aggregate over both sides instead of a join (whose build side would
+            // have to fit in memory): a value fails when no reference row carries it.
+            let value = quote(column);
+            let missing = format!(
+                "SELECT ferry_value, sum(ferry_staged) AS ferry_rows FROM (\
+                 SELECT {value} AS ferry_value, 1 AS ferry_staged, 0 AS ferry_found FROM staged WHERE {value} IS NOT NULL \
+                 UNION ALL SELECT {} AS ferry_value, 0 AS ferry_staged, 1 AS ferry_found FROM {reference}) \
+                 GROUP BY ferry_value HAVING max(ferry_found) = 0",
+                quote(&to)
             );
-            spilled.failing(&failing, finding).await.map_err(named)?;
+            let nulls = if check.nulls_fail {
+                spilled.count(&format!("SELECT count(*) FROM staged WHERE {value} IS NULL")).await.map_err(named)?
+            } else {
+                0
+            };
+            let absent = spilled
+                .count(&format!("SELECT CAST(COALESCE(sum(ferry_rows), 0) AS BIGINT) FROM ({missing})"))
+                .await
+                .map_err(named)?;
+            finding.failing = nulls + absent;
+            if nulls > 0 {
+                spilled
+                    .sample(&format!("SELECT {sample} FROM staged s WHERE s.{value} IS NULL"), finding)
+                    .await
+                    .map_err(named)?;
+            }
+            if absent > 0 && finding.sample.len() < SAMPLE {
+                let first = format!("SELECT ferry_value FROM ({missing}) ORDER BY ferry_value LIMIT {SAMPLE}");
+                let rows = format!(
+                    "SELECT {sample} FROM ({first}) m JOIN staged s ON s.{value} = m.ferry_value ORDER BY s.{value}"
+                );
+                spilled.sample(&rows, finding).await.map_err(named)?;
+            }
         }
         CheckKind::Sql { sql } => {
             let query = sql.trim().trim_end_matches(';');
