@@ -10,8 +10,8 @@ use futures::StreamExt;
 
 use arrow::datatypes::{Field, Schema};
 
-use crate::check::gate::{audit_gate, read_back};
-use crate::check::reconcile::{Figures, ReconcileStatus, Reconciliation};
+use crate::check::gate::{audit_gate, read_back, Sent};
+use crate::check::reconcile::{ReconcileStatus, Reconciliation};
 use crate::check::{self, Audit, CheckResult};
 use crate::error::{FerryError, Result};
 use crate::incremental::{plan_load, RunOptions};
@@ -195,8 +195,8 @@ async fn load_migration(
         }
     };
     let audit = Arc::new(Mutex::new(audit));
-    let sent: Arc<Mutex<Figures>> = Arc::new(Mutex::new(Figures::new(target_schema.fields().len())));
-    let reconcile = migration.reconcile && load.write == WriteMode::Replace;
+    let reconcile = migration.reconcile && load.write != WriteMode::Append;
+    let sent = Arc::new(Mutex::new(Sent::new(&target_schema, &migration.key, load.write)?));
     let sent_schema = target_schema.clone();
     let verdict: Arc<Mutex<Vec<CheckResult>>> = Arc::default();
     let stream = frame.execute_stream().await.map_err(FerryError::from)?;
@@ -218,7 +218,7 @@ async fn load_migration(
                     audit.observe(&rows)?;
                 }
                 if reconcile {
-                    sent.lock().map_err(FerryError::internal)?.add(rows.columns())?;
+                    sent.lock().map_err(FerryError::internal)?.add(&rows)?;
                 }
                 let mut out = vec![SinkBatch::Rows(rows)];
                 if let Some(records) = records {
@@ -252,11 +252,12 @@ async fn load_migration(
     report.rows_inserted = loaded.rows - loaded.updated;
     report.rows_updated = loaded.updated;
     report.checks = verdict.lock().map(|v| v.clone()).unwrap_or_default();
-    let sent = sent.lock().map(|f| f.clone()).map_err(FerryError::internal)?;
-    let reconciliation = match (reconcile, migration.reconcile) {
-        (true, _) => read_back(migration, &sent_schema, &sent).await?,
-        (false, true) => Reconciliation::skipped(loaded.rows, "only a replaced table is compared as a whole"),
-        (false, false) => Reconciliation::skipped(loaded.rows, "`reconcile = false`"),
+    let sent = Arc::try_unwrap(sent).ok().and_then(|sent| sent.into_inner().ok());
+    let reconciliation = match (reconcile, migration.reconcile, sent) {
+        (true, _, Some(sent)) => read_back(migration, &sent_schema, sent).await?,
+        (false, true, _) => Reconciliation::skipped(loaded.rows, "an append's table also holds rows of earlier runs"),
+        (false, false, _) => Reconciliation::skipped(loaded.rows, "`reconcile = false`"),
+        (true, _, None) => return Err(FerryError::internal("the reconciliation's figures are still shared")),
     };
     if reconciliation.status == ReconcileStatus::Differs {
         report.status = Status::Mismatched;

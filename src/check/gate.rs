@@ -3,24 +3,100 @@
 
 use std::sync::{Arc, Mutex};
 
+use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
+use arrow::ipc::writer::FileWriter;
+use datafusion::common::{JoinType, ScalarValue};
+use datafusion::execution::options::ArrowReadOptions;
+use datafusion::functions_aggregate::expr_fn::{max, min};
+use datafusion::prelude::{cast, col, lit};
 use futures::StreamExt;
 
 use super::reconcile::{table_figures, Figures, Reconciliation};
 use super::{Audit, CheckResult};
 use crate::error::{FerryError, Result};
 use crate::job::MigrationPlan;
-use crate::sink::SinkBatch;
+use crate::sink::{SinkBatch, WriteMode};
 use crate::source::ReadCounter;
 
-/// The published table read back and compared with the rows sent.
-pub async fn read_back(migration: &MigrationPlan, schema: &SchemaRef, sent: &Figures) -> Result<Reconciliation> {
-    let ctx = datafusion::prelude::SessionContext::new();
-    let Some(frame) = super::target_table(&ctx, migration, &migration.table).await? else {
+/// What a run sent, for its reconciliation: the figures, and for a merge the keys, spilled to a
+/// file so the rows the merge touched can be found again.
+pub struct Sent {
+    pub figures: Figures,
+    keys: Option<KeySpill>,
+}
+
+struct KeySpill {
+    writer: FileWriter<std::fs::File>,
+    columns: Vec<usize>,
+    path: std::path::PathBuf,
+    _folder: tempfile::TempDir,
+}
+
+impl Sent {
+    pub fn new(schema: &SchemaRef, key: &[String], write: WriteMode) -> Result<Sent> {
+        let keys = match write {
+            WriteMode::Merge => {
+                let columns = key.iter().map(|k| schema.index_of(k)).collect::<Result<Vec<_>, _>>()?;
+                let folder = super::audit_folder()?;
+                let path = folder.path().join("sent_keys.arrow");
+                let file =
+                    std::fs::File::create(&path).map_err(|source| FerryError::Io { path: path.clone(), source })?;
+                let writer = FileWriter::try_new(file, &schema.project(&columns)?)?;
+                Some(KeySpill { writer, columns, path, _folder: folder })
+            }
+            _ => None,
+        };
+        Ok(Sent { figures: Figures::new(schema.fields().len()), keys })
+    }
+
+    pub fn add(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.figures.add(batch.columns())?;
+        if let Some(keys) = &mut self.keys {
+            keys.writer.write(&batch.project(&keys.columns)?)?;
+        }
+        Ok(())
+    }
+}
+
+/// The published rows read back and compared with the rows sent: the whole table after a
+/// replace, the rows with the keys sent after a merge.
+pub async fn read_back(migration: &MigrationPlan, schema: &SchemaRef, sent: Sent) -> Result<Reconciliation> {
+    let ctx = super::table::bounded_session()?;
+    let Some(mut frame) = super::target_table(&ctx, migration, &migration.table).await? else {
         return Err(FerryError::internal(format!("the published table `{}` is missing", migration.table)));
     };
+    // The keys' file lives until the read below has run (the plan reads it lazily).
+    let mut keys = sent.keys;
+    if let Some(keys) = &mut keys {
+        keys.writer.finish()?;
+        let path = keys.path.display().to_string();
+        ctx.register_arrow("ferry_sent_keys", &path, ArrowReadOptions::default()).await?;
+        let renamed: Vec<String> = (0..migration.key.len()).map(|i| format!("ferry_key_{i}")).collect();
+        // As the table's key types: the join compares them as they are.
+        let mut aliased = Vec::new();
+        for (key, name) in migration.key.iter().zip(&renamed) {
+            let data_type = frame.schema().field_with_unqualified_name(key)?.data_type().clone();
+            aliased.push(cast(col(format!("\"{key}\"")), data_type).alias(name));
+        }
+        let sent_keys = ctx.table("ferry_sent_keys").await?.select(aliased)?;
+        if let [key] = migration.key.as_slice() {
+            // The keys' span as a filter the database applies: an incremental run reads back
+            // only the range it touched.
+            let span = sent_keys.clone().aggregate(vec![], vec![min(col("ferry_key_0")), max(col("ferry_key_0"))])?;
+            if let Some(batch) = span.collect().await?.first() {
+                let low = ScalarValue::try_from_array(batch.column(0), 0)?;
+                let high = ScalarValue::try_from_array(batch.column(1), 0)?;
+                let key = col(format!("\"{key}\""));
+                frame = frame.filter(key.clone().gt_eq(lit(low)).and(key.lt_eq(lit(high))))?;
+            }
+        }
+        let ours: Vec<&str> = migration.key.iter().map(String::as_str).collect();
+        let theirs: Vec<&str> = renamed.iter().map(String::as_str).collect();
+        frame = frame.join(sent_keys, JoinType::LeftSemi, &ours, &theirs, None)?;
+    }
     let target = table_figures(frame, schema).await?;
-    Ok(Reconciliation::compare(schema, sent, &target))
+    Ok(Reconciliation::compare(schema, &sent.figures, &target))
 }
 
 /// The stream's last step: the audit's verdict, after every row went to the sink and before it

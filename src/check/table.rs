@@ -76,7 +76,7 @@ impl Spilled {
 
 /// Table checks group and join whole tables: in a bounded memory pool, with operators that spill
 /// to disk (sort-merge joins, spilling aggregates) rather than grow with the table.
-fn bounded_session() -> Result<SessionContext> {
+pub fn bounded_session() -> Result<SessionContext> {
     let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
         .with_memory_limit(MEMORY_LIMIT, 1.0)
         .build_arc()?;

@@ -36,8 +36,16 @@ async fn matches_after_a_replace(db: Db) {
     let reconciliation = report.reconciliation.unwrap();
     assert_eq!(reconciliation.status, ReconcileStatus::Matched, "{reconciliation:?}");
     assert_eq!((reconciliation.rows_sent, reconciliation.rows_in_target), (4, 4));
-    // A merge leaves other rows in the table: not compared as a whole.
+    // A merge is compared on the rows with the keys it sent, whatever else the table holds.
+    db.execute("INSERT INTO t (id, name) VALUES (100, 'not from the source')");
+    db.execute("UPDATE events SET name = 'changed' WHERE id = 3");
     let job = crate::incremental::job(dir.path(), &db, QUERY, "mode = \"merge\"");
+    let reconciliation = load(&job, RunOptions::default()).await.unwrap().reconciliation.unwrap();
+    assert_eq!(reconciliation.status, ReconcileStatus::Matched, "{reconciliation:?}");
+    assert_eq!((reconciliation.rows_sent, reconciliation.rows_in_target), (4, 4));
+    // An append's table holds earlier rows (and the rows sent may repeat): not compared.
+    db.execute("DELETE FROM t");
+    let job = crate::incremental::job(dir.path(), &db, QUERY, "mode = \"append\"");
     let reconciliation = load(&job, RunOptions::default()).await.unwrap().reconciliation.unwrap();
     assert_eq!(reconciliation.status, ReconcileStatus::Skipped);
 }
@@ -78,6 +86,11 @@ async fn a_target_that_changes_values_is_caught() {
     assert_eq!(reconciliation.columns_differing, ["name"]);
     insta::assert_snapshot!(report.error.unwrap(), @"migration `m`: published, but `t` does not match the rows sent: values differ in `name`; something in the target changed them (a trigger, a default, a truncation)");
     assert_eq!(report.error_kind, Some(ferry::error::ErrorKind::Failure));
+    // A merge updating rows through the trigger is caught too.
+    db.execute("CREATE TRIGGER shout_again BEFORE UPDATE ON t FOR EACH ROW EXECUTE FUNCTION shout()");
+    let job = crate::incremental::job(dir.path(), &db, QUERY, "mode = \"merge\"");
+    let error = load(&job, RunOptions::default()).await.unwrap_err();
+    assert!(error.contains("values differ in `name`"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
