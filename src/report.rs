@@ -153,11 +153,14 @@ impl RunReport {
         }
         for m in &self.migrations {
             out.push_str(&crate::check::result::check_lines(&m.name, &m.checks));
+            if let Some(r) = m.reconciliation.as_ref().filter(|r| r.status == ReconcileStatus::Unverified) {
+                let _ = writeln!(out, "{}: NOT reconciled: {}", m.name, r.detail.as_deref().unwrap_or_default());
+            }
             if let Some(r) = m.reconciliation.as_ref().filter(|r| r.status == ReconcileStatus::Matched) {
                 let columns = r.columns_compared;
                 let _ = writeln!(
                     out,
-                    "{}: reconciled: the table holds the {} rows sent, {columns} columns' checksums match",
+                    "{}: reconciled: the {} rows sent match the table read back ({columns} columns' checksums)",
                     m.name,
                     thousands(r.rows_in_target as i64)
                 );

@@ -254,7 +254,13 @@ async fn load_migration(
     report.checks = verdict.lock().map(|v| v.clone()).unwrap_or_default();
     let sent = Arc::try_unwrap(sent).ok().and_then(|sent| sent.into_inner().ok());
     let reconciliation = match (reconcile, migration.reconcile, sent) {
-        (true, _, Some(sent)) => read_back(migration, &sent_schema, sent).await?,
+        (true, _, Some(sent)) => match read_back(migration, &sent_schema, sent).await {
+            Ok(reconciliation) => reconciliation,
+            Err(error) => {
+                tracing::warn!(migration = %migration.name, %error, "the published table could not be reconciled");
+                Reconciliation::unverified(loaded.rows, &error)
+            }
+        },
         (false, true, _) => Reconciliation::skipped(loaded.rows, "an append's table also holds rows of earlier runs"),
         (false, false, _) => Reconciliation::skipped(loaded.rows, "`reconcile = false`"),
         (true, _, None) => return Err(FerryError::internal("the reconciliation's figures are still shared")),

@@ -59,10 +59,13 @@ impl Sent {
     }
 }
 
+/// The memory a merge's read-back may hold for the keys it sent (about 4M integer keys).
+const READ_BACK_MEMORY: usize = 128 * 1024 * 1024;
+
 /// The published rows read back and compared with the rows sent: the whole table after a
 /// replace, the rows with the keys sent after a merge.
 pub async fn read_back(migration: &MigrationPlan, schema: &SchemaRef, sent: Sent) -> Result<Reconciliation> {
-    let ctx = super::table::bounded_session()?;
+    let ctx = super::table::bounded_session(READ_BACK_MEMORY)?;
     let Some(mut frame) = super::target_table(&ctx, migration, &migration.table).await? else {
         return Err(FerryError::internal(format!("the published table `{}` is missing", migration.table)));
     };
@@ -93,7 +96,8 @@ pub async fn read_back(migration: &MigrationPlan, schema: &SchemaRef, sent: Sent
         }
         let ours: Vec<&str> = migration.key.iter().map(String::as_str).collect();
         let theirs: Vec<&str> = renamed.iter().map(String::as_str).collect();
-        frame = frame.join(sent_keys, JoinType::LeftSemi, &ours, &theirs, None)?;
+        // The keys on the build side: an incremental run's few keys, not the table's rows.
+        frame = sent_keys.join(frame, JoinType::RightSemi, &theirs, &ours, None)?;
     }
     let target = table_figures(frame, schema).await?;
     Ok(Reconciliation::compare(schema, &sent.figures, &target))

@@ -74,6 +74,8 @@ pub enum ReconcileStatus {
     Differs,
     /// Not compared (the reason is in `detail`).
     Skipped,
+    /// The table could not be read back (the error is in `detail`); the rows are published.
+    Unverified,
 }
 
 /// What a run's reconciliation found.
@@ -98,6 +100,14 @@ impl Reconciliation {
             columns_compared: 0,
             columns_differing: vec![],
             detail: Some(reason.to_string()),
+        }
+    }
+
+    pub fn unverified(rows_sent: u64, error: &FerryError) -> Reconciliation {
+        Reconciliation {
+            status: ReconcileStatus::Unverified,
+            detail: Some(format!("the published table could not be read back: {error}")),
+            ..Reconciliation::skipped(rows_sent, "")
         }
     }
 
