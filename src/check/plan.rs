@@ -9,6 +9,7 @@ use datafusion::sql::TableReference;
 
 use super::spec::{Check, CheckKind};
 use crate::error::{FerryError, Result};
+use crate::job::MigrationPlan;
 
 /// The output columns of a query when its text names them all (no `*`, every expression
 /// named), else None: then the columns are checked once the query is planned.
@@ -100,6 +101,43 @@ pub fn check_against_job(
                 }
             }
             _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Checks against the whole job: the columns they name, the tables they point at. A
+/// `relationships` check makes its migration run after the one that writes the referenced table.
+pub fn check_all_checks(migrations: &mut [MigrationPlan]) -> Result<()> {
+    let columns: Vec<Option<Vec<String>>> = migrations.iter().map(|m| output_columns(&m.query_sql)).collect();
+    let written: BTreeMap<String, Written> = migrations
+        .iter()
+        .zip(&columns)
+        .map(|(m, columns)| {
+            let entry = Written { migration: &m.name, target: &m.target.name, columns: columns.clone() };
+            (m.table.clone(), entry)
+        })
+        .collect();
+    for (migration, columns) in migrations.iter().zip(&columns) {
+        check_against_job(
+            &migration.name,
+            &migration.table,
+            &migration.target.name,
+            &migration.checks,
+            columns.as_deref(),
+            &written,
+        )?;
+    }
+    let writers: BTreeMap<String, String> = migrations.iter().map(|m| (m.table.clone(), m.name.clone())).collect();
+    for migration in migrations.iter_mut() {
+        for check in &migration.checks {
+            if let CheckKind::Relationships { table, .. } = &check.kind {
+                if let Some(writer) = writers.get(table) {
+                    if writer != &migration.name && !migration.depends_on.contains(writer) {
+                        migration.depends_on.push(writer.clone());
+                    }
+                }
+            }
         }
     }
     Ok(())

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::check::plan::{check_against_job, output_columns, Written};
-use crate::check::spec::{check_checks, Check, CheckFile, CheckKind};
+use crate::check::plan::check_all_checks;
+use crate::check::spec::{check_checks, Check, CheckFile};
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
 
@@ -234,43 +234,6 @@ fn check_migration(
         checks: Vec::new(),
         reconcile: migration.reconcile.unwrap_or(true),
     })
-}
-
-/// Checks against the whole job: the columns they name, the tables they point at. A
-/// `relationships` check makes its migration run after the one that writes the referenced table.
-fn check_all_checks(migrations: &mut [MigrationPlan]) -> Result<()> {
-    let columns: Vec<Option<Vec<String>>> = migrations.iter().map(|m| output_columns(&m.query_sql)).collect();
-    let written: BTreeMap<String, Written> = migrations
-        .iter()
-        .zip(&columns)
-        .map(|(m, columns)| {
-            let entry = Written { migration: &m.name, target: &m.target.name, columns: columns.clone() };
-            (m.table.clone(), entry)
-        })
-        .collect();
-    for (migration, columns) in migrations.iter().zip(&columns) {
-        check_against_job(
-            &migration.name,
-            &migration.table,
-            &migration.target.name,
-            &migration.checks,
-            columns.as_deref(),
-            &written,
-        )?;
-    }
-    let writers: BTreeMap<String, String> = migrations.iter().map(|m| (m.table.clone(), m.name.clone())).collect();
-    for migration in migrations.iter_mut() {
-        for check in &migration.checks {
-            if let CheckKind::Relationships { table, .. } = &check.kind {
-                if let Some(writer) = writers.get(table) {
-                    if writer != &migration.name && !migration.depends_on.contains(writer) {
-                        migration.depends_on.push(writer.clone());
-                    }
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Orders migrations so each runs after the ones it depends on; a cycle is an error naming it.
