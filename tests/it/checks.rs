@@ -329,3 +329,29 @@ async fn unknown_column_behind_a_star_fails_before_rows_move() {
     insta::assert_snapshot!(error, @"migration `m`: check `range(quantity)`: column `quantity` is not in the rows written to `t`; they have: `id`, `code`, `qty`, `parent`");
     assert!(sqlite_rows(&dir.path().join("db.sqlite"), "SELECT name FROM sqlite_master WHERE name = 't'").is_empty());
 }
+
+/// Through the API, a run whose checks fail answers 422 with the report naming the check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_answers_failed_checks_with_422_and_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = items_job(dir.path(), "[[migrations.checks]]\ntype = \"not_null\"\ncolumn = \"code\"\n");
+    let plan = Plan::load(&job, &Overrides::default()).unwrap();
+    let (base, _stop, _task) = crate::api::serve(plan, Some("t0ken")).await;
+    let response = reqwest::Client::new()
+        .post(format!("{base}/migrations/m/runs"))
+        .bearer_auth("t0ken")
+        .body("{}")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 422);
+    let body: serde_json::Value = response.json().await.unwrap();
+    let check = &body["report"]["migrations"][0]["checks"][0];
+    assert_eq!(
+        (check["name"].as_str(), check["status"].as_str(), check["failing"].as_u64()),
+        (Some("not_null(code)"), Some("failed"), Some(1))
+    );
+    assert_eq!(body["report"]["error_kind"], "checks");
+    assert!(sqlite_rows(&dir.path().join("db.sqlite"), "SELECT name FROM sqlite_master WHERE name = 't'").is_empty());
+}
