@@ -196,7 +196,8 @@ async fn load_migration(
     };
     let audit = Arc::new(Mutex::new(audit));
     let reconcile = migration.reconcile && load.write != WriteMode::Append;
-    let sent = Arc::new(Mutex::new(Sent::new(&target_schema, &migration.key, load.write)?));
+    let sent = reconcile.then(|| Sent::new(&target_schema, &migration.key, load.write)).transpose()?;
+    let sent = Arc::new(Mutex::new(sent));
     let sent_schema = target_schema.clone();
     let verdict: Arc<Mutex<Vec<CheckResult>>> = Arc::default();
     let stream = frame.execute_stream().await.map_err(FerryError::from)?;
@@ -217,8 +218,8 @@ async fn load_migration(
                 if let Some(audit) = audit.lock().map_err(FerryError::internal)?.as_mut() {
                     audit.observe(&rows)?;
                 }
-                if reconcile {
-                    sent.lock().map_err(FerryError::internal)?.add(&rows)?;
+                if let Some(sent) = sent.lock().map_err(FerryError::internal)?.as_mut() {
+                    sent.add(&rows)?;
                 }
                 let mut out = vec![SinkBatch::Rows(rows)];
                 if let Some(records) = records {
@@ -252,18 +253,17 @@ async fn load_migration(
     report.rows_inserted = loaded.rows - loaded.updated;
     report.rows_updated = loaded.updated;
     report.checks = verdict.lock().map(|v| v.clone()).unwrap_or_default();
-    let sent = Arc::try_unwrap(sent).ok().and_then(|sent| sent.into_inner().ok());
-    let reconciliation = match (reconcile, migration.reconcile, sent) {
-        (true, _, Some(sent)) => match read_back(migration, &sent_schema, sent).await {
+    let sent = sent.lock().map_err(FerryError::internal)?.take();
+    let reconciliation = match (sent, migration.reconcile) {
+        (Some(sent), _) => match read_back(migration, &sent_schema, sent).await {
             Ok(reconciliation) => reconciliation,
             Err(error) => {
                 tracing::warn!(migration = %migration.name, %error, "the published table could not be reconciled");
                 Reconciliation::unverified(loaded.rows, &error)
             }
         },
-        (false, true, _) => Reconciliation::skipped(loaded.rows, "an append's table also holds rows of earlier runs"),
-        (false, false, _) => Reconciliation::skipped(loaded.rows, "`reconcile = false`"),
-        (true, _, None) => return Err(FerryError::internal("the reconciliation's figures are still shared")),
+        (None, true) => Reconciliation::skipped(loaded.rows, "an append's table also holds rows of earlier runs"),
+        (None, false) => Reconciliation::skipped(loaded.rows, "`reconcile = false`"),
     };
     if reconciliation.status == ReconcileStatus::Differs {
         report.status = Status::Mismatched;
