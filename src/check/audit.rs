@@ -119,14 +119,9 @@ impl Audit {
                     )]
                 }
                 CheckKind::Range { column, min, max } => {
-                    let mut outside = Vec::new();
-                    if let Some(min) = min {
-                        outside.push(format!("{} < {}", quote(column), min.sql()));
-                    }
-                    if let Some(max) = max {
-                        outside.push(format!("{} > {}", quote(column), max.sql()));
-                    }
-                    vec![(value_check(column, &outside.join(" OR "), check.nulls_fail), None)]
+                    let failing =
+                        outside(&quote(column), min.as_ref().map(Literal::sql), max.as_ref().map(Literal::sql));
+                    vec![(value_check(column, &failing, check.nulls_fail), None)]
                 }
                 CheckKind::Pattern { column, pattern } => {
                     let text = format!("CAST({} AS VARCHAR)", quote(column));
@@ -135,14 +130,8 @@ impl Audit {
                 }
                 CheckKind::Length { column, min, max } => {
                     let length = format!("character_length(CAST({} AS VARCHAR))", quote(column));
-                    let mut outside = Vec::new();
-                    if let Some(min) = min {
-                        outside.push(format!("{length} < {min}"));
-                    }
-                    if let Some(max) = max {
-                        outside.push(format!("{length} > {max}"));
-                    }
-                    vec![(value_check(column, &outside.join(" OR "), check.nulls_fail), None)]
+                    let failing = outside(&length, min.map(|n| n.to_string()), max.map(|n| n.to_string()));
+                    vec![(value_check(column, &failing, check.nulls_fail), None)]
                 }
                 CheckKind::Unique { columns } => {
                     spilled.extend(columns.iter().map(|c| position(c)).collect::<Result<Vec<_>>>()?);
@@ -282,6 +271,13 @@ fn check_literals(kind: &CheckKind, schema: &SchemaRef) -> std::result::Result<(
         }
     }
     Ok(())
+}
+
+/// `value` below `min` or above `max` (inclusive bounds; at least one is given).
+fn outside(value: &str, min: Option<String>, max: Option<String>) -> String {
+    let below = min.map(|min| format!("{value} < {min}"));
+    let above = max.map(|max| format!("{value} > {max}"));
+    below.into_iter().chain(above).collect::<Vec<_>>().join(" OR ")
 }
 
 /// A value check's failing predicate: NULL passes unless `nulls = "fail"`.
