@@ -50,7 +50,6 @@ pub async fn record(target: &Endpoint, run: &StoredRun) -> Result<()> {
         run.report.clone(),
     ];
     let statements = vec![
-        (create_sql(target), vec![]),
         (format!("DELETE FROM {RUNS_TABLE} WHERE run_id = ?"), vec![Some(run.id.clone())]),
         (
             format!(
@@ -71,7 +70,7 @@ pub async fn mark_interrupted(target: &Endpoint, migration: &str, ours: &str, be
          AND run_id <> ? AND started_at < ?"
     );
     let values = vec![Some(migration.to_string()), Some(ours.to_string()), Some(before.to_string())];
-    execute(target, vec![(create_sql(target), vec![]), (sql, values)]).await
+    execute(target, vec![(sql, values)]).await
 }
 
 /// The run of `migration` another process records as running, if any.
@@ -123,18 +122,21 @@ fn pg_placeholders(sql: &str) -> String {
     out
 }
 
-/// Runs each statement with its parameters, in order.
+/// Creates `_ferry_runs` if missing, then runs the statements with their parameters in one
+/// transaction, so a reader never sees a run between its DELETE and its INSERT.
 async fn execute(target: &Endpoint, statements: Vec<(String, Vec<Option<String>>)>) -> Result<()> {
     let error = |message: String| FerryError::Target { url: target.masked(), table: RUNS_TABLE.into(), message };
     match target {
         Endpoint::Postgres(_) => {
-            let client = pg_connect(target).await?;
+            let mut client = pg_connect(target).await?;
+            client.batch_execute(&create_sql(target)).await.map_err(|e| error(pg_message(&e)))?;
+            let transaction = client.transaction().await.map_err(|e| error(pg_message(&e)))?;
             for (sql, values) in &statements {
                 let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
                     values.iter().map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync)).collect();
-                client.execute(&pg_placeholders(sql), &params).await.map_err(|e| error(pg_message(&e)))?;
+                transaction.execute(&pg_placeholders(sql), &params).await.map_err(|e| error(pg_message(&e)))?;
             }
-            Ok(())
+            transaction.commit().await.map_err(|e| error(pg_message(&e)))
         }
         Endpoint::Mysql(_) | Endpoint::Sqlite(_) => {
             let target = target.clone();
@@ -149,21 +151,23 @@ fn blocking_execute(target: &Endpoint, statements: Vec<(String, Vec<Option<Strin
     if let Endpoint::Mysql(_) = target {
         use mysql::prelude::Queryable;
         let mut connection = mysql_connect(target)?;
+        // DDL commits implicitly in MySQL: the table first, then the transaction.
+        connection.query_drop(create_sql(target)).map_err(|e| error(e.to_string()))?;
+        let mut transaction =
+            connection.start_transaction(mysql::TxOpts::default()).map_err(|e| error(e.to_string()))?;
         for (sql, values) in statements {
             let params: Vec<mysql::Value> = values.into_iter().map(mysql::Value::from).collect();
-            if params.is_empty() {
-                connection.query_drop(sql).map_err(|e| error(e.to_string()))?;
-            } else {
-                connection.exec_drop(sql, params).map_err(|e| error(e.to_string()))?;
-            }
+            transaction.exec_drop(sql, params).map_err(|e| error(e.to_string()))?;
         }
-        return Ok(());
+        return transaction.commit().map_err(|e| error(e.to_string()));
     }
-    let connection = sqlite_open(target, false)?;
+    let mut connection = sqlite_open(target, false)?;
+    connection.execute(&create_sql(target), []).map_err(|e| error(e.to_string()))?;
+    let transaction = connection.transaction().map_err(|e| error(e.to_string()))?;
     for (sql, values) in statements {
-        connection.execute(&sql, rusqlite::params_from_iter(values)).map_err(|e| error(e.to_string()))?;
+        transaction.execute(&sql, rusqlite::params_from_iter(values)).map_err(|e| error(e.to_string()))?;
     }
-    Ok(())
+    transaction.commit().map_err(|e| error(e.to_string()))
 }
 
 /// Text rows of `sql`; none when the target has no `_ferry_runs` (it never ran anything).
