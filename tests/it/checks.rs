@@ -24,15 +24,7 @@ fn items_job(dir: &Path, checks: &str) -> PathBuf {
     if !db.exists() {
         rusqlite::Connection::open(&db).unwrap().execute_batch(ITEMS).unwrap();
     }
-    std::fs::write(dir.join("q.sql"), "SELECT id, code, qty, parent FROM items").unwrap();
-    let url = format!("sqlite://{}", db.display());
-    let text = format!(
-        "[connections]\nsource = \"{url}\"\ntarget = \"{url}\"\n[[migrations]]\nname = \"m\"\nsource = \"source\"\n\
-         query = \"q.sql\"\ntarget = \"target\"\ntable = \"t\"\nkey = [\"id\"]\n{checks}\n"
-    );
-    let path = dir.join("job.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    job(dir, &Db::Lite(db), "SELECT id, code, qty, parent FROM items", checks)
 }
 
 /// The verdicts of `checks` on the items, whether the run published or not.
