@@ -6,7 +6,8 @@
 #
 #   benches/compare.sh [ROWS] [RUNS]        default 1,000,000 users (3,000,000 orders), 5 runs
 #   MAIN= SKIP_OTHERS=1 benches/compare.sh    only the partition scaling curve (PARTS="1 2 4")
-#   JOB=other.toml benches/compare.sh        another job file (e.g. without checks)
+#   JOB=other.toml benches/compare.sh        another job file
+#   CHECKS=off benches/compare.sh            the job without its checks and reconciliation
 #
 # Needs a release build (cargo build --release --examples) and a PostgreSQL reachable as
 # $PGUSER at $PGHOST:5432 (defaults: postgres@127.0.0.1). Databases ferry_src and ferry_dst are
@@ -25,6 +26,17 @@ BULK=${BULK:-$(dirname "$FERRY")/examples/sqlite_bulk_insert}
 [ -x "$BULK" ] || { echo "no baseline at $BULK; run: cargo build --release --examples" >&2; exit 2; }
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
+if [ "${CHECKS:-on}" = off ]; then
+  # The same job minus its [[migrations.checks]] tables, with reconcile = false.
+  awk -v root="$ROOT" '
+    /^\[\[migrations\.checks\]\]/ { skip = 1; next }
+    /^\[/ { skip = 0 }
+    skip { next }
+    { sub(/query = "queries\//, "query = \"" root "/queries/"); print }
+    /^\[\[migrations\]\]/ { print "reconcile = false" }
+  ' "$JOB" > "$WORK/job.toml"
+  JOB=$WORK/job.toml
+fi
 command -v /usr/bin/time >/dev/null || { echo "GNU time is missing: apt-get install time" >&2; exit 2; }
 
 for db in $SRC $DST; do dropdb --if-exists "$db"; createdb "$db"; done
