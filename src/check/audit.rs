@@ -13,6 +13,7 @@ use datafusion::common::DFSchema;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::prelude::SessionContext;
 
+use super::keyset::KeyProof;
 use super::result::{CheckResult, Finding};
 use super::spec::{Check, CheckKind, Literal};
 use super::table::{table_level, Spilled};
@@ -31,6 +32,8 @@ pub struct Audit {
     row_checks: Vec<RowCheck>,
     rows: u64,
     spill: Option<Spill>,
+    /// `unique`/`relationships` checks that a bitmap may prove, skipping their table query.
+    proofs: Vec<KeyProof>,
     /// Prefetched `relationships` targets: (check index, file of the referenced values).
     references: Vec<(usize, PathBuf)>,
     folder: tempfile::TempDir,
@@ -69,6 +72,7 @@ impl Audit {
         let mut row_checks = Vec::new();
         let mut findings = Vec::new();
         let mut spilled: Vec<usize> = Vec::new();
+        let mut proofs = Vec::new();
         for (index, check) in checks.iter().enumerate() {
             let fail = |message: String| {
                 FerryError::Job(format!("migration `{migration}`: check `{}`: {message}", check.name))
@@ -134,14 +138,22 @@ impl Audit {
                     vec![(value_check(column, &failing, check.nulls_fail), None)]
                 }
                 CheckKind::Unique { columns } => {
-                    spilled.extend(columns.iter().map(|c| position(c)).collect::<Result<Vec<_>>>()?);
+                    let positions = columns.iter().map(|c| position(c)).collect::<Result<Vec<_>>>()?;
+                    if let [only] = positions[..] {
+                        proofs.extend(KeyProof::unique(index, only, schema.field(only).data_type()));
+                    }
+                    spilled.extend(positions);
                     vec![]
                 }
                 CheckKind::Relationships { column, table: to_table, to_column } => {
                     spilled.extend(sample.iter().copied());
-                    spilled.push(position(column)?);
+                    let at = position(column)?;
+                    spilled.push(at);
                     if to_table == table {
                         spilled.push(position(to_column)?);
+                    } else if let Some((_, path)) = references.iter().find(|(i, _)| *i == index) {
+                        let data_type = schema.field(at).data_type();
+                        proofs.extend(KeyProof::referenced(index, at, data_type, path, check.nulls_fail)?);
                     }
                     vec![]
                 }
@@ -163,6 +175,7 @@ impl Audit {
             finding.sample_columns = match &check.kind {
                 CheckKind::Schema { .. } => vec!["column".into(), "problem".into()],
                 CheckKind::RowCount { .. } => vec![],
+                CheckKind::Unique { columns } => columns.iter().cloned().chain(["occurrences".to_string()]).collect(),
                 _ => sample.iter().map(|&i| schema.field(i).name().clone()).collect(),
             };
             findings.push(finding);
@@ -186,6 +199,7 @@ impl Audit {
             row_checks,
             rows: 0,
             spill,
+            proofs,
             references,
             folder,
         })
@@ -215,6 +229,9 @@ impl Audit {
                 finding.sample.push(row_sample(batch, &row_check.sample, row));
             }
         }
+        for proof in &mut self.proofs {
+            proof.observe(batch)?;
+        }
         if let Some(spill) = &mut self.spill {
             spill.writer.write(&batch.project(&spill.columns)?)?;
         }
@@ -238,6 +255,9 @@ impl Audit {
         };
         let spilled = Spilled::open(&self.table, staged, std::mem::take(&mut self.references)).await?;
         for (index, (check, finding)) in self.checks.iter().zip(self.findings.iter_mut()).enumerate() {
+            if self.proofs.iter().any(|p| p.check == index && p.proven()) {
+                continue;
+            }
             table_level(&self.migration, index, check, finding, &spilled, self.rows, source_rows).await?;
         }
         for row_check in &self.row_checks {

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod diff;
 pub mod gate;
 pub mod junit;
+pub mod keyset;
 pub mod plan;
 pub mod reconcile;
 pub mod result;

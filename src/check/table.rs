@@ -142,7 +142,6 @@ pub async fn table_level(
                 .and_then(|b| b.column(0).as_primitive_opt::<Int64Type>())
                 .map(|a| a.value(0) as u64)
                 .unwrap_or(0);
-            finding.sample_columns = columns.iter().cloned().chain(["occurrences".to_string()]).collect();
             if finding.failing > 0 {
                 let sampled = spilled
                     .query(&format!("{groups} ORDER BY occurrences DESC, {listed} LIMIT {SAMPLE}"))

@@ -53,6 +53,9 @@ async fn not_null_and_unique() {
     // Both rows of the duplicate fail; the NULL code is not compared.
     assert_eq!(verdict("type = \"unique\"\ncolumns = [\"code\"]").await, (Failed, 2, 0));
     assert_eq!(verdict("type = \"unique\"\ncolumns = [\"code\", \"qty\"]").await, (Passed, 0, 0));
+    // An integer column is first tested against a bitmap of the values seen; a duplicate falls
+    // back to the exact query.
+    assert_eq!(verdict("type = \"unique\"\ncolumns = [\"parent\"]").await, (Failed, 2, 0));
     let results = verdicts("[[migrations.checks]]\ntype = \"unique\"\ncolumn = \"code\"\n").await;
     assert_eq!(results[0].sample_columns, ["code", "occurrences"]);
     assert_eq!(results[0].sample, [[Some("A-1".to_string()), Some("2".to_string())]]);
@@ -115,6 +118,34 @@ async fn relationships_row_count_sql_and_schema() {
     qty: holds 1 NULL values but is declared NOT NULL
     ");
     assert_eq!(results[0].failing, 4);
+}
+
+/// `relationships` to another migration's table: integer values are tested against a bitmap of
+/// the referenced keys while the rows stream; a missing value or a failing NULL falls back to
+/// the exact query, which counts and shows the rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relationships_to_another_table() {
+    let all = "SELECT id FROM items UNION ALL SELECT 9";
+    for (parents, rule, expected, sample) in [
+        (all, "", (Passed, 0, 0), vec![]),
+        ("SELECT id FROM items", "", (Failed, 1, 0), vec![["4", "9"]]),
+        (all, "nulls = \"fail\"", (Failed, 2, 0), vec![["1", ""], ["6", ""]]),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("p.sql"), parents).unwrap();
+        let settings = format!(
+            "depends_on = [\"p\"]\n[[migrations.checks]]\ntype = \"relationships\"\ncolumn = \"parent\"\nto = \"p.id\"\n{rule}\n\
+             [[migrations]]\nname = \"p\"\nsource = \"source\"\nquery = \"p.sql\"\ntarget = \"target\"\ntable = \"p\"\n"
+        );
+        let plan = Plan::load(&items_job(dir.path(), &settings), &Overrides::default()).unwrap();
+        let report = run_with(&plan, &[], &RunOptions::default(), Progress::Quiet).await.unwrap();
+        let m = report.migrations.iter().find(|m| m.name == "m").unwrap();
+        let check = &m.checks[0];
+        assert_eq!((check.status, check.failing, check.allowed), expected, "{parents} {rule}");
+        let shown: Vec<Vec<&str>> =
+            check.sample.iter().map(|row| row.iter().map(|v| v.as_deref().unwrap_or("")).collect()).collect();
+        assert_eq!(shown, sample, "{parents} {rule}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
