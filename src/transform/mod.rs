@@ -5,6 +5,7 @@
 //! the connections a query names are opened, and every table it names is checked to exist before
 //! planning, so a typo is reported with the tables that do exist.
 
+pub mod lookup;
 mod rejects;
 
 use std::collections::BTreeMap;
@@ -123,7 +124,12 @@ pub fn new_session(default_schema: Option<&str>, partitions: usize) -> SessionCo
         // One partition per part a source table is read in: more than the reads give only adds
         // repartitioning (measured: the orders join 15% slower with two on two cores).
         .with_target_partitions(partitions.max(1));
-    SessionContext::new_with_config(config)
+    let state = datafusion::execution::SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .with_physical_optimizer_rule(Arc::new(lookup::LookupJoinRule))
+        .build();
+    SessionContext::new_with_state(state)
 }
 
 /// Opens connection `name` and registers it as a schema of `ctx`'s catalog.
