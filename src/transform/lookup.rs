@@ -92,7 +92,9 @@ impl LookupJoinExec {
     /// The lookup doing `join`'s work, when `join` is one.
     fn replacing(join: &HashJoinExec) -> Option<LookupJoinExec> {
         let [(left_key, right_key)] = join.on() else { return None };
-        let plain = *join.partition_mode() == PartitionMode::CollectLeft
+        // In a partitioned join both sides are split by the key's hash, so the keys of all
+        // build partitions in one bitmap answer every probe partition as its own would.
+        let plain = matches!(join.partition_mode(), PartitionMode::CollectLeft | PartitionMode::Partitioned)
             && join.filter().is_none()
             && join.null_equality() == NullEquality::NullEqualsNothing;
         if !plain {
@@ -153,7 +155,13 @@ fn key_domain(build: &Arc<dyn ExecutionPlan>) -> Option<bool> {
     if let [field] = &schema.fields()[..] {
         return signedness(field.data_type());
     }
-    let projection = build.as_any().downcast_ref::<ProjectionExec>()?;
+    // Operators that move rows between batches or partitions leave the values as they are.
+    let mut node = build;
+    while ["CoalesceBatchesExec", "RepartitionExec", "CooperativeExec", "CoalescePartitionsExec"].contains(&node.name())
+    {
+        node = node.children().into_iter().next()?;
+    }
+    let projection = node.as_any().downcast_ref::<ProjectionExec>()?;
     let input = projection.input().schema();
     let [field] = &input.fields()[..] else { return None };
     let signed = signedness(field.data_type())?;
@@ -332,9 +340,16 @@ mod tests {
     use super::*;
 
     /// `users(id)` with a duplicate, a negative and a NULL id; `orders(id, user_id BIGINT)`
-    /// probing matches, misses, NULL and a value beyond 32 bits, in two batches.
+    /// probing matches, misses, NULL and values beyond 32 bits, in two partitions.
     fn session(lookup: bool) -> SessionContext {
-        let config = SessionConfig::new().with_target_partitions(1);
+        partitioned_session(lookup, 1)
+    }
+
+    /// With `partitions` > 1, hash joins are partitioned: both sides split by the key's hash.
+    fn partitioned_session(lookup: bool, partitions: usize) -> SessionContext {
+        let mut config = SessionConfig::new().with_target_partitions(partitions);
+        config.options_mut().optimizer.hash_join_single_partition_threshold = 0;
+        config.options_mut().optimizer.hash_join_single_partition_threshold_rows = 0;
         let mut state = datafusion::execution::SessionStateBuilder::new().with_config(config).with_default_features();
         if lookup {
             state = state.with_physical_optimizer_rule(Arc::new(LookupJoinRule));
@@ -363,11 +378,12 @@ mod tests {
             )
             .unwrap()
         };
-        let batches = vec![
-            batch(vec![10, 11, 12], vec![Some(1), Some(2), Some(3)]),
-            batch(vec![13, 14, 15, 16], vec![None, Some(-7), Some(1 << 40), Some(-7 - (1 << 32))]),
+        // Two partitions: the probe partitions share one bitmap.
+        let partitions = vec![
+            vec![batch(vec![10, 11, 12], vec![Some(1), Some(2), Some(3)])],
+            vec![batch(vec![13, 14, 15, 16], vec![None, Some(-7), Some(1 << 40), Some(-7 - (1 << 32))])],
         ];
-        ctx.register_table("orders", Arc::new(MemTable::try_new(orders, vec![batches]).unwrap())).unwrap();
+        ctx.register_table("orders", Arc::new(MemTable::try_new(orders, partitions).unwrap())).unwrap();
         ctx
     }
 
@@ -394,6 +410,12 @@ mod tests {
             assert!(hash_plan.contains("HashJoinExec"), "{hash_plan}");
             assert_eq!(rows, expected, "{sql}");
         }
+        let sql = "SELECT o.id, o.user_id, u.id AS found FROM orders o LEFT JOIN users u ON u.id = o.user_id ORDER BY o.id, found";
+        let (plan, rows) = run(&partitioned_session(true, 2), sql).await;
+        let (hash_plan, _) = run(&partitioned_session(false, 2), sql).await;
+        assert!(hash_plan.contains("mode=Partitioned"), "{hash_plan}");
+        assert!(plan.contains("LookupJoinExec") && plan.contains("RepartitionExec"), "{plan}");
+        assert_eq!(rows, run(&session(false), sql).await.1);
         let (plan, _) =
             run(&session(true), "SELECT o.id, m.id FROM orders o LEFT JOIN many m ON m.id = o.user_id").await;
         assert!(plan.contains("LookupJoinExec: join_type=Left"), "the hash join built on the orders: {plan}");
