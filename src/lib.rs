@@ -15,13 +15,14 @@
 //!                                                                                      checksums, read back after
 //! ```
 //!
-//! Batches, and the quarantine records of rejected rows, stream from source to sink through
-//! bounded channels; no table is held in memory. A load is all or nothing: the sink publishes rows,
-//! rejects, replace mode's removal of the old rows and an incremental run's watermark in one
-//! transaction. `incremental` decides per run whether a migration replaces, appends or merges,
-//! and narrows an incremental query to the rows at or after its watermark (pushed into the source).
-//! `check` sees the same batches: a failing `error` check ends the stream with an error before
-//! the commit (so the sink rolls back), and the published table is read back and reconciled.
+//! Batches, and the quarantine records of rejected rows, stream from source to sink through bounded
+//! channels; no table is held in memory (a join holds its smaller side, and a lookup on an integer
+//! key only a bitmap of it: `transform::lookup`). A load is all or nothing: the sink publishes
+//! rows, rejects, replace mode's removal of the old rows and an incremental run's watermark in one
+//! transaction. `incremental` decides per run whether a migration replaces, appends or merges, and
+//! narrows an incremental query to the rows at or after its watermark (pushed into the source).
+//! `check` sees the same batches: a failing `error` check ends the stream with an error before the
+//! commit (so the sink rolls back), and the published table is read back and reconciled.
 //!
 //! Dependencies point one way: `cli`/`command` and `api` (the HTTP server) -> `job` -> `run` ->
 //! `transform`, `source`, `sink` -> `error`. Nothing under `source/` or `sink/` knows the CLI or

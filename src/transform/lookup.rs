@@ -73,14 +73,15 @@ pub struct LookupJoinExec {
     probe: Arc<dyn ExecutionPlan>,
     build_key: PhysicalExprRef,
     probe_key: PhysicalExprRef,
-    /// Right keeps probe rows without a match (with a NULL key); Inner drops them.
+    /// Whether probe rows without a match come out (build columns NULL), as in the hash join's
+    /// Right or Left join, or are dropped, as in its Inner join.
     keep_unmatched: bool,
     /// Whether the build column is signed (its values are shifted into u32 order).
     signed: bool,
     /// Whether the build side's columns come first in the joined rows (it was the hash join's
     /// left side) or last.
     build_first: bool,
-    /// The join's rows before its projection: the build columns, then the probe's.
+    /// The join's rows before its projection: the hash join's left columns, then its right ones.
     joined: SchemaRef,
     projection: Option<Vec<usize>>,
     schema: SchemaRef,
