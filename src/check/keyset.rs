@@ -57,12 +57,14 @@ impl KeyProof {
         if !reader.schema().fields().first().is_some_and(|f| f.data_type().is_integer()) {
             return Ok(None);
         }
-        let mut referenced = RoaringTreemap::new();
+        let (mut referenced, mut since_measured) = (RoaringTreemap::new(), 0);
         for batch in reader {
-            let batch = batch?;
-            let Some(values) = as_keys(batch.column(0))? else { return Ok(None) };
-            referenced.extend(values.into_iter().flatten());
-            if referenced.serialized_size() as u64 > BUDGET {
+            let column = batch?.column(0).clone();
+            let added = all_keys(&column, |v| {
+                referenced.insert(v);
+                true
+            })?;
+            if added.is_none() || !fits(&referenced, &mut since_measured, column.len()) {
                 return Ok(None);
             }
         }
@@ -77,22 +79,12 @@ impl KeyProof {
     pub fn observe(&mut self, batch: &arrow::array::RecordBatch) -> Result<()> {
         let Some(claim) = &mut self.claim else { return Ok(()) };
         let array = batch.column(self.column);
-        let Some(values) = as_keys(array)? else {
-            self.claim = None;
-            return Ok(());
-        };
         let holds = match claim {
             Claim::Unique { seen } => {
-                self.since_measured += values.len() as u64;
-                let fresh = values.into_iter().flatten().all(|v| seen.insert(v));
-                fresh
-                    && (self.since_measured < MEASURE_EVERY || {
-                        self.since_measured = 0;
-                        seen.serialized_size() as u64 <= BUDGET
-                    })
+                all_keys(array, |v| seen.insert(v))? == Some(true) && fits(seen, &mut self.since_measured, array.len())
             }
             Claim::Referenced { referenced, nulls_fail } => {
-                !(*nulls_fail && array.null_count() > 0) && values.into_iter().flatten().all(|v| referenced.contains(v))
+                !(*nulls_fail && array.null_count() > 0) && all_keys(array, |v| referenced.contains(v))? == Some(true)
             }
         };
         if !holds {
@@ -107,18 +99,29 @@ impl KeyProof {
     }
 }
 
-/// An integer column's values as u64 bitmap keys, order-preserving (None for NULL); None when
-/// the column is not an integer.
-fn as_keys(array: &ArrayRef) -> Result<Option<Vec<Option<u64>>>> {
+/// Whether `bitmap` still fits the budget after `added` more values. Measuring walks its
+/// containers, so it is measured once every MEASURE_EVERY values.
+fn fits(bitmap: &RoaringTreemap, since_measured: &mut u64, added: usize) -> bool {
+    *since_measured += added as u64;
+    if *since_measured < MEASURE_EVERY {
+        return true;
+    }
+    *since_measured = 0;
+    bitmap.serialized_size() as u64 <= BUDGET
+}
+
+/// Calls `each` with the non-NULL values of an integer column as order-preserving u64 bitmap
+/// keys until it returns false: Some(whether it never did); None when the column is not an
+/// integer.
+fn all_keys(array: &ArrayRef, mut each: impl FnMut(u64) -> bool) -> Result<Option<bool>> {
     if let Some(unsigned) = array.as_primitive_opt::<UInt64Type>() {
-        return Ok(Some(unsigned.iter().collect()));
+        return Ok(Some(unsigned.iter().flatten().all(each)));
     }
     if !array.data_type().is_integer() {
         return Ok(None);
     }
     let signed = arrow::compute::cast(array, &DataType::Int64)?;
-    let signed = signed.as_primitive::<Int64Type>();
-    Ok(Some(signed.iter().map(|v| v.map(|v| (v as u64) ^ (1 << 63))).collect()))
+    Ok(Some(signed.as_primitive::<Int64Type>().iter().flatten().all(|v| each((v as u64) ^ (1 << 63)))))
 }
 
 #[cfg(test)]
