@@ -8,6 +8,7 @@ mod counted;
 mod mysql;
 mod parquet;
 pub mod pg_binary;
+mod pg_copy;
 mod postgres;
 mod sqlite;
 mod table;

@@ -227,55 +227,72 @@ impl CopyDecoder {
         Ok(())
     }
 
-    /// Consumes one chunk of COPY data; returns the batches it completed.
+    /// Consumes one chunk of COPY data (any split); returns the batches it completed.
     pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<RecordBatch>, String> {
         self.ensure_columns()?;
-        self.buffer.extend_from_slice(chunk);
-        let mut position = 0;
         let mut batches = Vec::new();
+        if self.buffer.is_empty() {
+            // Whole rows are decoded where they lie; only a row cut in two waits in the buffer.
+            let used = self.decode(chunk, &mut batches)?;
+            self.buffer.extend_from_slice(&chunk[used..]);
+        } else {
+            self.buffer.extend_from_slice(chunk);
+            let buffer = std::mem::take(&mut self.buffer);
+            let used = self.decode(&buffer, &mut batches);
+            self.buffer = buffer;
+            self.buffer.drain(..used?);
+        }
+        Ok(batches)
+    }
+
+    /// Decodes the header and the whole rows at the start of `data`; returns the bytes used.
+    fn decode(&mut self, data: &[u8], batches: &mut Vec<RecordBatch>) -> Result<usize, String> {
+        let mut position = 0;
         if !self.header_done {
-            if self.buffer.len() < SIGNATURE.len() + 8 {
-                return Ok(batches);
+            if data.len() < SIGNATURE.len() + 8 {
+                return Ok(0);
             }
-            if &self.buffer[..SIGNATURE.len()] != SIGNATURE {
+            if &data[..SIGNATURE.len()] != SIGNATURE {
                 return Err("not a binary COPY stream".into());
             }
-            let extension = read_i32(&self.buffer, SIGNATURE.len() + 4) as usize;
-            position = SIGNATURE.len() + 8 + extension;
+            position = SIGNATURE.len() + 8 + read_i32(data, SIGNATURE.len() + 4).max(0) as usize;
+            if data.len() < position {
+                return Ok(0);
+            }
             self.header_done = true;
         }
         while !self.ended {
-            let Some(end) = tuple_end(&self.buffer, position) else { break };
-            let fields = i16::from_be_bytes([self.buffer[position], self.buffer[position + 1]]);
+            let Some(end) = tuple_end(data, position) else { break };
+            let fields = i16::from_be_bytes([data[position], data[position + 1]]);
             if fields == -1 {
                 self.ended = true;
                 position = end;
                 break;
             }
-            self.decode_tuple(position + 2, fields as usize)?;
+            self.decode_tuple(data, position + 2, fields as usize)?;
             position = end;
             if self.rows == self.batch_rows {
                 batches.push(self.take_batch()?);
             }
         }
-        self.buffer.drain(..position);
-        Ok(batches)
+        Ok(position)
     }
 
-    fn decode_tuple(&mut self, mut position: usize, fields: usize) -> Result<(), String> {
+    fn decode_tuple(&mut self, data: &[u8], mut position: usize, fields: usize) -> Result<(), String> {
         self.row_number += 1;
-        for index in 0..fields {
-            let length = read_i32(&self.buffer, position);
+        if fields != self.columns.len() {
+            return Err(format!("row {} has {fields} fields, {} were expected", self.row_number, self.columns.len()));
+        }
+        for (index, column) in self.columns.iter_mut().enumerate() {
+            let length = read_i32(data, position);
             position += 4;
-            let Some(column) = self.columns.get_mut(index) else { continue };
-            if length < 0 {
-                column.append_null();
-            } else {
-                let value = &self.buffer[position..position + length as usize];
-                position += length as usize;
-                column.append(value).map_err(|message| {
+            let value = (length >= 0).then(|| &data[position..position + length as usize]);
+            position += length.max(0) as usize;
+            match value {
+                None => column.append_null(),
+                Some(value) => column.append(value).map_err(|message| {
                     format!("row {}, column `{}`: {message}", self.row_number, self.schema.field(index).name())
-                })?;
+                })?,
             }
         }
         self.rows += 1;
@@ -335,6 +352,43 @@ mod tests {
             out.extend_from_slice(&d.to_be_bytes());
         }
         out
+    }
+
+    #[test]
+    fn rows_decode_the_same_however_the_data_is_cut() {
+        use crate::sink::pg_binary::{encode_batch, header, trailer, WireType};
+        use arrow::array::{Int32Array, StringArray};
+        use arrow::datatypes::{Field, Schema};
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int32, true),
+            Field::new("name", DataType::Utf8, true),
+        ]));
+        let ids: Vec<Option<i32>> = (0..100).map(|i| (i % 7 != 0).then_some(i)).collect();
+        let names: Vec<Option<String>> = (0..100).map(|i| (i % 5 != 0).then(|| "é".repeat(i))).collect();
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(Int32Array::from(ids)), Arc::new(StringArray::from(names))],
+        )
+        .unwrap();
+        let mut data = bytes::BytesMut::new();
+        header(&mut data);
+        encode_batch(&batch, &[WireType::Native, WireType::Native], &mut data).unwrap();
+        trailer(&mut data);
+        for piece in [1, 2, 7, 64, 1000, data.len()] {
+            let mut decoder = CopyDecoder::new(schema.clone(), 30);
+            let mut batches = Vec::new();
+            for chunk in data.chunks(piece) {
+                batches.extend(decoder.push(chunk).unwrap());
+            }
+            batches.extend(decoder.finish().unwrap());
+            assert_eq!(batches.iter().map(|b| b.num_rows()).collect::<Vec<_>>(), [30, 30, 30, 10], "pieces of {piece}");
+            assert_eq!(arrow::compute::concat_batches(&schema, &batches).unwrap(), batch, "pieces of {piece}");
+        }
+        let mut cut = CopyDecoder::new(schema.clone(), 30);
+        cut.push(&data[..data.len() / 2]).unwrap();
+        assert_eq!(cut.finish().unwrap_err(), "COPY data ended in the middle of a row");
+        let mut wrong = CopyDecoder::new(Arc::new(Schema::new(vec![Field::new("id", DataType::Int32, true)])), 30);
+        assert_eq!(wrong.push(&data).unwrap_err(), "row 1 has 2 fields, 1 were expected");
     }
 
     #[test]

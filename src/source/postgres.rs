@@ -9,10 +9,10 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use async_trait::async_trait;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchReceiverStream;
-use futures::StreamExt;
 use tokio_postgres::{Client, NoTls};
 
 use super::pg_binary::CopyDecoder;
+use super::pg_copy::CopySession;
 use super::table::{quote_table, select_sql};
 use super::{Dialect, ReadRequest, SizeEstimate, SourceDatabase, PG_TYPE, TEXT_FORM};
 use crate::connection::Endpoint;
@@ -267,33 +267,42 @@ impl SourceDatabase for PostgresSource {
         let mut builder = RecordBatchReceiverStream::builder(request.schema.clone(), 2);
         let tx = builder.tx();
         builder.spawn(async move {
-            let client = pg_connect(&endpoint).await?;
+            let mut session = CopySession::open(&endpoint).await?;
             let source_error =
                 |message: String| FerryError::Source { url: endpoint.masked(), table: request.table.clone(), message };
             // Text forms that do not depend on the server's or the role's settings.
-            client.batch_execute(TEXT_SETTINGS).await.map_err(|e| source_error(pg_message(&e)))?;
+            session.execute(TEXT_SETTINGS).await.map_err(source_error)?;
             if let Some(cell) = snapshot {
                 if let Some(id) = shared_snapshot(&endpoint, &cell).await {
                     let join = format!(
                         "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{}'",
                         id.replace('\'', "''")
                     );
-                    client.batch_execute(&join).await.map_err(|e| source_error(pg_message(&e)))?;
+                    session.execute(&join).await.map_err(source_error)?;
                 }
             }
-            let stream = client.copy_out(copy.as_str()).await.map_err(|e| source_error(pg_message(&e)))?;
-            let mut stream = std::pin::pin!(stream);
+            session.query(&copy).await.map_err(source_error)?;
             let mut decoder = CopyDecoder::new(request.schema.clone(), BATCH_ROWS);
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| source_error(pg_message(&e)))?;
-                for batch in decoder.push(&chunk).map_err(source_error)? {
+            let mut decoded = Vec::new();
+            loop {
+                let more = session
+                    .read_some(|data| {
+                        decoded.extend(decoder.push(data)?);
+                        Ok(())
+                    })
+                    .await
+                    .map_err(source_error)?;
+                if !more {
+                    decoded.extend(decoder.finish().map_err(source_error)?);
+                }
+                for batch in decoded.drain(..) {
                     if tx.send(Ok(batch)).await.is_err() {
                         return Ok(()); // the consumer stopped reading
                     }
                 }
-            }
-            if let Some(batch) = decoder.finish().map_err(source_error)? {
-                let _ = tx.send(Ok(batch)).await;
+                if !more {
+                    break;
+                }
             }
             Ok(())
         });

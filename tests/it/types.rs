@@ -144,6 +144,22 @@ async fn values_arrow_cannot_hold_fail_naming_row_and_column() {
     assert!(error.contains("row 2, column `ts`: timestamp out of Arrow's range"), "{error}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_error_in_the_middle_of_a_read_names_the_table_and_publishes_nothing() {
+    let source = PgDatabase::new();
+    // The view fails at its 40,000th row, after the server has sent many rows of the COPY.
+    source.rows(
+        "CREATE TABLE base AS SELECT id FROM generate_series(1, 50000) AS id; \
+         CREATE VIEW edge AS SELECT id, 100 / (id - 40000) AS x FROM base",
+    );
+    let target = PgDatabase::new();
+    let dir = tempfile::tempdir().unwrap();
+    let error = pass_through(dir.path(), &source.url, &target.url, "edge").await.expect("division by zero must fail");
+    let masked = source.endpoint().masked();
+    assert!(error.contains(&format!("reading `edge` from `{masked}`: division by zero")), "{error}");
+    assert!(target.rows("SELECT 1 FROM pg_tables WHERE tablename = 'edge'").is_empty());
+}
+
 const MYSQL_TABLE: &str = r#"
 CREATE TABLE every_type (
   id int PRIMARY KEY, flag tinyint(1), big bigint unsigned, dec65 decimal(65,30), f float, d double,
