@@ -41,17 +41,20 @@ impl Figures {
         let state = random_state();
         self.rows += rows as u64;
         let mut hashes = vec![0; rows];
+        let mut row_hashes = vec![0u64; rows];
         for (column, figures) in columns.iter().zip(self.columns.iter_mut()) {
             hashes.iter_mut().for_each(|h| *h = 0);
             create_hashes(std::slice::from_ref(column), &state, &mut hashes)?;
             figures.0 += column.null_count() as u64;
             figures.1 = hashes.iter().fold(figures.1, |sum, h| sum.wrapping_add(*h));
+            // Each row's hash takes its columns' hashes in order, as DataFusion combines them.
+            for (row, h) in row_hashes.iter_mut().zip(&hashes) {
+                *row = row.wrapping_mul(37).wrapping_add(*h);
+            }
         }
-        hashes.iter_mut().for_each(|h| *h = 0);
-        create_hashes(columns, &state, &mut hashes)?;
-        // DataFusion combines column hashes linearly, so their sum would be the columns' sums
-        // again; mixing each row's hash first makes the row checksum see values change rows.
-        self.row_sum = hashes.iter().fold(self.row_sum, |sum, h| sum.wrapping_add(mix(*h)));
+        // Combined linearly, the rows' hashes would sum to the columns' sums again; mixing each
+        // row's hash first makes the row checksum see values change rows.
+        self.row_sum = row_hashes.iter().fold(self.row_sum, |sum, h| sum.wrapping_add(mix(*h)));
         Ok(())
     }
 }
