@@ -9,6 +9,7 @@ pub mod merge;
 mod mysql;
 mod parquet;
 pub mod pg_binary;
+mod pg_indexes;
 mod pg_types;
 mod postgres;
 mod sqlite;

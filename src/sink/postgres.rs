@@ -16,6 +16,7 @@ use super::merge::{
     state_table_sql, STAGING,
 };
 use super::pg_binary::{encode_batch, header, trailer, WireType};
+use super::pg_indexes::defer_indexes;
 use super::pg_types::{existing_columns, new_column_type, wires, write_type, PgColumn};
 use super::state::{SavedState, STATE_TABLE};
 use super::{
@@ -142,6 +143,10 @@ impl Sink for PostgresSink {
         } else if spec.mode == WriteMode::Replace {
             transaction.batch_execute(&format!("TRUNCATE {}", quote_table(&table))).await.map_err(pg)?;
         }
+        // All the table's rows come from this load: its indexes are built once, after the rows.
+        let emptied = self.create.is_some() || spec.mode == WriteMode::Replace;
+        let deferred =
+            if emptied { Some(defer_indexes(&transaction, &quote_table(&table)).await.map_err(pg)?) } else { None };
         let wires = wires(&target, &table_columns);
         let names: Vec<String> = target.fields().iter().map(|f| f.name().clone()).collect();
         let columns: Vec<String> = names.iter().map(|n| quote(n)).collect();
@@ -223,6 +228,9 @@ impl Sink for PostgresSink {
             let merge_key = (spec.mode == WriteMode::Merge && self.create.is_none()).then_some(key.as_slice());
             let insert = insert_sql(Dialect::Postgres, &table, &names, &selected, merge_key);
             transaction.batch_execute(&insert).await.map_err(pg)?;
+        }
+        if let Some(deferred) = deferred {
+            deferred.rebuild(&transaction).await.map_err(pg)?;
         }
         write_rejects(&transaction, spec, rejects).await.map_err(|e| self.error(REJECTS_TABLE, e))?;
         if let Some(watermark) = &spec.watermark {

@@ -16,14 +16,14 @@ const FAILING_QUERY: &str = "SELECT CAST(id AS INT) AS user_id, name AS full_nam
 const GOOD_QUERY: &str =
     "SELECT CAST(id AS INT) AS user_id, name AS full_name, CAST(id AS BIGINT) AS boom FROM source_table WHERE id <= 3";
 
-async fn source(dir: &Path) -> String {
+pub async fn source(dir: &Path) -> String {
     let path = dir.join("source.db");
     ferry::generate::generate(&Endpoint::Sqlite(path.clone()), 40_000, false).await.unwrap();
     format!("sqlite://{}", path.display())
 }
 
 /// Runs one migration of `query` from `source` into table `t` of `target`; returns the error.
-async fn load(dir: &Path, source: &str, target: &str, query: &str, mode: &str) -> Option<String> {
+pub async fn load(dir: &Path, source: &str, target: &str, query: &str, mode: &str) -> Option<String> {
     std::fs::create_dir_all(dir.join("queries")).unwrap();
     std::fs::write(dir.join("queries/q.sql"), query).unwrap();
     let job = format!(

@@ -13,6 +13,7 @@ mod deploy;
 mod errors;
 mod expected;
 mod incremental;
+mod indexes;
 mod merge;
 mod migrations;
 mod reconcile;

@@ -1,0 +1,71 @@
+//! A PostgreSQL table a load creates or replaces gets its indexes built once, after its rows,
+//! and gets back exactly the indexes and key constraints it had; a table where dropping them
+//! would lose something keeps them through the load.
+
+use crate::atomic::{load, source};
+use crate::common::PgDatabase;
+
+const ALL_ROWS: &str =
+    "SELECT CAST(id AS INT) AS user_id, name AS full_name, CAST(id AS BIGINT) AS boom FROM source_table";
+/// user_id repeats: the primary key cannot be built.
+const REPEATED_KEYS: &str =
+    "SELECT CAST(id % 1000 AS INT) AS user_id, name AS full_name, CAST(id AS BIGINT) AS boom FROM source_table";
+
+const DEFINITIONS: &str = "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 't' ORDER BY 1";
+const CONSTRAINTS: &str = "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint \
+                           WHERE conrelid = 't'::regclass ORDER BY 1";
+const INDEX_OIDS: &str = "SELECT indexrelid::int8 FROM pg_index WHERE indrelid = 't'::regclass ORDER BY 1";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_table_gets_its_indexes_back_built_after_the_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = source(dir.path()).await;
+    let target = PgDatabase::new();
+    // Created by the load: the key is a primary key.
+    assert_eq!(load(dir.path(), &source, &target.url, ALL_ROWS, "replace").await, None);
+    assert_eq!(target.rows(CONSTRAINTS), [[Some("t_pkey".into()), Some("PRIMARY KEY (user_id)".into())]]);
+
+    target.rows(
+        "DROP TABLE t; \
+         CREATE TABLE t (user_id int CONSTRAINT t_key PRIMARY KEY, full_name text, \
+                         boom bigint CONSTRAINT t_boom UNIQUE DEFERRABLE INITIALLY DEFERRED); \
+         CREATE INDEX t_name ON t (lower(full_name)) WHERE boom > 10; \
+         CREATE INDEX t_boom_hash ON t USING hash (boom)",
+    );
+    let (definitions, constraints, oids) =
+        (target.rows(DEFINITIONS), target.rows(CONSTRAINTS), target.rows(INDEX_OIDS));
+    assert_eq!(definitions.len(), 4);
+    assert_eq!(load(dir.path(), &source, &target.url, ALL_ROWS, "replace").await, None);
+    assert_eq!(target.rows(DEFINITIONS), definitions);
+    assert_eq!(target.rows(CONSTRAINTS), constraints);
+    assert_ne!(target.rows(INDEX_OIDS), oids, "the indexes were built again");
+    assert_eq!(target.rows("SELECT count(*) FROM t"), [[Some("40000".into())]]);
+    // The rebuilt indexes are valid and used.
+    let plan = target
+        .rows("SET enable_seqscan = off; EXPLAIN SELECT user_id FROM t WHERE lower(full_name) = 'x' AND boom > 10");
+    assert!(plan.iter().flatten().flatten().any(|line| line.contains("t_name")), "{plan:?}");
+    let found = target
+        .rows("SELECT t.user_id FROM t WHERE lower(full_name) = (SELECT lower(full_name) FROM t WHERE user_id = 17)");
+    assert!(found.contains(&vec![Some("17".to_string())]), "{found:?}");
+
+    // A key the rows break fails where the key is built, and nothing changes.
+    let error = load(dir.path(), &source, &target.url, REPEATED_KEYS, "replace").await.expect("repeated keys");
+    assert!(error.contains("could not create unique index \"t_key\"") && error.contains("is duplicated"), "{error}");
+    assert_eq!(target.rows("SELECT count(*) FROM t"), [[Some("40000".into())]]);
+    assert_eq!(target.rows(DEFINITIONS), definitions);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_a_foreign_key_points_at_is_kept_through_the_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = source(dir.path()).await;
+    let target = PgDatabase::new();
+    target.rows(
+        "CREATE TABLE t (user_id int PRIMARY KEY, full_name text, boom int REFERENCES t (user_id)); \
+         CREATE INDEX t_name ON t (full_name)",
+    );
+    let oids = target.rows(INDEX_OIDS);
+    assert_eq!(load(dir.path(), &source, &target.url, ALL_ROWS, "replace").await, None);
+    assert_eq!(target.rows(INDEX_OIDS), oids, "the indexes were kept, not rebuilt");
+    assert_eq!(target.rows("SELECT count(*) FROM t"), [[Some("40000".into())]]);
+}
