@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ferry vs PostgreSQL's own binary COPY pipe, PG -> PG on this machine, alternating runs.
-# Prints each run, then medians, the ratio ferry/pipe, and peak RSS (from GNU time). Then the
+# Prints each run, then medians, the ratio ferry/pipe, and peak RSS (from GNU time); again
+# against the pipe with the target's key built after the rows (key_after), as ferry does. Then the
 # users migration into Parquet (vs `COPY ... TO STDOUT` into a file) and into SQLite (vs a bare
 # rusqlite bulk insert of the same rows, examples/sqlite_bulk_insert.rs), with rows/s.
 #
@@ -53,7 +54,13 @@ pipe() { # $1 target table, $2 query
   psql -q "$DST" -c "TRUNCATE $1"
   psql -q "$SRC" -c "COPY ($2) TO STDOUT (FORMAT binary)" | psql -q "$DST" -c "COPY $1 FROM STDIN (FORMAT binary)"
 }
-export -f pipe
+# The same pipe, with the key built after the rows (as ferry does) in the COPY's transaction.
+pipe_key_after() { # $1 target table, $2 query, $3 key column
+  psql -q "$SRC" -c "COPY ($2) TO STDOUT (FORMAT binary)" | psql -q -v ON_ERROR_STOP=1 "$DST" -c BEGIN -c "TRUNCATE $1" \
+    -c "ALTER TABLE $1 DROP CONSTRAINT ${1}_pkey" -c "COPY $1 FROM STDIN (FORMAT binary)" \
+    -c "ALTER TABLE $1 ADD CONSTRAINT ${1}_pkey PRIMARY KEY ($3)" -c COMMIT
+}
+export -f pipe pipe_key_after
 export SRC DST
 
 measure() { # name, command...: prints "seconds peak_kb"
@@ -83,13 +90,17 @@ ratio() { awk -v f="$ferry_median" -v p="$base_median" 'BEGIN {printf "%.2fx", f
 
 pipe_users() { pipe target_users "$USERS_SQL"; }
 pipe_orders() { pipe target_orders "$ORDERS_SQL"; }
-export -f pipe_users pipe_orders
+key_after_users() { pipe_key_after target_users "$USERS_SQL" user_id; }
+key_after_orders() { pipe_key_after target_orders "$ORDERS_SQL" order_id; }
+export -f pipe_users pipe_orders key_after_users key_after_orders
 export USERS_SQL ORDERS_SQL
 for migration in ${MAIN-users orders}; do
-  alternate "$migration" "pipe_$migration" "$migration" --source "$URL/$SRC" --target "$URL/$DST"
   rows=$ROWS; [ "$migration" = orders ] && rows=$((3 * ROWS))
-  printf '%-7s %9d rows: pipe median %ss, ferry median %ss, ratio %s, ferry peak RSS %d MB\n' \
-    "$migration" "$rows" "$base_median" "$ferry_median" "$(ratio)" "$((ferry_rss / 1024))"
+  for baseline in pipe key_after; do
+    alternate "$migration" "${baseline}_$migration" "$migration" --source "$URL/$SRC" --target "$URL/$DST"
+    printf '%-7s %9d rows: %s median %ss, ferry median %ss, ratio %s, ferry peak RSS %d MB\n' \
+      "$migration" "$rows" "$baseline" "$base_median" "$ferry_median" "$(ratio)" "$((ferry_rss / 1024))"
+  done
 done
 
 # Reads in parts (--partitions N: key ranges of each source table on one snapshot), against
