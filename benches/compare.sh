@@ -9,6 +9,7 @@
 #   MAIN= SKIP_OTHERS=1 benches/compare.sh    only the partition scaling curve (PARTS="1 2 4")
 #   JOB=other.toml benches/compare.sh        another job file
 #   CHECKS=off benches/compare.sh            the job without its checks and reconciliation
+#   MYSQL_HOST=127.0.0.1 benches/compare.sh  also MariaDB/MySQL -> PostgreSQL (users)
 #
 # Needs a release build (cargo build --release --examples) and a PostgreSQL reachable as
 # $PGUSER at $PGHOST:5432 (defaults: postgres@127.0.0.1). Databases ferry_src and ferry_dst are
@@ -119,8 +120,8 @@ to_file() { psql -q "$SRC" -c "COPY ($USERS_SQL) TO STDOUT (FORMAT binary)" > "$
 to_sqlite() { psql -q "$SRC" -c "COPY ($USERS_SQL) TO STDOUT" | "$BULK" "$WORK/bare.db" "$USERS_SQLITE" target_users; }
 export -f to_file to_sqlite
 export USERS_SQL USERS_SQLITE WORK BULK
-[ -n "${SKIP_OTHERS:-}" ] && exit 0
-for target in parquet sqlite; do
+targets="parquet sqlite"; [ -n "${SKIP_OTHERS:-}" ] && targets=""
+for target in $targets; do
   case $target in
     parquet) baseline=to_file; url="file://$WORK/lake" ;;
     sqlite) baseline=to_sqlite; url="sqlite://$WORK/ferry.db" ;;
@@ -131,3 +132,22 @@ for target in parquet sqlite; do
     "$target" "$ROWS" "$baseline" "$base_median" "$(per_second "$base_median")" \
     "$ferry_median" "$(per_second "$ferry_median")" "$(ratio)" "$((ferry_rss / 1024))"
 done
+
+# MariaDB/MySQL -> PostgreSQL, users, when MYSQL_HOST names a server (user root, database
+# ferry_src replaced): ferry vs the server's own client in batch mode piped into COPY.
+if [ -n "${MYSQL_HOST:-}" ]; then
+  MURL="mysql://${MYSQL_USER:-root}@$MYSQL_HOST:3306"
+  mariadb -h "$MYSQL_HOST" -u "${MYSQL_USER:-root}" -e "DROP DATABASE IF EXISTS $SRC; CREATE DATABASE $SRC"
+  "$FERRY" generate --rows "$ROWS" --to "$MURL/$SRC" >/dev/null
+  from_mariadb() {
+    psql -q "$DST" -c "TRUNCATE target_users"
+    mariadb -h "$MYSQL_HOST" -u "${MYSQL_USER:-root}" --batch -N --quick "$SRC" -e "$USERS_SQL" |
+      psql -q "$DST" -c "COPY target_users FROM STDIN (NULL 'NULL')"
+  }
+  export -f from_mariadb
+  export MYSQL_HOST MYSQL_USER
+  alternate mariadb from_mariadb users --source "$MURL/$SRC" --target "$URL/$DST"
+  printf 'users mariadb -> postgres %9d rows: mariadb --batch | COPY median %ss, ferry median %ss, ratio %s, ferry peak RSS %d MB\n' \
+    "$ROWS" "$base_median" "$ferry_median" "$(ratio)" "$((ferry_rss / 1024))"
+  mariadb -h "$MYSQL_HOST" -u "${MYSQL_USER:-root}" -e "DROP DATABASE $SRC"
+fi
