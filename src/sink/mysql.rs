@@ -53,8 +53,8 @@ fn to_value(cell: Cell) -> mysql::Value {
         Cell::Int(i) => mysql::Value::Int(i),
         Cell::UInt(u) => mysql::Value::UInt(u),
         Cell::Float(f) => mysql::Value::Double(f),
-        Cell::Text(t) => mysql::Value::Bytes(t.into_bytes()),
-        Cell::Bytes(b) => mysql::Value::Bytes(b),
+        Cell::Text(t) => mysql::Value::Bytes(t.as_bytes().to_vec()),
+        Cell::Bytes(b) => mysql::Value::Bytes(b.to_vec()),
     }
 }
 
@@ -75,10 +75,11 @@ fn insert_batch(connection: &mut mysql::Conn, table: &str, batch: &RecordBatch) 
             vec![row_marks.as_str(); count].join(", ")
         );
         let mut values = Vec::with_capacity(count * width);
+        let mut scratch = String::new();
         for row in start..start + count {
             for (index, array) in batch.columns().iter().enumerate() {
-                let value =
-                    cell(array.as_ref(), row).map_err(|e| format!("column `{}`: {e}", schema.field(index).name()))?;
+                let value = cell(array.as_ref(), row, &mut scratch)
+                    .map_err(|e| format!("column `{}`: {e}", schema.field(index).name()))?;
                 values.push(to_value(value));
             }
         }

@@ -4,7 +4,7 @@
 use arrow::datatypes::{Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
-use rusqlite::types::Value;
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 
 use super::merge::{
     check_unique_key, duplicates_error, duplicates_sql, insert_sql as move_sql, key_columns, matched_sql,
@@ -61,29 +61,30 @@ fn unique_keys(connection: &rusqlite::Connection, table: &str) -> rusqlite::Resu
     Ok(sets)
 }
 
-fn to_value(cell: Cell) -> Value {
+fn to_sql(cell: Cell<'_>) -> ToSqlOutput<'_> {
     match cell {
-        Cell::Null => Value::Null,
-        Cell::Int(i) => Value::Integer(i),
-        Cell::UInt(u) => i64::try_from(u).map(Value::Integer).unwrap_or_else(|_| Value::Text(u.to_string())),
-        Cell::Float(f) => Value::Real(f),
-        Cell::Text(t) => Value::Text(t),
-        Cell::Bytes(b) => Value::Blob(b),
+        Cell::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+        Cell::Int(i) => ToSqlOutput::Owned(Value::Integer(i)),
+        Cell::UInt(u) => {
+            ToSqlOutput::Owned(i64::try_from(u).map(Value::Integer).unwrap_or_else(|_| Value::Text(u.to_string())))
+        }
+        Cell::Float(f) => ToSqlOutput::Owned(Value::Real(f)),
+        Cell::Text(t) => ToSqlOutput::Borrowed(ValueRef::Text(t.as_bytes())),
+        Cell::Bytes(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
     }
 }
 
-/// Inserts every row of `batch` with the prepared `insert`.
+/// Inserts every row of `batch` with the prepared `insert`, binding values where they lie.
 fn insert_batch(connection: &rusqlite::Connection, insert: &str, batch: &RecordBatch) -> Result<(), String> {
     let mut statement = connection.prepare_cached(insert).map_err(|e| e.to_string())?;
-    let mut values = Vec::with_capacity(batch.num_columns());
+    let mut scratch = vec![String::new(); batch.num_columns()];
     for row in 0..batch.num_rows() {
-        values.clear();
-        for (index, array) in batch.columns().iter().enumerate() {
-            let value = cell(array.as_ref(), row)
+        for (index, (array, scratch)) in batch.columns().iter().zip(scratch.iter_mut()).enumerate() {
+            let value = cell(array.as_ref(), row, scratch)
                 .map_err(|e| format!("column `{}`: {e}", batch.schema().field(index).name()))?;
-            values.push(to_value(value));
+            statement.raw_bind_parameter(index + 1, to_sql(value)).map_err(|e| format!("row {}: {e}", row + 1))?;
         }
-        statement.execute(rusqlite::params_from_iter(values.iter())).map_err(|e| format!("row {}: {e}", row + 1))?;
+        statement.raw_execute().map_err(|e| format!("row {}: {e}", row + 1))?;
     }
     Ok(())
 }

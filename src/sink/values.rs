@@ -7,21 +7,25 @@ use arrow::datatypes::{
     UInt32Type, UInt64Type, UInt8Type,
 };
 
+use std::fmt::Write;
+
 use crate::decimal::format_unscaled;
 
-/// One value, in the form both row-binding drivers accept.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Cell {
+/// One value, in the form both row-binding drivers accept, borrowed from its array (or from the
+/// scratch text it was formatted into): binding a row allocates nothing.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Cell<'a> {
     Null,
     Int(i64),
     UInt(u64),
     Float(f64),
-    Text(String),
-    Bytes(Vec<u8>),
+    Text(&'a str),
+    Bytes(&'a [u8]),
 }
 
-/// The value at `row` of `array`.
-pub fn cell(array: &dyn Array, row: usize) -> Result<Cell, String> {
+/// The value at `row` of `array`; values bound as text (decimals, dates, times) are formatted
+/// into `scratch`, which the caller keeps per column and reuses row after row.
+pub fn cell<'a>(array: &'a dyn Array, row: usize, scratch: &'a mut String) -> Result<Cell<'a>, String> {
     if array.is_null(row) {
         return Ok(Cell::Null);
     }
@@ -37,21 +41,23 @@ pub fn cell(array: &dyn Array, row: usize) -> Result<Cell, String> {
         DataType::UInt64 => Cell::UInt(array.as_primitive::<UInt64Type>().value(row)),
         DataType::Float32 => Cell::Float(array.as_primitive::<Float32Type>().value(row) as f64),
         DataType::Float64 => Cell::Float(array.as_primitive::<Float64Type>().value(row)),
-        DataType::Decimal128(_, scale) => {
-            Cell::Text(format_unscaled(array.as_primitive::<arrow::datatypes::Decimal128Type>().value(row), *scale))
-        }
-        DataType::Decimal256(_, scale) => {
-            Cell::Text(format_unscaled(array.as_primitive::<arrow::datatypes::Decimal256Type>().value(row), *scale))
-        }
-        DataType::Utf8 => Cell::Text(array.as_string::<i32>().value(row).to_string()),
-        DataType::LargeUtf8 => Cell::Text(array.as_string::<i64>().value(row).to_string()),
-        DataType::Utf8View => Cell::Text(array.as_string_view().value(row).to_string()),
-        DataType::Binary => Cell::Bytes(array.as_binary::<i32>().value(row).to_vec()),
-        DataType::LargeBinary => Cell::Bytes(array.as_binary::<i64>().value(row).to_vec()),
+        DataType::Decimal128(_, scale) => formatted(
+            scratch,
+            format_unscaled(array.as_primitive::<arrow::datatypes::Decimal128Type>().value(row), *scale),
+        ),
+        DataType::Decimal256(_, scale) => formatted(
+            scratch,
+            format_unscaled(array.as_primitive::<arrow::datatypes::Decimal256Type>().value(row), *scale),
+        ),
+        DataType::Utf8 => Cell::Text(array.as_string::<i32>().value(row)),
+        DataType::LargeUtf8 => Cell::Text(array.as_string::<i64>().value(row)),
+        DataType::Utf8View => Cell::Text(array.as_string_view().value(row)),
+        DataType::Binary => Cell::Bytes(array.as_binary::<i32>().value(row)),
+        DataType::LargeBinary => Cell::Bytes(array.as_binary::<i64>().value(row)),
         DataType::Date32 => {
             let days = array.as_primitive::<Date32Type>().value(row);
             let date = chrono::NaiveDate::default() + chrono::Duration::days(days as i64);
-            Cell::Text(date.format("%Y-%m-%d").to_string())
+            formatted(scratch, IsoDate(date))
         }
         DataType::Timestamp(unit, _) => {
             let value = array.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
@@ -60,7 +66,7 @@ pub fn cell(array: &dyn Array, row: usize) -> Result<Cell, String> {
                 _ => return Err(format!("timestamps in {unit:?} must be cast to microseconds first")),
             };
             let time = chrono::DateTime::from_timestamp_micros(micros).ok_or("timestamp out of range")?;
-            Cell::Text(time.naive_utc().format("%Y-%m-%d %H:%M:%S%.6f").to_string())
+            formatted(scratch, IsoDateTime(time.naive_utc()))
         }
         DataType::Time64(TimeUnit::Microsecond) => {
             let micros = array.as_primitive::<arrow::datatypes::Time64MicrosecondType>().value(row);
@@ -69,10 +75,44 @@ pub fn cell(array: &dyn Array, row: usize) -> Result<Cell, String> {
                 ((micros % 1_000_000) * 1000) as u32,
             )
             .ok_or("time out of range")?;
-            Cell::Text(time.format("%H:%M:%S%.6f").to_string())
+            formatted(scratch, time.format("%H:%M:%S%.6f"))
         }
         other => return Err(format!("ferry cannot write Arrow type {other} to this target; cast it in the query")),
     })
+}
+
+/// `%Y-%m-%d`, written directly for years 0-9999 (chrono's strftime parses its pattern on every
+/// value, which showed as a sixth of a SQLite load's time); chrono's own form for other years.
+struct IsoDate(chrono::NaiveDate);
+
+impl std::fmt::Display for IsoDate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use chrono::Datelike;
+        match self.0.year() {
+            year @ 0..=9999 => write!(f, "{year:04}-{:02}-{:02}", self.0.month(), self.0.day()),
+            _ => write!(f, "{}", self.0.format("%Y-%m-%d")),
+        }
+    }
+}
+
+/// `%Y-%m-%d %H:%M:%S%.6f`, as [`IsoDate`].
+struct IsoDateTime(chrono::NaiveDateTime);
+
+impl std::fmt::Display for IsoDateTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use chrono::Timelike;
+        let time = self.0.time();
+        let micros = time.nanosecond() / 1000;
+        write!(f, "{} {:02}:{:02}:{:02}.{micros:06}", IsoDate(self.0.date()), time.hour(), time.minute(), time.second())
+    }
+}
+
+/// `value` written into `scratch` (emptied first), as a text cell.
+fn formatted(scratch: &mut String, value: impl std::fmt::Display) -> Cell<'_> {
+    scratch.clear();
+    // Writing into a String cannot fail.
+    let _ = write!(scratch, "{value}");
+    Cell::Text(scratch)
 }
 
 /// The SQL type a new column gets for an Arrow type, in the dialects that bind row by row.
@@ -116,9 +156,37 @@ mod tests {
     #[test]
     fn decimals_and_timestamps_are_exact_text() {
         let decimals = Decimal128Array::from(vec![Some(10050), None]).with_precision_and_scale(10, 2).unwrap();
-        assert_eq!(cell(&decimals, 0), Ok(Cell::Text("100.50".into())));
-        assert_eq!(cell(&decimals, 1), Ok(Cell::Null));
+        let mut scratch = String::new();
+        assert_eq!(cell(&decimals, 0, &mut scratch), Ok(Cell::Text("100.50")));
+        assert_eq!(cell(&decimals, 1, &mut scratch), Ok(Cell::Null));
         let times = TimestampMicrosecondArray::from(vec![1_698_832_800_000_001]);
-        assert_eq!(cell(&times, 0), Ok(Cell::Text("2023-11-01 10:00:00.000001".into())));
+        assert_eq!(cell(&times, 0, &mut scratch), Ok(Cell::Text("2023-11-01 10:00:00.000001")));
+    }
+
+    #[test]
+    fn dates_and_times_print_as_chrono_prints_them() {
+        let mut scratch = String::new();
+        let micros = [
+            i64::MIN / 2,
+            -62_167_219_200_000_001,
+            -1,
+            0,
+            1,
+            1_698_832_800_123_456,
+            253_402_300_800_000_000,
+            i64::MAX / 2,
+        ];
+        for micros in micros {
+            let time = chrono::DateTime::from_timestamp_micros(micros).unwrap().naive_utc();
+            let array = TimestampMicrosecondArray::from(vec![micros]);
+            let expected = time.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
+            assert_eq!(cell(&array, 0, &mut scratch), Ok(Cell::Text(expected.as_str())), "{micros}");
+            let days = time.date().signed_duration_since(chrono::NaiveDate::default()).num_days() as i32;
+            let expected = time.date().format("%Y-%m-%d").to_string();
+            assert_eq!(
+                cell(&arrow::array::Date32Array::from(vec![days]), 0, &mut scratch),
+                Ok(Cell::Text(expected.as_str()))
+            );
+        }
     }
 }
