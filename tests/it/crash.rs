@@ -45,8 +45,10 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 /// Runs ferry as its own process and kills it once `blocked` says it waits on the state lock.
+/// Its temporary folder is the test's, so the spill files a killed run cannot remove go with it.
 fn kill_before_commit(job: &std::path::Path, blocked: impl FnMut() -> bool) {
-    let mut child = ferry().args(["run", "--job"]).arg(job).spawn().unwrap();
+    let temporary = tempfile::tempdir().unwrap();
+    let mut child = ferry().env("TMPDIR", temporary.path()).args(["run", "--job"]).arg(job).spawn().unwrap();
     wait_for("ferry to reach the watermark's save", blocked);
     assert!(child.try_wait().unwrap().is_none(), "ferry finished although its commit was blocked");
     child.kill().unwrap();
