@@ -280,14 +280,16 @@ impl CopyDecoder {
 
     fn decode_tuple(&mut self, data: &[u8], mut position: usize, fields: usize) -> Result<(), String> {
         self.row_number += 1;
-        if fields != self.columns.len() {
+        // More fields than columns happens: a read of no columns selects a placeholder.
+        if fields < self.columns.len() {
             return Err(format!("row {} has {fields} fields, {} were expected", self.row_number, self.columns.len()));
         }
-        for (index, column) in self.columns.iter_mut().enumerate() {
+        for index in 0..fields {
             let length = read_i32(data, position);
             position += 4;
             let value = (length >= 0).then(|| &data[position..position + length as usize]);
             position += length.max(0) as usize;
+            let Some(column) = self.columns.get_mut(index) else { continue };
             match value {
                 None => column.append_null(),
                 Some(value) => column.append(value).map_err(|message| {
@@ -387,8 +389,16 @@ mod tests {
         let mut cut = CopyDecoder::new(schema.clone(), 30);
         cut.push(&data[..data.len() / 2]).unwrap();
         assert_eq!(cut.finish().unwrap_err(), "COPY data ended in the middle of a row");
-        let mut wrong = CopyDecoder::new(Arc::new(Schema::new(vec![Field::new("id", DataType::Int32, true)])), 30);
-        assert_eq!(wrong.push(&data).unwrap_err(), "row 1 has 2 fields, 1 were expected");
+        // A field beyond the schema's columns is skipped whole; a missing one is an error.
+        let first = Arc::new(Schema::new(vec![Field::new("id", DataType::Int32, true)]));
+        let mut fewer = CopyDecoder::new(first.clone(), 100);
+        let ids = fewer.push(&data).unwrap().into_iter().chain(fewer.finish().unwrap()).collect::<Vec<_>>();
+        assert_eq!(ids, [batch.project(&[0]).unwrap()]);
+        let mut wrong = CopyDecoder::new(schema.clone(), 30);
+        let mut narrow = bytes::BytesMut::new();
+        header(&mut narrow);
+        encode_batch(&batch.project(&[0]).unwrap(), &[WireType::Native], &mut narrow).unwrap();
+        assert_eq!(wrong.push(&narrow).unwrap_err(), "row 1 has 1 fields, 2 were expected");
     }
 
     #[test]
