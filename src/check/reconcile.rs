@@ -47,7 +47,7 @@ impl Figures {
             create_hashes(std::slice::from_ref(column), &state, &mut hashes)?;
             figures.0 += column.null_count() as u64;
             figures.1 = hashes.iter().fold(figures.1, |sum, h| sum.wrapping_add(*h));
-            // Each row's hash takes its columns' hashes in order, as DataFusion combines them.
+            // Each row's hash folds in its columns' hashes in column order.
             for (row, h) in row_hashes.iter_mut().zip(&hashes) {
                 *row = row.wrapping_mul(37).wrapping_add(*h);
             }

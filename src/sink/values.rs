@@ -12,7 +12,7 @@ use std::fmt::Write;
 use crate::decimal::format_unscaled;
 
 /// One value, in the form both row-binding drivers accept, borrowed from its array (or from the
-/// scratch text it was formatted into): binding a row allocates nothing.
+/// scratch text it was formatted into): SQLite binds it as it lies, MySQL's driver copies it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Cell<'a> {
     Null,
@@ -75,7 +75,7 @@ pub fn cell<'a>(array: &'a dyn Array, row: usize, scratch: &'a mut String) -> Re
                 ((micros % 1_000_000) * 1000) as u32,
             )
             .ok_or("time out of range")?;
-            formatted(scratch, time.format("%H:%M:%S%.6f"))
+            formatted(scratch, IsoTime(time))
         }
         other => return Err(format!("ferry cannot write Arrow type {other} to this target; cast it in the query")),
     })
@@ -95,15 +95,23 @@ impl std::fmt::Display for IsoDate {
     }
 }
 
+/// `%H:%M:%S%.6f`, as [`IsoDate`].
+struct IsoTime(chrono::NaiveTime);
+
+impl std::fmt::Display for IsoTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use chrono::Timelike;
+        let micros = self.0.nanosecond() / 1000;
+        write!(f, "{:02}:{:02}:{:02}.{micros:06}", self.0.hour(), self.0.minute(), self.0.second())
+    }
+}
+
 /// `%Y-%m-%d %H:%M:%S%.6f`, as [`IsoDate`].
 struct IsoDateTime(chrono::NaiveDateTime);
 
 impl std::fmt::Display for IsoDateTime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use chrono::Timelike;
-        let time = self.0.time();
-        let micros = time.nanosecond() / 1000;
-        write!(f, "{} {:02}:{:02}:{:02}.{micros:06}", IsoDate(self.0.date()), time.hour(), time.minute(), time.second())
+        write!(f, "{} {}", IsoDate(self.0.date()), IsoTime(self.0.time()))
     }
 }
 
@@ -182,6 +190,10 @@ mod tests {
             let expected = time.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
             assert_eq!(cell(&array, 0, &mut scratch), Ok(Cell::Text(expected.as_str())), "{micros}");
             let days = time.date().signed_duration_since(chrono::NaiveDate::default()).num_days() as i32;
+            let of_day = time.time().signed_duration_since(chrono::NaiveTime::MIN).num_microseconds().unwrap();
+            let expected = time.time().format("%H:%M:%S%.6f").to_string();
+            let array = arrow::array::Time64MicrosecondArray::from(vec![of_day]);
+            assert_eq!(cell(&array, 0, &mut scratch), Ok(Cell::Text(expected.as_str())));
             let expected = time.date().format("%Y-%m-%d").to_string();
             assert_eq!(
                 cell(&arrow::array::Date32Array::from(vec![days]), 0, &mut scratch),
