@@ -69,3 +69,34 @@ async fn a_key_a_foreign_key_points_at_is_kept_through_the_load() {
     assert_eq!(target.rows(INDEX_OIDS), oids, "the indexes were kept, not rebuilt");
     assert_eq!(target.rows("SELECT count(*) FROM t"), [[Some("40000".into())]]);
 }
+
+/// A login role that exists for one test, removed (with its grants) when dropped.
+struct Role<'a> {
+    name: String,
+    database: &'a PgDatabase,
+}
+
+impl Drop for Role<'_> {
+    fn drop(&mut self) {
+        self.database.rows(&format!("DROP OWNED BY {0}; DROP ROLE {0}", self.name));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_another_role_owns_keeps_its_indexes_and_still_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = source(dir.path()).await;
+    let target = PgDatabase::new();
+    let role = Role { name: format!("{}_writer", target.name), database: &target };
+    target.rows(&format!(
+        "CREATE ROLE {0} LOGIN; CREATE TABLE t (user_id int PRIMARY KEY, full_name text, boom bigint); \
+         GRANT SELECT, INSERT, TRUNCATE ON t TO {0}",
+        role.name
+    ));
+    let oids = target.rows(INDEX_OIDS);
+    let mut writer_url = url::Url::parse(&target.url).unwrap();
+    writer_url.set_username(&role.name).unwrap();
+    assert_eq!(load(dir.path(), &source, writer_url.as_str(), ALL_ROWS, "replace").await, None);
+    assert_eq!(target.rows(INDEX_OIDS), oids, "a role that does not own the table cannot drop its indexes");
+    assert_eq!(target.rows("SELECT count(*) FROM t"), [[Some("40000".into())]]);
+}
