@@ -255,7 +255,7 @@ async fn load_migration(
     report.checks = verdict.lock().map(|v| v.clone()).unwrap_or_default();
     let sent = sent.lock().map_err(FerryError::internal)?.take();
     let reconciliation = match (sent, migration.reconcile) {
-        (Some(sent), _) => match read_back(migration, &sent_schema, sent).await {
+        (Some(sent), _) => match read_back(migration, &sent_schema, sent, partitions).await {
             Ok(reconciliation) => reconciliation,
             Err(error) => {
                 tracing::warn!(migration = %migration.name, %error, "the published table could not be reconciled");

@@ -63,9 +63,15 @@ impl Sent {
 const READ_BACK_MEMORY: usize = 128 * 1024 * 1024;
 
 /// The published rows read back and compared with the rows sent: the whole table after a
-/// replace, the rows with the keys sent after a merge.
-pub async fn read_back(migration: &MigrationPlan, schema: &SchemaRef, sent: Sent) -> Result<Reconciliation> {
-    let ctx = super::table::bounded_session(READ_BACK_MEMORY)?;
+/// replace, the rows with the keys sent after a merge. The table is read in `partitions` parts,
+/// as the run read its sources.
+pub async fn read_back(
+    migration: &MigrationPlan,
+    schema: &SchemaRef,
+    sent: Sent,
+    partitions: usize,
+) -> Result<Reconciliation> {
+    let ctx = super::table::bounded_session(READ_BACK_MEMORY, partitions)?;
     let Some(mut frame) = super::target_table(&ctx, migration, &migration.table).await? else {
         return Err(FerryError::internal(format!("the published table `{}` is missing", migration.table)));
     };

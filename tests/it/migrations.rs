@@ -214,7 +214,7 @@ async fn mysql_types_come_from_its_catalog() {
 }
 
 /// The three migrations with every source table read in four parts (key ranges on one exported
-/// snapshot): the same target rows and counts as in one part.
+/// snapshot): the same target rows and counts as in one part, and the same reconciliation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_to_postgres_in_parts() {
     let (source, expected) = pg_source(20_000).await;
@@ -232,4 +232,9 @@ async fn postgres_to_postgres_in_parts() {
     assert_same(&expected::pg_target(&target), &expected);
     assert_eq!(report.migrations[0].rows_read, 20_005);
     assert_eq!(report.migrations[1].rows_read, 60_005);
+    // The published tables are read back in four parts too, and match.
+    for migration in &report.migrations {
+        let status = migration.reconciliation.as_ref().map(|r| r.status);
+        assert_eq!(status, Some(ferry::check::reconcile::ReconcileStatus::Matched), "{}", migration.name);
+    }
 }
