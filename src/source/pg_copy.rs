@@ -18,8 +18,9 @@ use tokio_postgres::config::Host;
 use tokio_postgres::{Config, NoTls};
 
 use super::pg_message;
+use super::postgres::unreachable;
 use crate::connection::Endpoint;
-use crate::error::{FerryError, Result};
+use crate::error::Result;
 
 /// Free space the read buffer keeps before each read.
 const READ_BYTES: usize = 256 * 1024;
@@ -38,10 +39,7 @@ pub struct CopySession {
 impl CopySession {
     /// Connects and authenticates as tokio-postgres would; errors name the masked URL.
     pub async fn open(endpoint: &Endpoint) -> Result<CopySession> {
-        let failed = |message: String| FerryError::Connection {
-            url: endpoint.masked(),
-            message: format!("{message}; is the PostgreSQL server running and the URL right?"),
-        };
+        let failed = |message: String| unreachable(endpoint, message);
         let config: Config = endpoint.secret_url().parse().map_err(|e| failed(pg_message(&e)))?;
         let start = async {
             let slot = Arc::new(Mutex::new(Some(connect(&config).await?)));

@@ -74,17 +74,23 @@ async fn shared_snapshot(endpoint: &Endpoint, cell: &tokio::sync::OnceCell<Optio
 
 /// Connects and drives the connection on the runtime; errors name the masked URL.
 pub async fn pg_connect(endpoint: &Endpoint) -> Result<Client> {
-    let (client, connection) =
-        tokio_postgres::connect(&endpoint.secret_url(), NoTls).await.map_err(|error| FerryError::Connection {
-            url: endpoint.masked(),
-            message: format!("{}; is the PostgreSQL server running and the URL right?", pg_message(&error)),
-        })?;
+    let (client, connection) = tokio_postgres::connect(&endpoint.secret_url(), NoTls)
+        .await
+        .map_err(|error| unreachable(endpoint, pg_message(&error)))?;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
             tracing::debug!(%error, "PostgreSQL connection closed");
         }
     });
     Ok(client)
+}
+
+/// The error of a connection that could not be opened, with what to check.
+pub(super) fn unreachable(endpoint: &Endpoint, message: String) -> FerryError {
+    FerryError::Connection {
+        url: endpoint.masked(),
+        message: format!("{message}; is the PostgreSQL server running and the URL right?"),
+    }
 }
 
 /// The server's own message (with detail and hint) rather than tokio-postgres' "db error".
