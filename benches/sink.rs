@@ -7,8 +7,8 @@ use arrow::array::{Int32Array, RecordBatch, StringArray, TimestampMicrosecondArr
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ferry::sink::pg_binary::{encode_batch, header, trailer, WireType};
-use ferry::source::pg_binary::CopyDecoder;
+use ferry::db::postgres::decode::CopyDecoder;
+use ferry::db::postgres::encode::{encode_batch, header, trailer, WireType};
 
 const ROWS: usize = 100_000;
 

@@ -41,28 +41,20 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The job file.
-    #[arg(long, default_value = "ferry.toml")]
-    pub job: PathBuf,
+    #[command(flatten)]
+    pub job: JobArgs,
     /// The address to listen on; anything but loopback needs a token.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub bind: String,
     /// The bearer token every endpoint but /health requires (default: $FERRY_API_TOKEN).
     #[arg(long)]
     pub token: Option<String>,
-    /// Replaces the URL of the connection named `source`.
-    #[arg(long)]
-    pub source: Option<String>,
-    /// Replaces the URL of the connection named `target`.
-    #[arg(long)]
-    pub target: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct StageArgs {
-    /// The job file.
-    #[arg(long, default_value = "ferry.toml")]
-    pub job: PathBuf,
+    #[command(flatten)]
+    pub job: JobArgs,
     /// Migrations (their output), `connection.table`, or tables of --from; none: every table of --from.
     pub names: Vec<String>,
     /// Where the Parquet goes: file://dir, s3://bucket/prefix, gs://..., az://...
@@ -71,16 +63,12 @@ pub struct StageArgs {
     /// The connection bare table names are read from.
     #[arg(long, default_value = "source")]
     pub from: String,
-    /// Replaces the URL of the connection named `source`.
-    #[arg(long)]
-    pub source: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct SqlArgs {
-    /// The job file whose connections are queried (default: ./ferry.toml if it exists).
-    #[arg(long)]
-    pub job: Option<PathBuf>,
+    #[command(flatten)]
+    pub job: JobArgs,
     /// One statement to run; without it, an interactive prompt.
     pub query: Option<String>,
     /// Adds a Parquet location as a connection: NAME=URL (its folders are the tables).
@@ -92,27 +80,14 @@ pub struct SqlArgs {
     /// Write the result to this file instead of standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Replaces the URL of the connection named `source`.
-    #[arg(long)]
-    pub source: Option<String>,
-    /// Replaces the URL of the connection named `target`.
-    #[arg(long)]
-    pub target: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The job file.
-    #[arg(long, default_value = "ferry.toml")]
-    pub job: PathBuf,
+    #[command(flatten)]
+    pub job: JobArgs,
     /// Migrations to run; all when none is named.
     pub migrations: Vec<String>,
-    /// Replaces the URL of the connection named `source`.
-    #[arg(long)]
-    pub source: Option<String>,
-    /// Replaces the URL of the connection named `target`.
-    #[arg(long)]
-    pub target: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
     /// Reload everything: merge and incremental migrations replace the table's rows, and
@@ -131,6 +106,21 @@ pub struct RunArgs {
     pub partitions: Option<usize>,
 }
 
+/// The job file and the URLs that replace its `source` and `target` connections: every command
+/// that reads a job takes these.
+#[derive(Debug, Args)]
+pub struct JobArgs {
+    /// The job file [default: ferry.toml; `ferry sql` runs without one when it is missing].
+    #[arg(long)]
+    pub job: Option<PathBuf>,
+    /// Replaces the URL of the connection named `source`.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Replaces the URL of the connection named `target`.
+    #[arg(long)]
+    pub target: Option<String>,
+}
+
 /// Where a report goes, for the commands that run checks.
 #[derive(Debug, Args)]
 pub struct OutputArgs {
@@ -147,31 +137,20 @@ pub struct OutputArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The job file.
-    #[arg(long, default_value = "ferry.toml")]
-    pub job: PathBuf,
+    #[command(flatten)]
+    pub job: JobArgs,
     /// Migrations whose checks run; all when none is named.
     pub migrations: Vec<String>,
-    /// Replaces the URL of the connection named `target`.
-    #[arg(long)]
-    pub target: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct ReconcileArgs {
-    /// The job file.
-    #[arg(long, default_value = "ferry.toml")]
-    pub job: PathBuf,
+    #[command(flatten)]
+    pub job: JobArgs,
     /// The migration whose source and target are compared.
     pub migration: String,
-    /// Replaces the URL of the connection named `source`.
-    #[arg(long)]
-    pub source: Option<String>,
-    /// Replaces the URL of the connection named `target`.
-    #[arg(long)]
-    pub target: Option<String>,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -201,4 +180,13 @@ pub struct GenerateArgs {
     /// Start with the old system's five sample rows per table.
     #[arg(long)]
     pub sample: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_arguments_are_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -4,7 +4,9 @@
 use std::process::ExitCode;
 
 use crate::check::junit::write_junit;
-use crate::cli::{CheckArgs, Cli, Command, GenerateArgs, ReconcileArgs, RunArgs, ServeArgs, SqlArgs, StageArgs};
+use crate::cli::{
+    CheckArgs, Cli, Command, GenerateArgs, JobArgs, ReconcileArgs, RunArgs, ServeArgs, SqlArgs, StageArgs,
+};
 use crate::connection::Endpoint;
 use crate::error::ErrorKind;
 use crate::error::Result;
@@ -50,8 +52,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
 }
 
 async fn run_command(args: RunArgs) -> Result<ExitCode> {
-    let overrides = Overrides { source: args.source, target: args.target };
-    let plan = Plan::load(&args.job, &overrides)?;
+    let plan = load_plan(&args.job)?;
     let partitions = args.partitions.map(|n| crate::job::check_partitions(n, "--partitions")).transpose()?;
     let options =
         RunOptions { full_refresh: args.full_refresh, from: args.from, to: args.to, run_id: None, partitions };
@@ -64,8 +65,7 @@ async fn run_command(args: RunArgs) -> Result<ExitCode> {
 }
 
 async fn reconcile_command(args: ReconcileArgs) -> Result<ExitCode> {
-    let overrides = Overrides { source: args.source, target: args.target };
-    let plan = Plan::load(&args.job, &overrides)?;
+    let plan = load_plan(&args.job)?;
     let report = crate::check::diff::reconcile(&plan, &args.migration).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
@@ -76,8 +76,7 @@ async fn reconcile_command(args: ReconcileArgs) -> Result<ExitCode> {
 }
 
 async fn check_command(args: CheckArgs) -> Result<ExitCode> {
-    let overrides = Overrides { source: None, target: args.target };
-    let plan = Plan::load(&args.job, &overrides)?;
+    let plan = load_plan(&args.job)?;
     let report = crate::check::check_targets(&plan, &args.migrations).await?;
     if let Some(path) = &args.output.junit {
         let suites: Vec<_> = report.tables.iter().map(|t| (t.migration.clone(), t.checks.clone())).collect();
@@ -94,6 +93,18 @@ async fn check_command(args: CheckArgs) -> Result<ExitCode> {
             .map_err(|source| crate::error::FerryError::Io { path: path.clone(), source })?;
     }
     Ok(if report.failed() { ExitCode::from(EXIT_CHECKS_FAILED) } else { ExitCode::SUCCESS })
+}
+
+const DEFAULT_JOB: &str = "ferry.toml";
+
+fn overrides(job: &JobArgs) -> Overrides {
+    Overrides { source: job.source.clone(), target: job.target.clone() }
+}
+
+/// Reads and validates the job file (`ferry.toml` unless `--job` names another).
+fn load_plan(job: &JobArgs) -> Result<Plan> {
+    let path = job.job.clone().unwrap_or_else(|| DEFAULT_JOB.into());
+    Plan::load(&path, &overrides(job))
 }
 
 /// Prints the report (and writes it as JSON if asked); the exit code follows the outcome.
@@ -122,8 +133,7 @@ fn finish(report: &RunReport, json: bool, path: Option<&std::path::Path>) -> Exi
 }
 
 async fn serve_command(args: ServeArgs) -> Result<()> {
-    let overrides = Overrides { source: args.source, target: args.target };
-    let plan = Plan::load(&args.job, &overrides)?;
+    let plan = load_plan(&args.job)?;
     let token = args.token.or_else(|| std::env::var("FERRY_API_TOKEN").ok());
     let server = crate::api::Server::bind(plan, &args.bind, token).await?;
     let address = server.local_addr()?;
@@ -171,21 +181,18 @@ async fn generate_command(args: GenerateArgs) -> Result<()> {
 }
 
 async fn stage_command(args: StageArgs) -> Result<ExitCode> {
-    let overrides = Overrides { source: args.source, target: None };
-    let plan = Plan::load(&args.job, &overrides)?;
+    let plan = load_plan(&args.job)?;
     let report = crate::stage::stage(&plan, &args.names, &args.to, &args.from).await?;
     Ok(finish(&report, false, None))
 }
 
 async fn sql_command(args: SqlArgs) -> Result<ExitCode> {
     use std::io::IsTerminal;
-    let overrides = Overrides { source: args.source, target: args.target };
-    let plan = match &args.job {
-        Some(path) => Plan::load(path, &overrides)?,
-        None if std::path::Path::new("ferry.toml").exists() => {
-            Plan::load(std::path::Path::new("ferry.toml"), &overrides)?
+    let plan = match &args.job.job {
+        None if !std::path::Path::new(DEFAULT_JOB).exists() => {
+            Plan::from_toml("", "(no job file)", std::path::Path::new("."), &overrides(&args.job))?
         }
-        None => Plan::from_toml("", "(no job file)", std::path::Path::new("."), &overrides)?,
+        _ => load_plan(&args.job)?,
     };
     let mut session = crate::sql::SqlSession::new(plan, &args.parquet)?;
     let Some(query) = args.query else {

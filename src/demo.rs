@@ -52,6 +52,7 @@ async fn make_source(path: &Path, rows: u64) -> Result<()> {
     let partial = path.with_extension("db.partial");
     let _ = std::fs::remove_file(&partial);
     eprintln!("demo: creating {} (the old system's sample rows + {rows} generated rows per table)", path.display());
-    crate::generate::generate(&Endpoint::Sqlite(partial.clone()), rows, true).await?;
+    let endpoint = Endpoint::parse(&format!("sqlite://{}", partial.display()), Path::new("."))?;
+    crate::generate::generate(&endpoint, rows, true).await?;
     std::fs::rename(&partial, path).map_err(|source| FerryError::Io { path: path.to_path_buf(), source })
 }

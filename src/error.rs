@@ -45,8 +45,8 @@ pub enum FerryError {
     Busy { migration: String, message: String },
 
     /// `error` checks failed on the rows a run was about to publish: nothing was published.
-    #[error("migration `{migration}`: {} failed, nothing was published: {}; the report shows the failing rows", plural(.results.iter().filter(|r| r.blocks()).count(), "check"), failed_list(.results))]
-    ChecksFailed { migration: String, results: Vec<crate::check::CheckResult> },
+    #[error("migration `{migration}`: {} failed, nothing was published: {}; the report shows the failing rows", plural(.failed.len(), "check"), failed_list(.failed))]
+    ChecksFailed { migration: String, failed: Vec<FailedCheck> },
 
     /// The query failed while it ran, on the data (a division by zero, a failed cast).
     #[error("{0}")]
@@ -104,10 +104,17 @@ fn plural(count: usize, noun: &str) -> String {
     format!("{count} {noun}{}", if count == 1 { "" } else { "s" })
 }
 
-fn failed_list(results: &[crate::check::CheckResult]) -> String {
-    let failed: Vec<String> =
-        results.iter().filter(|r| r.blocks()).map(|r| format!("`{}` ({} failing)", r.name, r.failing)).collect();
+fn failed_list(failed: &[FailedCheck]) -> String {
+    let failed: Vec<String> = failed.iter().map(|r| format!("`{}` ({} failing)", r.name, r.failing)).collect();
     failed.join(", ")
+}
+
+/// A check that blocked a publish, as [`FerryError::ChecksFailed`] names it (the run's report
+/// holds every check's whole result).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FailedCheck {
+    pub name: String,
+    pub failing: u64,
 }
 
 impl From<datafusion::error::DataFusionError> for FerryError {

@@ -9,10 +9,12 @@ use arrow::array::{ArrayRef, Decimal128Array, Int32Array, RecordBatch, StringArr
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use futures::stream;
 
-use crate::connection::{Endpoint, EndpointKind};
+use crate::connection::Endpoint;
+use crate::db::{
+    self, Backend, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, LoadSpec, SinkBatch, TableDef, WriteMode,
+};
 use crate::error::{FerryError, Result};
-
-use crate::sink::{self, LoadSpec, SinkBatch, WriteMode};
+use crate::sink;
 
 const CHUNK: u64 = 50_000;
 const FIRST: [&str; 20] = [
@@ -52,7 +54,13 @@ const SAMPLE_TIME: i64 = 1_696_118_400_000_000;
 /// Writes the three source tables; returns their row counts (users, orders, unnormalized).
 pub async fn generate(endpoint: &Endpoint, rows: u64, with_sample: bool) -> Result<[u64; 3]> {
     let offset = if with_sample { 5 } else { 0 };
-    execute(endpoint, &ddl(endpoint.kind())?).await?;
+    let backend = db::open(endpoint);
+    if !backend.capabilities().runs_sql {
+        return Err(FerryError::Job(
+            "`ferry generate` writes to a database (postgres://, mysql://, sqlite://), not to Parquet".into(),
+        ));
+    }
+    create_tables(backend.as_ref()).await?;
     let users = write(
         endpoint,
         "source_table",
@@ -84,10 +92,9 @@ pub async fn generate(endpoint: &Endpoint, rows: u64, with_sample: bool) -> Resu
         with_sample.then(sample_unnormalized).transpose()?,
     )
     .await?;
-    if endpoint.kind() == EndpointKind::Postgres {
-        execute(endpoint, "SELECT setval(pg_get_serial_sequence('source_table', 'id'), GREATEST(1, (SELECT max(id) FROM source_table))); \
-             SELECT setval(pg_get_serial_sequence('source_orders', 'order_id'), GREATEST(1, (SELECT max(order_id) FROM source_orders))); \
-             SELECT setval(pg_get_serial_sequence('source_unnormalized', 'record_id'), GREATEST(1, (SELECT max(record_id) FROM source_unnormalized)))").await?;
+    for (table, column) in [("source_table", "id"), ("source_orders", "order_id"), ("source_unnormalized", "record_id")]
+    {
+        backend.reset_identity(table, column).await?;
     }
     Ok([users, orders, unnormalized])
 }
@@ -110,8 +117,8 @@ async fn write(
         schema: schema.clone(),
         watermark: None,
     };
-    let mut sink = sink::open(endpoint);
-    let target = sink.prepare(&spec).await?;
+    let load = db::open(endpoint).sink()?.prepare(&spec).await?;
+    let target = load.schema();
     let chunks = (0..rows.div_ceil(CHUNK)).map(move |c| {
         let start = offset + 1 + c * CHUNK;
         let end = (offset + 1 + rows).min(start + CHUNK);
@@ -122,58 +129,59 @@ async fn write(
     let conformed = stream::iter(batches.map(move |b: Result<RecordBatch>| {
         b.and_then(|b| sink::conform(&b, &target, &name, &[])).map(SinkBatch::Rows)
     }));
-    Ok(sink.write_all(&spec, Box::pin(conformed)).await?.rows)
+    Ok(load.write_all(Box::pin(conformed)).await?.rows)
 }
 
-fn ddl(kind: EndpointKind) -> Result<String> {
-    Ok(match kind {
-        EndpointKind::Postgres => "DROP TABLE IF EXISTS source_orders, source_table, source_unnormalized CASCADE; \
-            CREATE TABLE source_table (id SERIAL PRIMARY KEY, name VARCHAR(100), age INTEGER, city VARCHAR(50), created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP); \
-            CREATE TABLE source_orders (order_id SERIAL PRIMARY KEY, user_id INTEGER REFERENCES source_table (id), order_total DECIMAL(10, 2), order_date TIMESTAMP DEFAULT CURRENT_TIMESTAMP); \
-            CREATE TABLE source_unnormalized (record_id SERIAL PRIMARY KEY, full_name VARCHAR(150), age VARCHAR(10), location VARCHAR(100));".into(),
-        EndpointKind::Mysql => "DROP TABLE IF EXISTS source_orders, source_table, source_unnormalized; \
-            CREATE TABLE source_table (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(100), age INT, city VARCHAR(50), created_at DATETIME DEFAULT CURRENT_TIMESTAMP) DEFAULT CHARSET=utf8mb4; \
-            CREATE TABLE source_orders (order_id INT AUTO_INCREMENT PRIMARY KEY, user_id INT, order_total DECIMAL(10, 2), order_date DATETIME DEFAULT CURRENT_TIMESTAMP, FOREIGN KEY (user_id) REFERENCES source_table (id)) DEFAULT CHARSET=utf8mb4; \
-            CREATE TABLE source_unnormalized (record_id INT AUTO_INCREMENT PRIMARY KEY, full_name VARCHAR(150), age VARCHAR(10), location VARCHAR(100)) DEFAULT CHARSET=utf8mb4;".into(),
-        EndpointKind::Sqlite => "DROP TABLE IF EXISTS source_orders; DROP TABLE IF EXISTS source_table; DROP TABLE IF EXISTS source_unnormalized; \
-            CREATE TABLE source_table (id INTEGER PRIMARY KEY, name VARCHAR(100), age INTEGER, city VARCHAR(50), created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP); \
-            CREATE TABLE source_orders (order_id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES source_table (id), order_total DECIMAL(10, 2), order_date TIMESTAMP DEFAULT CURRENT_TIMESTAMP); \
-            CREATE TABLE source_unnormalized (record_id INTEGER PRIMARY KEY, full_name VARCHAR(150), age VARCHAR(10), location VARCHAR(100));".into(),
-        EndpointKind::Parquet => return Err(FerryError::Job("`ferry generate` writes to a database (postgres://, mysql://, sqlite://), not to Parquet".into())),
-    })
+/// The old system's source schema, as every engine writes it.
+fn source_tables() -> [TableDef; 3] {
+    let integer = |name: &str| ColumnDef::new(name, ColumnType::Integer);
+    let text = |name: &str, length: u32| ColumnDef::new(name, ColumnType::Varchar(length));
+    let created = |name: &str| ColumnDef::new(name, ColumnType::Timestamp).default(ColumnDefault::CurrentTimestamp);
+    let table = |name: &str, columns: Vec<ColumnDef>| TableDef {
+        name: name.into(),
+        primary_key: vec![columns[0].name.clone()],
+        columns,
+        ..Default::default()
+    };
+    let mut orders = table(
+        "source_orders",
+        vec![
+            integer("order_id").identity(),
+            integer("user_id"),
+            ColumnDef::new("order_total", ColumnType::Decimal(Some((10, 2)))),
+            created("order_date"),
+        ],
+    );
+    orders.foreign_keys.push(ForeignKeyDef {
+        name: "source_orders_user_id_fkey".into(),
+        columns: vec!["user_id".into()],
+        referenced_table: "source_table".into(),
+        referenced_columns: vec!["id".into()],
+    });
+    [
+        table(
+            "source_table",
+            vec![integer("id").identity(), text("name", 100), integer("age"), text("city", 50), created("created_at")],
+        ),
+        orders,
+        table(
+            "source_unnormalized",
+            vec![integer("record_id").identity(), text("full_name", 150), text("age", 10), text("location", 100)],
+        ),
+    ]
 }
 
-/// Runs statements on a database (used to create the source schema).
-pub async fn execute(endpoint: &Endpoint, sql: &str) -> Result<()> {
-    let error = |message: String| FerryError::Target { url: endpoint.masked(), table: "(schema)".into(), message };
-    match endpoint {
-        Endpoint::Postgres(_) => {
-            let client = crate::source::pg_connect(endpoint).await?;
-            client.batch_execute(sql).await.map_err(|e| error(crate::source::pg_message(&e)))
-        }
-        Endpoint::Mysql(_) => {
-            let endpoint = endpoint.clone();
-            let sql = sql.to_string();
-            tokio::task::spawn_blocking(move || {
-                use mysql::prelude::Queryable;
-                let mut connection = crate::source::mysql_connect(&endpoint)?;
-                connection.query_drop(sql).map_err(|e| FerryError::Target {
-                    url: endpoint.masked(),
-                    table: "(schema)".into(),
-                    message: e.to_string(),
-                })
-            })
-            .await
-            .map_err(FerryError::internal)?
-        }
-        Endpoint::Sqlite(path) => {
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).map_err(|e| error(e.to_string()))?;
-            }
-            crate::source::sqlite_open(endpoint, false)?.execute_batch(sql).map_err(|e| error(e.to_string()))
-        }
-        Endpoint::Parquet(_) => Err(error("a Parquet location runs no SQL".into())),
+/// Drops the three tables (the referencing one first) and creates them anew.
+async fn create_tables(backend: &dyn Backend) -> Result<()> {
+    let tables = source_tables();
+    let mut script = Vec::new();
+    for name in ["source_orders", "source_table", "source_unnormalized"] {
+        script.push(backend.drop_table_sql(name)?);
     }
+    for table in &tables {
+        script.push(backend.create_table_sql(table)?);
+    }
+    backend.execute(&format!("{};", script.join("; "))).await
 }
 
 pub fn users_schema() -> SchemaRef {

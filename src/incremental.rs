@@ -13,10 +13,10 @@ use arrow::datatypes::DataType;
 use datafusion::dataframe::DataFrame;
 use datafusion::prelude::{ident, lit, Expr};
 
+use crate::db::state::{parse_scalar, Watermark};
+use crate::db::{Sink, WriteMode};
 use crate::error::{FerryError, Result};
 use crate::job::{MigrationPlan, Mode};
-use crate::sink::state::{parse_scalar, Watermark};
-use crate::sink::{Sink, WriteMode};
 
 /// Command-line choices of a run that change how incremental and merge migrations load.
 #[derive(Clone, Debug, Default)]

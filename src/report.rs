@@ -9,9 +9,9 @@ use serde::Serialize;
 
 use crate::check::reconcile::{ReconcileStatus, Reconciliation};
 use crate::check::CheckResult;
+use crate::db::WriteMode;
 use crate::error::{ErrorKind, FerryError, Result};
 use crate::job::Mode;
-use crate::sink::WriteMode;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct RunReport {
@@ -59,6 +59,8 @@ pub struct MigrationReport {
     /// Of the rows loaded: new keys, and keys the table already held (merge; 0 otherwise).
     pub rows_inserted: u64,
     pub rows_updated: u64,
+    /// Rows a merge found in the table with these very values (not counted as updated).
+    pub rows_unchanged: u64,
     /// Rejected rows per reason code.
     pub rejects: BTreeMap<String, u64>,
     /// Incremental migrations: the cursor column, the watermark before and after the run (the
@@ -130,6 +132,9 @@ impl RunReport {
                 thousands(m.rows_inserted as i64),
                 thousands(m.rows_updated as i64)
             );
+            if m.rows_unchanged > 0 {
+                let _ = write!(out, ", {} unchanged", thousands(m.rows_unchanged as i64));
+            }
             if let Some(cursor) = &m.cursor {
                 let mark = |w: &Option<String>| w.clone().unwrap_or_else(|| "(none)".into());
                 let _ = write!(
@@ -222,6 +227,7 @@ mod tests {
             rows_filtered: 0,
             rows_inserted: 0,
             rows_updated: 0,
+            rows_unchanged: 0,
             rejects: BTreeMap::new(),
             cursor: None,
             watermark_before: None,
@@ -285,8 +291,8 @@ mod tests {
 
     #[test]
     fn checks_that_did_not_pass_show_their_rows() {
-        use crate::check::spec::Severity;
         use crate::check::{CheckResult, CheckStatus};
+        use crate::job::checks::Severity;
         let check = |name: &str, status: CheckStatus, failing: u64, rows: usize| CheckResult {
             name: name.into(),
             kind: "range",

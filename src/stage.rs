@@ -14,7 +14,7 @@ use crate::run::{run, Progress};
 /// `from` connection. No names: every table of `from`.
 pub async fn stage(plan: &Plan, names: &[String], to: &str, from: &str) -> Result<RunReport> {
     let endpoint = Endpoint::parse(to, Path::new(".")).map_err(|e| FerryError::Job(format!("--to: {e}")))?;
-    if !matches!(endpoint, Endpoint::Parquet(_)) {
+    if !crate::db::open(&endpoint).capabilities().files {
         return Err(FerryError::Job(format!(
             "--to `{endpoint}` is a database; `ferry stage` writes Parquet to file://, s3://, gs:// or az://"
         )));
@@ -27,7 +27,7 @@ pub async fn stage(plan: &Plan, names: &[String], to: &str, from: &str) -> Resul
         })
     };
     let names = if names.is_empty() {
-        crate::source::open(&connection(from)?.endpoint)?.tables().await?
+        crate::source::database(&connection(from)?.endpoint)?.tables().await?
     } else {
         names.to_vec()
     };

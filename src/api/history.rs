@@ -2,8 +2,8 @@
 //! a restart of the server. Every value is text; the report is the run's JSON.
 
 use crate::connection::Endpoint;
+use crate::db::{self, ColumnDef, ColumnType, Statement, TableDef, TextRows};
 use crate::error::{FerryError, Result};
-use crate::source::{mysql_connect, mysql_text_rows, pg_connect, pg_message, sqlite_open};
 
 pub const RUNS_TABLE: &str = "_ferry_runs";
 
@@ -19,23 +19,22 @@ pub struct StoredRun {
     pub report: Option<String>,
 }
 
-/// One row, one column: 1 when `_ferry_runs` exists. Reads never create it.
-fn exists_sql(endpoint: &Endpoint) -> String {
-    match endpoint {
-        Endpoint::Postgres(_) => format!("SELECT CAST(count(*) AS TEXT) FROM pg_class WHERE oid = to_regclass('{RUNS_TABLE}')"),
-        Endpoint::Mysql(_) => format!(
-            "SELECT CAST(count(*) AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '{RUNS_TABLE}'"
-        ),
-        _ => format!("SELECT CAST(count(*) AS TEXT) FROM sqlite_master WHERE type = 'table' AND name = '{RUNS_TABLE}'"),
+/// `_ferry_runs`, as every engine creates it.
+fn runs_table() -> TableDef {
+    let text = |name: &str, length: u32| ColumnDef::new(name, ColumnType::Varchar(length));
+    TableDef {
+        name: RUNS_TABLE.into(),
+        columns: vec![
+            text("run_id", 64).not_null(),
+            text("migration", 128).not_null(),
+            text("status", 16).not_null(),
+            text("started_at", 40).not_null(),
+            text("finished_at", 40),
+            ColumnDef::new("report", ColumnType::Text),
+        ],
+        primary_key: vec!["run_id".into()],
+        ..Default::default()
     }
-}
-
-fn create_sql(endpoint: &Endpoint) -> String {
-    let report = if matches!(endpoint, Endpoint::Mysql(_)) { "LONGTEXT" } else { "TEXT" };
-    format!(
-        "CREATE TABLE IF NOT EXISTS {RUNS_TABLE} (run_id VARCHAR(64) NOT NULL PRIMARY KEY, migration VARCHAR(128) NOT NULL, \
-         status VARCHAR(16) NOT NULL, started_at VARCHAR(40) NOT NULL, finished_at VARCHAR(40), report {report})"
-    )
 }
 
 /// Records a run in `target` (again as it goes: running, then finished). Parquet targets keep
@@ -108,134 +107,33 @@ pub async fn stored(target: &Endpoint, id: Option<&str>, limit: usize) -> Result
         .collect())
 }
 
-fn pg_placeholders(sql: &str) -> String {
-    let mut out = String::new();
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' {
-            n += 1;
-            out.push_str(&format!("${n}"));
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// Creates `_ferry_runs` if missing, then runs the statements with their parameters in one
-/// transaction, so a reader never sees a run between its DELETE and its INSERT.
-async fn execute(target: &Endpoint, statements: Vec<(String, Vec<Option<String>>)>) -> Result<()> {
-    let error = |message: String| FerryError::Target { url: target.masked(), table: RUNS_TABLE.into(), message };
-    match target {
-        Endpoint::Postgres(_) => {
-            let mut client = pg_connect(target).await?;
-            client.batch_execute(&create_sql(target)).await.map_err(|e| error(pg_message(&e)))?;
-            let transaction = client.transaction().await.map_err(|e| error(pg_message(&e)))?;
-            for (sql, values) in &statements {
-                let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                    values.iter().map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync)).collect();
-                transaction.execute(&pg_placeholders(sql), &params).await.map_err(|e| error(pg_message(&e)))?;
-            }
-            transaction.commit().await.map_err(|e| error(pg_message(&e)))
-        }
-        Endpoint::Mysql(_) | Endpoint::Sqlite(_) => {
-            let target = target.clone();
-            blocking(move || blocking_execute(&target, statements)).await
-        }
-        Endpoint::Parquet(_) => Ok(()),
+/// transaction, so a reader never sees a run between its DELETE and its INSERT. An engine that
+/// runs no SQL (Parquet) keeps no history.
+async fn execute(target: &Endpoint, statements: Vec<Statement>) -> Result<()> {
+    let backend = db::open(target);
+    if !backend.capabilities().runs_sql {
+        return Ok(());
     }
+    let create = backend.create_table_sql(&runs_table())?.replacen("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ", 1);
+    backend.transaction(&create, statements).await.map_err(|error| in_runs_table(target, error))
 }
 
-fn blocking_execute(target: &Endpoint, statements: Vec<(String, Vec<Option<String>>)>) -> Result<()> {
-    let error = |message: String| FerryError::Target { url: target.masked(), table: RUNS_TABLE.into(), message };
-    if let Endpoint::Mysql(_) = target {
-        use mysql::prelude::Queryable;
-        let mut connection = mysql_connect(target)?;
-        // DDL commits implicitly in MySQL: the table first, then the transaction.
-        connection.query_drop(create_sql(target)).map_err(|e| error(e.to_string()))?;
-        let mut transaction =
-            connection.start_transaction(mysql::TxOpts::default()).map_err(|e| error(e.to_string()))?;
-        for (sql, values) in statements {
-            let params: Vec<mysql::Value> = values.into_iter().map(mysql::Value::from).collect();
-            transaction.exec_drop(sql, params).map_err(|e| error(e.to_string()))?;
+/// A failed statement's error, naming `_ferry_runs` as the table.
+fn in_runs_table(target: &Endpoint, error: FerryError) -> FerryError {
+    match error {
+        FerryError::Target { message, .. } => {
+            FerryError::Target { url: target.masked(), table: RUNS_TABLE.into(), message }
         }
-        return transaction.commit().map_err(|e| error(e.to_string()));
+        other => other,
     }
-    let mut connection = sqlite_open(target, false)?;
-    connection.execute(&create_sql(target), []).map_err(|e| error(e.to_string()))?;
-    let transaction = connection.transaction().map_err(|e| error(e.to_string()))?;
-    for (sql, values) in statements {
-        transaction.execute(&sql, rusqlite::params_from_iter(values)).map_err(|e| error(e.to_string()))?;
-    }
-    transaction.commit().map_err(|e| error(e.to_string()))
 }
 
 /// Text rows of `sql`; none when the target has no `_ferry_runs` (it never ran anything).
-/// One session asks both.
-async fn query(target: &Endpoint, sql: &str, values: Vec<Option<String>>) -> Result<Vec<Vec<Option<String>>>> {
-    let error = |message: String| FerryError::Target { url: target.masked(), table: RUNS_TABLE.into(), message };
-    let present = |rows: &[Vec<Option<String>>]| {
-        rows.first().and_then(|row| row.first()).cloned().flatten().as_deref() == Some("1")
-    };
-    match target {
-        Endpoint::Postgres(_) => {
-            let client = pg_connect(target).await?;
-            let text_rows = |rows: Vec<tokio_postgres::Row>| -> Vec<Vec<Option<String>>> {
-                rows.iter().map(|row| (0..row.len()).map(|i| row.get::<_, Option<String>>(i)).collect()).collect()
-            };
-            let exists = client.query(&exists_sql(target), &[]).await.map_err(|e| error(pg_message(&e)))?;
-            if !present(&text_rows(exists)) {
-                return Ok(Vec::new());
-            }
-            let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                values.iter().map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync)).collect();
-            let rows = client.query(&pg_placeholders(sql), &params).await.map_err(|e| error(pg_message(&e)))?;
-            Ok(text_rows(rows))
-        }
-        Endpoint::Mysql(_) => {
-            let (target, sql) = (target.clone(), sql.to_string());
-            blocking(move || {
-                let error =
-                    |message: String| FerryError::Target { url: target.masked(), table: RUNS_TABLE.into(), message };
-                let mut connection = mysql_connect(&target)?;
-                let exists = mysql_text_rows(&mut connection, &exists_sql(&target), Vec::new())
-                    .map_err(|e| error(e.to_string()))?;
-                if !present(&exists) {
-                    return Ok(Vec::new());
-                }
-                let params: Vec<mysql::Value> = values.into_iter().map(mysql::Value::from).collect();
-                mysql_text_rows(&mut connection, &sql, params).map_err(|e| error(e.to_string()))
-            })
-            .await
-        }
-        Endpoint::Sqlite(path) if !path.exists() => Ok(vec![]),
-        Endpoint::Sqlite(_) => {
-            let (target, sql) = (target.clone(), sql.to_string());
-            blocking(move || {
-                let error =
-                    |message: String| FerryError::Target { url: target.masked(), table: RUNS_TABLE.into(), message };
-                let connection = sqlite_open(&target, true)?;
-                let text_rows =
-                    |sql: &str, values: Vec<Option<String>>| -> rusqlite::Result<Vec<Vec<Option<String>>>> {
-                        let mut statement = connection.prepare(sql)?;
-                        let width = statement.column_count();
-                        let rows = statement.query_map(rusqlite::params_from_iter(values), |row| {
-                            (0..width).map(|i| row.get::<_, Option<String>>(i)).collect::<rusqlite::Result<Vec<_>>>()
-                        })?;
-                        rows.collect()
-                    };
-                let exists = text_rows(&exists_sql(&target), Vec::new()).map_err(|e| error(e.to_string()))?;
-                if !present(&exists) {
-                    return Ok(Vec::new());
-                }
-                text_rows(&sql, values).map_err(|e| error(e.to_string()))
-            })
-            .await
-        }
-        Endpoint::Parquet(_) => Ok(vec![]),
+async fn query(target: &Endpoint, sql: &str, values: Vec<Option<String>>) -> Result<TextRows> {
+    let backend = db::open(target);
+    if !backend.capabilities().runs_sql || !backend.has_table(RUNS_TABLE).await? {
+        return Ok(Vec::new());
     }
-}
-
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(work).await.map_err(FerryError::internal)?
+    backend.text_rows(sql, values).await.map_err(|error| in_runs_table(target, error))
 }

@@ -14,15 +14,11 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::prelude::SessionContext;
 
 use super::keyset::KeyProof;
-use super::result::{CheckResult, Finding};
-use super::spec::{Check, CheckKind, Literal};
+use super::result::{quote, row_sample, CheckResult, Finding, SAMPLE};
 use super::table::{table_level, Spilled};
-use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
+use crate::job::checks::{Check, CheckKind, Literal};
 use crate::job::MigrationPlan;
-
-/// At most this many failing rows are shown per check.
-pub const SAMPLE: usize = 10;
 
 pub struct Audit {
     migration: String,
@@ -66,7 +62,7 @@ impl Audit {
     ) -> Result<Audit> {
         let (migration, table, checks, key) = (&plan.name, &plan.table, &plan.checks, &plan.key);
         // SQLite stores every integer alike: its INTEGER matches any integer width.
-        let one_integer_type = matches!(plan.target.endpoint, Endpoint::Sqlite(_));
+        let one_integer_type = crate::db::open(&plan.target.endpoint).capabilities().one_integer_type;
         let ctx = SessionContext::new();
         let df_schema = DFSchema::try_from(schema.as_ref().clone())?;
         let mut row_checks = Vec::new();
@@ -303,26 +299,6 @@ fn outside(value: &str, min: Option<String>, max: Option<String>) -> String {
 /// A value check's failing predicate: NULL passes unless `nulls = "fail"`.
 fn value_check(column: &str, failing: &str, nulls_fail: bool) -> String {
     format!("CASE WHEN {} IS NULL THEN {} ELSE ({failing}) END", quote(column), nulls_fail.to_string().to_uppercase())
-}
-
-/// A column name as a SQL identifier.
-pub fn quote(column: &str) -> String {
-    format!("\"{}\"", column.replace('"', "\"\""))
-}
-
-/// One failing row's sample values; NULL stays null.
-pub fn row_sample(batch: &RecordBatch, columns: &[usize], row: usize) -> Vec<Option<String>> {
-    columns
-        .iter()
-        .map(|&i| {
-            let array = batch.column(i);
-            if array.is_null(row) {
-                None
-            } else {
-                arrow::util::display::array_value_to_string(array, row).ok()
-            }
-        })
-        .collect()
 }
 
 /// DataFusion's type errors, shortened to what the user wrote wrong.

@@ -36,17 +36,17 @@ pub fn junit_xml(suites: &[(String, Vec<CheckResult>)]) -> String {
                     let _ = writeln!(
                         xml,
                         ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>",
-                        escape(&summary(check)),
+                        escape(&check.summary()),
                         check.kind,
-                        escape(&finding(check))
+                        escape(&check.sample_text())
                     );
                 }
                 CheckStatus::Warned => {
                     let _ = writeln!(
                         xml,
                         ">\n      <system-out>warning: {}\n{}</system-out>\n    </testcase>",
-                        escape(&summary(check)),
-                        escape(&finding(check))
+                        escape(&check.summary()),
+                        escape(&check.sample_text())
                     );
                 }
                 CheckStatus::Skipped => {
@@ -63,33 +63,6 @@ pub fn junit_xml(suites: &[(String, Vec<CheckResult>)]) -> String {
 
 pub fn write_junit(path: &Path, suites: &[(String, Vec<CheckResult>)]) -> Result<()> {
     std::fs::write(path, junit_xml(suites)).map_err(|source| FerryError::Io { path: path.to_path_buf(), source })
-}
-
-/// One line: how many rows failed, against how many allowed.
-pub fn summary(check: &CheckResult) -> String {
-    let mut text = format!("{} failing", check.failing);
-    if check.allowed > 0 {
-        let _ = write!(text, " (threshold {} allows {})", check.threshold.as_deref().unwrap_or("0"), check.allowed);
-    }
-    if let Some(detail) = &check.detail {
-        let _ = write!(text, ": {detail}");
-    }
-    text
-}
-
-/// The sample as lines of `column=value`.
-pub fn finding(check: &CheckResult) -> String {
-    let mut text = String::new();
-    for row in &check.sample {
-        let cells: Vec<String> = check
-            .sample_columns
-            .iter()
-            .zip(row)
-            .map(|(column, value)| format!("{column}={}", value.as_deref().unwrap_or("NULL")))
-            .collect();
-        let _ = writeln!(text, "{}", cells.join(" "));
-    }
-    text
 }
 
 fn escape(text: &str) -> String {

@@ -13,13 +13,11 @@
 
 pub mod audit;
 pub mod diff;
-pub mod gate;
 pub mod junit;
 pub mod keyset;
-pub mod plan;
 pub mod reconcile;
 pub mod result;
-pub mod spec;
+pub mod sent;
 pub mod table;
 
 use std::sync::Arc;
@@ -29,13 +27,14 @@ use datafusion::prelude::{col, SessionContext};
 use futures::StreamExt;
 use serde::Serialize;
 
+pub use crate::job::checks::{Check, CheckFile, CheckKind};
 pub use audit::Audit;
 pub use result::{CheckResult, CheckStatus};
-pub use spec::{Check, CheckFile, CheckKind};
 
+use crate::db::ReadCounter;
 use crate::error::{FerryError, Result};
 use crate::job::{MigrationPlan, Plan};
-use crate::source::{schema_provider, ReadCounter};
+use crate::source::schema_provider;
 
 /// Reads the values each `relationships` check refers to from the target, into `folder`, before
 /// the run's own writes begin (so no reader waits on the load's transaction).
@@ -121,7 +120,7 @@ impl CheckReport {
             let _ = writeln!(out, "{} ({}, {} rows):", table.migration, table.table, table.rows);
             for check in &table.checks {
                 let status = format!("{:?}", check.status).to_lowercase();
-                let _ = writeln!(out, "  {status:<8} {} ({})", check.name, junit::summary(check));
+                let _ = writeln!(out, "  {status:<8} {} ({})", check.name, check.summary());
                 if check.status != CheckStatus::Passed {
                     out.push_str(&result::sample_lines(check, "             "));
                 }

@@ -1,9 +1,12 @@
 //! What a check found, and its verdict as the report shows it.
 
+use std::fmt::Write as _;
+
+use arrow::array::{Array, RecordBatch};
 use arrow::datatypes::{DataType, Schema, TimeUnit};
 use serde::Serialize;
 
-use super::spec::{Check, CheckKind, ExpectedColumn, Severity};
+use crate::job::checks::{Check, CheckKind, ExpectedColumn, Severity};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -44,6 +47,33 @@ impl CheckResult {
     /// Fails the run (an `error` check beyond its threshold).
     pub fn blocks(&self) -> bool {
         self.status == CheckStatus::Failed
+    }
+
+    /// One line: how many rows failed, against how many allowed.
+    pub fn summary(&self) -> String {
+        let mut text = format!("{} failing", self.failing);
+        if self.allowed > 0 {
+            let _ = write!(text, " (threshold {} allows {})", self.threshold.as_deref().unwrap_or("0"), self.allowed);
+        }
+        if let Some(detail) = &self.detail {
+            let _ = write!(text, ": {detail}");
+        }
+        text
+    }
+
+    /// The sample as lines of `column=value`.
+    pub fn sample_text(&self) -> String {
+        let mut text = String::new();
+        for row in &self.sample {
+            let cells: Vec<String> = self
+                .sample_columns
+                .iter()
+                .zip(row)
+                .map(|(column, value)| format!("{column}={}", value.as_deref().unwrap_or("NULL")))
+                .collect();
+            let _ = writeln!(text, "{}", cells.join(" "));
+        }
+        text
     }
 }
 
@@ -123,7 +153,7 @@ pub fn check_lines(migration: &str, checks: &[CheckResult]) -> String {
             CheckStatus::Warned => "warning",
             _ => "skipped",
         };
-        let _ = writeln!(out, "  {word}: `{}`: {}", check.name, super::junit::summary(check));
+        let _ = writeln!(out, "  {word}: `{}`: {}", check.name, check.summary());
         out.push_str(&sample_lines(check, "    "));
     }
     out
@@ -133,7 +163,7 @@ pub fn check_lines(migration: &str, checks: &[CheckResult]) -> String {
 pub fn sample_lines(check: &CheckResult, indent: &str) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
-    for line in super::junit::finding(check).lines().take(3) {
+    for line in check.sample_text().lines().take(3) {
         let _ = writeln!(out, "{indent}{line}");
     }
     if check.sample.len() > 3 {
@@ -183,4 +213,27 @@ fn family(data_type: &DataType) -> DataType {
         DataType::Timestamp(_, zone) => DataType::Timestamp(TimeUnit::Microsecond, zone.as_ref().map(|_| "UTC".into())),
         other => other.clone(),
     }
+}
+
+/// At most this many failing rows are shown per check.
+pub const SAMPLE: usize = 10;
+
+/// A column name as a SQL identifier.
+pub fn quote(column: &str) -> String {
+    format!("\"{}\"", column.replace('"', "\"\""))
+}
+
+/// One failing row's sample values; NULL stays null.
+pub fn row_sample(batch: &RecordBatch, columns: &[usize], row: usize) -> Vec<Option<String>> {
+    columns
+        .iter()
+        .map(|&i| {
+            let array = batch.column(i);
+            if array.is_null(row) {
+                None
+            } else {
+                arrow::util::display::array_value_to_string(array, row).ok()
+            }
+        })
+        .collect()
 }

@@ -8,10 +8,9 @@ use arrow::datatypes::Int64Type;
 use datafusion::execution::options::ArrowReadOptions;
 use datafusion::prelude::SessionContext;
 
-use super::audit::{quote, row_sample, SAMPLE};
-use super::result::Finding;
-use super::spec::{Check, CheckKind};
+use super::result::{quote, row_sample, Finding, SAMPLE};
 use crate::error::{FerryError, Result};
+use crate::job::checks::{Check, CheckKind};
 
 /// The files the table checks read, registered in one session.
 pub struct Spilled {

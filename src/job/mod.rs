@@ -8,15 +8,19 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::check::plan::check_all_checks;
-use crate::check::spec::{check_checks, Check, CheckFile};
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
+use check_plan::check_all_checks;
+use checks::{check_checks, Check, CheckFile};
 
+pub mod check_plan;
+pub mod checks;
 mod mode;
+mod query;
 
 use mode::check_mode;
 pub use mode::{check_partitions, Mode};
+pub use query::parse_query;
 
 /// `ferry.toml` as written.
 #[derive(Debug, Deserialize)]
@@ -214,7 +218,7 @@ fn check_migration(
     let query_sql = std::fs::read_to_string(&query_path).map_err(|error| {
         FerryError::Job(format!("migration `{name}`: cannot read query file `{}`: {error}", query_path.display()))
     })?;
-    crate::transform::parse_query(&query_sql).map_err(|message| FerryError::Query {
+    parse_query(&query_sql).map_err(|message| FerryError::Query {
         migration: name.clone(),
         file: migration.query.clone(),
         message,

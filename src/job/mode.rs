@@ -1,7 +1,6 @@
 //! How a migration publishes its rows, the settings each mode needs, and how it reads.
 
 use super::{check_identifier, Connection, MigrationFile};
-use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
 
 /// How a migration's rows are published.
@@ -44,7 +43,7 @@ pub(super) fn check_mode(mode: Mode, migration: &MigrationFile, target: &Connect
             "mode `{mode_name}` needs `key`, the columns rows are matched on; add e.g. `key = [\"id\"]`"
         ));
     }
-    if merges && matches!(target.endpoint, Endpoint::Parquet(_)) {
+    if merges && !crate::db::open(&target.endpoint).capabilities().merges {
         return error(format!(
             "mode `{mode_name}` is not supported for Parquet targets (connection `{}`): Parquet files cannot update rows; use `replace` or `append`",
             target.name

@@ -18,11 +18,10 @@ use datafusion::physical_expr::EquivalenceProperties;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
-use datafusion::sql::unparser::dialect::{MySqlDialect, PostgreSqlDialect, SqliteDialect};
 use datafusion::sql::unparser::Unparser;
 use futures::StreamExt;
 
-use super::{Dialect, ReadCounter, ReadRequest, SizeEstimate, SourceDatabase, TEXT_FORM};
+use crate::db::{comparison, ReadCounter, ReadRequest, SizeEstimate, SourceDatabase};
 
 /// One table of a source database.
 #[derive(Debug)]
@@ -207,8 +206,8 @@ fn unparse(expr: &Expr, database: &dyn SourceDatabase, schema: &Schema) -> Optio
             (Expr::Literal(v, _), Expr::Column(c)) => temporal(database, schema, &c.name, binary.op.swap()?, v),
             _ => None,
         }
-        .or_else(|| unparse_leaf(expr, database.dialect())),
-        _ => unparse_leaf(expr, database.dialect()),
+        .or_else(|| unparse_leaf(expr, database)),
+        _ => unparse_leaf(expr, database),
     }
 }
 
@@ -225,52 +224,13 @@ fn temporal(
 ) -> Option<String> {
     let field = schema.field_with_name(column).ok()?;
     let (at, is_date) = temporal_value(value, field.data_type())?;
-    let quoted = database.quote(column);
+    comparison(op)?;
     let zoned = matches!(field.data_type(), DataType::Timestamp(_, Some(_)));
-    let text = if is_date { at.format("%Y-%m-%d").to_string() } else { at.format("%Y-%m-%d %H:%M:%S%.6f").to_string() };
-    let sql_op = match op {
-        Operator::Eq => "=",
-        Operator::Lt => "<",
-        Operator::LtEq => "<=",
-        Operator::Gt => ">",
-        Operator::GtEq => ">=",
-        _ => return None,
-    };
-    Some(match database.dialect() {
-        Dialect::Postgres if zoned => format!("{quoted} {sql_op} '{text}+00'"),
-        Dialect::Postgres => format!("{quoted} {sql_op} '{text}'"),
-        Dialect::Mysql if zoned => {
-            let micros = at.and_utc().timestamp_micros();
-            format!(
-                "UNIX_TIMESTAMP({quoted}) {sql_op} {}.{:06}",
-                micros.div_euclid(1_000_000),
-                micros.rem_euclid(1_000_000)
-            )
-        }
-        Dialect::Mysql => format!("{quoted} {sql_op} '{text}'"),
-        Dialect::Sqlite => {
-            // Text is compared on SQLite's own reading of it, to a few milliseconds (its
-            // precision), and let through where SQLite cannot read it; integers are Unix seconds.
-            let seconds = at.and_utc().timestamp();
-            let bound = |op: &str, margin: &str, integer: i64| {
-                format!(
-                    "CASE typeof({quoted}) WHEN 'null' THEN 0 WHEN 'integer' THEN {quoted} {op} {integer} \
-                     WHEN 'text' THEN coalesce(julianday(trim({quoted})) {op} julianday('{text}') {margin} 0.00000003, 1) ELSE 1 END"
-                )
-            };
-            let lower = bound(">=", "-", seconds);
-            let upper = bound("<=", "+", seconds + 1);
-            match op {
-                Operator::Gt | Operator::GtEq => lower,
-                Operator::Lt | Operator::LtEq => upper,
-                _ => format!("({lower}) AND ({upper})"),
-            }
-        }
-    })
+    Some(database.compare_time(&database.quote(column), op, at, is_date, zoned))
 }
 
 /// Writes a comparison in the database's SQL through DataFusion's unparser, with bare column names.
-fn unparse_leaf(expr: &Expr, dialect: Dialect) -> Option<String> {
+fn unparse_leaf(expr: &Expr, database: &dyn SourceDatabase) -> Option<String> {
     let bare = expr
         .clone()
         .transform(|e| {
@@ -281,12 +241,8 @@ fn unparse_leaf(expr: &Expr, dialect: Dialect) -> Option<String> {
         })
         .ok()?
         .data;
-    let sql = match dialect {
-        Dialect::Postgres => Unparser::new(&PostgreSqlDialect {}).expr_to_sql(&bare),
-        Dialect::Mysql => Unparser::new(&MySqlDialect {}).expr_to_sql(&bare),
-        Dialect::Sqlite => Unparser::new(&SqliteDialect {}).expr_to_sql(&bare),
-    };
-    sql.ok().map(|ast| ast.to_string())
+    let dialect = database.unparser_dialect();
+    Unparser::new(dialect.as_ref()).expr_to_sql(&bare).ok().map(|ast| ast.to_string())
 }
 
 /// The physical scan: one partition per part of the table, each streaming from the database.
@@ -379,38 +335,4 @@ impl ExecutionPlan for DatabaseScanExec {
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
     }
-}
-
-/// `SELECT <columns> FROM <table> [WHERE ...] [LIMIT n]`; a column marked [`TEXT_FORM`] is read
-/// through the database's cast to text.
-pub fn select_sql(database: &dyn SourceDatabase, request: &ReadRequest) -> String {
-    let columns: Vec<String> = request
-        .schema
-        .fields()
-        .iter()
-        .map(|field| {
-            let quoted = database.quote(field.name());
-            match field.metadata().get(TEXT_FORM) {
-                Some(source_type) => database.text_form(&quoted, source_type),
-                None => quoted,
-            }
-        })
-        .collect();
-    let columns = if columns.is_empty() { "1 AS _ferry_none".to_string() } else { columns.join(", ") };
-    let mut sql = format!("SELECT {columns} FROM {}", quote_table(database, &request.table));
-    let conditions: Vec<String> =
-        [&request.filter_sql, &request.part_sql].into_iter().flatten().map(|c| format!("({c})")).collect();
-    if !conditions.is_empty() {
-        sql.push_str(" WHERE ");
-        sql.push_str(&conditions.join(" AND "));
-    }
-    if let Some(limit) = request.limit {
-        sql.push_str(&format!(" LIMIT {limit}"));
-    }
-    sql
-}
-
-/// Quotes `table` or `schema.table`.
-pub fn quote_table(database: &dyn SourceDatabase, table: &str) -> String {
-    table.split('.').map(|part| database.quote(part)).collect::<Vec<_>>().join(".")
 }

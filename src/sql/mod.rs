@@ -17,10 +17,11 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 
 use crate::connection::Endpoint;
+use crate::db::ReadCounter;
 use crate::error::{FerryError, Result};
+use crate::job::parse_query;
 use crate::job::{check_identifier, Connection, Plan};
-use crate::source::ReadCounter;
-use crate::transform::{check_table_exists, named_tables, new_session, parse_query, register_connection};
+use crate::transform::{check_table_exists, named_tables, new_session, register_connection};
 
 pub use output::{write_results, Format, Summary};
 
@@ -41,7 +42,7 @@ impl SqlSession {
             check_identifier(name, "--parquet name")?;
             let endpoint = Endpoint::parse(url, std::path::Path::new("."))
                 .map_err(|e| FerryError::Job(format!("--parquet {name}: {e}")))?;
-            if !matches!(endpoint, Endpoint::Parquet(_)) {
+            if !crate::db::open(&endpoint).capabilities().files {
                 return Err(FerryError::Job(format!(
                     "--parquet {name}: `{endpoint}` is not a Parquet location; use file://, s3://, gs:// or az://"
                 )));

@@ -11,8 +11,8 @@ use arrow::compute::{filter_record_batch, is_not_null, is_null};
 use arrow::datatypes::{DataType, Schema, SchemaRef};
 use arrow::util::display::array_value_to_string;
 
+use crate::db::rejects_schema;
 use crate::error::{FerryError, Result};
-use crate::sink::rejects_schema;
 
 pub const REJECT_COLUMN: &str = "_ferry_reject";
 pub const SOURCE_ROW_COLUMN: &str = "_ferry_source";

@@ -60,8 +60,8 @@ async fn after_the_kill(db: &Db, job: &std::path::Path, before: Vec<Vec<Option<S
     let state = db.rows("SELECT watermark FROM _ferry_state");
     assert_eq!(state, [[Some("2024-01-01T05:00:00".to_string())]], "the killed run moved the watermark");
     let again = load(job, RunOptions::default()).await.unwrap();
-    // 5 (at the watermark), 7 and 2, each once.
-    assert_eq!([again.rows_read, again.rows_inserted, again.rows_updated], [3, 1, 2]);
+    // 5 (at the watermark, unchanged), 7 and 2, each once.
+    assert_eq!([again.rows_read, again.rows_inserted, again.rows_updated, again.rows_unchanged], [3, 1, 1, 1]);
     assert_eq!(db.events("t"), db.events("events"));
 }
 
@@ -137,7 +137,7 @@ async fn sqlite_run_failing_after_its_rows_leaves_no_trace() {
     assert_eq!(db.rows("SELECT watermark FROM _ferry_state"), [[Some("2024-01-01T05:00:00".to_string())]]);
     db.execute("DELETE FROM events WHERE id = 99999");
     let again = load(&job, RunOptions::default()).await.unwrap();
-    assert_eq!([again.rows_inserted, again.rows_updated], [20_001, 2]);
+    assert_eq!([again.rows_inserted, again.rows_updated, again.rows_unchanged], [20_001, 1, 1]);
     assert_eq!(db.events("t"), db.events("events"));
 }
 
@@ -154,7 +154,7 @@ async fn one_run_at_a_time(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     let job = job(dir.path(), &db, EVENTS_QUERY, INCREMENTAL);
     let target = ferry::connection::Endpoint::parse(&db.url(), std::path::Path::new(".")).unwrap();
-    let held = ferry::lock::lock_migration(&target, "m").await.unwrap();
+    let held = ferry::db::open(&target).lock("m").await.unwrap();
     let error = load(&job, RunOptions::default()).await.unwrap_err();
     assert!(
         error.starts_with("migration `m` is already running (another ferry process holds its lock in `"),

@@ -6,11 +6,11 @@
 
 use std::path::{Path, PathBuf};
 
+use ferry::db::WriteMode;
 use ferry::incremental::RunOptions;
 use ferry::job::{Overrides, Plan};
 use ferry::report::MigrationReport;
 use ferry::run::{run_with, Progress};
-use ferry::sink::WriteMode;
 
 use crate::common::{sqlite_rows, MysqlDatabase, PgDatabase};
 
@@ -99,8 +99,8 @@ pub async fn load(job: &Path, options: RunOptions) -> Result<MigrationReport, St
     }
 }
 
-fn counts(report: &MigrationReport) -> [u64; 4] {
-    [report.rows_read, report.rows_loaded, report.rows_inserted, report.rows_updated]
+fn counts(report: &MigrationReport) -> [u64; 5] {
+    [report.rows_read, report.rows_loaded, report.rows_inserted, report.rows_updated, report.rows_unchanged]
 }
 
 async fn incremental_end_to_end(db: Db) {
@@ -114,7 +114,7 @@ async fn incremental_end_to_end(db: Db) {
 
     // First run: everything, NULL cursor included.
     let first = load(&job, RunOptions::default()).await.unwrap();
-    assert_eq!(counts(&first), [6, 6, 6, 0]);
+    assert_eq!(counts(&first), [6, 6, 6, 0, 0]);
     assert_eq!(first.publish, WriteMode::Merge);
     assert_eq!(first.watermark_before, None);
     assert_eq!(first.watermark_after.as_deref(), Some("2024-01-01T05:00:00"));
@@ -127,8 +127,8 @@ async fn incremental_end_to_end(db: Db) {
     db.execute("UPDATE events SET name = 'changed', updated_at = '2024-01-01 07:00:00' WHERE id = 2");
     db.execute("INSERT INTO events VALUES (9, 'no cursor either', NULL)");
     let second = load(&job, RunOptions::default()).await.unwrap();
-    // Read: 5 and 7 (at the watermark), 8, 2; inserted 7 and 8; updated 5 and 2.
-    assert_eq!(counts(&second), [4, 4, 2, 2]);
+    // Read: 5 and 7 (at the watermark), 8, 2; inserted 7 and 8; updated 2; 5 is unchanged.
+    assert_eq!(counts(&second), [4, 4, 2, 1, 1]);
     assert_eq!(second.watermark_before.as_deref(), Some("2024-01-01T05:00:00"));
     assert_eq!(second.watermark_after.as_deref(), Some("2024-01-01T07:00:00"));
     assert_eq!(second.rows_null_cursor, Some(2));
@@ -138,7 +138,7 @@ async fn incremental_end_to_end(db: Db) {
 
     // Nothing new: only the boundary row is read again, and it changes nothing.
     let third = load(&job, RunOptions::default()).await.unwrap();
-    assert_eq!(counts(&third), [1, 1, 0, 1]);
+    assert_eq!(counts(&third), [1, 1, 0, 0, 1]);
     assert_eq!(db.events("t"), without_nine);
 
     // A backfill reads its range only and leaves the watermark alone.
@@ -149,7 +149,7 @@ async fn incremental_end_to_end(db: Db) {
         ..Default::default()
     };
     let backfill = load(&job, range).await.unwrap();
-    assert_eq!(counts(&backfill)[1..], [1, 0, 1]);
+    assert_eq!(counts(&backfill)[1..], [1, 0, 1, 0]);
     // SQLite's pushed-down bound is a few milliseconds loose (its precision), so it also reads
     // the row exactly at `--to`; DataFusion's exact filter then drops it.
     let read = if matches!(db, Db::Lite(_)) { 2 } else { 1 };
@@ -160,7 +160,7 @@ async fn incremental_end_to_end(db: Db) {
     // A full refresh reloads everything (row 9 too) and restarts the watermark from what it loaded.
     db.execute("DELETE FROM events WHERE id = 1"); // a hard delete only a full refresh sees
     let full = load(&job, RunOptions { full_refresh: true, ..Default::default() }).await.unwrap();
-    assert_eq!(counts(&full), [8, 8, 8, 0]);
+    assert_eq!(counts(&full), [8, 8, 8, 0, 0]);
     assert_eq!(full.publish, WriteMode::Replace);
     assert_eq!(db.events("t"), db.events("events"));
     let state = db.rows("SELECT migration, cursor_column, watermark FROM _ferry_state");

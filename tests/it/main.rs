@@ -4,6 +4,7 @@
 mod api;
 mod api_load;
 mod atomic;
+mod backends;
 mod checks;
 mod cleaning;
 mod cli;

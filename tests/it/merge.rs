@@ -1,8 +1,8 @@
 //! Merge mode on every database target, other cursor types, and every bad input of merge and
 //! incremental loading: each a clear error naming the migration, before any row moves.
 
+use ferry::db::WriteMode;
 use ferry::incremental::RunOptions;
-use ferry::sink::WriteMode;
 
 use crate::common::{MysqlDatabase, PgDatabase};
 use crate::incremental::{job, load, Db, EVENTS_QUERY, INCREMENTAL};
@@ -38,7 +38,7 @@ async fn merge_updates_and_inserts(db: Db) {
     assert_eq!(names, expected.map(|n| Some(n.to_string())));
     // Merging again changes nothing and says so.
     let again = load(&job, RunOptions::default()).await.unwrap();
-    assert_eq!([again.rows_inserted, again.rows_updated], [0, 6]);
+    assert_eq!([again.rows_inserted, again.rows_updated, again.rows_unchanged], [0, 0, 6]);
     assert_eq!(db.rows("SELECT count(*) FROM t")[0][0].as_deref(), Some("7"));
     // --full-refresh turns the merge into a replace.
     let full = load(&job, RunOptions { full_refresh: true, ..Default::default() }).await.unwrap();
@@ -72,7 +72,8 @@ async fn integer_and_date_cursors() {
     assert_eq!(load(&job_by_id, RunOptions::default()).await.unwrap().watermark_after.as_deref(), Some("6"));
     db.execute("INSERT INTO events VALUES (7, 'seven', NULL)");
     let second = load(&job_by_id, RunOptions::default()).await.unwrap();
-    assert_eq!([second.rows_read, second.rows_inserted, second.rows_updated], [2, 1, 1]);
+    // 6 again (the boundary, unchanged) and 7.
+    assert_eq!([second.rows_read, second.rows_inserted, second.rows_updated, second.rows_unchanged], [2, 1, 0, 1]);
     assert_eq!(second.watermark_after.as_deref(), Some("7"));
     // A date cursor: the day's rows are read again, the older days' are not.
     let dated = "SELECT CAST(id AS INT) AS id, name, CAST(updated_at AS DATE) AS day FROM events";
@@ -176,7 +177,7 @@ async fn instant_cursor(db: Db, timestamp: &str) {
     assert_eq!(first.watermark_after.as_deref(), Some("2024-06-01T04:00:00.250Z"));
     db.execute(&format!("{utc} INSERT INTO events VALUES (5, 'n5', '2024-06-01 04:00:00.5')"));
     let second = load(&job, RunOptions::default()).await.unwrap();
-    assert_eq!([second.rows_read, second.rows_inserted, second.rows_updated], [2, 1, 1]);
+    assert_eq!([second.rows_read, second.rows_inserted, second.rows_updated, second.rows_unchanged], [2, 1, 0, 1]);
     assert_eq!(second.watermark_after.as_deref(), Some("2024-06-01T04:00:00.500Z"));
     let range = RunOptions { from: Some("2024-06-01T01:30:00Z".into()), ..Default::default() };
     assert_eq!(load(&job, range).await.unwrap().rows_read, 4);
@@ -215,7 +216,7 @@ async fn composite_keys_and_decimal_cursors() {
     db.execute("INSERT INTO ledger VALUES (2, 5, 1, 9.5)");
     let second = load(&path, RunOptions::default()).await.unwrap();
     // 4.250 (the boundary, account 3 line 4), the update and the new line: read in PostgreSQL.
-    assert_eq!([second.rows_read, second.rows_inserted, second.rows_updated], [3, 1, 2]);
+    assert_eq!([second.rows_read, second.rows_inserted, second.rows_updated, second.rows_unchanged], [3, 1, 1, 1]);
     let rows = db.rows("SELECT account, line, amount FROM t WHERE account = 2 ORDER BY line");
     assert_eq!(rows.len(), 5);
     assert_eq!(rows[2], [Some("2".into()), Some("3".into()), Some("0.00".into())]);

@@ -219,6 +219,7 @@ async fn mysql_to_postgres_keeps_every_value() {
     let expected = source.rows(&select(0));
     let mut actual = target.rows(&select(1));
     let names: Vec<&str> = MYSQL_COLUMNS.iter().map(|c| c.0).collect();
+    assert_eq!(actual.len(), expected.len(), "row count");
     // MySQL and PostgreSQL print the same float in different notations; compare the numbers.
     for (row, expected_row) in actual.iter_mut().zip(&expected) {
         for (index, name) in [(4, "f"), (5, "d")] {
@@ -283,6 +284,7 @@ async fn sqlite_to_postgres_keeps_every_value() {
          FROM every_type ORDER BY id",
     );
     let actual = target.rows("SELECT id, i, r, t, upper(encode(b, 'hex')), n, d, odd FROM every_type ORDER BY id");
+    assert_eq!(actual.len(), expected.len(), "row count");
     for (actual, expected) in actual.iter().zip(&expected) {
         let float = |v: &Option<String>| v.as_ref().map(|v| v.parse::<f64>().unwrap().to_bits());
         assert_eq!(float(&actual[2]), float(&expected[2]), "column `r` of {expected:?}");

@@ -7,14 +7,14 @@ use datafusion::sql::parser::Statement;
 use datafusion::sql::sqlparser::ast::{Expr, SelectItem, SetExpr, Statement as SqlStatement};
 use datafusion::sql::TableReference;
 
-use super::spec::{Check, CheckKind};
+use super::checks::{Check, CheckKind};
+use super::MigrationPlan;
 use crate::error::{FerryError, Result};
-use crate::job::MigrationPlan;
 
 /// The output columns of a query when its text names them all (no `*`, every expression
 /// named), else None: then the columns are checked once the query is planned.
 pub fn output_columns(sql: &str) -> Option<Vec<String>> {
-    let Ok(Statement::Statement(statement)) = crate::transform::parse_query(sql) else { return None };
+    let Ok(Statement::Statement(statement)) = super::parse_query(sql) else { return None };
     let SqlStatement::Query(query) = *statement else { return None };
     let SetExpr::Select(select) = *query.body else { return None };
     let name = |ident: &datafusion::sql::sqlparser::ast::Ident| match ident.quote_style {
@@ -86,8 +86,7 @@ pub fn check_against_job(
                 }
             }
             CheckKind::Sql { sql } => {
-                let statement =
-                    crate::transform::parse_query(sql).map_err(|e| fail(format!("`sql` does not parse: {e}")))?;
+                let statement = super::parse_query(sql).map_err(|e| fail(format!("`sql` does not parse: {e}")))?;
                 let ctx = datafusion::prelude::SessionContext::new();
                 let references = ctx.state().resolve_table_references(&statement).map_err(|e| fail(e.to_string()))?;
                 let bare = table.rsplit('.').next().unwrap_or(table);

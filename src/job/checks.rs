@@ -282,7 +282,7 @@ fn check_one(file: &CheckFile, name: String, tables: &BTreeSet<String>) -> std::
         }
         _ => {
             let sql = file.sql.clone().ok_or("needs `sql`, a query that returns the failing rows")?;
-            crate::transform::parse_query(&sql).map_err(|e| format!("`sql` does not parse: {e}"))?;
+            super::parse_query(&sql).map_err(|e| format!("`sql` does not parse: {e}"))?;
             CheckKind::Sql { sql }
         }
     };
@@ -380,7 +380,7 @@ fn schema(file: &CheckFile) -> std::result::Result<CheckKind, String> {
 }
 
 fn identifier(name: &str) -> std::result::Result<(), String> {
-    crate::job::check_identifier(name, "column").map_err(|e| e.to_string())
+    super::check_identifier(name, "column").map_err(|e| e.to_string())
 }
 
 impl CheckKind {

@@ -263,7 +263,7 @@ fn write_numeric_text(text: &str, out: &mut BytesMut) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::numeric_to_i128;
+    use crate::db::postgres::decode::numeric_to_i128;
 
     fn round_trip(unscaled: i128, scale: i8) -> i128 {
         let mut out = BytesMut::new();

@@ -8,7 +8,14 @@ use arrow::datatypes::SchemaRef;
 use super::state::STATE_TABLE;
 use super::LoadSpec;
 use crate::error::{FerryError, Result};
-use crate::source::Dialect;
+
+/// The SQL dialects of the engines that load through SQL statements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Postgres,
+    Mysql,
+    Sqlite,
+}
 
 /// The staging table's name (temporary, dropped with the transaction or the session).
 pub const STAGING: &str = "_ferry_load";
@@ -87,14 +94,39 @@ pub fn duplicates_error(spec: &LoadSpec, found: &[(Vec<Option<String>>, i64, i64
     }
 }
 
-/// How many staged rows have a key the table already holds: the rows the merge updates.
-pub fn matched_sql(dialect: Dialect, table: &str, key: &[String]) -> String {
+/// Two counts: the staged rows whose key the table already holds (the rows the merge updates),
+/// and of those the rows that hold the table's values already (the merge leaves them as they
+/// are). `compared`: each column that is not part of the key, with its staged value as the
+/// table stores it (an expression over `s`).
+pub fn matched_sql(dialect: Dialect, table: &str, key: &[String], compared: &[(String, String)]) -> String {
     let on: Vec<String> = key.iter().map(|k| format!("t.{column} = s.{column}", column = quote(dialect, k))).collect();
+    let same: Vec<String> = compared
+        .iter()
+        .map(|(column, staged)| {
+            let column = quote(dialect, column);
+            match dialect {
+                // Text forms: every type has one, not every type has an equality operator (json).
+                Dialect::Postgres => format!("CAST(t.{column} AS TEXT) IS NOT DISTINCT FROM CAST({staged} AS TEXT)"),
+                Dialect::Mysql => format!("t.{column} <=> {staged}"),
+                Dialect::Sqlite => format!("t.{column} IS {staged}"),
+            }
+        })
+        .collect();
+    let same = if same.is_empty() { "1 = 1".to_string() } else { same.join(" AND ") };
     format!(
-        "SELECT count(*) FROM {STAGING} s WHERE EXISTS (SELECT 1 FROM {} t WHERE {})",
+        "SELECT count(*), count(CASE WHEN {same} THEN 1 END) FROM {STAGING} s JOIN {} t ON {}",
         quote_table(dialect, table),
         on.join(" AND ")
     )
+}
+
+/// The columns a merge compares to find unchanged rows: all but the key, staged as they are.
+pub fn compared_columns(dialect: Dialect, names: &[String], key: &[String]) -> Vec<(String, String)> {
+    names
+        .iter()
+        .filter(|name| !key.contains(name))
+        .map(|name| (name.clone(), format!("s.{}", quote(dialect, name))))
+        .collect()
 }
 
 /// Moves the staged rows into the table: plain insert, or an upsert on `key` (merge).

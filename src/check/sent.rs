@@ -1,7 +1,5 @@
-//! Where checks meet a run: the audit's verdict as the last item of the stream the sink writes
-//! (before its commit), and the published table read back for the reconciliation (after).
-
-use std::sync::{Arc, Mutex};
+//! The reconciliation's two halves around a load: the digest of the rows sent ([`Sent`], fed
+//! by the run's pipeline), and the published table read back and compared with it.
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
@@ -10,14 +8,11 @@ use datafusion::common::{JoinType, ScalarValue};
 use datafusion::execution::options::ArrowReadOptions;
 use datafusion::functions_aggregate::expr_fn::{max, min};
 use datafusion::prelude::{cast, col, lit};
-use futures::StreamExt;
 
 use super::reconcile::{table_figures, Figures, Reconciliation};
-use super::{Audit, CheckResult};
+use crate::db::WriteMode;
 use crate::error::{FerryError, Result};
 use crate::job::MigrationPlan;
-use crate::sink::{SinkBatch, WriteMode};
-use crate::source::ReadCounter;
 
 /// What a run sent, for its reconciliation: the figures, and for a merge the keys, spilled to a
 /// file so the rows the merge touched can be found again.
@@ -107,31 +102,4 @@ pub async fn read_back(
     }
     let target = table_figures(frame, schema).await?;
     Ok(Reconciliation::compare(schema, &sent.figures, &target))
-}
-
-/// The stream's last step: the audit's verdict, after every row went to the sink and before it
-/// commits. A failing `error` check ends the stream with an error, so the sink rolls back.
-pub fn audit_gate(
-    migration: &str,
-    audit: Arc<Mutex<Option<Audit>>>,
-    verdict: Arc<Mutex<Vec<CheckResult>>>,
-    counter: Arc<ReadCounter>,
-) -> impl futures::Stream<Item = Result<SinkBatch>> {
-    let migration = migration.to_string();
-    futures::stream::once(async move {
-        let taken = audit.lock().ok().and_then(|mut audit| audit.take());
-        let audit = taken?;
-        let results = match audit.finish(Some(counter.get())).await {
-            Ok(results) => results,
-            Err(error) => return Some(Err(error)),
-        };
-        if let Ok(mut shared) = verdict.lock() {
-            shared.clone_from(&results);
-        }
-        if results.iter().any(CheckResult::blocks) {
-            return Some(Err(FerryError::ChecksFailed { migration, results }));
-        }
-        None
-    })
-    .filter_map(futures::future::ready)
 }

@@ -11,42 +11,50 @@ use bytes::{Bytes, BytesMut};
 use futures::{SinkExt, StreamExt};
 use tokio_postgres::Client;
 
-use super::merge::{
-    check_unique_key, duplicates_error, duplicates_sql, insert_sql, key_columns, matched_sql, save_state_sql,
-    state_table_sql, STAGING,
-};
-use super::pg_binary::{encode_batch, header, trailer, WireType};
-use super::pg_indexes::defer_indexes;
-use super::pg_types::{existing_columns, new_column_type, wires, write_type, PgColumn};
-use super::state::{SavedState, STATE_TABLE};
-use super::{
-    match_columns, new_table_columns, rejects_schema, LoadSpec, Loaded, RowStream, Sink, SinkBatch, TargetColumn,
-    WriteMode, REJECTS_TABLE,
-};
+use super::connect::{pg_connect, pg_message};
+use super::encode::{encode_batch, header, trailer, WireType};
+use super::indexes::defer_indexes;
+use super::types::{existing_columns, new_column_type, wires, write_type, PgColumn};
 use crate::connection::Endpoint;
+use crate::db::merge::{
+    check_unique_key, duplicates_error, duplicates_sql, insert_sql, key_columns, matched_sql, save_state_sql,
+    state_table_sql, Dialect, STAGING,
+};
+use crate::db::state::{SavedState, STATE_TABLE};
+use crate::db::{
+    match_columns, new_table_columns, rejects_schema, LoadSpec, Loaded, PreparedLoad, RowStream, Sink, SinkBatch,
+    TargetColumn, WriteMode, REJECTS_TABLE,
+};
 use crate::error::{FerryError, Result};
-use crate::source::{pg_connect, pg_message, Dialect};
 
 /// Bytes gathered before one CopyData message is sent.
 const FLUSH_BYTES: usize = 1 << 20;
 
 pub struct PostgresSink {
     endpoint: Endpoint,
+    /// The session `state` opened, which `prepare` goes on in.
     client: Option<Client>,
+}
+
+/// A prepared load: its session, and the table as the load will find it.
+struct PostgresLoad {
+    endpoint: Endpoint,
+    client: Client,
+    spec: LoadSpec,
     /// The `CREATE TABLE` to run in the load's transaction when the table does not exist.
     create: Option<String>,
     /// The existing table's columns (empty until a created table exists).
     columns: Vec<PgColumn>,
-    target: Option<SchemaRef>,
+    target: SchemaRef,
 }
 
 impl PostgresSink {
     pub fn new(endpoint: Endpoint) -> Self {
-        PostgresSink { endpoint, client: None, create: None, columns: Vec::new(), target: None }
+        PostgresSink { endpoint, client: None }
     }
 
     fn error(&self, table: &str, message: impl Into<String>) -> FerryError {
-        FerryError::Target { url: self.endpoint.masked(), table: table.to_string(), message: message.into() }
+        target_error(&self.endpoint, table, message)
     }
 
     /// What `_ferry_state` holds for `migration`, unless `table` is missing or empty.
@@ -87,13 +95,17 @@ impl PostgresSink {
     }
 }
 
+fn target_error(endpoint: &Endpoint, table: &str, message: impl Into<String>) -> FerryError {
+    FerryError::Target { url: endpoint.masked(), table: table.to_string(), message: message.into() }
+}
+
 /// `"schema"."table"` or `"table"`.
 fn quote_table(table: &str) -> String {
-    super::merge::quote_table(Dialect::Postgres, table)
+    crate::db::merge::quote_table(Dialect::Postgres, table)
 }
 
 fn quote(identifier: &str) -> String {
-    super::merge::quote(Dialect::Postgres, identifier)
+    crate::db::merge::quote(Dialect::Postgres, identifier)
 }
 
 #[async_trait]
@@ -105,46 +117,51 @@ impl Sink for PostgresSink {
         state
     }
 
-    async fn prepare(&mut self, spec: &LoadSpec) -> Result<SchemaRef> {
+    async fn prepare(&mut self, spec: &LoadSpec) -> Result<Box<dyn PreparedLoad>> {
         let client = self.session().await?;
+        let mut create = None;
+        let mut columns = Vec::new();
         let existing =
             existing_columns(&client, &spec.table).await.map_err(|e| self.error(&spec.table, pg_message(&e)))?;
         let target = if existing.is_empty() {
             let (columns, target) = new_table_columns(spec, "PostgreSQL", new_column_type, quote, write_type)?;
-            self.create = Some(format!("CREATE TABLE {} ({columns})", quote_table(&spec.table)));
+            create = Some(format!("CREATE TABLE {} ({columns})", quote_table(&spec.table)));
             target
         } else {
-            let columns: Vec<TargetColumn> = existing.iter().map(|c| c.column.clone()).collect();
-            self.columns = existing;
+            let existing_columns: Vec<TargetColumn> = existing.iter().map(|c| c.column.clone()).collect();
+            columns = existing;
             if spec.mode == WriteMode::Merge {
                 let unique =
                     unique_keys(&client, &spec.table).await.map_err(|e| self.error(&spec.table, pg_message(&e)))?;
                 check_unique_key(spec, &unique)?;
             }
-            match_columns(spec, &columns)?
+            match_columns(spec, &existing_columns)?
         };
-        self.client = Some(client);
-        self.target = Some(target.clone());
-        Ok(target)
+        let endpoint = self.endpoint.clone();
+        Ok(Box::new(PostgresLoad { endpoint, client, spec: spec.clone(), create, columns, target }))
+    }
+}
+
+#[async_trait]
+impl PreparedLoad for PostgresLoad {
+    fn schema(&self) -> SchemaRef {
+        self.target.clone()
     }
 
-    async fn write_all(&mut self, spec: &LoadSpec, mut rows: RowStream) -> Result<Loaded> {
+    async fn write_all(self: Box<Self>, mut rows: RowStream) -> Result<Loaded> {
+        let PostgresLoad { endpoint, mut client, spec, create, columns: mut table_columns, target } = *self;
+        let spec = &spec;
         let table = spec.table.clone();
-        let Some(mut client) = self.client.take() else {
-            return Err(FerryError::internal("PostgresSink::write_all before prepare"));
-        };
-        let target = self.target.clone().ok_or_else(|| FerryError::internal("no target schema"))?;
-        let mut table_columns = self.columns.clone();
-        let pg = |e: tokio_postgres::Error| self.error(&table, pg_message(&e));
+        let pg = |e: tokio_postgres::Error| target_error(&endpoint, &table, pg_message(&e));
         let transaction = client.transaction().await.map_err(pg)?;
-        if let Some(create) = &self.create {
+        if let Some(create) = &create {
             transaction.batch_execute(create).await.map_err(pg)?;
             table_columns = existing_columns(&transaction, &table).await.map_err(pg)?;
         } else if spec.mode == WriteMode::Replace {
             transaction.batch_execute(&format!("TRUNCATE {}", quote_table(&table))).await.map_err(pg)?;
         }
         // All the table's rows come from this load: its indexes are built once, after the rows.
-        let emptied = self.create.is_some() || spec.mode == WriteMode::Replace;
+        let emptied = create.is_some() || spec.mode == WriteMode::Replace;
         let deferred =
             if emptied { Some(defer_indexes(&transaction, &quote_table(&table)).await.map_err(pg)?) } else { None };
         let wires = wires(&target, &table_columns);
@@ -181,18 +198,20 @@ impl Sink for PostgresSink {
         while let Some(batch) = rows.next().await {
             match batch? {
                 SinkBatch::Rows(batch) => {
-                    encode_batch(&batch, &wires, &mut buffer).map_err(|e| self.error(&table, e))?;
+                    encode_batch(&batch, &wires, &mut buffer).map_err(|e| target_error(&endpoint, &table, e))?;
                     if buffer.len() >= FLUSH_BYTES {
                         sink.send(buffer.split().freeze()).await.map_err(pg)?;
                     }
                 }
-                SinkBatch::Rejects(batch) => rejects.push(&batch).map_err(|e| self.error(REJECTS_TABLE, e))?,
+                SinkBatch::Rejects(batch) => {
+                    rejects.push(&batch).map_err(|e| target_error(&endpoint, REJECTS_TABLE, e))?
+                }
             }
         }
         trailer(&mut buffer);
         sink.send(buffer.split().freeze()).await.map_err(pg)?;
         let loaded = sink.as_mut().finish().await.map_err(pg)?;
-        let mut updated = 0;
+        let (mut updated, mut unchanged) = (0, 0);
         if staged {
             let key = key_columns(spec, &target);
             if spec.mode == WriteMode::Merge {
@@ -207,10 +226,26 @@ impl Sink for PostgresSink {
                     return Err(duplicates_error(spec, &found));
                 }
                 // A table created by this load holds no keys yet: nothing to match.
-                if self.create.is_none() {
-                    let matched =
-                        transaction.query_one(&matched_sql(Dialect::Postgres, &table, &key), &[]).await.map_err(pg)?;
-                    updated = matched.get::<_, i64>(0) as u64;
+                if create.is_none() {
+                    let compared: Vec<(String, String)> = names
+                        .iter()
+                        .zip(&columns)
+                        .zip(&wires)
+                        .filter(|((name, _), _)| !key.contains(name))
+                        .map(|((name, column), wire)| {
+                            let sql_type =
+                                table_columns.iter().find(|c| c.column.name == *name).map(|c| &c.column.sql_type);
+                            let staged = match (wire, sql_type) {
+                                (WireType::Cast, Some(sql_type)) => format!("CAST(s.{column} AS {sql_type})"),
+                                _ => format!("s.{column}"),
+                            };
+                            (name.clone(), staged)
+                        })
+                        .collect();
+                    let sql = matched_sql(Dialect::Postgres, &table, &key, &compared);
+                    let matched = transaction.query_one(&sql, &[]).await.map_err(pg)?;
+                    unchanged = matched.get::<_, i64>(1) as u64;
+                    updated = matched.get::<_, i64>(0) as u64 - unchanged;
                 }
             }
             let selected: Vec<String> = names
@@ -225,16 +260,16 @@ impl Sink for PostgresSink {
                     }
                 })
                 .collect();
-            let merge_key = (spec.mode == WriteMode::Merge && self.create.is_none()).then_some(key.as_slice());
+            let merge_key = (spec.mode == WriteMode::Merge && create.is_none()).then_some(key.as_slice());
             let insert = insert_sql(Dialect::Postgres, &table, &names, &selected, merge_key);
             transaction.batch_execute(&insert).await.map_err(pg)?;
         }
         if let Some(deferred) = deferred {
             deferred.rebuild(&transaction).await.map_err(pg)?;
         }
-        write_rejects(&transaction, spec, rejects).await.map_err(|e| self.error(REJECTS_TABLE, e))?;
+        write_rejects(&transaction, spec, rejects).await.map_err(|e| target_error(&endpoint, REJECTS_TABLE, e))?;
         if let Some(watermark) = &spec.watermark {
-            let pg_state = |e: tokio_postgres::Error| self.error(STATE_TABLE, pg_message(&e));
+            let pg_state = |e: tokio_postgres::Error| target_error(&endpoint, STATE_TABLE, pg_message(&e));
             transaction.batch_execute(&state_table_sql(Dialect::Postgres)).await.map_err(pg_state)?;
             let value = watermark.text()?;
             transaction
@@ -246,7 +281,7 @@ impl Sink for PostgresSink {
                 .map_err(pg_state)?;
         }
         transaction.commit().await.map_err(pg)?;
-        Ok(Loaded { rows: loaded, updated })
+        Ok(Loaded { rows: loaded, updated, unchanged })
     }
 }
 

@@ -17,9 +17,13 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchReceiverStream;
 use mysql::prelude::Queryable;
 
-use super::table::select_sql;
-use super::{Dialect, ReadRequest, SizeEstimate, SourceDatabase, PG_TYPE, TEXT_FORM};
+use chrono::NaiveDateTime;
+use datafusion::logical_expr::Operator;
+use datafusion::sql::unparser::dialect::{Dialect as UnparserDialect, MySqlDialect};
+
+use super::connect::mysql_connect;
 use crate::connection::Endpoint;
+use crate::db::{comparison, select_sql, time_text, ReadRequest, SizeEstimate, SourceDatabase, PG_TYPE, TEXT_FORM};
 use crate::decimal::parse_unscaled;
 use crate::error::{FerryError, Result};
 
@@ -34,39 +38,6 @@ impl MysqlSource {
     pub fn new(endpoint: Endpoint) -> Self {
         MysqlSource { endpoint }
     }
-}
-
-/// Opens a plain `mysql` connection (for the catalog and for the sink).
-pub fn mysql_connect(endpoint: &Endpoint) -> Result<mysql::Conn> {
-    let options = mysql::Opts::from_url(&endpoint.secret_url())
-        .map_err(|e| FerryError::Connection { url: endpoint.masked(), message: e.to_string() })?;
-    let builder = mysql::OptsBuilder::from_opts(options).local_infile_handler(None);
-    mysql::Conn::new(builder).map_err(|e| FerryError::Connection {
-        url: endpoint.masked(),
-        message: format!("{e}; is the MySQL/MariaDB server running and the URL right?"),
-    })
-}
-
-/// Rows of a statement with positional `params`, every value as text (NULL as None).
-pub fn mysql_text_rows(
-    connection: &mut mysql::Conn,
-    sql: &str,
-    params: Vec<mysql::Value>,
-) -> std::result::Result<Vec<Vec<Option<String>>>, mysql::Error> {
-    use mysql::prelude::Queryable;
-    let rows: Vec<mysql::Row> = connection.exec(sql, params)?;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            (0..row.len())
-                .map(|i| match row.as_ref(i) {
-                    Some(mysql::Value::Bytes(bytes)) => Some(String::from_utf8_lossy(bytes).into_owned()),
-                    Some(mysql::Value::NULL) | None => None,
-                    Some(other) => Some(other.as_sql(true).trim_matches('\'').to_string()),
-                })
-                .collect()
-        })
-        .collect())
 }
 
 /// The Arrow type of a MySQL column, from `information_schema.columns` (read and written as).
@@ -214,8 +185,19 @@ impl SourceDatabase for MysqlSource {
         }
     }
 
-    fn dialect(&self) -> Dialect {
-        Dialect::Mysql
+    fn unparser_dialect(&self) -> Box<dyn UnparserDialect> {
+        Box::new(MySqlDialect {})
+    }
+
+    /// A TIMESTAMP, read as an instant, compares through UNIX_TIMESTAMP (exact, whatever the
+    /// session's time zone).
+    fn compare_time(&self, quoted: &str, op: Operator, at: NaiveDateTime, is_date: bool, zoned: bool) -> String {
+        let op = comparison(op).unwrap_or("=");
+        if !zoned {
+            return format!("{quoted} {op} '{}'", time_text(at, is_date));
+        }
+        let micros = at.and_utc().timestamp_micros();
+        format!("UNIX_TIMESTAMP({quoted}) {op} {}.{:06}", micros.div_euclid(1_000_000), micros.rem_euclid(1_000_000))
     }
 
     fn read(&self, request: ReadRequest) -> SendableRecordBatchStream {

@@ -10,41 +10,49 @@ use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use mysql::prelude::Queryable;
 
-use super::merge::{
-    check_unique_key, duplicates_error, duplicates_sql, insert_sql, key_columns, matched_sql, save_state_sql,
-    state_table_sql, STAGING,
-};
-use super::state::{SavedState, STATE_TABLE};
-use super::values::{cell, column_type, write_type, Cell};
-use super::{
-    feed_blocking, instants_as_utc, match_columns, new_table_columns, LoadSpec, Loaded, RowStream, Sink, SinkBatch,
-    TargetColumn, WriteMode, REJECTS_TABLE,
-};
+use super::connect::{mysql_connect, mysql_text_rows};
+use super::source::mysql_arrow_type;
 use crate::connection::Endpoint;
+use crate::db::merge::{
+    check_unique_key, compared_columns, duplicates_error, duplicates_sql, insert_sql, key_columns, matched_sql,
+    save_state_sql, state_table_sql, Dialect, STAGING,
+};
+use crate::db::state::{SavedState, STATE_TABLE};
+use crate::db::values::{cell, column_type, write_type, Cell};
+use crate::db::{
+    feed_blocking, instants_as_utc, match_columns, new_table_columns, LoadSpec, Loaded, PreparedLoad, RowStream, Sink,
+    SinkBatch, TargetColumn, WriteMode, REJECTS_TABLE,
+};
 use crate::error::{FerryError, Result};
-use crate::source::{mysql_arrow_type, mysql_connect, mysql_text_rows, Dialect};
 
 /// Placeholders per INSERT statement stay well under MySQL's limit of 65,535.
 const MAX_PLACEHOLDERS: usize = 30_000;
 
 pub struct MysqlSink {
     endpoint: Endpoint,
+}
+
+/// A prepared load: the table as the load will find it.
+struct MysqlLoad {
+    endpoint: Endpoint,
+    spec: LoadSpec,
+    /// The `CREATE TABLE` to run first when the table does not exist.
     create: Option<String>,
-    target: Option<SchemaRef>,
+    target: SchemaRef,
 }
 
 impl MysqlSink {
     pub fn new(endpoint: Endpoint) -> Self {
-        MysqlSink { endpoint, create: None, target: None }
+        MysqlSink { endpoint }
     }
 }
 
 fn quote(identifier: &str) -> String {
-    super::merge::quote(Dialect::Mysql, identifier)
+    crate::db::merge::quote(Dialect::Mysql, identifier)
 }
 
 fn quote_table(table: &str) -> String {
-    super::merge::quote_table(Dialect::Mysql, table)
+    crate::db::merge::quote_table(Dialect::Mysql, table)
 }
 
 fn to_value(cell: Cell) -> mysql::Value {
@@ -59,13 +67,14 @@ fn to_value(cell: Cell) -> mysql::Value {
 }
 
 /// Inserts `batch` in multi-row statements of at most [`MAX_PLACEHOLDERS`] values.
-fn insert_batch(connection: &mut mysql::Conn, table: &str, batch: &RecordBatch) -> Result<(), String> {
+/// Inserts the batch's rows; returns how many rows the server says it inserted.
+fn insert_batch(connection: &mut mysql::Conn, table: &str, batch: &RecordBatch) -> Result<u64, String> {
     let schema = batch.schema();
     let columns: Vec<String> = schema.fields().iter().map(|f| quote(f.name())).collect();
     let width = columns.len().max(1);
     let per_statement = (MAX_PLACEHOLDERS / width).max(1);
     let row_marks = format!("({})", vec!["?"; width].join(", "));
-    let mut start = 0;
+    let (mut start, mut inserted) = (0, 0);
     while start < batch.num_rows() {
         let count = per_statement.min(batch.num_rows() - start);
         let sql = format!(
@@ -86,9 +95,10 @@ fn insert_batch(connection: &mut mysql::Conn, table: &str, batch: &RecordBatch) 
         connection
             .exec_drop(sql, mysql::Params::Positional(values))
             .map_err(|e| format!("rows {}..{}: {e}", start + 1, start + count))?;
+        inserted += connection.affected_rows();
         start += count;
     }
-    Ok(())
+    Ok(inserted)
 }
 
 fn session(connection: &mut mysql::Conn) -> Result<(), mysql::Error> {
@@ -143,7 +153,8 @@ impl Sink for MysqlSink {
         .map_err(FerryError::internal)?
     }
 
-    async fn prepare(&mut self, spec: &LoadSpec) -> Result<SchemaRef> {
+    async fn prepare(&mut self, spec: &LoadSpec) -> Result<Box<dyn PreparedLoad>> {
+        let mut create = None;
         let endpoint = self.endpoint.clone();
         let table = spec.table.clone();
         let merge = spec.mode == WriteMode::Merge;
@@ -191,7 +202,7 @@ impl Sink for MysqlSink {
                 })
             };
             let (columns, target) = new_table_columns(spec, "MySQL", sql_type, quote, write_type)?;
-            self.create = Some(format!(
+            create = Some(format!(
                 "CREATE TABLE {} ({columns}) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
                 quote_table(&spec.table)
             ));
@@ -205,15 +216,19 @@ impl Sink for MysqlSink {
             }
             match_columns(spec, &existing)?
         };
-        self.target = Some(target.clone());
-        Ok(target)
+        let endpoint = self.endpoint.clone();
+        Ok(Box::new(MysqlLoad { endpoint, spec: spec.clone(), create, target }))
+    }
+}
+
+#[async_trait]
+impl PreparedLoad for MysqlLoad {
+    fn schema(&self) -> SchemaRef {
+        self.target.clone()
     }
 
-    async fn write_all(&mut self, spec: &LoadSpec, rows: RowStream) -> Result<Loaded> {
-        let endpoint = self.endpoint.clone();
-        let spec = spec.clone();
-        let create = self.create.clone();
-        let target = self.target.clone().ok_or_else(|| FerryError::internal("MysqlSink::write_all before prepare"))?;
+    async fn write_all(self: Box<Self>, rows: RowStream) -> Result<Loaded> {
+        let MysqlLoad { endpoint, spec, create, target } = *self;
         feed_blocking(rows, move |batches| {
             let error = |table: &str, message: String| FerryError::Target {
                 url: endpoint.masked(),
@@ -271,8 +286,7 @@ impl Sink for MysqlSink {
                 for batch in batches {
                     match batch? {
                         SinkBatch::Rows(batch) => {
-                            insert_batch(&mut connection, rows_into, &batch).map_err(table_error)?;
-                            loaded.rows += batch.num_rows() as u64;
+                            loaded.rows += insert_batch(&mut connection, rows_into, &batch).map_err(table_error)?;
                         }
                         SinkBatch::Rejects(batch) => {
                             insert_batch(&mut connection, REJECTS_TABLE, &batch).map_err(rejects_error)?;
@@ -291,10 +305,12 @@ impl Sink for MysqlSink {
                             .collect();
                         return Err(duplicates_error(&spec, &found));
                     }
-                    let matched: Option<u64> = connection
-                        .query_first(matched_sql(Dialect::Mysql, &spec.table, &key))
-                        .map_err(|e| table_error(e.to_string()))?;
-                    loaded.updated = matched.unwrap_or(0);
+                    let compared = compared_columns(Dialect::Mysql, &names, &key);
+                    let (matched, unchanged): (u64, u64) = connection
+                        .query_first(matched_sql(Dialect::Mysql, &spec.table, &key, &compared))
+                        .map_err(|e| table_error(e.to_string()))?
+                        .unwrap_or_default();
+                    (loaded.updated, loaded.unchanged) = (matched - unchanged, unchanged);
                     sql(&mut connection, &insert_sql(Dialect::Mysql, &spec.table, &names, &columns, Some(&key)))?;
                     sql(&mut connection, &format!("DROP TEMPORARY TABLE {STAGING}"))?;
                 }

@@ -6,34 +6,42 @@ use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 
-use super::merge::{
-    check_unique_key, duplicates_error, duplicates_sql, insert_sql as move_sql, key_columns, matched_sql,
-    save_state_sql, state_table_sql, STAGING,
-};
-use super::state::{SavedState, STATE_TABLE};
-use super::values::{cell, column_type, write_type, Cell};
-use super::{
-    feed_blocking, instants_as_utc, match_columns, new_table_columns, LoadSpec, Loaded, RowStream, Sink, SinkBatch,
-    TargetColumn, WriteMode, REJECTS_TABLE,
-};
+use super::connect::sqlite_open;
+use super::source::arrow_type as sqlite_arrow_type;
 use crate::connection::Endpoint;
+use crate::db::merge::{
+    check_unique_key, compared_columns, duplicates_error, duplicates_sql, insert_sql as move_sql, key_columns,
+    matched_sql, save_state_sql, state_table_sql, Dialect, STAGING,
+};
+use crate::db::state::{SavedState, STATE_TABLE};
+use crate::db::values::{cell, column_type, write_type, Cell};
+use crate::db::{
+    feed_blocking, instants_as_utc, match_columns, new_table_columns, LoadSpec, Loaded, PreparedLoad, RowStream, Sink,
+    SinkBatch, TargetColumn, WriteMode, REJECTS_TABLE,
+};
 use crate::error::{FerryError, Result};
-use crate::source::{sqlite_arrow_type, sqlite_open, Dialect};
 
 pub struct SqliteSink {
     endpoint: Endpoint,
+}
+
+/// A prepared load: the table as the load will find it.
+struct SqliteLoad {
+    endpoint: Endpoint,
+    spec: LoadSpec,
+    /// The `CREATE TABLE` to run first when the table does not exist.
     create: Option<String>,
-    target: Option<SchemaRef>,
+    target: SchemaRef,
 }
 
 impl SqliteSink {
     pub fn new(endpoint: Endpoint) -> Self {
-        SqliteSink { endpoint, create: None, target: None }
+        SqliteSink { endpoint }
     }
 }
 
 fn quote(identifier: &str) -> String {
-    super::merge::quote(Dialect::Sqlite, identifier)
+    crate::db::merge::quote(Dialect::Sqlite, identifier)
 }
 
 /// The column sets of the table's primary key and unique indexes.
@@ -75,18 +83,20 @@ fn to_sql(cell: Cell<'_>) -> ToSqlOutput<'_> {
 }
 
 /// Inserts every row of `batch` with the prepared `insert`, binding values where they lie.
-fn insert_batch(connection: &rusqlite::Connection, insert: &str, batch: &RecordBatch) -> Result<(), String> {
+/// Inserts the batch's rows; returns how many rows SQLite says it inserted.
+fn insert_batch(connection: &rusqlite::Connection, insert: &str, batch: &RecordBatch) -> Result<u64, String> {
     let mut statement = connection.prepare_cached(insert).map_err(|e| e.to_string())?;
     let mut scratch = vec![String::new(); batch.num_columns()];
+    let mut inserted = 0;
     for row in 0..batch.num_rows() {
         for (index, (array, scratch)) in batch.columns().iter().zip(scratch.iter_mut()).enumerate() {
             let value = cell(array.as_ref(), row, scratch)
                 .map_err(|e| format!("column `{}`: {e}", batch.schema().field(index).name()))?;
             statement.raw_bind_parameter(index + 1, to_sql(value)).map_err(|e| format!("row {}: {e}", row + 1))?;
         }
-        statement.raw_execute().map_err(|e| format!("row {}: {e}", row + 1))?;
+        inserted += statement.raw_execute().map_err(|e| format!("row {}: {e}", row + 1))? as u64;
     }
-    Ok(())
+    Ok(inserted)
 }
 
 fn insert_sql(table: &str, schema: &Schema) -> String {
@@ -132,7 +142,8 @@ impl Sink for SqliteSink {
         rows.next().transpose().map_err(|e| error(STATE_TABLE, e))
     }
 
-    async fn prepare(&mut self, spec: &LoadSpec) -> Result<SchemaRef> {
+    async fn prepare(&mut self, spec: &LoadSpec) -> Result<Box<dyn PreparedLoad>> {
+        let mut create = None;
         if let Endpoint::Sqlite(path) = &self.endpoint {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 std::fs::create_dir_all(parent).map_err(|e| FerryError::Connection {
@@ -165,7 +176,7 @@ impl Sink for SqliteSink {
         let target = if existing.is_empty() {
             let (columns, target) =
                 new_table_columns(spec, "SQLite", |f| column_type(f.data_type(), false), quote, write_type)?;
-            self.create = Some(format!("CREATE TABLE {} ({columns})", quote(&spec.table)));
+            create = Some(format!("CREATE TABLE {} ({columns})", quote(&spec.table)));
             target
         } else {
             if spec.mode == WriteMode::Merge {
@@ -174,15 +185,19 @@ impl Sink for SqliteSink {
             // SQLite has no zones; ferry writes instants as UTC date-time text.
             match_columns(spec, &instants_as_utc(spec, existing))?
         };
-        self.target = Some(target.clone());
-        Ok(target)
+        let endpoint = self.endpoint.clone();
+        Ok(Box::new(SqliteLoad { endpoint, spec: spec.clone(), create, target }))
+    }
+}
+
+#[async_trait]
+impl PreparedLoad for SqliteLoad {
+    fn schema(&self) -> SchemaRef {
+        self.target.clone()
     }
 
-    async fn write_all(&mut self, spec: &LoadSpec, rows: RowStream) -> Result<Loaded> {
-        let endpoint = self.endpoint.clone();
-        let spec = spec.clone();
-        let create = self.create.clone();
-        let target = self.target.clone().ok_or_else(|| FerryError::internal("SqliteSink::write_all before prepare"))?;
+    async fn write_all(self: Box<Self>, rows: RowStream) -> Result<Loaded> {
+        let SqliteLoad { endpoint, spec, create, target } = *self;
         feed_blocking(rows, move |batches| {
             let connection = sqlite_open(&endpoint, false)?;
             let error = |table: &str, message: String| FerryError::Target {
@@ -239,13 +254,12 @@ impl Sink for SqliteSink {
                         .map_err(|e| table_error(e.to_string()))?;
                 }
                 let insert_rows = insert_sql(if merge { STAGING } else { &spec.table }, &target);
-                let insert_rejects = insert_sql(REJECTS_TABLE, &super::rejects_schema());
+                let insert_rejects = insert_sql(REJECTS_TABLE, &crate::db::rejects_schema());
                 let mut loaded = Loaded::default();
                 for batch in batches {
                     match batch? {
                         SinkBatch::Rows(batch) => {
-                            insert_batch(&connection, &insert_rows, &batch).map_err(table_error)?;
-                            loaded.rows += batch.num_rows() as u64;
+                            loaded.rows += insert_batch(&connection, &insert_rows, &batch).map_err(table_error)?;
                         }
                         SinkBatch::Rejects(batch) => {
                             prepare_rejects()?;
@@ -268,10 +282,13 @@ impl Sink for SqliteSink {
                     if !found.is_empty() {
                         return Err(duplicates_error(&spec, &found));
                     }
-                    let matched: i64 = connection
-                        .query_row(&matched_sql(Dialect::Sqlite, &spec.table, &key), [], |row| row.get(0))
+                    let compared = compared_columns(Dialect::Sqlite, &names, &key);
+                    let (matched, unchanged): (i64, i64) = connection
+                        .query_row(&matched_sql(Dialect::Sqlite, &spec.table, &key, &compared), [], |row| {
+                            Ok((row.get(0)?, row.get(1)?))
+                        })
                         .map_err(sqlite)?;
-                    loaded.updated = matched as u64;
+                    (loaded.updated, loaded.unchanged) = ((matched - unchanged) as u64, unchanged as u64);
                     connection
                         .execute_batch(&move_sql(Dialect::Sqlite, &spec.table, &names, &columns, Some(&key)))
                         .map_err(sqlite)?;

@@ -18,11 +18,13 @@ use parquet::arrow::async_writer::{AsyncArrowWriter, ParquetObjectWriter};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-use super::state::SavedState;
-use super::{match_columns, rejects_schema, LoadSpec, Loaded, RowStream, Sink, SinkBatch, TargetColumn, WriteMode};
+use super::store::object_store;
 use crate::connection::Endpoint;
+use crate::db::state::SavedState;
+use crate::db::{
+    match_columns, rejects_schema, LoadSpec, Loaded, PreparedLoad, RowStream, Sink, SinkBatch, TargetColumn, WriteMode,
+};
 use crate::error::{FerryError, Result};
-use crate::store::object_store;
 
 /// A new Parquet file is started after this many rows or bytes, whichever comes first.
 const ROWS_PER_FILE: usize = 1_000_000;
@@ -30,14 +32,21 @@ const BYTES_PER_FILE: usize = 128 << 20;
 /// Where a Parquet location keeps each migration's rejected rows.
 const REJECTS_FOLDER: &str = "_ferry_rejects";
 
+#[derive(Clone)]
 pub struct ParquetSink {
     endpoint: Endpoint,
-    target: Option<SchemaRef>,
+}
+
+/// A prepared load: the schema its files get.
+struct ParquetLoad {
+    sink: ParquetSink,
+    spec: LoadSpec,
+    target: SchemaRef,
 }
 
 impl ParquetSink {
     pub fn new(endpoint: Endpoint) -> Self {
-        ParquetSink { endpoint, target: None }
+        ParquetSink { endpoint }
     }
 
     fn error(&self, table: &str, message: impl std::fmt::Display) -> FerryError {
@@ -118,7 +127,7 @@ impl Sink for ParquetSink {
         Ok(None) // incremental loads into Parquet are refused when the job is read
     }
 
-    async fn prepare(&mut self, spec: &LoadSpec) -> Result<SchemaRef> {
+    async fn prepare(&mut self, spec: &LoadSpec) -> Result<Box<dyn PreparedLoad>> {
         if spec.mode == WriteMode::Merge {
             return Err(FerryError::Job(format!(
                 "migration `{}`: Parquet targets cannot merge (files cannot update rows); use `replace` or `append`",
@@ -158,14 +167,20 @@ impl Sink for ParquetSink {
             spec.schema.clone()
         };
         let target = Arc::new(Schema::new(target.fields().clone()));
-        self.target = Some(target.clone());
-        Ok(target)
+        Ok(Box::new(ParquetLoad { sink: self.clone(), spec: spec.clone(), target }))
+    }
+}
+
+#[async_trait]
+impl PreparedLoad for ParquetLoad {
+    fn schema(&self) -> SchemaRef {
+        self.target.clone()
     }
 
-    async fn write_all(&mut self, spec: &LoadSpec, mut rows: RowStream) -> Result<Loaded> {
-        let (store, prefix) = self.store()?;
-        let target =
-            self.target.clone().ok_or_else(|| FerryError::internal("ParquetSink::write_all before prepare"))?;
+    async fn write_all(self: Box<Self>, mut rows: RowStream) -> Result<Loaded> {
+        let ParquetLoad { sink, spec, target } = *self;
+        let spec = &spec;
+        let (store, prefix) = sink.store()?;
         let staging = child(&prefix, &["_ferry_staging", &spec.run_id, &spec.table]);
         let mut roller = FileRoller::new(store.clone(), staging, target);
         let reject_staging = child(&prefix, &["_ferry_staging", &spec.run_id, "_ferry_rejects"]);
@@ -175,19 +190,19 @@ impl Sink for ParquetSink {
             while let Some(batch) = rows.next().await {
                 match batch? {
                     SinkBatch::Rows(batch) => {
-                        roller.write(&batch).await.map_err(|e| self.error(&spec.table, e))?;
+                        roller.write(&batch).await.map_err(|e| sink.error(&spec.table, e))?;
                         loaded += batch.num_rows() as u64;
                     }
                     SinkBatch::Rejects(batch) => {
-                        reject_roller.write(&batch).await.map_err(|e| self.error(REJECTS_FOLDER, e))?;
+                        reject_roller.write(&batch).await.map_err(|e| sink.error(REJECTS_FOLDER, e))?;
                     }
                 }
             }
-            let files = roller.finish().await.map_err(|e| self.error(&spec.table, e))?;
+            let files = roller.finish().await.map_err(|e| sink.error(&spec.table, e))?;
             let reject_files = if reject_roller.files.is_empty() {
                 Vec::new()
             } else {
-                reject_roller.finish().await.map_err(|e| self.error(REJECTS_FOLDER, e))?
+                reject_roller.finish().await.map_err(|e| sink.error(REJECTS_FOLDER, e))?
             };
             Ok((loaded, files, reject_files))
         }
@@ -195,7 +210,7 @@ impl Sink for ParquetSink {
         let (loaded, files, reject_files) = match written {
             Ok(done) => done,
             Err(error) => {
-                self.remove_staging(&store, &prefix, &spec.run_id).await;
+                sink.remove_staging(&store, &prefix, &spec.run_id).await;
                 return Err(error);
             }
         };
@@ -207,14 +222,14 @@ impl Sink for ParquetSink {
                 .map_ok(|m| m.location)
                 .try_collect()
                 .await
-                .map_err(|e| self.error(REJECTS_FOLDER, e))?;
+                .map_err(|e| sink.error(REJECTS_FOLDER, e))?;
             for file in earlier {
-                store.delete(&file).await.map_err(|e| self.error(REJECTS_FOLDER, e))?;
+                store.delete(&file).await.map_err(|e| sink.error(REJECTS_FOLDER, e))?;
             }
         }
         for (index, file) in reject_files.iter().enumerate() {
             let destination = rejects_folder.child(format!("{}-{index:05}.parquet", spec.run_id));
-            store.rename(file, &destination).await.map_err(|e| self.error(REJECTS_FOLDER, e))?;
+            store.rename(file, &destination).await.map_err(|e| sink.error(REJECTS_FOLDER, e))?;
         }
         // Publish: new files in, then (replace) the old ones out, then the marker.
         let folder = child(&prefix, &[&spec.table]);
@@ -223,22 +238,22 @@ impl Sink for ParquetSink {
             .map_ok(|m| m.location)
             .try_collect()
             .await
-            .map_err(|e| self.error(&spec.table, e))?;
+            .map_err(|e| sink.error(&spec.table, e))?;
         for (index, file) in files.iter().enumerate() {
             let destination = folder.child(format!("part-{}-{index:05}.parquet", spec.run_id));
-            store.rename(file, &destination).await.map_err(|e| self.error(&spec.table, e))?;
+            store.rename(file, &destination).await.map_err(|e| sink.error(&spec.table, e))?;
         }
         if spec.mode == WriteMode::Replace {
             for file in old.iter().filter(|p| p.as_ref().ends_with(".parquet")) {
-                store.delete(file).await.map_err(|e| self.error(&spec.table, e))?;
+                store.delete(file).await.map_err(|e| sink.error(&spec.table, e))?;
             }
         }
         store
             .put(&folder.child("_SUCCESS"), PutPayload::from(spec.run_id.clone().into_bytes()))
             .await
-            .map_err(|e| self.error(&spec.table, e))?;
-        self.remove_staging(&store, &prefix, &spec.run_id).await;
-        Ok(Loaded { rows: loaded, updated: 0 })
+            .map_err(|e| sink.error(&spec.table, e))?;
+        sink.remove_staging(&store, &prefix, &spec.run_id).await;
+        Ok(Loaded { rows: loaded, ..Loaded::default() })
     }
 }
 

@@ -3,38 +3,32 @@
 
 use std::sync::Arc;
 
-use datafusion::catalog::{MemorySchemaProvider, SchemaProvider};
+use datafusion::catalog::TableProvider;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::prelude::SessionContext;
 
-use super::counted::CountedTable;
-use super::ReadCounter;
+use super::store::{object_store, store_root};
 use crate::connection::mask_url;
 use crate::error::{FerryError, Result};
-use crate::store::{object_store, store_root};
 
-/// The tables of a Parquet location, as a schema of `ctx`'s default catalog.
-pub async fn parquet_schema(
-    ctx: &SessionContext,
-    url: &url::Url,
-    counter: Arc<ReadCounter>,
-) -> Result<Arc<dyn SchemaProvider>> {
+/// The tables of a Parquet location: one per folder, by the folder's name.
+pub async fn tables(ctx: &SessionContext, url: &url::Url) -> Result<Vec<(String, Arc<dyn TableProvider>)>> {
     let error = |message: String| FerryError::Connection { url: mask_url(url), message };
     let (store, prefix) = object_store(url)?;
     ctx.register_object_store(&store_root(url), store.clone());
     let listing = store.list_with_delimiter(Some(&prefix)).await.map_err(|e| error(e.to_string()))?;
-    let schema = MemorySchemaProvider::new();
+    let mut tables = Vec::new();
     for folder in listing.common_prefixes {
         let Some(name) = folder.filename().map(str::to_string) else { continue };
         if name.starts_with('_') {
             continue;
         }
         let table_url = folder_url(url).join(&format!("{name}/")).map_err(|e| error(e.to_string()))?;
-        let table = Arc::new(CountedTable::new(listing_table(ctx, &table_url).await?, counter.clone()));
-        schema.register_table(name, table).map_err(|e| error(e.to_string()))?;
+        let table: Arc<dyn TableProvider> = listing_table(ctx, &table_url).await?;
+        tables.push((name, table));
     }
-    Ok(Arc::new(schema))
+    Ok(tables)
 }
 
 /// The URL as a folder (with a trailing `/`), so that joining a name goes below it.

@@ -4,9 +4,8 @@
 use arrow::datatypes::{DataType, Field, SchemaRef, TimeUnit};
 use tokio_postgres::GenericClient;
 
-use super::pg_binary::WireType;
-use super::TargetColumn;
-use crate::source::PG_TYPE;
+use super::encode::WireType;
+use crate::db::{TargetColumn, PG_TYPE};
 
 /// The PostgreSQL type a new column gets for an Arrow type.
 pub fn pg_type(data_type: &DataType) -> Option<String> {
@@ -79,7 +78,7 @@ pub async fn existing_columns(
         .map(|row| {
             let type_name: String = row.get(1);
             let modifier: i32 = row.get(2);
-            let data_type = crate::source::postgres_arrow_type(&type_name, modifier).unwrap_or(DataType::Utf8);
+            let data_type = super::source::arrow_type(&type_name, modifier).unwrap_or(DataType::Utf8);
             PgColumn {
                 column: TargetColumn {
                     name: row.get(0),
@@ -158,5 +157,5 @@ fn reads_as(type_text: &str) -> DataType {
     } else {
         -1
     };
-    crate::source::postgres_arrow_type(&base, modifier).unwrap_or(DataType::Utf8)
+    super::source::arrow_type(&base, modifier).unwrap_or(DataType::Utf8)
 }

@@ -9,13 +9,20 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use async_trait::async_trait;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchReceiverStream;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
-use super::pg_binary::CopyDecoder;
-use super::pg_copy::CopySession;
-use super::table::{quote_table, select_sql};
-use super::{Dialect, ReadRequest, SizeEstimate, SourceDatabase, PG_TYPE, TEXT_FORM};
+use super::connect::{pg_connect, pg_message};
+
+use chrono::NaiveDateTime;
+use datafusion::logical_expr::Operator;
+use datafusion::sql::unparser::dialect::{Dialect as UnparserDialect, PostgreSqlDialect};
+
+use super::copy::CopySession;
+use super::decode::CopyDecoder;
 use crate::connection::Endpoint;
+use crate::db::{
+    comparison, quote_table, select_sql, time_text, ReadRequest, SizeEstimate, SourceDatabase, PG_TYPE, TEXT_FORM,
+};
 use crate::error::{FerryError, Result};
 
 /// Session settings for reads: ISO dates, ISO 8601 intervals (which every PostgreSQL accepts
@@ -70,52 +77,6 @@ async fn shared_snapshot(endpoint: &Endpoint, cell: &tokio::sync::OnceCell<Optio
         })
         .await;
     snapshot.as_ref().map(|s| s.id.clone())
-}
-
-/// Connects and drives the connection on the runtime; errors name the masked URL.
-pub async fn pg_connect(endpoint: &Endpoint) -> Result<Client> {
-    let (client, connection) = tokio_postgres::connect(&endpoint.secret_url(), NoTls)
-        .await
-        .map_err(|error| unreachable(endpoint, pg_message(&error)))?;
-    tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::debug!(%error, "PostgreSQL connection closed");
-        }
-    });
-    Ok(client)
-}
-
-/// The error of a connection that could not be opened, with what to check.
-pub(super) fn unreachable(endpoint: &Endpoint, message: String) -> FerryError {
-    FerryError::Connection {
-        url: endpoint.masked(),
-        message: format!("{message}; is the PostgreSQL server running and the URL right?"),
-    }
-}
-
-/// The server's own message (with detail and hint) rather than tokio-postgres' "db error".
-pub fn pg_message(error: &tokio_postgres::Error) -> String {
-    match error.as_db_error() {
-        Some(db) => {
-            let mut text = db.message().to_string();
-            if let Some(detail) = db.detail() {
-                text.push_str(&format!(" ({detail})"));
-            }
-            if let Some(hint) = db.hint() {
-                text.push_str(&format!("; hint: {hint}"));
-            }
-            text
-        }
-        None => {
-            let mut text = error.to_string();
-            let mut source = std::error::Error::source(error);
-            while let Some(inner) = source {
-                text.push_str(&format!(": {inner}"));
-                source = inner.source();
-            }
-            text
-        }
-    }
 }
 
 /// The Arrow type ferry reads a PostgreSQL column as; `None` means "read its text form".
@@ -232,8 +193,14 @@ impl SourceDatabase for PostgresSource {
         format!("{quoted}::text")
     }
 
-    fn dialect(&self) -> Dialect {
-        Dialect::Postgres
+    fn unparser_dialect(&self) -> Box<dyn UnparserDialect> {
+        Box::new(PostgreSqlDialect {})
+    }
+
+    fn compare_time(&self, quoted: &str, op: Operator, at: NaiveDateTime, is_date: bool, zoned: bool) -> String {
+        let (op, text) = (comparison(op).unwrap_or("="), time_text(at, is_date));
+        let zone = if zoned { "+00" } else { "" };
+        format!("{quoted} {op} '{text}{zone}'")
     }
 
     async fn split(&self, table: &str, parts: usize) -> Result<Vec<String>> {

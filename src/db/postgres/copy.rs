@@ -17,8 +17,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio_postgres::config::Host;
 use tokio_postgres::{Config, NoTls};
 
-use super::pg_message;
-use super::postgres::unreachable;
+use super::connect::{pg_message, unreachable};
 use crate::connection::Endpoint;
 use crate::error::Result;
 

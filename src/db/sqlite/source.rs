@@ -15,9 +15,13 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchReceiverStream;
 use rusqlite::types::Value;
 
-use super::table::select_sql;
-use super::{Dialect, ReadRequest, SourceDatabase, PG_TYPE};
+use chrono::NaiveDateTime;
+use datafusion::logical_expr::Operator;
+use datafusion::sql::unparser::dialect::{Dialect as UnparserDialect, SqliteDialect};
+
+use super::connect::sqlite_open;
 use crate::connection::Endpoint;
+use crate::db::{select_sql, time_text, ReadRequest, SourceDatabase, PG_TYPE};
 use crate::decimal::parse_decimal;
 use crate::error::{FerryError, Result};
 
@@ -36,30 +40,6 @@ impl SqliteSource {
     fn open(&self) -> Result<rusqlite::Connection> {
         sqlite_open(&self.endpoint, true)
     }
-}
-
-/// Opens the database file; a source must already exist, a target may be created.
-pub fn sqlite_open(endpoint: &Endpoint, read_only: bool) -> Result<rusqlite::Connection> {
-    let Endpoint::Sqlite(path) = endpoint else {
-        return Err(FerryError::internal("sqlite_open on a non-SQLite endpoint"));
-    };
-    let flags = if read_only {
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
-    } else {
-        rusqlite::OpenFlags::default()
-    };
-    if read_only && !path.exists() {
-        return Err(FerryError::Connection {
-            url: endpoint.masked(),
-            message: "the file does not exist; check the path (relative paths start at the job file's folder)".into(),
-        });
-    }
-    let connection = rusqlite::Connection::open_with_flags(path, flags)
-        .map_err(|e| FerryError::Connection { url: endpoint.masked(), message: e.to_string() })?;
-    connection
-        .busy_timeout(std::time::Duration::from_secs(30))
-        .map_err(|e| FerryError::Connection { url: endpoint.masked(), message: e.to_string() })?;
-    Ok(connection)
 }
 
 /// The Arrow type for a declared SQLite column type, by SQLite's own affinity rules, refined
@@ -307,8 +287,29 @@ impl SourceDatabase for SqliteSource {
         format!("\"{}\"", identifier.replace('"', "\"\""))
     }
 
-    fn dialect(&self) -> Dialect {
-        Dialect::Sqlite
+    fn unparser_dialect(&self) -> Box<dyn UnparserDialect> {
+        Box::new(SqliteDialect {})
+    }
+
+    /// SQLite keeps date-times as text or Unix seconds: text is compared on SQLite's own reading
+    /// of it, to a few milliseconds (its precision), and let through where SQLite cannot read it;
+    /// integers are Unix seconds. Looser than exact; DataFusion applies the exact test after.
+    fn compare_time(&self, quoted: &str, op: Operator, at: NaiveDateTime, is_date: bool, _zoned: bool) -> String {
+        let text = time_text(at, is_date);
+        let seconds = at.and_utc().timestamp();
+        let bound = |op: &str, margin: &str, integer: i64| {
+            format!(
+                "CASE typeof({quoted}) WHEN 'null' THEN 0 WHEN 'integer' THEN {quoted} {op} {integer} \
+                 WHEN 'text' THEN coalesce(julianday(trim({quoted})) {op} julianday('{text}') {margin} 0.00000003, 1) ELSE 1 END"
+            )
+        };
+        let lower = bound(">=", "-", seconds);
+        let upper = bound("<=", "+", seconds + 1);
+        match op {
+            Operator::Gt | Operator::GtEq => lower,
+            Operator::Lt | Operator::LtEq => upper,
+            _ => format!("({lower}) AND ({upper})"),
+        }
     }
 
     fn read(&self, request: ReadRequest) -> SendableRecordBatchStream {

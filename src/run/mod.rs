@@ -1,26 +1,30 @@
 //! Runs a plan: for each migration, in dependency order, plan its query over the sources, check
-//! the target, stream the rows through the reject split into the sink, and publish.
+//! the target, stream the rows through the pipeline's stages (`pipeline`) into the sink, and
+//! publish.
 
-use std::io::IsTerminal;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+mod pipeline;
+mod progress;
+mod stage;
 
-use futures::StreamExt;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Instant;
 
 use arrow::datatypes::{Field, Schema};
+use futures::StreamExt;
 
-use crate::check::gate::{audit_gate, read_back, Sent};
 use crate::check::reconcile::{ReconcileStatus, Reconciliation};
+use crate::check::sent::{read_back, Sent};
 use crate::check::{self, Audit, CheckResult};
+use crate::db::{self, LoadSpec, WriteMode};
 use crate::error::{FerryError, Result};
 use crate::incremental::{plan_load, RunOptions};
 use crate::job::{MigrationPlan, Mode, Plan};
-use crate::lock::lock_migration;
-use crate::report::{thousands, MigrationReport, RunReport, Status};
-use crate::sink::{self, conform, LoadSpec, SinkBatch, WriteMode};
-use crate::source::ReadCounter;
+use crate::report::{MigrationReport, RunReport, Status};
 use crate::transform::{plan_migration_in, RejectSplitter};
+use pipeline::{Checks, Conservation, Digest, QueryRows, Split, Splitter};
+use progress::show_progress;
+use stage::adapt;
 
 /// How a run shows its progress.
 #[derive(Clone, Debug, Default)]
@@ -66,14 +70,15 @@ pub async fn run_with(plan: &Plan, names: &[String], options: &RunOptions, progr
             continue;
         }
         let started = Instant::now();
-        let outcome = run_migration(plan, migration, options, &report.run_id, progress.clone()).await.map_err(
-            |error| match error {
+        let mut checks = Vec::new();
+        let outcome = run_migration(plan, migration, options, &report.run_id, progress.clone(), &mut checks)
+            .await
+            .map_err(|error| match error {
                 FerryError::Execution(message) => {
                     FerryError::Execution(format!("migration `{}`: {message}", migration.name))
                 }
                 other => other,
-            },
-        );
+            });
         let seconds = started.elapsed().as_secs_f64();
         match outcome {
             Ok(mut done) => {
@@ -89,9 +94,7 @@ pub async fn run_with(plan: &Plan, names: &[String], options: &RunOptions, progr
                 let mut failed = skipped(migration);
                 failed.status = Status::Failed;
                 failed.seconds = seconds;
-                if let FerryError::ChecksFailed { results, .. } = &error {
-                    failed.checks.clone_from(results);
-                }
+                failed.checks = checks;
                 failed.error = Some(error.to_string());
                 report.migrations.push(failed);
                 report.error = Some(error.to_string());
@@ -121,6 +124,7 @@ fn skipped(migration: &MigrationPlan) -> MigrationReport {
         rows_filtered: 0,
         rows_inserted: 0,
         rows_updated: 0,
+        rows_unchanged: 0,
         rejects: Default::default(),
         cursor: migration.cursor.clone(),
         watermark_before: None,
@@ -140,27 +144,30 @@ async fn run_migration(
     options: &RunOptions,
     run_id: &str,
     progress: Progress,
+    checks: &mut Vec<CheckResult>,
 ) -> Result<MigrationReport> {
-    let lock = lock_migration(&migration.target.endpoint, &migration.name).await?;
-    let report = load_migration(plan, migration, options, run_id, progress).await;
+    let lock = db::open(&migration.target.endpoint).lock(&migration.name).await?;
+    let report = load_migration(plan, migration, options, run_id, progress, checks).await;
     lock.release().await;
     report
 }
 
-/// One migration's rows, read, transformed and written while its lock is held.
+/// One migration's rows, read, transformed and written while its lock is held. The checks'
+/// results go to `checks` as soon as they are known, so that a failed run reports them too.
 async fn load_migration(
     plan: &Plan,
     migration: &MigrationPlan,
     options: &RunOptions,
     run_id: &str,
     progress: Progress,
+    checks: &mut Vec<CheckResult>,
 ) -> Result<MigrationReport> {
     let partitions = options.partitions.unwrap_or(migration.partitions);
     let (frame, counter) = plan_migration_in(plan, migration, partitions).await?;
-    let mut sink = sink::open(&migration.target.endpoint);
+    let mut sink = db::open(&migration.target.endpoint).sink()?;
     let (frame, load) = plan_load(migration, options, sink.as_mut(), frame).await?;
     let query_schema = frame.schema().as_arrow().clone();
-    let mut splitter = RejectSplitter::new(&migration.name, run_id, &query_schema, &migration.key)?;
+    let splitter = RejectSplitter::new(&migration.name, run_id, &query_schema, &migration.key)?;
     let spec = LoadSpec {
         migration: migration.name.clone(),
         run_id: run_id.to_string(),
@@ -170,7 +177,7 @@ async fn load_migration(
         schema: splitter.output_schema(),
         watermark: load.watermark.clone(),
     };
-    let observed = match (&load.watermark, &load.cursor) {
+    let watermark = match (&load.watermark, &load.cursor) {
         (Some(watermark), Some(cursor)) => Some((watermark.clone(), query_schema.index_of(cursor)?)),
         _ => None,
     };
@@ -183,7 +190,8 @@ async fn load_migration(
             Some((folder, references))
         }
     };
-    let target_schema = sink.prepare(&spec).await?;
+    let prepared = sink.prepare(&spec).await?;
+    let target_schema = prepared.schema();
     let audit = match audit_files {
         None => None,
         Some((folder, references)) => {
@@ -194,68 +202,60 @@ async fn load_migration(
             Some(Audit::new(migration, &schema, references, folder)?)
         }
     };
-    let audit = Arc::new(Mutex::new(audit));
     let reconcile = migration.reconcile && load.write != WriteMode::Append;
     let sent = reconcile.then(|| Sent::new(&target_schema, &migration.key, load.write)).transpose()?;
-    let sent = Arc::new(Mutex::new(sent));
-    let sent_schema = target_schema.clone();
-    let verdict: Arc<Mutex<Vec<CheckResult>>> = Arc::default();
-    let stream = frame.execute_stream().await.map_err(FerryError::from)?;
-    let rejected = Arc::new(Mutex::new((0u64, Default::default())));
-    let rows = {
-        let rejected = rejected.clone();
-        let name = migration.name.clone();
-        let key = migration.key.clone();
-        let audit = audit.clone();
-        let sent = sent.clone();
-        stream.flat_map(move |batch| {
-            let split = batch.map_err(FerryError::from).and_then(|batch| {
-                if let Some((watermark, index)) = &observed {
-                    watermark.observe(batch.column(*index))?;
-                }
-                let (kept, records) = splitter.split(&batch)?;
-                let rows = conform(&kept, &target_schema, &name, &key)?;
-                if let Some(audit) = audit.lock().map_err(FerryError::internal)?.as_mut() {
-                    audit.observe(&rows)?;
-                }
-                if let Some(sent) = sent.lock().map_err(FerryError::internal)?.as_mut() {
-                    sent.add(&rows)?;
-                }
-                let mut out = vec![SinkBatch::Rows(rows)];
-                if let Some(records) = records {
-                    if let Ok(mut counts) = rejected.lock() {
-                        counts.0 += records.num_rows() as u64;
-                        counts.1 = splitter.reasons.clone();
-                    }
-                    out.push(SinkBatch::Rejects(records));
-                }
-                Ok(out)
-            });
-            let items: Vec<Result<SinkBatch>> = match split {
-                Ok(batches) => batches.into_iter().map(Ok).collect(),
-                Err(error) => vec![Err(error)],
-            };
-            futures::stream::iter(items)
-        })
+    let query = frame.execute_stream().await.map_err(FerryError::from)?.map(|batch| batch.map_err(FerryError::from));
+    let (rows, query_rows) = adapt(query.boxed(), QueryRows { watermark, rows: 0 });
+    let splitter = Splitter {
+        splitter,
+        target: target_schema.clone(),
+        migration: migration.name.clone(),
+        key: migration.key.clone(),
+        counted: Split::default(),
     };
-    let rows = rows.chain(audit_gate(&migration.name, audit, verdict.clone(), counter.clone()));
+    let (mut rows, split) = adapt(rows, splitter);
+    let mut verdict = None;
+    if let Some(audit) = audit {
+        let (checked, results) =
+            adapt(rows, Checks { audit, migration: migration.name.clone(), source_rows: counter.clone() });
+        (rows, verdict) = (checked, Some(results));
+    }
+    let mut digest = None;
+    if let Some(sent) = sent {
+        let (digested, summary) = adapt(rows, Digest(sent));
+        (rows, digest) = (digested, Some(summary));
+    }
+    let conservation =
+        Conservation { migration: migration.name.clone(), query: query_rows, split, sent: 0, sent_rejects: 0 };
+    let (rows, counts) = adapt(rows, conservation);
     let ticker = show_progress(&migration.name, counter.clone(), progress);
-    let loaded = sink.write_all(&spec, Box::pin(rows)).await;
+    let loaded = prepared.write_all(rows).await;
     ticker.finish();
+    if let Some(verdict) = verdict {
+        // Known once the rows have all passed, whether the load then failed or not.
+        if let Ok(results) = verdict.get("checks").await {
+            *checks = results;
+        }
+    }
     let loaded = loaded?;
-    let (rows_rejected, reasons) = rejected.lock().map(|c| c.clone()).unwrap_or_default();
+    let counts = counts.get("conservation").await?;
+    counts.acknowledged(&migration.name, &migration.table, loaded.rows)?;
     let rows_read = counter.get();
     let mut report = skipped(migration);
     report.status = Status::Succeeded;
     report.publish = load.write;
     report.rows_read = rows_read;
     report.rows_loaded = loaded.rows;
-    report.rows_inserted = loaded.rows - loaded.updated;
+    report.rows_inserted = loaded.rows - loaded.updated - loaded.unchanged;
     report.rows_updated = loaded.updated;
-    report.checks = verdict.lock().map(|v| v.clone()).unwrap_or_default();
-    let sent = sent.lock().map_err(FerryError::internal)?.take();
+    report.rows_unchanged = loaded.unchanged;
+    report.checks = checks.clone();
+    let sent = match digest {
+        Some(digest) => Some(digest.get("digest").await?),
+        None => None,
+    };
     let reconciliation = match (sent, migration.reconcile) {
-        (Some(sent), _) => match read_back(migration, &sent_schema, sent, partitions).await {
+        (Some(sent), _) => match read_back(migration, &target_schema, sent, partitions).await {
             Ok(reconciliation) => reconciliation,
             Err(error) => {
                 tracing::warn!(migration = %migration.name, %error, "the published table could not be reconciled");
@@ -287,9 +287,10 @@ async fn load_migration(
             _ => null_cursors(plan, migration, partitions, cursor).await?,
         });
     }
-    report.rows_rejected = rows_rejected;
-    report.rows_filtered = rows_read as i64 - loaded.rows as i64 - rows_rejected as i64;
-    report.rejects = reasons;
+    report.rows_rejected = counts.split.rejected;
+    // What the query left out: the rows read from the sources that it did not give.
+    report.rows_filtered = rows_read as i64 - counts.query as i64;
+    report.rejects = counts.split.reasons;
     Ok(report)
 }
 
@@ -299,82 +300,4 @@ async fn null_cursors(plan: &Plan, migration: &MigrationPlan, partitions: usize,
     let (frame, _) = plan_migration_in(plan, migration, partitions).await?;
     let nulls = frame.filter(datafusion::prelude::ident(cursor).is_null())?.count().await?;
     Ok(nulls as u64)
-}
-
-/// Shows rows read and rows/s while a migration runs; stops when dropped or finished.
-struct Ticker {
-    task: Option<tokio::task::JoinHandle<()>>,
-    bar: Option<indicatif::ProgressBar>,
-}
-
-impl Ticker {
-    fn finish(mut self) {
-        self.stop();
-    }
-
-    fn stop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
-        }
-    }
-}
-
-impl Drop for Ticker {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn show_progress(name: &str, counter: Arc<ReadCounter>, progress: Progress) -> Ticker {
-    match progress {
-        Progress::Quiet => return Ticker { task: None, bar: None },
-        Progress::Counter(shown) => {
-            shown.store(0, Ordering::Relaxed);
-            let task = tokio::spawn(async move {
-                loop {
-                    shown.store(counter.get(), Ordering::Relaxed);
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            });
-            return Ticker { task: Some(task), bar: None };
-        }
-        Progress::Auto => {}
-    }
-    let started = Instant::now();
-    let rate = move |rows: u64| rows as f64 / started.elapsed().as_secs_f64().max(0.001);
-    if std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new_spinner();
-        let style = indicatif::ProgressStyle::with_template("{spinner} {prefix}: {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
-        bar.set_style(style);
-        bar.set_prefix(name.to_string());
-        let shown = bar.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let rows = counter.get();
-                shown.set_message(format!(
-                    "{} rows read, {} rows/s",
-                    thousands(rows as i64),
-                    thousands(rate(rows) as i64)
-                ));
-                shown.tick();
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        });
-        Ticker { task: Some(task), bar: Some(bar) }
-    } else {
-        let name = name.to_string();
-        let task = tokio::spawn(async move {
-            tracing::info!(migration = %name, "started");
-            loop {
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                let rows = counter.get();
-                tracing::info!(migration = %name, rows_read = rows, rows_per_second = rate(rows) as u64, "progress");
-            }
-        });
-        Ticker { task: Some(task), bar: None }
-    }
 }

@@ -358,7 +358,7 @@ mod tests {
 
     #[test]
     fn rows_decode_the_same_however_the_data_is_cut() {
-        use crate::sink::pg_binary::{encode_batch, header, trailer, WireType};
+        use crate::db::postgres::encode::{encode_batch, header, trailer, WireType};
         use arrow::array::{Int32Array, StringArray};
         use arrow::datatypes::{Field, Schema};
         let schema = Arc::new(Schema::new(vec![

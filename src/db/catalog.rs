@@ -1,0 +1,161 @@
+//! A database's schema as ferry reads it from the engine's catalog, in terms every engine
+//! shares: tables, their columns, primary keys, secondary indexes and foreign keys. Each engine
+//! reads it (`Backend::catalog`) and writes it back as DDL (`Backend::create_table_sql`).
+
+/// The tables of one database (its default schema), in name order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Catalog {
+    pub tables: Vec<TableDef>,
+}
+
+impl Catalog {
+    /// The table named `name` (exactly, or else ignoring case).
+    pub fn table(&self, name: &str) -> Option<&TableDef> {
+        self.tables
+            .iter()
+            .find(|t| t.name == name)
+            .or_else(|| self.tables.iter().find(|t| t.name.eq_ignore_ascii_case(name)))
+    }
+}
+
+/// One table.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TableDef {
+    pub name: String,
+    /// In the table's own order.
+    pub columns: Vec<ColumnDef>,
+    /// Empty when the table has none.
+    pub primary_key: Vec<String>,
+    /// Secondary indexes (not the primary key's), in name order.
+    pub indexes: Vec<IndexDef>,
+    /// In name order.
+    pub foreign_keys: Vec<ForeignKeyDef>,
+}
+
+impl TableDef {
+    pub fn column(&self, name: &str) -> Option<&ColumnDef> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// One column.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ColumnDef {
+    pub name: String,
+    pub column_type: ColumnType,
+    /// The type as the engine's catalog spells it (`character varying(100)`, `int(11)`, ...).
+    pub declared: String,
+    pub nullable: bool,
+    pub default: Option<ColumnDefault>,
+    /// Filled by the database when not given (SERIAL, IDENTITY, AUTO_INCREMENT, SQLite's rowid).
+    pub identity: bool,
+}
+
+impl ColumnDef {
+    /// A column of `column_type`, nullable, without default, declared as the portable name.
+    pub fn new(name: &str, column_type: ColumnType) -> Self {
+        ColumnDef {
+            name: name.to_string(),
+            declared: column_type.to_string(),
+            column_type,
+            nullable: true,
+            default: None,
+            identity: false,
+        }
+    }
+
+    pub fn not_null(mut self) -> Self {
+        self.nullable = false;
+        self
+    }
+
+    pub fn identity(mut self) -> Self {
+        self.identity = true;
+        self.nullable = false;
+        self
+    }
+
+    pub fn default(mut self, default: ColumnDefault) -> Self {
+        self.default = Some(default);
+        self
+    }
+}
+
+/// The portable kinds of column type: what every engine's DDL can say, one way or another.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ColumnType {
+    Boolean,
+    SmallInt,
+    Integer,
+    BigInt,
+    Real,
+    Double,
+    /// `DECIMAL(precision, scale)`; None: unconstrained.
+    Decimal(Option<(u8, i8)>),
+    /// Text of at most this many characters.
+    Varchar(u32),
+    Text,
+    Binary,
+    Date,
+    Time,
+    /// A date and time of day, without zone.
+    Timestamp,
+    /// An instant (PostgreSQL's `timestamptz`, MySQL's `TIMESTAMP`).
+    TimestampTz,
+    Json,
+    Uuid,
+    /// A type with no portable counterpart, as the engine spells it.
+    Other(String),
+}
+
+impl std::fmt::Display for ColumnType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ColumnType::Boolean => f.write_str("boolean"),
+            ColumnType::SmallInt => f.write_str("smallint"),
+            ColumnType::Integer => f.write_str("integer"),
+            ColumnType::BigInt => f.write_str("bigint"),
+            ColumnType::Real => f.write_str("real"),
+            ColumnType::Double => f.write_str("double"),
+            ColumnType::Decimal(Some((precision, scale))) => write!(f, "decimal({precision}, {scale})"),
+            ColumnType::Decimal(None) => f.write_str("decimal"),
+            ColumnType::Varchar(length) => write!(f, "varchar({length})"),
+            ColumnType::Text => f.write_str("text"),
+            ColumnType::Binary => f.write_str("binary"),
+            ColumnType::Date => f.write_str("date"),
+            ColumnType::Time => f.write_str("time"),
+            ColumnType::Timestamp => f.write_str("timestamp"),
+            ColumnType::TimestampTz => f.write_str("timestamptz"),
+            ColumnType::Json => f.write_str("json"),
+            ColumnType::Uuid => f.write_str("uuid"),
+            ColumnType::Other(name) => f.write_str(name),
+        }
+    }
+}
+
+/// A column's default, where it is one every engine can state; others keep the engine's text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ColumnDefault {
+    CurrentTimestamp,
+    /// A literal, as SQL (`0`, `'none'`).
+    Literal(String),
+    /// An expression in the engine's own SQL.
+    Expression(String),
+}
+
+/// A secondary index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexDef {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub unique: bool,
+}
+
+/// A foreign key: `columns` reference `referenced_columns` of `referenced_table`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForeignKeyDef {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub referenced_table: String,
+    pub referenced_columns: Vec<String>,
+}

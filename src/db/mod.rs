@@ -1,0 +1,155 @@
+//! Everything about each database engine, one folder per engine, behind one trait: [`Backend`].
+//! [`open`] is the only place in ferry that matches on the kind of endpoint; every other layer
+//! asks the backend it returns (its source, its sink, its lock, its health, its catalog, its DDL).
+//!
+//! Also here, shared by the engines: the reading contract ([`SourceDatabase`]), the writing
+//! contract ([`Sink`] and [`PreparedLoad`]), the catalog model ([`Catalog`]), incremental state,
+//! merge SQL, and the lock file.
+
+pub mod catalog;
+mod lock;
+pub mod merge;
+pub mod mysql;
+pub mod parquet;
+pub mod postgres;
+mod read;
+pub mod sqlite;
+pub mod state;
+mod values;
+mod write;
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::catalog::TableProvider;
+use datafusion::prelude::SessionContext;
+
+use crate::connection::Endpoint;
+use crate::error::{FerryError, Result};
+
+pub use catalog::{Catalog, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef};
+pub use lock::{busy, lock_name, FileLock, HeldLock, MigrationLock, NoLock};
+pub use read::{
+    comparison, quote_table, select_sql, time_text, ReadCounter, ReadRequest, SizeEstimate, SourceDatabase, PG_TYPE,
+    TEXT_FORM,
+};
+pub use write::{
+    compatible, feed_blocking, instants_as_utc, match_columns, new_table_columns, rejects_schema, LoadSpec, Loaded,
+    PreparedLoad, RowStream, Sink, SinkBatch, TargetColumn, WriteMode, REJECTS_TABLE,
+};
+
+/// A statement with `?` placeholders and its values, all text (NULL as None).
+pub type Statement = (String, Vec<Option<String>>);
+
+/// Rows of text values (NULL as None).
+pub type TextRows = Vec<Vec<Option<String>>>;
+
+/// One database (or file location) ferry reads from or writes to.
+#[async_trait]
+pub trait Backend: Debug + Send + Sync {
+    fn endpoint(&self) -> &Endpoint;
+
+    /// The engine's name for messages: `PostgreSQL`, `MySQL`, `SQLite`, `Parquet`.
+    fn name(&self) -> &'static str;
+
+    /// What the engine can do beyond reading and writing tables.
+    fn capabilities(&self) -> Capabilities;
+
+    /// The database to read tables from with SQL; None for an engine whose tables are files
+    /// (see [`Backend::files`]).
+    fn database(&self) -> Option<Arc<dyn SourceDatabase>>;
+
+    /// The tables of an engine that has no SQL to read them with, as DataFusion tables.
+    async fn files(&self, _ctx: &SessionContext) -> Result<Vec<(String, Arc<dyn TableProvider>)>> {
+        Ok(Vec::new())
+    }
+
+    /// A sink that loads tables into this engine.
+    fn sink(&self) -> Result<Box<dyn Sink>>;
+
+    /// Answers when the engine can be reached (a query, or the folder or bucket).
+    async fn ping(&self) -> Result<()>;
+
+    /// Takes `migration`'s lock in this target, or fails with [`FerryError::Busy`].
+    async fn lock(&self, migration: &str) -> Result<MigrationLock>;
+
+    /// The tables of the database (its default schema) with their keys, indexes and foreign
+    /// keys, ferry's own `_ferry_*` tables left out.
+    async fn catalog(&self) -> Result<Catalog>;
+
+    /// `CREATE TABLE` for `table` in this engine's SQL: columns, primary key and foreign keys.
+    /// Secondary indexes are [`Backend::create_index_sql`]'s.
+    fn create_table_sql(&self, _table: &TableDef) -> Result<String> {
+        Err(self.runs_no_sql())
+    }
+
+    /// `CREATE [UNIQUE] INDEX` for one of `table`'s indexes.
+    fn create_index_sql(&self, _table: &str, _index: &IndexDef) -> Result<String> {
+        Err(self.runs_no_sql())
+    }
+
+    /// `DROP TABLE IF EXISTS` for `table` (and what depends on it, where the engine needs that).
+    fn drop_table_sql(&self, _table: &str) -> Result<String> {
+        Err(self.runs_no_sql())
+    }
+
+    /// Runs a script of statements, one after another (not in one transaction).
+    async fn execute(&self, _sql: &str) -> Result<()> {
+        Err(self.runs_no_sql())
+    }
+
+    /// Runs `setup` (DDL; it may commit by itself), then `statements` in one transaction.
+    async fn transaction(&self, _setup: &str, _statements: Vec<Statement>) -> Result<()> {
+        Err(self.runs_no_sql())
+    }
+
+    /// The rows of `sql` with its `?` parameters, every value as text.
+    async fn text_rows(&self, _sql: &str, _values: Vec<Option<String>>) -> Result<TextRows> {
+        Err(self.runs_no_sql())
+    }
+
+    /// Whether `table` exists; never creates anything (a missing SQLite file has no tables).
+    async fn has_table(&self, _table: &str) -> Result<bool> {
+        Ok(false)
+    }
+
+    /// After rows with explicit values were loaded into an identity column, moves the engine's
+    /// generator past them (PostgreSQL sequences; the others follow by themselves).
+    async fn reset_identity(&self, _table: &str, _column: &str) -> Result<()> {
+        Ok(())
+    }
+
+    /// The error of an engine asked for SQL it cannot run.
+    fn runs_no_sql(&self) -> FerryError {
+        FerryError::Job(format!("`{}` is a {} location, not a database; it runs no SQL", self.endpoint(), self.name()))
+    }
+}
+
+/// What an engine can do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Runs SQL: keeps `_ferry_runs`, can be generated into, has a catalog with keys.
+    pub runs_sql: bool,
+    /// Can upsert on a key (merge and incremental loads).
+    pub merges: bool,
+    /// Stores every integer as one 64-bit type (SQLite): checks compare integer types loosely.
+    pub one_integer_type: bool,
+    /// Its tables are folders of files (Parquet), a lake to stage into.
+    pub files: bool,
+}
+
+/// Opens the backend behind an endpoint: the only place that knows every kind.
+pub fn open(endpoint: &Endpoint) -> Arc<dyn Backend> {
+    match endpoint {
+        Endpoint::Postgres(_) => Arc::new(postgres::PostgresBackend::new(endpoint.clone())),
+        Endpoint::Mysql(_) => Arc::new(mysql::MysqlBackend::new(endpoint.clone())),
+        Endpoint::Sqlite(path) => Arc::new(sqlite::SqliteBackend::new(endpoint.clone(), path.clone())),
+        Endpoint::Parquet(url) => Arc::new(parquet::ParquetBackend::new(endpoint.clone(), url.clone())),
+    }
+}
+
+/// Runs blocking driver work (the `mysql` and `rusqlite` crates) off the runtime's threads.
+pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work).await.map_err(FerryError::internal)?
+}

@@ -1,0 +1,164 @@
+//! Reading a MySQL/MariaDB database (the session's `DATABASE()`) into ferry's catalog model.
+
+use std::collections::BTreeMap;
+
+use super::connect::mysql_text_rows;
+use crate::db::{Catalog, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef};
+
+pub fn read(connection: &mut mysql::Conn) -> Result<Catalog, mysql::Error> {
+    let names = mysql_text_rows(
+        connection,
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() \
+         AND table_type = 'BASE TABLE' AND table_name NOT LIKE '\\_ferry\\_%' ORDER BY 1",
+        Vec::new(),
+    )?;
+    let mut tables = Vec::new();
+    for name in names.into_iter().filter_map(|row| row.into_iter().next().flatten()) {
+        tables.push(table(connection, name)?);
+    }
+    Ok(Catalog { tables })
+}
+
+fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::Error> {
+    let parameter = || vec![mysql::Value::from(name.clone())];
+    let rows = mysql_text_rows(
+        connection,
+        "SELECT column_name, data_type, column_type, is_nullable, column_default, extra, \
+         character_maximum_length, numeric_precision, numeric_scale FROM information_schema.columns \
+         WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position",
+        parameter(),
+    )?;
+    let text = |row: &[Option<String>], i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+    let number = |row: &[Option<String>], i: usize| row.get(i).cloned().flatten().and_then(|v| v.parse::<u64>().ok());
+    let columns = rows
+        .iter()
+        .map(|row| {
+            let (data_type, declared) = (text(row, 1).to_ascii_lowercase(), text(row, 2));
+            let extra = text(row, 5).to_ascii_lowercase();
+            let column_type = column_type(&data_type, &declared, number(row, 6), number(row, 7), number(row, 8));
+            ColumnDef {
+                name: text(row, 0),
+                default: row
+                    .get(4)
+                    .cloned()
+                    .flatten()
+                    .filter(|d| !d.eq_ignore_ascii_case("null"))
+                    .map(|d| parse_default(d, &column_type, &extra)),
+                column_type,
+                declared,
+                nullable: text(row, 3) == "YES",
+                identity: extra.contains("auto_increment"),
+            }
+        })
+        .collect();
+    let rows = mysql_text_rows(
+        connection,
+        "SELECT index_name, non_unique, column_name FROM information_schema.statistics \
+         WHERE table_schema = DATABASE() AND table_name = ? ORDER BY index_name, seq_in_index",
+        parameter(),
+    )?;
+    let mut indexes: BTreeMap<String, IndexDef> = BTreeMap::new();
+    let mut expression = Vec::new();
+    for row in &rows {
+        let index = text(row, 0);
+        let Some(column) = row.get(2).cloned().flatten() else {
+            expression.push(index); // a functional index (MySQL 8) has no portable form
+            continue;
+        };
+        let unique = text(row, 1) == "0";
+        indexes
+            .entry(index.clone())
+            .or_insert_with(|| IndexDef { name: index, columns: Vec::new(), unique })
+            .columns
+            .push(column);
+    }
+    let primary_key = indexes.remove("PRIMARY").map(|i| i.columns).unwrap_or_default();
+    let rows = mysql_text_rows(
+        connection,
+        "SELECT constraint_name, column_name, referenced_table_name, referenced_column_name \
+         FROM information_schema.key_column_usage WHERE table_schema = DATABASE() AND table_name = ? \
+         AND referenced_table_name IS NOT NULL ORDER BY constraint_name, ordinal_position",
+        parameter(),
+    )?;
+    let mut keys: BTreeMap<String, ForeignKeyDef> = BTreeMap::new();
+    for row in &rows {
+        let key = keys.entry(text(row, 0)).or_insert_with(|| ForeignKeyDef {
+            name: text(row, 0),
+            columns: Vec::new(),
+            referenced_table: text(row, 2),
+            referenced_columns: Vec::new(),
+        });
+        key.columns.push(text(row, 1));
+        key.referenced_columns.push(text(row, 3));
+    }
+    Ok(TableDef {
+        name,
+        columns,
+        primary_key,
+        indexes: indexes.into_values().filter(|i| !expression.contains(&i.name)).collect(),
+        foreign_keys: keys.into_values().collect(),
+    })
+}
+
+/// The portable type of a column from `information_schema.columns`.
+fn column_type(
+    data_type: &str,
+    declared: &str,
+    length: Option<u64>,
+    precision: Option<u64>,
+    scale: Option<u64>,
+) -> ColumnType {
+    let unsigned = declared.contains("unsigned");
+    match data_type {
+        "tinyint" if declared.starts_with("tinyint(1)") => ColumnType::Boolean,
+        "tinyint" | "smallint" if !unsigned => ColumnType::SmallInt,
+        "tinyint" | "smallint" | "mediumint" | "year" => ColumnType::Integer,
+        "int" | "integer" if !unsigned => ColumnType::Integer,
+        "int" | "integer" => ColumnType::BigInt,
+        "bigint" if !unsigned => ColumnType::BigInt,
+        "bigint" => ColumnType::Decimal(Some((20, 0))),
+        "float" => ColumnType::Real,
+        "double" | "real" => ColumnType::Double,
+        "decimal" | "numeric" => match (precision, scale) {
+            (Some(p), Some(s)) => ColumnType::Decimal(Some((p as u8, s as i8))),
+            _ => ColumnType::Decimal(None),
+        },
+        "varchar" => length.map_or(ColumnType::Text, |l| ColumnType::Varchar(l as u32)),
+        "tinytext" | "text" | "mediumtext" | "longtext" => ColumnType::Text,
+        "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => ColumnType::Binary,
+        "date" => ColumnType::Date,
+        "time" => ColumnType::Time,
+        "datetime" => ColumnType::Timestamp,
+        "timestamp" => ColumnType::TimestampTz,
+        "json" => ColumnType::Json,
+        _ => ColumnType::Other(declared.to_string()),
+    }
+}
+
+/// A default as `information_schema` shows it: MariaDB quotes literals, MySQL does not.
+fn parse_default(text: String, column_type: &ColumnType, extra: &str) -> ColumnDefault {
+    let lower = text.to_ascii_lowercase();
+    if lower.starts_with("current_timestamp") {
+        return ColumnDefault::CurrentTimestamp;
+    }
+    if extra.contains("default_generated") {
+        return ColumnDefault::Expression(text);
+    }
+    let quoted = text.starts_with('\'') && text.ends_with('\'');
+    let numeric = matches!(
+        column_type,
+        ColumnType::SmallInt
+            | ColumnType::Integer
+            | ColumnType::BigInt
+            | ColumnType::Real
+            | ColumnType::Double
+            | ColumnType::Decimal(_)
+            | ColumnType::Boolean
+    );
+    match (quoted, numeric) {
+        (true, _) => ColumnDefault::Literal(text),
+        (false, true) if text.parse::<f64>().is_ok() => ColumnDefault::Literal(text),
+        (false, false) => ColumnDefault::Literal(format!("'{}'", text.replace('\'', "''"))),
+        _ => ColumnDefault::Expression(text),
+    }
+}

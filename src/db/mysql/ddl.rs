@@ -1,0 +1,89 @@
+//! MySQL DDL written from ferry's catalog model.
+
+use crate::db::{ColumnDef, ColumnDefault, ColumnType, IndexDef, TableDef};
+
+pub fn quote(identifier: &str) -> String {
+    format!("`{}`", identifier.replace('`', "``"))
+}
+
+pub fn quote_table(table: &str) -> String {
+    table.split('.').map(quote).collect::<Vec<_>>().join(".")
+}
+
+fn quote_list(names: &[String]) -> String {
+    names.iter().map(|n| quote(n)).collect::<Vec<_>>().join(", ")
+}
+
+/// The column's type in MySQL's words. `keyed`: the column is part of a key or index, where
+/// MySQL refuses unbounded TEXT.
+pub fn type_sql(column: &ColumnDef, keyed: bool) -> String {
+    match &column.column_type {
+        ColumnType::Boolean => "BOOLEAN".into(),
+        ColumnType::SmallInt => "SMALLINT".into(),
+        ColumnType::Integer => "INT".into(),
+        ColumnType::BigInt => "BIGINT".into(),
+        ColumnType::Real => "FLOAT".into(),
+        ColumnType::Double => "DOUBLE".into(),
+        ColumnType::Decimal(Some((precision, scale))) => format!("DECIMAL({precision}, {scale})"),
+        ColumnType::Decimal(None) => "DECIMAL(65, 30)".into(),
+        ColumnType::Varchar(length) => format!("VARCHAR({length})"),
+        ColumnType::Text if keyed => "VARCHAR(255)".into(),
+        ColumnType::Text => "LONGTEXT".into(),
+        ColumnType::Binary => "LONGBLOB".into(),
+        ColumnType::Date => "DATE".into(),
+        ColumnType::Time => "TIME(6)".into(),
+        ColumnType::Timestamp => "DATETIME(6)".into(),
+        ColumnType::TimestampTz => "TIMESTAMP(6)".into(),
+        ColumnType::Json => "JSON".into(),
+        ColumnType::Uuid => "CHAR(36)".into(),
+        ColumnType::Other(name) => name.clone(),
+    }
+}
+
+fn column_sql(column: &ColumnDef, keyed: bool) -> String {
+    let mut sql = format!("{} {}", quote(&column.name), type_sql(column, keyed));
+    if !column.nullable {
+        sql.push_str(" NOT NULL");
+    }
+    if column.identity {
+        sql.push_str(" AUTO_INCREMENT");
+    }
+    match &column.default {
+        None => {}
+        // The default's precision must be the column's.
+        Some(ColumnDefault::CurrentTimestamp) => match column.column_type {
+            ColumnType::Timestamp | ColumnType::TimestampTz => sql.push_str(" DEFAULT CURRENT_TIMESTAMP(6)"),
+            _ => sql.push_str(" DEFAULT CURRENT_TIMESTAMP"),
+        },
+        Some(ColumnDefault::Literal(value)) => sql.push_str(&format!(" DEFAULT {value}")),
+        Some(ColumnDefault::Expression(value)) => sql.push_str(&format!(" DEFAULT ({value})")),
+    }
+    sql
+}
+
+pub fn create_table(table: &TableDef) -> String {
+    let keyed = |name: &str| {
+        table.primary_key.iter().any(|k| k == name)
+            || table.indexes.iter().any(|i| i.columns.iter().any(|c| c == name))
+            || table.foreign_keys.iter().any(|f| f.columns.iter().any(|c| c == name))
+    };
+    let mut parts: Vec<String> = table.columns.iter().map(|c| column_sql(c, keyed(&c.name))).collect();
+    if !table.primary_key.is_empty() {
+        parts.push(format!("PRIMARY KEY ({})", quote_list(&table.primary_key)));
+    }
+    for key in &table.foreign_keys {
+        parts.push(format!(
+            "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})",
+            quote(&key.name),
+            quote_list(&key.columns),
+            quote_table(&key.referenced_table),
+            quote_list(&key.referenced_columns)
+        ));
+    }
+    format!("CREATE TABLE {} ({}) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4", quote_table(&table.name), parts.join(", "))
+}
+
+pub fn create_index(table: &str, index: &IndexDef) -> String {
+    let unique = if index.unique { "UNIQUE " } else { "" };
+    format!("CREATE {unique}INDEX {} ON {} ({})", quote(&index.name), quote_table(table), quote_list(&index.columns))
+}

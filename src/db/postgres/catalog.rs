@@ -1,0 +1,147 @@
+//! Reading a PostgreSQL schema (the session's `current_schema()`) into ferry's catalog model.
+
+use tokio_postgres::{Client, Error};
+
+use crate::db::{Catalog, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef};
+
+pub async fn read(client: &Client) -> Result<Catalog, Error> {
+    let names = client
+        .query(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition \
+             AND c.relname NOT LIKE '\\_ferry\\_%' ORDER BY 1",
+            &[],
+        )
+        .await?;
+    let mut tables = Vec::new();
+    for row in names {
+        let name: String = row.get(0);
+        tables.push(table(client, name).await?);
+    }
+    Ok(Catalog { tables })
+}
+
+async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
+    let oid = super::ddl::quote(&name);
+    let columns = client
+        .query(
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), t.typname::text, a.atttypmod, a.attnotnull, \
+             pg_get_expr(d.adbin, d.adrelid), a.attidentity::text \
+             FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
+             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+             WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            &[&oid],
+        )
+        .await?;
+    let columns = columns
+        .iter()
+        .map(|row| {
+            let declared: String = row.get(1);
+            let default: Option<String> = row.get(5);
+            let identity: String = row.get(6);
+            let serial = default.as_deref().is_some_and(|d| d.starts_with("nextval("));
+            ColumnDef {
+                name: row.get(0),
+                column_type: column_type(&row.get::<_, String>(2), row.get(3), &declared),
+                declared,
+                nullable: !row.get::<_, bool>(4),
+                default: if serial { None } else { default.map(parse_default) },
+                identity: serial || !identity.is_empty(),
+            }
+        })
+        .collect();
+    let indexes = client
+        .query(
+            "SELECT ic.relname::text, i.indisprimary, i.indisunique, \
+             array_agg(a.attname::text ORDER BY k.n) FILTER (WHERE a.attname IS NOT NULL), count(*) FILTER (WHERE k.attnum = 0) \
+             FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
+             CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) \
+             LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+             WHERE i.indrelid = to_regclass($1) AND i.indpred IS NULL \
+             GROUP BY ic.relname, i.indisprimary, i.indisunique ORDER BY 1",
+            &[&oid],
+        )
+        .await?;
+    let mut primary_key = Vec::new();
+    let mut secondary = Vec::new();
+    for row in indexes {
+        let expressions: i64 = row.get(4);
+        let columns: Option<Vec<String>> = row.get(3);
+        if expressions > 0 {
+            continue; // an expression index has no portable form
+        }
+        let columns = columns.unwrap_or_default();
+        if row.get::<_, bool>(1) {
+            primary_key = columns;
+        } else {
+            secondary.push(IndexDef { name: row.get(0), columns, unique: row.get(2) });
+        }
+    }
+    let keys = client
+        .query(
+            "SELECT c.conname::text, f.relname::text, \
+             (SELECT array_agg(a.attname::text ORDER BY k.n) FROM unnest(c.conkey) WITH ORDINALITY k(attnum, n) \
+              JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum), \
+             (SELECT array_agg(a.attname::text ORDER BY k.n) FROM unnest(c.confkey) WITH ORDINALITY k(attnum, n) \
+              JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum) \
+             FROM pg_constraint c JOIN pg_class f ON f.oid = c.confrelid \
+             WHERE c.conrelid = to_regclass($1) AND c.contype = 'f' ORDER BY 1",
+            &[&oid],
+        )
+        .await?;
+    let foreign_keys = keys
+        .iter()
+        .map(|row| ForeignKeyDef {
+            name: row.get(0),
+            referenced_table: row.get(1),
+            columns: row.get(2),
+            referenced_columns: row.get(3),
+        })
+        .collect();
+    Ok(TableDef { name, columns, primary_key, indexes: secondary, foreign_keys })
+}
+
+/// The portable type of a column, from its type's name and modifier.
+fn column_type(type_name: &str, modifier: i32, declared: &str) -> ColumnType {
+    match type_name {
+        "bool" => ColumnType::Boolean,
+        "int2" => ColumnType::SmallInt,
+        "int4" => ColumnType::Integer,
+        "int8" => ColumnType::BigInt,
+        "float4" => ColumnType::Real,
+        "float8" => ColumnType::Double,
+        "numeric" if modifier >= 4 => {
+            let packed = modifier - 4;
+            ColumnType::Decimal(Some((((packed >> 16) & 0xffff) as u8, (packed & 0xffff) as i16 as i8)))
+        }
+        "numeric" => ColumnType::Decimal(None),
+        "varchar" if modifier >= 4 => ColumnType::Varchar((modifier - 4) as u32),
+        "varchar" | "text" => ColumnType::Text,
+        "bytea" => ColumnType::Binary,
+        "date" => ColumnType::Date,
+        "time" => ColumnType::Time,
+        "timestamp" => ColumnType::Timestamp,
+        "timestamptz" => ColumnType::TimestampTz,
+        "json" | "jsonb" => ColumnType::Json,
+        "uuid" => ColumnType::Uuid,
+        _ => ColumnType::Other(declared.to_string()),
+    }
+}
+
+/// A default as PostgreSQL prints it: `CURRENT_TIMESTAMP` and `now()` are portable, a plain
+/// literal (`0`, `'x'::text`) too, anything else stays PostgreSQL's expression.
+fn parse_default(text: String) -> ColumnDefault {
+    let lower = text.to_ascii_lowercase();
+    if lower == "current_timestamp" || lower == "now()" || lower == "localtimestamp" {
+        return ColumnDefault::CurrentTimestamp;
+    }
+    let bare = match text.split_once("::") {
+        Some((value, _)) if value.starts_with('\'') && value.ends_with('\'') => value.to_string(),
+        _ => text.clone(),
+    };
+    if bare.parse::<f64>().is_ok() || (bare.starts_with('\'') && bare.ends_with('\'')) {
+        ColumnDefault::Literal(bare)
+    } else {
+        ColumnDefault::Expression(text)
+    }
+}

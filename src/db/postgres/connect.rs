@@ -1,0 +1,53 @@
+//! Opening PostgreSQL sessions, and the server's own words when one fails.
+
+use tokio_postgres::{Client, NoTls};
+
+use crate::connection::Endpoint;
+use crate::error::FerryError;
+use crate::error::Result;
+
+/// Connects and drives the connection on the runtime; errors name the masked URL.
+pub async fn pg_connect(endpoint: &Endpoint) -> Result<Client> {
+    let (client, connection) = tokio_postgres::connect(&endpoint.secret_url(), NoTls)
+        .await
+        .map_err(|error| unreachable(endpoint, pg_message(&error)))?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::debug!(%error, "PostgreSQL connection closed");
+        }
+    });
+    Ok(client)
+}
+
+/// The error of a connection that could not be opened, with what to check.
+pub fn unreachable(endpoint: &Endpoint, message: String) -> FerryError {
+    FerryError::Connection {
+        url: endpoint.masked(),
+        message: format!("{message}; is the PostgreSQL server running and the URL right?"),
+    }
+}
+
+/// The server's own message (with detail and hint) rather than tokio-postgres' "db error".
+pub fn pg_message(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => {
+            let mut text = db.message().to_string();
+            if let Some(detail) = db.detail() {
+                text.push_str(&format!(" ({detail})"));
+            }
+            if let Some(hint) = db.hint() {
+                text.push_str(&format!("; hint: {hint}"));
+            }
+            text
+        }
+        None => {
+            let mut text = error.to_string();
+            let mut source = std::error::Error::source(error);
+            while let Some(inner) = source {
+                text.push_str(&format!(": {inner}"));
+                source = inner.source();
+            }
+            text
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! PostgreSQL: sessions ([`connect`]), reads as binary COPY decoded into Arrow ([`source`],
+//! [`copy`], [`decode`]), loads as binary COPY in one transaction ([`sink`], [`encode`],
+//! [`indexes`], [`types`]), the catalog and DDL ([`catalog`], [`ddl`]), and the advisory lock.
+
+pub mod catalog;
+pub mod connect;
+mod copy;
+pub mod ddl;
+pub mod decode;
+pub mod encode;
+mod indexes;
+mod sink;
+mod source;
+mod types;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{
+    busy, lock_name, Backend, Capabilities, Catalog, HeldLock, IndexDef, MigrationLock, Sink, SourceDatabase,
+    Statement, TableDef, TextRows,
+};
+use crate::connection::Endpoint;
+use crate::error::{FerryError, Result};
+pub use connect::{pg_connect, pg_message};
+pub use source::{arrow_type, PostgresSource};
+
+#[derive(Debug)]
+pub struct PostgresBackend {
+    endpoint: Endpoint,
+}
+
+impl PostgresBackend {
+    pub fn new(endpoint: Endpoint) -> Self {
+        PostgresBackend { endpoint }
+    }
+
+    fn error(&self, table: &str, error: &tokio_postgres::Error) -> FerryError {
+        FerryError::Target { url: self.endpoint.masked(), table: table.to_string(), message: pg_message(error) }
+    }
+}
+
+/// `?` placeholders as PostgreSQL's `$1`, `$2`, ...
+fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `?` placeholders replaced by the values as escape-string literals (`E'...'`, whatever the
+/// server's `standard_conforming_strings`), NULL for None.
+fn with_literals(sql: &str, values: &[Option<String>]) -> String {
+    let mut values = values.iter();
+    let mut out = String::with_capacity(sql.len());
+    for c in sql.chars() {
+        match (c, c == '?') {
+            (_, true) => match values.next() {
+                Some(Some(value)) => out.push_str(&format!("E'{}'", value.replace('\\', "\\\\").replace('\'', "''"))),
+                Some(None) | None => out.push_str("NULL"),
+            },
+            (c, false) => out.push(c),
+        }
+    }
+    out
+}
+
+fn parameters(values: &[Option<String>]) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
+    values.iter().map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync)).collect()
+}
+
+#[async_trait]
+impl Backend for PostgresBackend {
+    fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    fn name(&self) -> &'static str {
+        "PostgreSQL"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { runs_sql: true, merges: true, one_integer_type: false, files: false }
+    }
+
+    fn database(&self) -> Option<Arc<dyn SourceDatabase>> {
+        Some(Arc::new(PostgresSource::new(self.endpoint.clone())))
+    }
+
+    fn sink(&self) -> Result<Box<dyn Sink>> {
+        Ok(Box::new(sink::PostgresSink::new(self.endpoint.clone())))
+    }
+
+    async fn ping(&self) -> Result<()> {
+        let client = pg_connect(&self.endpoint).await?;
+        client
+            .simple_query("SELECT 1")
+            .await
+            .map_err(|e| FerryError::Connection { url: self.endpoint.masked(), message: pg_message(&e) })?;
+        Ok(())
+    }
+
+    async fn lock(&self, migration: &str) -> Result<MigrationLock> {
+        let client = pg_connect(&self.endpoint).await?;
+        let row = client
+            .query_one("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", &[&lock_name(migration)])
+            .await
+            .map_err(|e| FerryError::Connection { url: self.endpoint.masked(), message: pg_message(&e) })?;
+        if !row.get::<_, bool>(0) {
+            return Err(busy(migration, &self.endpoint.masked()));
+        }
+        Ok(MigrationLock::new(AdvisoryLock { client, name: lock_name(migration) }))
+    }
+
+    async fn catalog(&self) -> Result<Catalog> {
+        let client = pg_connect(&self.endpoint).await?;
+        catalog::read(&client).await.map_err(|e| self.error("(catalog)", &e))
+    }
+
+    fn create_table_sql(&self, table: &TableDef) -> Result<String> {
+        Ok(ddl::create_table(table))
+    }
+
+    fn create_index_sql(&self, table: &str, index: &IndexDef) -> Result<String> {
+        Ok(ddl::create_index(table, index))
+    }
+
+    fn drop_table_sql(&self, table: &str) -> Result<String> {
+        Ok(format!("DROP TABLE IF EXISTS {} CASCADE", ddl::quote_table(table)))
+    }
+
+    async fn execute(&self, sql: &str) -> Result<()> {
+        let client = pg_connect(&self.endpoint).await?;
+        client.batch_execute(sql).await.map_err(|e| self.error("(schema)", &e))
+    }
+
+    async fn transaction(&self, setup: &str, statements: Vec<Statement>) -> Result<()> {
+        let mut client = pg_connect(&self.endpoint).await?;
+        client.batch_execute(setup).await.map_err(|e| self.error("(setup)", &e))?;
+        let transaction = client.transaction().await.map_err(|e| self.error("(transaction)", &e))?;
+        for (sql, values) in &statements {
+            transaction.execute(&numbered(sql), &parameters(values)).await.map_err(|e| self.error(sql, &e))?;
+        }
+        transaction.commit().await.map_err(|e| self.error("(commit)", &e))
+    }
+
+    /// Through the simple query protocol, which answers every type as text.
+    async fn text_rows(&self, sql: &str, values: Vec<Option<String>>) -> Result<TextRows> {
+        let client = pg_connect(&self.endpoint).await?;
+        let messages = client.simple_query(&with_literals(sql, &values)).await.map_err(|e| self.error(sql, &e))?;
+        Ok(messages
+            .iter()
+            .filter_map(|message| match message {
+                tokio_postgres::SimpleQueryMessage::Row(row) => {
+                    Some((0..row.len()).map(|i| row.get(i).map(str::to_string)).collect())
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
+    async fn has_table(&self, table: &str) -> Result<bool> {
+        let client = pg_connect(&self.endpoint).await?;
+        let row = client
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&ddl::quote_table(table)])
+            .await
+            .map_err(|e| self.error(table, &e))?;
+        Ok(row.get(0))
+    }
+
+    async fn reset_identity(&self, table: &str, column: &str) -> Result<()> {
+        let client = pg_connect(&self.endpoint).await?;
+        let quoted = ddl::quote_table(table);
+        let sql = format!(
+            "SELECT setval(pg_get_serial_sequence($1, $2), GREATEST(1, (SELECT max({}) FROM {quoted})))",
+            ddl::quote(column)
+        );
+        client.execute(&sql, &[&quoted, &column]).await.map_err(|e| self.error(table, &e))?;
+        Ok(())
+    }
+}
+
+/// A session-level advisory lock: the session holds it, closing the session frees it.
+struct AdvisoryLock {
+    client: tokio_postgres::Client,
+    name: String,
+}
+
+#[async_trait]
+impl HeldLock for AdvisoryLock {
+    async fn release(self: Box<Self>) {
+        let _ = self.client.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", &[&self.name]).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_become_escaped_literals() {
+        let values = [Some("it's".to_string()), None, Some("a\\b".to_string())];
+        assert_eq!(with_literals("SELECT ?, ?, ?", &values), r"SELECT E'it''s', NULL, E'a\\b'");
+        assert_eq!(numbered("a = ? AND b = ?"), "a = $1 AND b = $2");
+    }
+}

@@ -1,0 +1,147 @@
+//! What every readable engine implements: [`SourceDatabase`] streams the rows of one `SELECT`,
+//! and the generic `source::DatabaseTable` turns that into a DataFusion `TableProvider`.
+
+use std::fmt::Debug;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow::datatypes::SchemaRef;
+use async_trait::async_trait;
+use chrono::NaiveDateTime;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::logical_expr::Operator;
+use datafusion::sql::unparser::dialect::Dialect as UnparserDialect;
+
+use crate::connection::Endpoint;
+use crate::error::Result;
+
+/// A database ferry reads from.
+#[async_trait]
+pub trait SourceDatabase: Debug + Send + Sync {
+    fn endpoint(&self) -> &Endpoint;
+    /// The tables (and views) a query may name.
+    async fn tables(&self) -> Result<Vec<String>>;
+    /// A table's columns as Arrow fields, from the database's own catalog.
+    async fn schema(&self, table: &str) -> Result<SchemaRef>;
+    /// A rough size from the database's catalog, for DataFusion's join planning (the smaller
+    /// side of a join builds the hash table). Unknown by default.
+    async fn estimate(&self, _table: &str) -> Result<SizeEstimate> {
+        Ok(SizeEstimate::default())
+    }
+    /// Quotes an identifier for this database's SQL.
+    fn quote(&self, identifier: &str) -> String;
+    /// A quoted column of `source_type` read as its exact text form (for types with no exact
+    /// Arrow reading through the database's driver).
+    fn text_form(&self, quoted: &str, _source_type: &str) -> String {
+        format!("CAST({quoted} AS TEXT)")
+    }
+    /// The dialect DataFusion's unparser writes pushed-down filters in.
+    fn unparser_dialect(&self) -> Box<dyn UnparserDialect>;
+    /// `quoted <op> <at>` for a date (`is_date`) or date-time column, exact where the database
+    /// can compare exactly; a looser test is fine (DataFusion applies the exact one after the
+    /// read), a stricter one is not. `zoned`: the column holds instants (read in UTC).
+    fn compare_time(&self, quoted: &str, op: Operator, at: NaiveDateTime, is_date: bool, zoned: bool) -> String;
+    /// Conditions splitting `table` into about `parts` disjoint parts that together hold every
+    /// row, to be read at once; empty when the table cannot be split (the default).
+    async fn split(&self, _table: &str, _parts: usize) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+    /// Streams the rows of `SELECT <columns> FROM <table> [WHERE ...] [LIMIT ...]`;
+    /// the batches match `schema` (the projected columns).
+    fn read(&self, request: ReadRequest) -> SendableRecordBatchStream;
+}
+
+/// A table's size as its database's catalog estimates it (not exact, possibly stale).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SizeEstimate {
+    pub rows: Option<usize>,
+    pub bytes: Option<usize>,
+}
+
+/// Field metadata marking a column read through its text form (the value is the source type).
+pub const TEXT_FORM: &str = "ferry.read_as_text";
+
+/// Field metadata naming the PostgreSQL type a PostgreSQL target column created for this field
+/// gets: the source's own type (with its modifiers) for PostgreSQL sources, the closest one for
+/// others. Used only while the field still has the Arrow type the source read it as.
+pub const PG_TYPE: &str = "ferry.pg_type";
+
+/// What one scan asks of a source.
+#[derive(Clone, Debug)]
+pub struct ReadRequest {
+    pub table: String,
+    /// The projected columns, in order, with the types the batches must have.
+    pub schema: SchemaRef,
+    pub filter_sql: Option<String>,
+    pub limit: Option<usize>,
+    /// This part's share of a table read in parts ([`SourceDatabase::split`]); all parts of one
+    /// source read in one snapshot.
+    pub part_sql: Option<String>,
+}
+
+/// Rows read so far through the tables of one schema: the "read" count and the progress bar.
+#[derive(Debug, Default)]
+pub struct ReadCounter(AtomicU64);
+
+impl ReadCounter {
+    pub fn add(&self, rows: usize) {
+        self.0.fetch_add(rows as u64, Ordering::Relaxed);
+    }
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// `SELECT <columns> FROM <table> [WHERE ...] [LIMIT n]`; a column marked [`TEXT_FORM`] is read
+/// through the database's cast to text.
+pub fn select_sql(database: &dyn SourceDatabase, request: &ReadRequest) -> String {
+    let columns: Vec<String> = request
+        .schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let quoted = database.quote(field.name());
+            match field.metadata().get(TEXT_FORM) {
+                Some(source_type) => database.text_form(&quoted, source_type),
+                None => quoted,
+            }
+        })
+        .collect();
+    let columns = if columns.is_empty() { "1 AS _ferry_none".to_string() } else { columns.join(", ") };
+    let mut sql = format!("SELECT {columns} FROM {}", quote_table(database, &request.table));
+    let conditions: Vec<String> =
+        [&request.filter_sql, &request.part_sql].into_iter().flatten().map(|c| format!("({c})")).collect();
+    if !conditions.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&conditions.join(" AND "));
+    }
+    if let Some(limit) = request.limit {
+        sql.push_str(&format!(" LIMIT {limit}"));
+    }
+    sql
+}
+
+/// Quotes `table` or `schema.table`.
+pub fn quote_table(database: &dyn SourceDatabase, table: &str) -> String {
+    table.split('.').map(|part| database.quote(part)).collect::<Vec<_>>().join(".")
+}
+
+/// The SQL operator of a comparison a source can be asked to test, or None.
+pub fn comparison(op: Operator) -> Option<&'static str> {
+    Some(match op {
+        Operator::Eq => "=",
+        Operator::Lt => "<",
+        Operator::LtEq => "<=",
+        Operator::Gt => ">",
+        Operator::GtEq => ">=",
+        _ => return None,
+    })
+}
+
+/// A date or date-time as the text databases read back exactly (microseconds).
+pub fn time_text(at: NaiveDateTime, is_date: bool) -> String {
+    if is_date {
+        at.format("%Y-%m-%d").to_string()
+    } else {
+        at.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+    }
+}

@@ -1,0 +1,79 @@
+//! SQLite DDL written from ferry's catalog model. Declared types are chosen so that SQLite's
+//! affinity and ferry's reading of them (`source::arrow_type`) give the type back.
+
+use crate::db::{ColumnDef, ColumnDefault, ColumnType, IndexDef, TableDef};
+
+pub fn quote(identifier: &str) -> String {
+    format!("\"{}\"", identifier.replace('"', "\"\""))
+}
+
+fn quote_list(names: &[String]) -> String {
+    names.iter().map(|n| quote(n)).collect::<Vec<_>>().join(", ")
+}
+
+pub fn type_sql(column: &ColumnDef) -> String {
+    match &column.column_type {
+        ColumnType::Boolean => "BOOLEAN".into(),
+        ColumnType::SmallInt => "SMALLINT".into(),
+        ColumnType::Integer => "INTEGER".into(),
+        ColumnType::BigInt => "BIGINT".into(),
+        ColumnType::Real => "REAL".into(),
+        ColumnType::Double => "DOUBLE".into(),
+        ColumnType::Decimal(Some((precision, scale))) => format!("DECIMAL({precision}, {scale})"),
+        ColumnType::Decimal(None) => "NUMERIC".into(),
+        ColumnType::Varchar(length) => format!("VARCHAR({length})"),
+        ColumnType::Text | ColumnType::Json | ColumnType::Uuid => "TEXT".into(),
+        ColumnType::Binary => "BLOB".into(),
+        ColumnType::Date => "DATE".into(),
+        ColumnType::Time => "TIME".into(),
+        ColumnType::Timestamp | ColumnType::TimestampTz => "TIMESTAMP".into(),
+        ColumnType::Other(name) => name.clone(),
+    }
+}
+
+fn column_sql(column: &ColumnDef, rowid: bool) -> String {
+    // A lone INTEGER PRIMARY KEY is SQLite's rowid: it numbers rows by itself.
+    if rowid {
+        return format!("{} INTEGER PRIMARY KEY", quote(&column.name));
+    }
+    let mut sql = format!("{} {}", quote(&column.name), type_sql(column));
+    if !column.nullable {
+        sql.push_str(" NOT NULL");
+    }
+    match &column.default {
+        None => {}
+        Some(ColumnDefault::CurrentTimestamp) => sql.push_str(" DEFAULT CURRENT_TIMESTAMP"),
+        Some(ColumnDefault::Literal(value)) => sql.push_str(&format!(" DEFAULT {value}")),
+        Some(ColumnDefault::Expression(value)) => sql.push_str(&format!(" DEFAULT ({value})")),
+    }
+    sql
+}
+
+pub fn create_table(table: &TableDef) -> String {
+    let rowid = |column: &ColumnDef| {
+        table.primary_key.len() == 1
+            && table.primary_key[0] == column.name
+            && matches!(column.column_type, ColumnType::SmallInt | ColumnType::Integer | ColumnType::BigInt)
+            && column.identity
+    };
+    let has_rowid = table.columns.iter().any(rowid);
+    let mut parts: Vec<String> = table.columns.iter().map(|c| column_sql(c, rowid(c))).collect();
+    if !table.primary_key.is_empty() && !has_rowid {
+        parts.push(format!("PRIMARY KEY ({})", quote_list(&table.primary_key)));
+    }
+    for key in &table.foreign_keys {
+        parts.push(format!(
+            "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})",
+            quote(&key.name),
+            quote_list(&key.columns),
+            quote(&key.referenced_table),
+            quote_list(&key.referenced_columns)
+        ));
+    }
+    format!("CREATE TABLE {} ({})", quote(&table.name), parts.join(", "))
+}
+
+pub fn create_index(table: &str, index: &IndexDef) -> String {
+    let unique = if index.unique { "UNIQUE " } else { "" };
+    format!("CREATE {unique}INDEX {} ON {} ({})", quote(&index.name), quote(table), quote_list(&index.columns))
+}

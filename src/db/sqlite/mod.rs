@@ -1,0 +1,161 @@
+//! SQLite: opening the file ([`connect`]), reads with rusqlite ([`source`]), loads as prepared
+//! INSERTs in one transaction ([`sink`]), the catalog and DDL ([`catalog`], [`ddl`]), and a
+//! lock file beside nothing (in the system's temporary folder).
+
+pub mod catalog;
+pub mod connect;
+pub mod ddl;
+mod sink;
+mod source;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{
+    blocking, busy, Backend, Capabilities, Catalog, FileLock, IndexDef, MigrationLock, Sink, SourceDatabase, Statement,
+    TableDef, TextRows,
+};
+use crate::connection::Endpoint;
+use crate::error::{FerryError, Result};
+pub use connect::sqlite_open;
+pub use source::{arrow_type, SqliteSource};
+
+#[derive(Debug)]
+pub struct SqliteBackend {
+    endpoint: Endpoint,
+    path: PathBuf,
+}
+
+impl SqliteBackend {
+    pub fn new(endpoint: Endpoint, path: PathBuf) -> Self {
+        SqliteBackend { endpoint, path }
+    }
+
+    fn error(&self, table: &str, error: impl ToString) -> FerryError {
+        target_error(&self.endpoint, table, error)
+    }
+}
+
+fn target_error(endpoint: &Endpoint, table: &str, error: impl ToString) -> FerryError {
+    FerryError::Target { url: endpoint.masked(), table: table.to_string(), message: error.to_string() }
+}
+
+/// Opens the file for writing, creating its folder first.
+fn open_for_writing(endpoint: &Endpoint, path: &std::path::Path) -> Result<rusqlite::Connection> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| target_error(endpoint, "(file)", e))?;
+    }
+    sqlite_open(endpoint, false)
+}
+
+#[async_trait]
+impl Backend for SqliteBackend {
+    fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    fn name(&self) -> &'static str {
+        "SQLite"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { runs_sql: true, merges: true, one_integer_type: true, files: false }
+    }
+
+    fn database(&self) -> Option<Arc<dyn SourceDatabase>> {
+        Some(Arc::new(SqliteSource::new(self.endpoint.clone())))
+    }
+
+    fn sink(&self) -> Result<Box<dyn Sink>> {
+        Ok(Box::new(sink::SqliteSink::new(self.endpoint.clone())))
+    }
+
+    /// A target file that does not exist yet is fine if its folder does.
+    async fn ping(&self) -> Result<()> {
+        let unreachable = |message: String| FerryError::Connection { url: self.endpoint.masked(), message };
+        if !self.path.exists() {
+            return match self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                Some(folder) if !folder.exists() => {
+                    Err(unreachable(format!("the folder `{}` does not exist", folder.display())))
+                }
+                _ => Ok(()),
+            };
+        }
+        let connection = sqlite_open(&self.endpoint, true)?;
+        connection.query_row("SELECT 1", [], |_| Ok(())).map_err(|e| unreachable(e.to_string()))
+    }
+
+    async fn lock(&self, migration: &str) -> Result<MigrationLock> {
+        let masked = self.endpoint.masked();
+        Ok(MigrationLock::new(FileLock::take(&self.path, migration, || busy(migration, &masked))?))
+    }
+
+    async fn catalog(&self) -> Result<Catalog> {
+        if !self.path.exists() {
+            return Ok(Catalog::default());
+        }
+        let endpoint = self.endpoint.clone();
+        blocking(move || {
+            let connection = sqlite_open(&endpoint, true)?;
+            catalog::read(&connection).map_err(|e| target_error(&endpoint, "(catalog)", e))
+        })
+        .await
+    }
+
+    fn create_table_sql(&self, table: &TableDef) -> Result<String> {
+        Ok(ddl::create_table(table))
+    }
+
+    fn create_index_sql(&self, table: &str, index: &IndexDef) -> Result<String> {
+        Ok(ddl::create_index(table, index))
+    }
+
+    fn drop_table_sql(&self, table: &str) -> Result<String> {
+        Ok(format!("DROP TABLE IF EXISTS {}", ddl::quote(table)))
+    }
+
+    async fn execute(&self, sql: &str) -> Result<()> {
+        let (endpoint, path, sql) = (self.endpoint.clone(), self.path.clone(), sql.to_string());
+        blocking(move || {
+            open_for_writing(&endpoint, &path)?.execute_batch(&sql).map_err(|e| target_error(&endpoint, "(schema)", e))
+        })
+        .await
+    }
+
+    async fn transaction(&self, setup: &str, statements: Vec<Statement>) -> Result<()> {
+        let (endpoint, path, setup) = (self.endpoint.clone(), self.path.clone(), setup.to_string());
+        blocking(move || {
+            let error = |table: &str, e: rusqlite::Error| target_error(&endpoint, table, e);
+            let mut connection = open_for_writing(&endpoint, &path)?;
+            connection.execute_batch(&setup).map_err(|e| error("(setup)", e))?;
+            let transaction = connection.transaction().map_err(|e| error("(transaction)", e))?;
+            for (sql, values) in statements {
+                transaction.execute(&sql, rusqlite::params_from_iter(values)).map_err(|e| error(&sql, e))?;
+            }
+            transaction.commit().map_err(|e| error("(commit)", e))
+        })
+        .await
+    }
+
+    async fn text_rows(&self, sql: &str, values: Vec<Option<String>>) -> Result<TextRows> {
+        if !self.path.exists() {
+            return Err(self.error(sql, "the file does not exist"));
+        }
+        let (endpoint, sql) = (self.endpoint.clone(), sql.to_string());
+        blocking(move || {
+            let connection = sqlite_open(&endpoint, true)?;
+            connect::text_rows(&connection, &sql, values).map_err(|e| target_error(&endpoint, &sql, e))
+        })
+        .await
+    }
+
+    async fn has_table(&self, table: &str) -> Result<bool> {
+        if !self.path.exists() {
+            return Ok(false);
+        }
+        let sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?";
+        Ok(!self.text_rows(sql, vec![Some(table.to_string())]).await?.is_empty())
+    }
+}
