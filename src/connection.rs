@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use crate::error::{FerryError, Result};
 
 /// Where a connection points, parsed and checked, secrets included (never print this with
-/// `{:?}` in user-facing text; use [`Endpoint::masked`]).
+/// `{:?}` in user-facing text; use [`Endpoint::masked`]). What each kind can do is its
+/// backend's to say: `crate::db::open`.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Endpoint {
     Postgres(url::Url),
@@ -15,26 +16,6 @@ pub enum Endpoint {
     Sqlite(PathBuf),
     /// A directory of Parquet files: `file://` (absolute, resolved) or any object_store URL.
     Parquet(url::Url),
-}
-
-/// The kinds of endpoint, for messages and dispatch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EndpointKind {
-    Postgres,
-    Mysql,
-    Sqlite,
-    Parquet,
-}
-
-impl fmt::Display for EndpointKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            EndpointKind::Postgres => "PostgreSQL",
-            EndpointKind::Mysql => "MySQL",
-            EndpointKind::Sqlite => "SQLite",
-            EndpointKind::Parquet => "Parquet",
-        })
-    }
 }
 
 impl fmt::Debug for Endpoint {
@@ -97,15 +78,6 @@ impl Endpoint {
                 text,
                 &format!("unknown scheme `{other}`; use postgres://, mysql://, sqlite://, file:// or s3://"),
             )),
-        }
-    }
-
-    pub fn kind(&self) -> EndpointKind {
-        match self {
-            Endpoint::Postgres(_) => EndpointKind::Postgres,
-            Endpoint::Mysql(_) => EndpointKind::Mysql,
-            Endpoint::Sqlite(_) => EndpointKind::Sqlite,
-            Endpoint::Parquet(_) => EndpointKind::Parquet,
         }
     }
 

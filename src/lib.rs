@@ -1,40 +1,44 @@
 //! # ferry: columnar batch data migration
 //!
 //! ```text
-//!  ferry.toml ──> job::Plan ──────────────> run::run ──────────────────────────> report::RunReport
-//!  (parse)        (validate: URLs, query     │
-//!                  files parse, depends_on)  │ per migration, in dependency order:
-//!                                            │
-//!   source/ (TableProvider per table)        │   transform/ (DataFusion SQL)       sink/ (write_all)
-//!   PostgreSQL: binary COPY -> Arrow  ──batches──> queries/*.sql ──> reject split ──> cast ──> COPY / INSERT /
-//!   MySQL: connectorx -> Arrow                     (+ other connections            │          Parquet files,
-//!   SQLite: rusqlite -> Arrow                        as `name.table`)              │          one transaction
-//!   Parquet: ListingTable                                                          ├─> _ferry_rejects (same txn)
-//!                                                                                  └─> check/ audit: the checks'
-//!                                                                                      verdict before the commit;
-//!                                                                                      checksums, read back after
+//!  ferry.toml ──> job::Plan ───────────> run::run ─────────────────────────────────> report::RunReport
+//!  (parse, then   (URLs, query files,     │ per migration, in dependency order, its lock held:
+//!   validate)      checks, depends_on)    │
+//!                                         │  source/            transform/         run::pipeline        db::PreparedLoad
+//!   db::open(endpoint) -> dyn Backend ────┼─ DatabaseTable ──> queries/*.sql ──> QueryRows ──────> write_all:
+//!     postgres/ binary COPY -> Arrow      │  (TableProvider:   (DataFusion;       Splitter (rejects,   COPY / INSERT /
+//!     mysql/    connectorx -> Arrow       │   projection,       other connections  cast to the target)  Parquet files,
+//!     sqlite/   rusqlite -> Arrow         │   filters, limit,   as `name.table`)   Checks (verdict      one transaction,
+//!     parquet/  ListingTable              │   parts pushed                         before the commit)   _ferry_rejects and
+//!                                         │   down)                                Digest (checksums)   _ferry_state in it
+//!                                         │                                        Conservation (counts)
+//!                                         └─> check/ reads the published table back and reconciles it
 //! ```
 //!
-//! Batches, and the quarantine records of rejected rows, stream from source to sink through bounded
-//! channels; no table is held in memory (a join holds its smaller side, and a lookup on an integer
-//! key only a bitmap of it: `transform::lookup`). A load is all or nothing: the sink publishes
-//! rows, rejects, replace mode's removal of the old rows and an incremental run's watermark in one
-//! transaction. `incremental` decides per run whether a migration replaces, appends or merges, and
-//! narrows an incremental query to the rows at or after its watermark (pushed into the source).
-//! `check` sees the same batches: a failing `error` check ends the stream with an error before the
-//! commit (so the sink rolls back), and the published table is read back and reconciled.
+//! Batches, and the quarantine records of rejected rows, stream from source to sink; no table is
+//! held in memory (a join holds its smaller side, and a lookup on an integer key only a bitmap of
+//! it: `transform::lookup`). Each pipeline stage is a stream adapter that owns its state and
+//! counts its own rows (`run::pipeline`); the last one checks, before the sink commits, that no
+//! row was lost between the query and the sink. A load is all or nothing: the sink publishes
+//! rows, rejects, replace mode's removal of the old rows and an incremental run's watermark in
+//! one transaction. `incremental` decides per run whether a migration replaces, appends or
+//! merges, and narrows an incremental query to the rows at or after its watermark.
 //!
-//! Dependencies point one way: `cli`/`command` and `api` (the HTTP server) -> `job` -> `run` ->
-//! `transform`, `source`, `sink` -> `error`. Nothing under `source/` or `sink/` knows the CLI or
-//! the API exists. `lock` keeps one run per migration at a time, across processes.
+//! Dependencies point one way: `cli`/`command` and `api` (the HTTP server) -> `run` ->
+//! `transform`, `check`, `sink`, `source` -> `db` -> `connection` -> `error`; `job` (the plan)
+//! is read by all of them above `db` and reads nothing of theirs; `error` imports nothing of
+//! ferry's. Nothing under `db/` knows the CLI, the API or the job file, and outside `db/` and
+//! `connection.rs` no code names a kind of endpoint: it asks the backend `db::open` returns.
 //!
-//! ## Adding a connector
-//! 1. A variant in [`connection::Endpoint`] and its URL scheme in `Endpoint::parse`.
-//! 2. A source: one file in `src/source/` implementing [`source::SourceDatabase`], and an arm in
-//!    [`source::open`].
-//! 3. A sink: one file in `src/sink/` implementing [`sink::Sink`] (`sink::merge` has the upsert
-//!    and `_ferry_state` SQL per dialect), and an arm in [`sink::open`].
-//! 4. Its integration test in `tests/it/`.
+//! ## Adding an engine
+//! 1. `connection.rs`: a variant of [`connection::Endpoint`], its URL scheme in
+//!    `Endpoint::parse`, and the variant in `masked` and `secret_url`.
+//! 2. `src/db/<engine>/`: a [`db::Backend`] (connect, ping, lock, catalog, DDL, statements) with
+//!    a [`db::SourceDatabase`] to read with SQL (or `Backend::files`), a [`db::Sink`] whose
+//!    [`db::PreparedLoad`] writes in one transaction, and its types; then `pub mod <engine>` and
+//!    one arm in [`db::open`]. A source-only or target-only engine says no in `sink` or
+//!    `database`.
+//! 3. One line in `tests/it/backends.rs` runs the conformance suite on it; its own tests beside it.
 
 pub mod api;
 pub mod check;

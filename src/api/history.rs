@@ -2,10 +2,11 @@
 //! a restart of the server. Every value is text; the report is the run's JSON.
 
 use crate::connection::Endpoint;
-use crate::db::{self, ColumnDef, ColumnType, Statement, TableDef, TextRows};
+use crate::db::bookkeeping::{if_not_exists, runs_table};
+use crate::db::{self, Statement, TextRows};
 use crate::error::{FerryError, Result};
 
-pub const RUNS_TABLE: &str = "_ferry_runs";
+pub use crate::db::bookkeeping::RUNS_TABLE;
 
 /// One stored run, as `GET /runs` lists it.
 #[derive(Clone, Debug)]
@@ -17,24 +18,6 @@ pub struct StoredRun {
     pub finished_at: Option<String>,
     /// The run's report, as JSON text.
     pub report: Option<String>,
-}
-
-/// `_ferry_runs`, as every engine creates it.
-fn runs_table() -> TableDef {
-    let text = |name: &str, length: u32| ColumnDef::new(name, ColumnType::Varchar(length));
-    TableDef {
-        name: RUNS_TABLE.into(),
-        columns: vec![
-            text("run_id", 64).not_null(),
-            text("migration", 128).not_null(),
-            text("status", 16).not_null(),
-            text("started_at", 40).not_null(),
-            text("finished_at", 40),
-            ColumnDef::new("report", ColumnType::Text),
-        ],
-        primary_key: vec!["run_id".into()],
-        ..Default::default()
-    }
 }
 
 /// Records a run in `target` (again as it goes: running, then finished). Parquet targets keep
@@ -115,7 +98,7 @@ async fn execute(target: &Endpoint, statements: Vec<Statement>) -> Result<()> {
     if !backend.capabilities().runs_sql {
         return Ok(());
     }
-    let create = backend.create_table_sql(&runs_table())?.replacen("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ", 1);
+    let create = if_not_exists(backend.create_table_sql(&runs_table())?);
     backend.transaction(&create, statements).await.map_err(|error| in_runs_table(target, error))
 }
 

@@ -1,15 +1,17 @@
 //! Data checks, declared per migration (`[[migrations.checks]]`), run on the rows a run is about
 //! to publish (write-audit-publish) or on a target table as it is (`ferry check`).
 //!
-//! - [`spec`]: the checks as written, validated when the job is read.
+//! - `job::checks`: the checks as written, validated when the job is read.
 //! - [`audit`]: the checks compiled against the rows' schema and run in one pass as the batches
 //!   stream to the target; [`table`] adds the checks that need the whole table.
 //! - [`result`]: each check's verdict; [`junit`] writes them for CI systems.
+//! - [`sent`] and [`reconcile`]: the checksums of the rows sent, and the published table read
+//!   back and compared with them.
 //!
-//! In a run, the audit sits between the reject split and the sink: the sink writes inside its
-//! transaction while the audit looks at the same batches, and the verdict is the stream's last
-//! item. A failing `error` check ends the stream with an error, so the sink rolls back and the
-//! target is unchanged.
+//! In a run, the audit is a stage of `run::pipeline` between the reject split and the sink: the
+//! sink writes inside its transaction while the audit looks at the same batches, and the verdict
+//! comes after the last one. A failing `error` check ends the stream with an error, so the sink
+//! rolls back and the target is unchanged.
 
 pub mod audit;
 pub mod diff;

@@ -168,20 +168,6 @@ pub fn insert_sql(
     sql
 }
 
-/// `CREATE TABLE IF NOT EXISTS _ferry_state`.
-pub fn state_table_sql(dialect: Dialect) -> String {
-    let (name, text, time) = match dialect {
-        Dialect::Postgres => ("TEXT", "TEXT", "TIMESTAMPTZ NOT NULL DEFAULT now()"),
-        Dialect::Mysql => ("VARCHAR(128)", "TEXT", "TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)"),
-        Dialect::Sqlite => ("TEXT", "TEXT", "TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP"),
-    };
-    let engine = if dialect == Dialect::Mysql { " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4" } else { "" };
-    format!(
-        "CREATE TABLE IF NOT EXISTS {STATE_TABLE} (migration {name} NOT NULL PRIMARY KEY, cursor_column {text} NOT NULL, \
-         watermark {text}, run_id {text} NOT NULL, updated_at {time}){engine}"
-    )
-}
-
 /// Saves a migration's state; parameters: migration, cursor column, watermark, run id.
 pub fn save_state_sql(dialect: Dialect) -> String {
     let columns = "(migration, cursor_column, watermark, run_id)";

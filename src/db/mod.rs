@@ -6,6 +6,7 @@
 //! contract ([`Sink`] and [`PreparedLoad`]), the catalog model ([`Catalog`]), incremental state,
 //! merge SQL, and the lock file.
 
+pub mod bookkeeping;
 pub mod catalog;
 mod lock;
 pub mod merge;

@@ -11,7 +11,7 @@ use datafusion::common::ScalarValue;
 
 use crate::error::{FerryError, Result};
 
-pub const STATE_TABLE: &str = "_ferry_state";
+pub use super::bookkeeping::STATE_TABLE;
 
 /// What a target remembers of a migration's last incremental load.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -94,7 +94,7 @@ pub fn rejects_schema() -> SchemaRef {
     ]))
 }
 
-pub const REJECTS_TABLE: &str = "_ferry_rejects";
+pub use super::bookkeeping::REJECTS_TABLE;
 
 /// A column of an existing target table, as the sink will write it.
 #[derive(Clone, Debug)]

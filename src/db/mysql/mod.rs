@@ -1,5 +1,5 @@
-//! MySQL and MariaDB: sessions ([`connect`]), reads through connectorx ([`source`]), loads as
-//! batched INSERTs in one transaction ([`sink`]), the catalog and DDL ([`catalog`], [`ddl`]),
+//! MySQL and MariaDB: sessions (`connect`), reads through connectorx (`source`), loads as
+//! batched INSERTs in one transaction (`sink`), the catalog and DDL (`catalog`, `ddl`),
 //! and the `GET_LOCK` lock.
 
 pub mod catalog;

@@ -11,11 +11,13 @@ use async_trait::async_trait;
 use mysql::prelude::Queryable;
 
 use super::connect::{mysql_connect, mysql_text_rows};
+use super::ddl::create_table;
 use super::source::mysql_arrow_type;
 use crate::connection::Endpoint;
+use crate::db::bookkeeping::{if_not_exists, rejects_table, state_table};
 use crate::db::merge::{
     check_unique_key, compared_columns, duplicates_error, duplicates_sql, insert_sql, key_columns, matched_sql,
-    save_state_sql, state_table_sql, Dialect, STAGING,
+    save_state_sql, Dialect, STAGING,
 };
 use crate::db::state::{SavedState, STATE_TABLE};
 use crate::db::values::{cell, column_type, write_type, Cell};
@@ -239,14 +241,12 @@ impl PreparedLoad for MysqlLoad {
             session(&mut connection).map_err(|e| error(&spec.table, e.to_string()))?;
             // MySQL commits DDL at once, so the bookkeeping tables are made before the transaction.
             connection
-                .query_drop(format!(
-                    "CREATE TABLE IF NOT EXISTS {REJECTS_TABLE} (run_id VARCHAR(64) NOT NULL, migration VARCHAR(128) NOT NULL, \
-                     source_key TEXT, reason VARCHAR(64) NOT NULL, source_row JSON NOT NULL, \
-                     rejected_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
-                ))
+                .query_drop(if_not_exists(create_table(&rejects_table())))
                 .map_err(|e| error(REJECTS_TABLE, e.to_string()))?;
             if spec.watermark.is_some() {
-                connection.query_drop(state_table_sql(Dialect::Mysql)).map_err(|e| error(STATE_TABLE, e.to_string()))?;
+                connection
+                    .query_drop(if_not_exists(create_table(&state_table())))
+                    .map_err(|e| error(STATE_TABLE, e.to_string()))?;
             }
             if let Some(create) = &create {
                 connection.query_drop(create).map_err(|e| error(&spec.table, e.to_string()))?;
@@ -279,7 +279,10 @@ impl PreparedLoad for MysqlLoad {
                 let rejects_error = |e: String| error(REJECTS_TABLE, e);
                 if spec.mode == WriteMode::Replace {
                     connection
-                        .exec_drop(format!("DELETE FROM {REJECTS_TABLE} WHERE migration = ?"), (spec.migration.clone(),))
+                        .exec_drop(
+                            format!("DELETE FROM {REJECTS_TABLE} WHERE migration = ?"),
+                            (spec.migration.clone(),),
+                        )
                         .map_err(|e| rejects_error(e.to_string()))?;
                 }
                 let mut loaded = Loaded::default();

@@ -1,6 +1,6 @@
 //! Parquet locations (a local folder or an object store): each folder is a table of
-//! `*.parquet` files ([`source`]), loads stage files and rename them into place ([`sink`]), and
-//! [`store`] opens the object store behind a URL. No SQL runs here: no catalog keys, no history.
+//! `*.parquet` files (`source`), loads stage files and rename them into place (`sink`), and
+//! `store` opens the object store behind a URL. No SQL runs here: no catalog keys, no history.
 
 mod sink;
 mod source;

@@ -1,6 +1,6 @@
-//! PostgreSQL: sessions ([`connect`]), reads as binary COPY decoded into Arrow ([`source`],
-//! [`copy`], [`decode`]), loads as binary COPY in one transaction ([`sink`], [`encode`],
-//! [`indexes`], [`types`]), the catalog and DDL ([`catalog`], [`ddl`]), and the advisory lock.
+//! PostgreSQL: sessions (`connect`), reads as binary COPY decoded into Arrow (`source`,
+//! `copy`, `decode`), loads as binary COPY in one transaction (`sink`, `encode`,
+//! `indexes`, `types`), the catalog and DDL (`catalog`, `ddl`), and the advisory lock.
 
 pub mod catalog;
 pub mod connect;

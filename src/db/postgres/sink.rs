@@ -12,13 +12,15 @@ use futures::{SinkExt, StreamExt};
 use tokio_postgres::Client;
 
 use super::connect::{pg_connect, pg_message};
+use super::ddl::create_table;
 use super::encode::{encode_batch, header, trailer, WireType};
 use super::indexes::defer_indexes;
 use super::types::{existing_columns, new_column_type, wires, write_type, PgColumn};
 use crate::connection::Endpoint;
+use crate::db::bookkeeping::{if_not_exists, rejects_table, state_table};
 use crate::db::merge::{
-    check_unique_key, duplicates_error, duplicates_sql, insert_sql, key_columns, matched_sql, save_state_sql,
-    state_table_sql, Dialect, STAGING,
+    check_unique_key, duplicates_error, duplicates_sql, insert_sql, key_columns, matched_sql, save_state_sql, Dialect,
+    STAGING,
 };
 use crate::db::state::{SavedState, STATE_TABLE};
 use crate::db::{
@@ -270,7 +272,7 @@ impl PreparedLoad for PostgresLoad {
         write_rejects(&transaction, spec, rejects).await.map_err(|e| target_error(&endpoint, REJECTS_TABLE, e))?;
         if let Some(watermark) = &spec.watermark {
             let pg_state = |e: tokio_postgres::Error| target_error(&endpoint, STATE_TABLE, pg_message(&e));
-            transaction.batch_execute(&state_table_sql(Dialect::Postgres)).await.map_err(pg_state)?;
+            transaction.batch_execute(&if_not_exists(create_table(&state_table()))).await.map_err(pg_state)?;
             let value = watermark.text()?;
             transaction
                 .execute(
@@ -349,14 +351,7 @@ async fn write_rejects(
         }
         return Ok(());
     };
-    transaction
-        .batch_execute(&format!(
-            "CREATE TABLE IF NOT EXISTS {REJECTS_TABLE} (run_id TEXT NOT NULL, migration TEXT NOT NULL, \
-             source_key TEXT, reason TEXT NOT NULL, source_row JSONB NOT NULL, \
-             rejected_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-        ))
-        .await
-        .map_err(pg)?;
+    transaction.batch_execute(&if_not_exists(create_table(&rejects_table()))).await.map_err(pg)?;
     if spec.mode == WriteMode::Replace {
         transaction
             .execute(&format!("DELETE FROM {REJECTS_TABLE} WHERE migration = $1"), &[&spec.migration])

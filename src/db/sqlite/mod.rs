@@ -1,5 +1,5 @@
-//! SQLite: opening the file ([`connect`]), reads with rusqlite ([`source`]), loads as prepared
-//! INSERTs in one transaction ([`sink`]), the catalog and DDL ([`catalog`], [`ddl`]), and a
+//! SQLite: opening the file (`connect`), reads with rusqlite (`source`), loads as prepared
+//! INSERTs in one transaction (`sink`), the catalog and DDL (`catalog`, `ddl`), and a
 //! lock file beside nothing (in the system's temporary folder).
 
 pub mod catalog;

@@ -7,11 +7,13 @@ use async_trait::async_trait;
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 
 use super::connect::sqlite_open;
+use super::ddl::create_table;
 use super::source::arrow_type as sqlite_arrow_type;
 use crate::connection::Endpoint;
+use crate::db::bookkeeping::{if_not_exists, rejects_table, state_table};
 use crate::db::merge::{
     check_unique_key, compared_columns, duplicates_error, duplicates_sql, insert_sql as move_sql, key_columns,
-    matched_sql, save_state_sql, state_table_sql, Dialect, STAGING,
+    matched_sql, save_state_sql, Dialect, STAGING,
 };
 use crate::db::state::{SavedState, STATE_TABLE};
 use crate::db::values::{cell, column_type, write_type, Cell};
@@ -224,11 +226,7 @@ impl PreparedLoad for SqliteLoad {
                         return Ok(());
                     }
                     connection
-                        .execute_batch(&format!(
-                            "CREATE TABLE IF NOT EXISTS {REJECTS_TABLE} (run_id TEXT NOT NULL, migration TEXT NOT NULL, \
-                             source_key TEXT, reason TEXT NOT NULL, source_row TEXT NOT NULL, \
-                             rejected_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
-                        ))
+                        .execute_batch(&if_not_exists(create_table(&rejects_table())))
                         .map_err(|e| rejects_error(e.to_string()))?;
                     if spec.mode == WriteMode::Replace {
                         connection
@@ -296,7 +294,7 @@ impl PreparedLoad for SqliteLoad {
                 }
                 if let Some(watermark) = &spec.watermark {
                     let state_error = |e: rusqlite::Error| error(STATE_TABLE, e.to_string());
-                    connection.execute_batch(&state_table_sql(Dialect::Sqlite)).map_err(state_error)?;
+                    connection.execute_batch(&if_not_exists(create_table(&state_table()))).map_err(state_error)?;
                     let value = watermark.text()?;
                     connection
                         .execute(
