@@ -8,7 +8,7 @@ use crate::error::{FerryError, Result};
 
 /// Where a connection points, parsed and checked, secrets included (never print this with
 /// `{:?}` in user-facing text; use [`Endpoint::masked`]). What each kind can do is its
-/// backend's to say: `crate::db::open`.
+/// backend's to say (`db::open`).
 #[derive(Clone, PartialEq, Eq)]
 pub enum Endpoint {
     Postgres(url::Url),

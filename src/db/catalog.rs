@@ -159,3 +159,43 @@ pub struct ForeignKeyDef {
     pub referenced_table: String,
     pub referenced_columns: Vec<String>,
 }
+
+/// How an engine quotes names, for the DDL every engine writes alike.
+pub struct Quoting {
+    /// One identifier.
+    pub name: fn(&str) -> String,
+    /// A table, possibly `schema.table`.
+    pub table: fn(&str) -> String,
+}
+
+impl Quoting {
+    fn list(&self, names: &[String]) -> String {
+        names.iter().map(|n| (self.name)(n)).collect::<Vec<_>>().join(", ")
+    }
+
+    /// `CREATE TABLE name (columns, PRIMARY KEY (...), CONSTRAINT ... FOREIGN KEY ...)suffix`;
+    /// `columns` are the engine's column definitions, `primary_key` whether to add the key.
+    pub fn create_table(&self, table: &TableDef, columns: Vec<String>, primary_key: bool, suffix: &str) -> String {
+        let mut parts = columns;
+        if primary_key && !table.primary_key.is_empty() {
+            parts.push(format!("PRIMARY KEY ({})", self.list(&table.primary_key)));
+        }
+        for key in &table.foreign_keys {
+            parts.push(format!(
+                "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})",
+                (self.name)(&key.name),
+                self.list(&key.columns),
+                (self.table)(&key.referenced_table),
+                self.list(&key.referenced_columns)
+            ));
+        }
+        format!("CREATE TABLE {} ({}){suffix}", (self.table)(&table.name), parts.join(", "))
+    }
+
+    /// `CREATE [UNIQUE] INDEX name ON table (columns)`.
+    pub fn create_index(&self, table: &str, index: &IndexDef) -> String {
+        let unique = if index.unique { "UNIQUE " } else { "" };
+        let (name, on) = ((self.name)(&index.name), (self.table)(table));
+        format!("CREATE {unique}INDEX {name} ON {on} ({})", self.list(&index.columns))
+    }
+}

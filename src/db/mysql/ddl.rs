@@ -1,5 +1,6 @@
 //! MySQL DDL written from ferry's catalog model.
 
+use crate::db::catalog::Quoting;
 use crate::db::{ColumnDef, ColumnDefault, ColumnType, IndexDef, TableDef};
 
 pub fn quote(identifier: &str) -> String {
@@ -8,10 +9,6 @@ pub fn quote(identifier: &str) -> String {
 
 pub fn quote_table(table: &str) -> String {
     table.split('.').map(quote).collect::<Vec<_>>().join(".")
-}
-
-fn quote_list(names: &[String]) -> String {
-    names.iter().map(|n| quote(n)).collect::<Vec<_>>().join(", ")
 }
 
 /// The column's type in MySQL's words. `keyed`: the column is part of a key or index, where
@@ -61,29 +58,18 @@ fn column_sql(column: &ColumnDef, keyed: bool) -> String {
     sql
 }
 
+const QUOTING: Quoting = Quoting { name: quote, table: quote_table };
+
 pub fn create_table(table: &TableDef) -> String {
     let keyed = |name: &str| {
         table.primary_key.iter().any(|k| k == name)
             || table.indexes.iter().any(|i| i.columns.iter().any(|c| c == name))
             || table.foreign_keys.iter().any(|f| f.columns.iter().any(|c| c == name))
     };
-    let mut parts: Vec<String> = table.columns.iter().map(|c| column_sql(c, keyed(&c.name))).collect();
-    if !table.primary_key.is_empty() {
-        parts.push(format!("PRIMARY KEY ({})", quote_list(&table.primary_key)));
-    }
-    for key in &table.foreign_keys {
-        parts.push(format!(
-            "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})",
-            quote(&key.name),
-            quote_list(&key.columns),
-            quote_table(&key.referenced_table),
-            quote_list(&key.referenced_columns)
-        ));
-    }
-    format!("CREATE TABLE {} ({}) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4", quote_table(&table.name), parts.join(", "))
+    let columns = table.columns.iter().map(|c| column_sql(c, keyed(&c.name))).collect();
+    QUOTING.create_table(table, columns, true, " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
 }
 
 pub fn create_index(table: &str, index: &IndexDef) -> String {
-    let unique = if index.unique { "UNIQUE " } else { "" };
-    format!("CREATE {unique}INDEX {} ON {} ({})", quote(&index.name), quote_table(table), quote_list(&index.columns))
+    QUOTING.create_index(table, index)
 }

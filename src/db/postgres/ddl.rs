@@ -1,5 +1,6 @@
 //! PostgreSQL DDL written from ferry's catalog model.
 
+use crate::db::catalog::Quoting;
 use crate::db::{ColumnDef, ColumnDefault, ColumnType, IndexDef, TableDef};
 
 pub fn quote(identifier: &str) -> String {
@@ -9,10 +10,6 @@ pub fn quote(identifier: &str) -> String {
 /// `"schema"."table"` or `"table"`.
 pub fn quote_table(table: &str) -> String {
     table.split('.').map(quote).collect::<Vec<_>>().join(".")
-}
-
-fn quote_list(names: &[String]) -> String {
-    names.iter().map(|n| quote(n)).collect::<Vec<_>>().join(", ")
 }
 
 /// The column's type in PostgreSQL's words; identity integers become the SERIAL kinds.
@@ -57,24 +54,12 @@ fn column_sql(column: &ColumnDef) -> String {
     sql
 }
 
+const QUOTING: Quoting = Quoting { name: quote, table: quote_table };
+
 pub fn create_table(table: &TableDef) -> String {
-    let mut parts: Vec<String> = table.columns.iter().map(column_sql).collect();
-    if !table.primary_key.is_empty() {
-        parts.push(format!("PRIMARY KEY ({})", quote_list(&table.primary_key)));
-    }
-    for key in &table.foreign_keys {
-        parts.push(format!(
-            "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})",
-            quote(&key.name),
-            quote_list(&key.columns),
-            quote_table(&key.referenced_table),
-            quote_list(&key.referenced_columns)
-        ));
-    }
-    format!("CREATE TABLE {} ({})", quote_table(&table.name), parts.join(", "))
+    QUOTING.create_table(table, table.columns.iter().map(column_sql).collect(), true, "")
 }
 
 pub fn create_index(table: &str, index: &IndexDef) -> String {
-    let unique = if index.unique { "UNIQUE " } else { "" };
-    format!("CREATE {unique}INDEX {} ON {} ({})", quote(&index.name), quote_table(table), quote_list(&index.columns))
+    QUOTING.create_index(table, index)
 }

@@ -1,14 +1,11 @@
 //! SQLite DDL written from ferry's catalog model. Declared types are chosen so that SQLite's
 //! affinity and ferry's reading of them (`source::arrow_type`) give the type back.
 
+use crate::db::catalog::Quoting;
 use crate::db::{ColumnDef, ColumnDefault, ColumnType, IndexDef, TableDef};
 
 pub fn quote(identifier: &str) -> String {
     format!("\"{}\"", identifier.replace('"', "\"\""))
-}
-
-fn quote_list(names: &[String]) -> String {
-    names.iter().map(|n| quote(n)).collect::<Vec<_>>().join(", ")
 }
 
 pub fn type_sql(column: &ColumnDef) -> String {
@@ -49,6 +46,8 @@ fn column_sql(column: &ColumnDef, rowid: bool) -> String {
     sql
 }
 
+const QUOTING: Quoting = Quoting { name: quote, table: quote };
+
 pub fn create_table(table: &TableDef) -> String {
     let rowid = |column: &ColumnDef| {
         table.primary_key.len() == 1
@@ -57,23 +56,10 @@ pub fn create_table(table: &TableDef) -> String {
             && column.identity
     };
     let has_rowid = table.columns.iter().any(rowid);
-    let mut parts: Vec<String> = table.columns.iter().map(|c| column_sql(c, rowid(c))).collect();
-    if !table.primary_key.is_empty() && !has_rowid {
-        parts.push(format!("PRIMARY KEY ({})", quote_list(&table.primary_key)));
-    }
-    for key in &table.foreign_keys {
-        parts.push(format!(
-            "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})",
-            quote(&key.name),
-            quote_list(&key.columns),
-            quote(&key.referenced_table),
-            quote_list(&key.referenced_columns)
-        ));
-    }
-    format!("CREATE TABLE {} ({})", quote(&table.name), parts.join(", "))
+    let columns = table.columns.iter().map(|c| column_sql(c, rowid(c))).collect();
+    QUOTING.create_table(table, columns, !has_rowid, "")
 }
 
 pub fn create_index(table: &str, index: &IndexDef) -> String {
-    let unique = if index.unique { "UNIQUE " } else { "" };
-    format!("CREATE {unique}INDEX {} ON {} ({})", quote(&index.name), quote(table), quote_list(&index.columns))
+    QUOTING.create_index(table, index)
 }
