@@ -27,6 +27,9 @@ pub enum Command {
     /// Compare a migration's output, computed from the source now, with its target table; list
     /// the differing keys and columns.
     Reconcile(ReconcileArgs),
+    /// Copy a whole database, schema and rows: tables with their keys, indexes, foreign keys,
+    /// defaults and identity columns.
+    Copy(CopyArgs),
     /// Run the three shipped migrations with no server at all: SQLite -> SQLite and Parquet.
     Demo(DemoArgs),
     /// Write the three source tables at scale N (deterministic, with dirty rows) into a database.
@@ -154,6 +157,40 @@ pub struct ReconcileArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// The database to copy: postgres://, mysql://, sqlite:// (or a Parquet location).
+    #[arg(long)]
+    pub source: String,
+    /// The database to copy into (or a Parquet location: one folder per table, rows only).
+    #[arg(long)]
+    pub target: String,
+    /// Copy only the tables matching this glob (`*` and `?`); repeatable.
+    #[arg(long = "tables", value_name = "GLOB")]
+    pub tables: Vec<String>,
+    /// Leave out the tables matching this glob; repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// What to do with chosen tables the target has already.
+    #[arg(long, value_enum, default_value = "fail")]
+    pub if_exists: crate::copy::IfExists,
+    /// Create the tables, indexes and keys, move no rows.
+    #[arg(long, conflicts_with = "data_only")]
+    pub schema_only: bool,
+    /// Load rows into tables that exist already; create nothing.
+    #[arg(long)]
+    pub data_only: bool,
+    /// Print the DDL and what would be created or skipped; touch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use crate::check::junit::write_junit;
 use crate::cli::{
-    CheckArgs, Cli, Command, GenerateArgs, JobArgs, ReconcileArgs, RunArgs, ServeArgs, SqlArgs, StageArgs,
+    CheckArgs, Cli, Command, CopyArgs, GenerateArgs, JobArgs, ReconcileArgs, RunArgs, ServeArgs, SqlArgs, StageArgs,
 };
 use crate::connection::Endpoint;
 use crate::error::ErrorKind;
@@ -39,6 +39,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
         Command::Run(args) => run_command(args).await,
         Command::Check(args) => check_command(args).await,
         Command::Reconcile(args) => reconcile_command(args).await,
+        Command::Copy(args) => copy_command(args).await,
         Command::Demo(args) => crate::demo::demo(&args).await.map(|report| finish(&report, false, None)),
         Command::Generate(args) => generate_command(args).await.map(|()| ExitCode::SUCCESS),
         Command::Stage(args) => stage_command(args).await,
@@ -62,6 +63,40 @@ async fn run_command(args: RunArgs) -> Result<ExitCode> {
         write_junit(path, &suites)?;
     }
     Ok(finish(&report, args.output.json, args.output.report.as_deref()))
+}
+
+async fn copy_command(args: CopyArgs) -> Result<ExitCode> {
+    let here = std::env::current_dir().unwrap_or_else(|_| ".".into());
+    let here = here.as_path();
+    let flag =
+        |name: &'static str| move |e: crate::error::FerryError| crate::error::FerryError::Job(format!("--{name}: {e}"));
+    let source = Endpoint::parse(&args.source, here).map_err(flag("source"))?;
+    let target = Endpoint::parse(&args.target, here).map_err(flag("target"))?;
+    let options = crate::copy::CopyOptions {
+        tables: args.tables,
+        exclude: args.exclude,
+        if_exists: args.if_exists,
+        schema_only: args.schema_only,
+        data_only: args.data_only,
+        dry_run: args.dry_run,
+    };
+    let report = crate::copy::copy(&source, &target, &options).await?;
+    let json = serde_json::to_string_pretty(&report).unwrap_or_default();
+    if let Some(path) = &args.report {
+        std::fs::write(path, format!("{json}\n"))
+            .map_err(|source| crate::error::FerryError::Io { path: path.clone(), source })?;
+    }
+    if args.json {
+        println!("{json}");
+    } else {
+        print!("{}", report.text());
+    }
+    if let Some(error) = &report.run.error {
+        eprintln!("error: {error}");
+        return Ok(ExitCode::from(EXIT_ERROR));
+    }
+    let failed = report.schema.iter().any(|object| object.status == "failed");
+    Ok(if failed { ExitCode::from(EXIT_ERROR) } else { ExitCode::SUCCESS })
 }
 
 async fn reconcile_command(args: ReconcileArgs) -> Result<ExitCode> {

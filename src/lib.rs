@@ -45,6 +45,7 @@ pub mod check;
 pub mod cli;
 pub mod command;
 pub mod connection;
+pub mod copy;
 pub mod db;
 pub mod decimal;
 pub mod demo;

@@ -79,6 +79,22 @@ impl ColumnDef {
         self.default = Some(default);
         self
     }
+
+    /// The default in portable words: a boolean's `1`/`0` (MySQL, SQLite) become TRUE/FALSE.
+    pub fn portable(mut self) -> Self {
+        if let (ColumnType::Boolean, Some(ColumnDefault::Literal(value))) = (&self.column_type, &self.default) {
+            let bare = value.trim_matches('\'').to_ascii_lowercase();
+            let truth = match bare.as_str() {
+                "1" | "true" | "t" => Some("TRUE"),
+                "0" | "false" | "f" => Some("FALSE"),
+                _ => None,
+            };
+            if let Some(truth) = truth {
+                self.default = Some(ColumnDefault::Literal(truth.into()));
+            }
+        }
+        self
+    }
 }
 
 /// The portable kinds of column type: what every engine's DDL can say, one way or another.
@@ -180,16 +196,23 @@ impl Quoting {
         if primary_key && !table.primary_key.is_empty() {
             parts.push(format!("PRIMARY KEY ({})", self.list(&table.primary_key)));
         }
-        for key in &table.foreign_keys {
-            parts.push(format!(
-                "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})",
-                (self.name)(&key.name),
-                self.list(&key.columns),
-                (self.table)(&key.referenced_table),
-                self.list(&key.referenced_columns)
-            ));
-        }
+        parts.extend(table.foreign_keys.iter().map(|key| self.foreign_key(key)));
         format!("CREATE TABLE {} ({}){suffix}", (self.table)(&table.name), parts.join(", "))
+    }
+
+    /// `ALTER TABLE table ADD CONSTRAINT name FOREIGN KEY (...) REFERENCES ...`.
+    pub fn add_foreign_key(&self, table: &str, key: &ForeignKeyDef) -> String {
+        format!("ALTER TABLE {} ADD {}", (self.table)(table), self.foreign_key(key))
+    }
+
+    fn foreign_key(&self, key: &ForeignKeyDef) -> String {
+        format!(
+            "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})",
+            (self.name)(&key.name),
+            self.list(&key.columns),
+            (self.table)(&key.referenced_table),
+            self.list(&key.referenced_columns)
+        )
     }
 
     /// `CREATE [UNIQUE] INDEX name ON table (columns)`.

@@ -90,6 +90,12 @@ pub trait Backend: Debug + Send + Sync {
         Err(self.runs_no_sql())
     }
 
+    /// `ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY` for a key added after the rows, or None
+    /// when the engine cannot add one to an existing table (its keys go in `CREATE TABLE`).
+    fn add_foreign_key_sql(&self, _table: &str, _key: &ForeignKeyDef) -> Result<Option<String>> {
+        Ok(None)
+    }
+
     /// `DROP TABLE IF EXISTS` for `table` (and what depends on it, where the engine needs that).
     fn drop_table_sql(&self, _table: &str) -> Result<String> {
         Err(self.runs_no_sql())

@@ -149,3 +149,11 @@ fn bad_input_to_generate() {
     let dir = tempfile::tempdir().unwrap();
     insta::assert_snapshot!(fails(dir.path(), &["generate", "--to", "file://out"]), @"error: `ferry generate` writes to a database (postgres://, mysql://, sqlite://), not to Parquet");
 }
+
+#[test]
+fn bad_input_to_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    insta::assert_snapshot!(fails(dir.path(), &["copy", "--source", "oracle://u:pw@h/db", "--target", "sqlite://t.db"]), @"error: --source: malformed connection URL `oracle://u:***@h/db`: unknown scheme `oracle`; use postgres://, mysql://, sqlite://, file:// or s3://");
+    insta::assert_snapshot!(fails(dir.path(), &["copy", "--source", "sqlite://missing.db", "--target", "sqlite://t.db"]), @"error: cannot connect to `sqlite://[DIR]/missing.db`: the file does not exist; check the path (relative paths start at the job file's folder)");
+    assert!(!dir.path().join("t.db").exists(), "nothing is written when the source cannot be read");
+}

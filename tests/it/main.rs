@@ -9,6 +9,7 @@ mod checks;
 mod cleaning;
 mod cli;
 mod common;
+mod copy;
 mod crash;
 mod deploy;
 mod errors;

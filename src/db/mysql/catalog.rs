@@ -30,7 +30,7 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
     )?;
     let text = |row: &[Option<String>], i: usize| row.get(i).cloned().flatten().unwrap_or_default();
     let number = |row: &[Option<String>], i: usize| row.get(i).cloned().flatten().and_then(|v| v.parse::<u64>().ok());
-    let columns = rows
+    let columns: Vec<ColumnDef> = rows
         .iter()
         .map(|row| {
             let (data_type, declared) = (text(row, 1).to_ascii_lowercase(), text(row, 2));
@@ -93,7 +93,7 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
     }
     Ok(TableDef {
         name,
-        columns,
+        columns: columns.into_iter().map(ColumnDef::portable).collect(),
         primary_key,
         indexes: indexes.into_values().filter(|i| !expression.contains(&i.name)).collect(),
         foreign_keys: keys.into_values().collect(),

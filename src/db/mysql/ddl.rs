@@ -1,7 +1,7 @@
 //! MySQL DDL written from ferry's catalog model.
 
 use crate::db::catalog::Quoting;
-use crate::db::{ColumnDef, ColumnDefault, ColumnType, IndexDef, TableDef};
+use crate::db::{ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef};
 
 pub fn quote(identifier: &str) -> String {
     format!("`{}`", identifier.replace('`', "``"))
@@ -68,6 +68,10 @@ pub fn create_table(table: &TableDef) -> String {
     };
     let columns = table.columns.iter().map(|c| column_sql(c, keyed(&c.name))).collect();
     QUOTING.create_table(table, columns, true, " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
+}
+
+pub fn add_foreign_key(table: &str, key: &ForeignKeyDef) -> String {
+    QUOTING.add_foreign_key(table, key)
 }
 
 pub fn create_index(table: &str, index: &IndexDef) -> String {

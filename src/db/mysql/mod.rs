@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use mysql::prelude::Queryable;
 
 use super::{
-    blocking, busy, lock_name, Backend, Capabilities, Catalog, HeldLock, IndexDef, MigrationLock, Sink, SourceDatabase,
-    Statement, TableDef, TextRows,
+    blocking, busy, lock_name, Backend, Capabilities, Catalog, ForeignKeyDef, HeldLock, IndexDef, MigrationLock, Sink,
+    SourceDatabase, Statement, TableDef, TextRows,
 };
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
@@ -100,6 +100,10 @@ impl Backend for MysqlBackend {
 
     fn create_index_sql(&self, table: &str, index: &IndexDef) -> Result<String> {
         Ok(ddl::create_index(table, index))
+    }
+
+    fn add_foreign_key_sql(&self, table: &str, key: &ForeignKeyDef) -> Result<Option<String>> {
+        Ok(Some(ddl::add_foreign_key(table, key)))
     }
 
     fn drop_table_sql(&self, table: &str) -> Result<String> {

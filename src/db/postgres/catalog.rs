@@ -33,7 +33,7 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
             &[&oid],
         )
         .await?;
-    let columns = columns
+    let columns: Vec<ColumnDef> = columns
         .iter()
         .map(|row| {
             let declared: String = row.get(1);
@@ -98,6 +98,7 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
             referenced_columns: row.get(3),
         })
         .collect();
+    let columns = columns.into_iter().map(ColumnDef::portable).collect();
     Ok(TableDef { name, columns, primary_key, indexes: secondary, foreign_keys })
 }
 
@@ -139,7 +140,8 @@ fn parse_default(text: String) -> ColumnDefault {
         Some((value, _)) if value.starts_with('\'') && value.ends_with('\'') => value.to_string(),
         _ => text.clone(),
     };
-    if bare.parse::<f64>().is_ok() || (bare.starts_with('\'') && bare.ends_with('\'')) {
+    let boolean = matches!(lower.as_str(), "true" | "false");
+    if boolean || bare.parse::<f64>().is_ok() || (bare.starts_with('\'') && bare.ends_with('\'')) {
         ColumnDefault::Literal(bare)
     } else {
         ColumnDefault::Expression(text)

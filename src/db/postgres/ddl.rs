@@ -1,7 +1,7 @@
 //! PostgreSQL DDL written from ferry's catalog model.
 
 use crate::db::catalog::Quoting;
-use crate::db::{ColumnDef, ColumnDefault, ColumnType, IndexDef, TableDef};
+use crate::db::{ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef};
 
 pub fn quote(identifier: &str) -> String {
     format!("\"{}\"", identifier.replace('"', "\"\""))
@@ -58,6 +58,10 @@ const QUOTING: Quoting = Quoting { name: quote, table: quote_table };
 
 pub fn create_table(table: &TableDef) -> String {
     QUOTING.create_table(table, table.columns.iter().map(column_sql).collect(), true, "")
+}
+
+pub fn add_foreign_key(table: &str, key: &ForeignKeyDef) -> String {
+    QUOTING.add_foreign_key(table, key)
 }
 
 pub fn create_index(table: &str, index: &IndexDef) -> String {

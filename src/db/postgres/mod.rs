@@ -18,8 +18,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{
-    busy, lock_name, Backend, Capabilities, Catalog, HeldLock, IndexDef, MigrationLock, Sink, SourceDatabase,
-    Statement, TableDef, TextRows,
+    busy, lock_name, Backend, Capabilities, Catalog, ForeignKeyDef, HeldLock, IndexDef, MigrationLock, Sink,
+    SourceDatabase, Statement, TableDef, TextRows,
 };
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
@@ -131,6 +131,10 @@ impl Backend for PostgresBackend {
 
     fn create_index_sql(&self, table: &str, index: &IndexDef) -> Result<String> {
         Ok(ddl::create_index(table, index))
+    }
+
+    fn add_foreign_key_sql(&self, table: &str, key: &ForeignKeyDef) -> Result<Option<String>> {
+        Ok(Some(ddl::add_foreign_key(table, key)))
     }
 
     fn drop_table_sql(&self, table: &str) -> Result<String> {

@@ -115,6 +115,7 @@ fn table(connection: &Connection, name: String) -> rusqlite::Result<TableDef> {
         key.referenced_columns = primary;
     }
     foreign_keys.sort_by(|a, b| a.name.cmp(&b.name));
+    let columns = columns.into_iter().map(ColumnDef::portable).collect();
     Ok(TableDef { name, columns, primary_key, indexes, foreign_keys })
 }
 

@@ -207,7 +207,11 @@ impl PreparedLoad for SqliteLoad {
                 table: table.to_string(),
                 message,
             };
-            connection.execute_batch("BEGIN IMMEDIATE").map_err(|e| error(&spec.table, e.to_string()))?;
+            // Foreign keys are checked at the commit, on all the rows: a table that references
+            // itself loads in any row order.
+            connection
+                .execute_batch("BEGIN IMMEDIATE; PRAGMA defer_foreign_keys = ON")
+                .map_err(|e| error(&spec.table, e.to_string()))?;
             let result = (|| -> Result<Loaded> {
                 let table_error = |e: String| error(&spec.table, e);
                 let rejects_error = |e: String| error(REJECTS_TABLE, e);

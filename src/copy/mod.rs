@@ -1,0 +1,244 @@
+//! `ferry copy`: a whole database, schema and rows, from one engine to another in one command.
+//! The source's catalog is read, the chosen tables are created in the target with their primary
+//! keys, their rows move through the same streaming pipeline as migrations (one replace per
+//! table, read back and reconciled), then the secondary indexes and foreign keys are built and
+//! identity columns set past the copied rows.
+
+mod plan;
+
+use std::collections::BTreeMap;
+
+pub use plan::{glob_matches, IfExists, SchemaObject};
+
+use crate::connection::Endpoint;
+use crate::db::{self, Backend, TableDef};
+use crate::error::{FerryError, Result};
+use crate::job::{Connection, MigrationPlan, Mode, Plan};
+use crate::report::RunReport;
+use crate::run::{run, Progress};
+
+/// What a copy is asked to do.
+#[derive(Clone, Debug, Default)]
+pub struct CopyOptions {
+    /// Globs of the tables to copy (all when empty).
+    pub tables: Vec<String>,
+    /// Globs of tables to leave out.
+    pub exclude: Vec<String>,
+    pub if_exists: IfExists,
+    /// Create the tables, indexes and keys; move no rows.
+    pub schema_only: bool,
+    /// Move rows into tables that exist already; create nothing.
+    pub data_only: bool,
+    /// Say what would be done; touch nothing.
+    pub dry_run: bool,
+}
+
+/// What a copy did: the rows, per table as a run reports them, and the schema objects.
+#[derive(Debug, serde::Serialize)]
+pub struct CopyReport {
+    #[serde(flatten)]
+    pub run: RunReport,
+    pub schema: Vec<SchemaObject>,
+    /// The DDL a dry run would have run, in order.
+    pub ddl: Vec<String>,
+}
+
+impl CopyReport {
+    /// The run's table, then one line per schema object that was not simply created.
+    pub fn text(&self) -> String {
+        let mut out = if self.run.migrations.is_empty() { String::new() } else { self.run.table() };
+        let count = |status: &str| self.schema.iter().filter(|o| o.status == status).count();
+        let counts: Vec<String> = ["created", "planned", "skipped", "failed"]
+            .iter()
+            .filter(|status| count(status) > 0)
+            .map(|status| format!("{} {status}", count(status)))
+            .collect();
+        out.push_str(&format!(
+            "schema objects: {}\n",
+            if counts.is_empty() { "none".into() } else { counts.join(", ") }
+        ));
+        let others: Vec<&SchemaObject> = self.schema.iter().filter(|o| o.status != "created").collect();
+        for object in others {
+            let detail = object.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
+            out.push_str(&format!("  {} {} {}{detail}\n", object.table, object.object, object.status));
+        }
+        for statement in &self.ddl {
+            out.push_str(&format!("{statement};\n"));
+        }
+        out
+    }
+}
+
+/// Copies the chosen tables of `source` into `target`.
+pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -> Result<CopyReport> {
+    if options.schema_only && options.data_only {
+        return Err(FerryError::Job("--schema-only and --data-only exclude each other; give one".into()));
+    }
+    let (from, to) = (db::open(source), db::open(target));
+    if let Some(database) = from.database() {
+        database.tables().await?; // a source that cannot be read says so here, before anything is written
+    }
+    let catalog = from.catalog().await?;
+    if catalog.tables.is_empty() {
+        return Err(FerryError::Job(format!("`{source}` has no tables to copy")));
+    }
+    let mut selection = plan::select(&catalog, from.as_ref(), &options.tables, &options.exclude)?;
+    plan::translate(&mut selection, from.as_ref(), to.as_ref())?;
+    let existing: Vec<String> = to.catalog().await?.tables.into_iter().map(|t| t.name).collect();
+    let present: Vec<String> =
+        selection.tables.iter().map(|t| t.name.clone()).filter(|name| existing.contains(name)).collect();
+    let mut schema = std::mem::take(&mut selection.skipped);
+    let mut tables = selection.tables;
+    if !options.data_only && !present.is_empty() {
+        match options.if_exists {
+            IfExists::Fail => {
+                let listed: Vec<String> = present.iter().map(|n| format!("`{n}`")).collect();
+                return Err(FerryError::Job(format!(
+                    "`{target}` already has {}; nothing was written. Use --if-exists replace to copy them anew, \
+                     --if-exists skip to leave them, or --data-only to load their rows",
+                    listed.join(", ")
+                )));
+            }
+            IfExists::Skip => {
+                tables.retain(|t| !present.contains(&t.name));
+                for name in &present {
+                    schema.push(SchemaObject::new(name, "table".into(), "skipped", Some("it exists".into())));
+                }
+            }
+            IfExists::Replace => {}
+        }
+    }
+    let creates = to.capabilities().runs_sql && !options.data_only;
+    let mut ddl = Vec::new();
+    if creates {
+        if options.if_exists == IfExists::Replace {
+            // Referencing tables first: their keys would hold the others.
+            for name in present.iter().rev() {
+                ddl.push(to.drop_table_sql(name)?);
+            }
+        }
+        for table in &tables {
+            ddl.push(to.create_table_sql(&without_later_keys(to.as_ref(), table)?)?);
+        }
+    }
+    if options.dry_run {
+        for table in &tables {
+            if creates {
+                schema.push(SchemaObject::new(&table.name, "table".into(), "planned", None));
+            }
+            schema.extend(after_rows(to.as_ref(), table, creates, true).await?);
+        }
+        return Ok(CopyReport { run: empty_run(), schema, ddl });
+    }
+    if !ddl.is_empty() {
+        to.execute(&ddl.join(";\n")).await?;
+    }
+    for table in &tables {
+        if creates {
+            schema.push(SchemaObject::new(&table.name, "table".into(), "created", None));
+        }
+    }
+    let run = if options.schema_only { empty_run() } else { move_rows(source, target, &tables).await? };
+    if run.error.is_none() {
+        for table in &tables {
+            schema.extend(after_rows(to.as_ref(), table, creates, false).await?);
+        }
+    }
+    Ok(CopyReport { run, schema, ddl: Vec::new() })
+}
+
+/// The table as created before its rows: foreign keys the target can add afterwards are left
+/// for then (so tables load in any order, cycles included).
+fn without_later_keys(target: &dyn Backend, table: &TableDef) -> Result<TableDef> {
+    let mut created = table.clone();
+    let mut kept = Vec::new();
+    for key in &table.foreign_keys {
+        if target.add_foreign_key_sql(&table.name, key)?.is_none() {
+            kept.push(key.clone());
+        }
+    }
+    created.foreign_keys = kept;
+    created.indexes.clear();
+    Ok(created)
+}
+
+/// After the rows: the secondary indexes, the foreign keys left for later, and identity columns
+/// moved past the copied rows. A dry run only says what it would do.
+async fn after_rows(target: &dyn Backend, table: &TableDef, creates: bool, dry_run: bool) -> Result<Vec<SchemaObject>> {
+    let mut done = Vec::new();
+    let status = if dry_run { "planned" } else { "created" };
+    if creates {
+        for index in &table.indexes {
+            let sql = target.create_index_sql(&table.name, index)?;
+            done.push(apply(target, &table.name, format!("index {}", index.name), sql, dry_run).await);
+        }
+        for key in &table.foreign_keys {
+            if let Some(sql) = target.add_foreign_key_sql(&table.name, key)? {
+                done.push(apply(target, &table.name, format!("foreign key {}", key.name), sql, dry_run).await);
+            } else {
+                done.push(SchemaObject::new(&table.name, format!("foreign key {}", key.name), status, None));
+            }
+        }
+    }
+    for column in table.columns.iter().filter(|c| c.identity) {
+        let object = format!("identity {}", column.name);
+        if dry_run {
+            done.push(SchemaObject::new(&table.name, object, "planned", None));
+            continue;
+        }
+        done.push(match target.reset_identity(&table.name, &column.name).await {
+            Ok(()) => SchemaObject::new(&table.name, object, "created", None),
+            Err(error) => SchemaObject::new(&table.name, object, "failed", Some(error.to_string())),
+        });
+    }
+    Ok(done)
+}
+
+/// Runs one statement of the copy (a dry run only shows it); a failure is reported, not fatal:
+/// the rows are in by then.
+async fn apply(target: &dyn Backend, table: &str, object: String, sql: String, dry_run: bool) -> SchemaObject {
+    if dry_run {
+        return SchemaObject::new(table, object, "planned", Some(sql));
+    }
+    match target.execute(&sql).await {
+        Ok(()) => SchemaObject::new(table, object, "created", None),
+        Err(error) => SchemaObject::new(table, object, "failed", Some(error.to_string())),
+    }
+}
+
+/// One replace per table through the run's pipeline, `SELECT *` of the source table.
+async fn move_rows(source: &Endpoint, target: &Endpoint, tables: &[TableDef]) -> Result<RunReport> {
+    let connection =
+        |name: &str, endpoint: &Endpoint| Connection { name: name.to_string(), endpoint: endpoint.clone() };
+    let (from, to) = (connection("source", source), connection("target", target));
+    let migrations = tables
+        .iter()
+        .map(|table| MigrationPlan {
+            name: table.name.clone(),
+            source: from.clone(),
+            target: to.clone(),
+            query_file: "(ferry copy)".into(),
+            query_sql: format!("SELECT * FROM \"{}\"", table.name.replace('"', "\"\"")),
+            table: table.name.clone(),
+            mode: Mode::Replace,
+            key: table.primary_key.clone(),
+            cursor: None,
+            partitions: 1,
+            depends_on: Vec::new(),
+            checks: Vec::new(),
+            reconcile: true,
+        })
+        .collect();
+    let connections = BTreeMap::from([("source".to_string(), from), ("target".to_string(), to)]);
+    run(&Plan { connections, migrations }, &[], Progress::Auto).await
+}
+
+fn empty_run() -> RunReport {
+    RunReport {
+        run_id: crate::run::new_run_id(),
+        started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        migrations: Vec::new(),
+        error: None,
+        error_kind: None,
+    }
+}

@@ -1,0 +1,167 @@
+//! What a copy will do, decided before anything is written: the tables chosen by the globs,
+//! each translated to the target (types through the portable map, foreign keys to tables left
+//! out dropped), and the DDL in the target's words.
+
+use crate::db::{Backend, Catalog, ColumnType, TableDef};
+use crate::error::{FerryError, Result};
+
+/// What to do with a chosen table the target already has.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IfExists {
+    /// Refuse the copy, naming the tables, before anything is written.
+    #[default]
+    Fail,
+    /// Drop them and copy them anew.
+    Replace,
+    /// Leave them as they are and copy the others.
+    Skip,
+}
+
+/// One schema object of the copy and what happened to it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SchemaObject {
+    pub table: String,
+    /// `table`, `index <name>`, `foreign key <name>`, `identity <column>`.
+    pub object: String,
+    /// `created`, `planned` (dry run), `skipped`, `failed`.
+    pub status: &'static str,
+    pub detail: Option<String>,
+}
+
+impl SchemaObject {
+    pub fn new(table: &str, object: String, status: &'static str, detail: Option<String>) -> Self {
+        SchemaObject { table: table.to_string(), object, status, detail }
+    }
+}
+
+/// The tables to copy, in the source catalog's order, and what was left out and why.
+pub struct Selection {
+    pub tables: Vec<TableDef>,
+    pub skipped: Vec<SchemaObject>,
+}
+
+/// `*` any run of characters, `?` one; everything else itself.
+pub fn glob_matches(glob: &str, name: &str) -> bool {
+    fn matches(glob: &[char], name: &[char]) -> bool {
+        match (glob.first(), name.first()) {
+            (None, None) => true,
+            (Some('*'), _) => matches(&glob[1..], name) || (!name.is_empty() && matches(glob, &name[1..])),
+            (Some('?'), Some(_)) => matches(&glob[1..], &name[1..]),
+            (Some(g), Some(n)) if g == n => matches(&glob[1..], &name[1..]),
+            _ => false,
+        }
+    }
+    let (glob, name): (Vec<char>, Vec<char>) = (glob.chars().collect(), name.chars().collect());
+    matches(&glob, &name)
+}
+
+/// The source tables the globs choose; a glob that matches nothing is an error naming it.
+pub fn select(catalog: &Catalog, source: &dyn Backend, include: &[String], exclude: &[String]) -> Result<Selection> {
+    let names: Vec<&str> = catalog.tables.iter().map(|t| t.name.as_str()).collect();
+    for glob in include.iter().chain(exclude) {
+        if !names.iter().any(|name| glob_matches(glob, name)) {
+            let listed: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+            return Err(FerryError::Job(format!(
+                "`{glob}` matches no table of `{}`; it has {}",
+                source.endpoint(),
+                if listed.is_empty() { "no tables".to_string() } else { listed.join(", ") }
+            )));
+        }
+    }
+    let chosen = |name: &str| {
+        (include.is_empty() || include.iter().any(|g| glob_matches(g, name)))
+            && !exclude.iter().any(|g| glob_matches(g, name))
+    };
+    let tables: Vec<TableDef> = catalog.tables.iter().filter(|t| chosen(&t.name)).cloned().collect();
+    Ok(Selection { tables: referenced_first(tables), skipped: Vec::new() })
+}
+
+/// The tables in an order where each comes after the tables it references (where the keys
+/// form no cycle), so that a target checking keys as rows arrive accepts them.
+fn referenced_first(mut pending: Vec<TableDef>) -> Vec<TableDef> {
+    let mut ordered: Vec<TableDef> = Vec::with_capacity(pending.len());
+    while !pending.is_empty() {
+        let ready = pending.iter().position(|table| {
+            table.foreign_keys.iter().all(|key| {
+                key.referenced_table == table.name || !pending.iter().any(|other| other.name == key.referenced_table)
+            })
+        });
+        // A cycle: take the next table as it comes; its keys are added after the rows.
+        ordered.push(pending.remove(ready.unwrap_or(0)));
+    }
+    ordered
+}
+
+/// Each table as the target gets it: types the target cannot be given are an error naming the
+/// column; foreign keys to tables not copied are dropped and reported.
+pub fn translate(selection: &mut Selection, source: &dyn Backend, target: &dyn Backend) -> Result<()> {
+    let same_engine = source.name() == target.name();
+    unique_index_names(&mut selection.tables);
+    let copied: Vec<String> = selection.tables.iter().map(|t| t.name.clone()).collect();
+    for table in &mut selection.tables {
+        for column in &table.columns {
+            if let ColumnType::Other(declared) = &column.column_type {
+                if !same_engine {
+                    return Err(FerryError::Job(format!(
+                        "column `{}.{}` has type `{declared}`, which ferry cannot translate from {} to {}; \
+                         leave the table out with --exclude {}",
+                        table.name,
+                        column.name,
+                        source.name(),
+                        target.name(),
+                        table.name
+                    )));
+                }
+            }
+        }
+        let (kept, dropped): (Vec<_>, Vec<_>) =
+            table.foreign_keys.drain(..).partition(|key| copied.contains(&key.referenced_table));
+        table.foreign_keys = kept;
+        for key in dropped {
+            let detail = format!("it references `{}`, which is not copied", key.referenced_table);
+            selection.skipped.push(SchemaObject::new(
+                &table.name,
+                format!("foreign key {}", key.name),
+                "skipped",
+                Some(detail),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Index names that are unique in the database: PostgreSQL and SQLite name indexes per schema,
+/// MySQL per table, so an index whose name another table's index or a table has is prefixed
+/// with its table's name.
+fn unique_index_names(tables: &mut [TableDef]) {
+    let mut seen: std::collections::BTreeMap<String, usize> = tables.iter().map(|t| (t.name.clone(), 1)).collect();
+    for table in tables.iter() {
+        for index in &table.indexes {
+            *seen.entry(index.name.clone()).or_default() += 1;
+        }
+    }
+    for table in tables.iter_mut() {
+        for index in &mut table.indexes {
+            if seen.get(&index.name).copied().unwrap_or_default() > 1 {
+                index.name = format!("{}_{}", table.name, index.name);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_match_whole_names() {
+        assert!(glob_matches("*", "Album"));
+        assert!(glob_matches("Al*", "Album"));
+        assert!(glob_matches("*um", "Album"));
+        assert!(glob_matches("A?bum", "Album"));
+        assert!(!glob_matches("Al", "Album"));
+        assert!(!glob_matches("album", "Album"));
+        assert!(glob_matches("*_*", "source_table"));
+    }
+}
