@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 pub use plan::{glob_matches, IfExists, SchemaObject};
 
 use crate::connection::Endpoint;
-use crate::db::{self, Backend, TableDef};
+use crate::db::{self, Backend, ColumnType, TableDef};
 use crate::error::{FerryError, Result};
 use crate::job::{Connection, MigrationPlan, Mode, Plan};
 use crate::report::RunReport;
@@ -218,7 +218,7 @@ async fn move_rows(source: &Endpoint, target: &Endpoint, tables: &[TableDef]) ->
             source: from.clone(),
             target: to.clone(),
             query_file: "(ferry copy)".into(),
-            query_sql: format!("SELECT * FROM \"{}\"", table.name.replace('"', "\"\"")),
+            query_sql: select_all(table),
             table: table.name.clone(),
             mode: Mode::Replace,
             key: table.primary_key.clone(),
@@ -231,6 +231,24 @@ async fn move_rows(source: &Endpoint, target: &Endpoint, tables: &[TableDef]) ->
         .collect();
     let connections = BTreeMap::from([("source".to_string(), from), ("target".to_string(), to)]);
     run(&Plan { connections, migrations }, &[], Progress::Auto).await
+}
+
+/// `SELECT` of every column. Instants come as instants whatever the source driver gives (MySQL's
+/// TIMESTAMP is read as a UTC date-time).
+fn select_all(table: &TableDef) -> String {
+    let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+    let columns: Vec<String> = table
+        .columns
+        .iter()
+        .map(|column| match column.column_type {
+            ColumnType::TimestampTz => {
+                format!("arrow_cast({}, 'Timestamp(Microsecond, Some(\"UTC\"))') AS {0}", quote(&column.name))
+            }
+            _ => quote(&column.name),
+        })
+        .collect();
+    let columns = if columns.is_empty() { "*".to_string() } else { columns.join(", ") };
+    format!("SELECT {columns} FROM {}", quote(&table.name))
 }
 
 fn empty_run() -> RunReport {

@@ -71,10 +71,16 @@ async fn mysql_to_postgres() {
     let (source, target) = (MysqlDatabase::new(), PgDatabase::new());
     source.execute(MYSQL_SCHEMA);
     source.execute(&ROWS.replace("TRUE", "1").replace("FALSE", "0"));
+    // A TIMESTAMP is an instant: it arrives as one.
+    source.execute("ALTER TABLE artist ADD seen TIMESTAMP NULL DEFAULT NULL; SET time_zone = '+00:00'; UPDATE artist SET seen = '2024-05-06 07:08:09' WHERE id = 1");
     copy_all(&source.endpoint(), &target.endpoint()).await;
     for sql in COMPARED {
         assert_eq!(target.rows(sql), source.rows(sql), "{sql}");
     }
+    let seen = target.rows("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'artist'::regclass AND attname = 'seen'");
+    assert_eq!(seen, [[Some("timestamp with time zone".to_string())]]);
+    let seen = target.rows("SELECT to_char(seen AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM artist ORDER BY id");
+    assert_eq!(seen, [Some("2024-05-06 07:08:09".to_string()), None, None].map(|v| [v]));
     let keys = target.rows("SELECT conname FROM pg_constraint WHERE contype = 'f' ORDER BY 1");
     assert_eq!(keys, [["album_ibfk_1"], ["employee_ibfk_1"], ["track_ibfk_1"]].map(|r| r.map(|v| Some(v.to_string()))));
     let unique = target.rows(
