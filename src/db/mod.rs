@@ -8,6 +8,7 @@
 
 pub mod bookkeeping;
 pub mod catalog;
+mod insert;
 mod lock;
 pub mod merge;
 pub mod mysql;

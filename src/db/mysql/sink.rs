@@ -14,16 +14,13 @@ use super::connect::{mysql_connect, mysql_text_rows};
 use super::ddl::create_table;
 use super::source::mysql_arrow_type;
 use crate::connection::Endpoint;
-use crate::db::bookkeeping::{if_not_exists, rejects_table, state_table};
-use crate::db::merge::{
-    check_unique_key, compared_columns, duplicates_error, duplicates_sql, insert_sql, key_columns, matched_sql,
-    save_state_sql, Dialect, STAGING,
-};
+use crate::db::insert::{publish, InsertSession};
+use crate::db::merge::{check_unique_key, Dialect, STAGING};
 use crate::db::state::{SavedState, STATE_TABLE};
 use crate::db::values::{cell, column_type, write_type, Cell};
 use crate::db::{
     feed_blocking, instants_as_utc, match_columns, new_table_columns, LoadSpec, Loaded, PreparedLoad, RowStream, Sink,
-    SinkBatch, TargetColumn, WriteMode, REJECTS_TABLE,
+    TableDef, TargetColumn, TextRows, WriteMode,
 };
 use crate::error::{FerryError, Result};
 
@@ -239,104 +236,70 @@ impl PreparedLoad for MysqlLoad {
             };
             let mut connection = mysql_connect(&endpoint)?;
             session(&mut connection).map_err(|e| error(&spec.table, e.to_string()))?;
-            // MySQL commits DDL at once, so the bookkeeping tables are made before the transaction.
-            connection
-                .query_drop(if_not_exists(create_table(&rejects_table())))
-                .map_err(|e| error(REJECTS_TABLE, e.to_string()))?;
-            if spec.watermark.is_some() {
-                connection
-                    .query_drop(if_not_exists(create_table(&state_table())))
-                    .map_err(|e| error(STATE_TABLE, e.to_string()))?;
-            }
-            if let Some(create) = &create {
-                connection.query_drop(create).map_err(|e| error(&spec.table, e.to_string()))?;
-            }
-            let result = (|| -> Result<Loaded> {
-                let table_error = |e: String| error(&spec.table, e);
-                let sql = |connection: &mut mysql::Conn, sql: &str| {
-                    connection.query_drop(sql).map_err(|e| table_error(e.to_string()))
-                };
-                sql(&mut connection, "START TRANSACTION")?;
-                if create.is_none() && spec.mode == WriteMode::Replace {
-                    sql(&mut connection, &format!("DELETE FROM {}", quote_table(&spec.table)))?;
-                }
-                let merge = spec.mode == WriteMode::Merge;
-                let names: Vec<String> = target.fields().iter().map(|f| f.name().clone()).collect();
-                let columns: Vec<String> = names.iter().map(|n| quote(n)).collect();
-                if merge {
-                    // A temporary table neither commits the transaction nor carries the keys.
-                    sql(&mut connection, &format!("DROP TEMPORARY TABLE IF EXISTS {STAGING}"))?;
-                    sql(
-                        &mut connection,
-                        &format!(
-                            "CREATE TEMPORARY TABLE {STAGING} AS SELECT {} FROM {} WHERE 1 = 0",
-                            columns.join(", "),
-                            quote_table(&spec.table)
-                        ),
-                    )?;
-                }
-                let rows_into = if merge { STAGING } else { spec.table.as_str() };
-                let rejects_error = |e: String| error(REJECTS_TABLE, e);
-                if spec.mode == WriteMode::Replace {
-                    connection
-                        .exec_drop(
-                            format!("DELETE FROM {REJECTS_TABLE} WHERE migration = ?"),
-                            (spec.migration.clone(),),
-                        )
-                        .map_err(|e| rejects_error(e.to_string()))?;
-                }
-                let mut loaded = Loaded::default();
-                for batch in batches {
-                    match batch? {
-                        SinkBatch::Rows(batch) => {
-                            loaded.rows += insert_batch(&mut connection, rows_into, &batch).map_err(table_error)?;
-                        }
-                        SinkBatch::Rejects(batch) => {
-                            insert_batch(&mut connection, REJECTS_TABLE, &batch).map_err(rejects_error)?;
-                        }
-                    }
-                }
-                if merge {
-                    let key = key_columns(&spec, &target);
-                    let found = mysql_text_rows(&mut connection, &duplicates_sql(Dialect::Mysql, &key), Vec::new())
-                        .map_err(|e| table_error(e.to_string()))?;
-                    if !found.is_empty() {
-                        let count = |value: &Option<String>| value.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0);
-                        let found: Vec<(Vec<Option<String>>, i64, i64)> = found
-                            .iter()
-                            .map(|row| (row[..key.len()].to_vec(), count(&row[key.len()]), count(&row[key.len() + 1])))
-                            .collect();
-                        return Err(duplicates_error(&spec, &found));
-                    }
-                    let compared = compared_columns(Dialect::Mysql, &names, &key);
-                    let (matched, unchanged): (u64, u64) = connection
-                        .query_first(matched_sql(Dialect::Mysql, &spec.table, &key, &compared))
-                        .map_err(|e| table_error(e.to_string()))?
-                        .unwrap_or_default();
-                    (loaded.updated, loaded.unchanged) = (matched - unchanged, unchanged);
-                    sql(&mut connection, &insert_sql(Dialect::Mysql, &spec.table, &names, &columns, Some(&key)))?;
-                    sql(&mut connection, &format!("DROP TEMPORARY TABLE {STAGING}"))?;
-                }
-                if let Some(watermark) = &spec.watermark {
-                    let value = watermark.text()?;
-                    connection
-                        .exec_drop(
-                            save_state_sql(Dialect::Mysql),
-                            (spec.migration.clone(), watermark.cursor.clone(), value, spec.run_id.clone()),
-                        )
-                        .map_err(|e| error(STATE_TABLE, e.to_string()))?;
-                }
-                sql(&mut connection, "COMMIT")?;
-                Ok(loaded)
-            })();
-            if result.is_err() {
-                let _ = connection.query_drop("ROLLBACK");
-                if create.is_some() {
-                    let _ = connection.query_drop(format!("DROP TABLE IF EXISTS {}", quote_table(&spec.table)));
-                }
-            }
-            result
+            publish(&mut MysqlSession { connection }, &spec, create.as_deref(), &target, batches, &error)
         })
         .await
+    }
+}
+
+/// The load's session, for the INSERT engines' shared publish sequence.
+struct MysqlSession {
+    connection: mysql::Conn,
+}
+
+impl InsertSession for MysqlSession {
+    fn dialect(&self) -> Dialect {
+        Dialect::Mysql
+    }
+
+    fn ddl_commits(&self) -> bool {
+        true
+    }
+
+    fn create_table_sql(&self, table: &TableDef) -> String {
+        create_table(table)
+    }
+
+    fn begin_sql(&self) -> &'static str {
+        "START TRANSACTION"
+    }
+
+    /// A temporary table neither commits the transaction nor carries the keys.
+    fn staging_sql(&self, table: &str, columns: &[String]) -> String {
+        let columns: Vec<String> = columns.iter().map(|c| quote(c)).collect();
+        format!(
+            "DROP TEMPORARY TABLE IF EXISTS {STAGING}; CREATE TEMPORARY TABLE {STAGING} AS SELECT {} FROM {} WHERE 1 = 0",
+            columns.join(", "),
+            quote_table(table)
+        )
+    }
+
+    fn drop_staging_sql(&self) -> String {
+        format!("DROP TEMPORARY TABLE {STAGING}")
+    }
+
+    fn quote(&self, identifier: &str) -> String {
+        quote(identifier)
+    }
+
+    fn quote_table(&self, table: &str) -> String {
+        quote_table(table)
+    }
+
+    fn execute(&mut self, sql: &str) -> std::result::Result<(), String> {
+        self.connection.query_drop(sql).map_err(|e| e.to_string())
+    }
+
+    fn execute_with(&mut self, sql: &str, values: Vec<Option<String>>) -> std::result::Result<(), String> {
+        let params: Vec<mysql::Value> = values.into_iter().map(mysql::Value::from).collect();
+        self.connection.exec_drop(sql, params).map_err(|e| e.to_string())
+    }
+
+    fn text_rows(&mut self, sql: &str) -> std::result::Result<TextRows, String> {
+        mysql_text_rows(&mut self.connection, sql, Vec::new()).map_err(|e| e.to_string())
+    }
+
+    fn insert(&mut self, table: &str, batch: &RecordBatch) -> std::result::Result<u64, String> {
+        insert_batch(&mut self.connection, table, batch)
     }
 }

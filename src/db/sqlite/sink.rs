@@ -10,16 +10,13 @@ use super::connect::sqlite_open;
 use super::ddl::create_table;
 use super::source::arrow_type as sqlite_arrow_type;
 use crate::connection::Endpoint;
-use crate::db::bookkeeping::{if_not_exists, rejects_table, state_table};
-use crate::db::merge::{
-    check_unique_key, compared_columns, duplicates_error, duplicates_sql, insert_sql as move_sql, key_columns,
-    matched_sql, save_state_sql, Dialect, STAGING,
-};
+use crate::db::insert::{publish, InsertSession};
+use crate::db::merge::{check_unique_key, Dialect, STAGING};
 use crate::db::state::{SavedState, STATE_TABLE};
 use crate::db::values::{cell, column_type, write_type, Cell};
 use crate::db::{
     feed_blocking, instants_as_utc, match_columns, new_table_columns, LoadSpec, Loaded, PreparedLoad, RowStream, Sink,
-    SinkBatch, TargetColumn, WriteMode, REJECTS_TABLE,
+    TableDef, TargetColumn, TextRows, WriteMode,
 };
 use crate::error::{FerryError, Result};
 
@@ -207,119 +204,66 @@ impl PreparedLoad for SqliteLoad {
                 table: table.to_string(),
                 message,
             };
-            // Foreign keys are checked at the commit, on all the rows: a table that references
-            // itself loads in any row order.
-            connection
-                .execute_batch("BEGIN IMMEDIATE; PRAGMA defer_foreign_keys = ON")
-                .map_err(|e| error(&spec.table, e.to_string()))?;
-            let result = (|| -> Result<Loaded> {
-                let table_error = |e: String| error(&spec.table, e);
-                let rejects_error = |e: String| error(REJECTS_TABLE, e);
-                match &create {
-                    Some(create) => connection.execute_batch(create).map_err(|e| table_error(e.to_string()))?,
-                    None if spec.mode == WriteMode::Replace => connection
-                        .execute_batch(&format!("DELETE FROM {}", quote(&spec.table)))
-                        .map_err(|e| table_error(e.to_string()))?,
-                    None => {}
-                }
-                // The quarantine table is made (and, replacing, cleared of this migration's
-                // earlier rejects) before the first reject, or at once in replace mode.
-                let mut rejects_ready = false;
-                let mut prepare_rejects = || -> Result<()> {
-                    if rejects_ready {
-                        return Ok(());
-                    }
-                    connection
-                        .execute_batch(&if_not_exists(create_table(&rejects_table())))
-                        .map_err(|e| rejects_error(e.to_string()))?;
-                    if spec.mode == WriteMode::Replace {
-                        connection
-                            .execute(&format!("DELETE FROM {REJECTS_TABLE} WHERE migration = ?"), [&spec.migration])
-                            .map_err(|e| rejects_error(e.to_string()))?;
-                    }
-                    rejects_ready = true;
-                    Ok(())
-                };
-                if spec.mode == WriteMode::Replace {
-                    prepare_rejects()?;
-                }
-                let merge = spec.mode == WriteMode::Merge;
-                let names: Vec<String> = target.fields().iter().map(|f| f.name().clone()).collect();
-                let columns: Vec<String> = names.iter().map(|n| quote(n)).collect();
-                if merge {
-                    connection
-                        .execute_batch(&format!(
-                            "CREATE TEMP TABLE {STAGING} AS SELECT {} FROM main.{} WHERE 0",
-                            columns.join(", "),
-                            quote(&spec.table)
-                        ))
-                        .map_err(|e| table_error(e.to_string()))?;
-                }
-                let insert_rows = insert_sql(if merge { STAGING } else { &spec.table }, &target);
-                let insert_rejects = insert_sql(REJECTS_TABLE, &crate::db::rejects_schema());
-                let mut loaded = Loaded::default();
-                for batch in batches {
-                    match batch? {
-                        SinkBatch::Rows(batch) => {
-                            loaded.rows += insert_batch(&connection, &insert_rows, &batch).map_err(table_error)?;
-                        }
-                        SinkBatch::Rejects(batch) => {
-                            prepare_rejects()?;
-                            insert_batch(&connection, &insert_rejects, &batch).map_err(rejects_error)?;
-                        }
-                    }
-                }
-                if merge {
-                    let key = key_columns(&spec, &target);
-                    let sqlite = |e: rusqlite::Error| table_error(e.to_string());
-                    let mut duplicates = connection.prepare(&duplicates_sql(Dialect::Sqlite, &key)).map_err(sqlite)?;
-                    let found: Vec<(Vec<Option<String>>, i64, i64)> = duplicates
-                        .query_map([], |row| {
-                            let values = (0..key.len()).map(|i| row.get(i)).collect::<rusqlite::Result<_>>()?;
-                            Ok((values, row.get(key.len())?, row.get(key.len() + 1)?))
-                        })
-                        .map_err(sqlite)?
-                        .collect::<rusqlite::Result<_>>()
-                        .map_err(sqlite)?;
-                    if !found.is_empty() {
-                        return Err(duplicates_error(&spec, &found));
-                    }
-                    let compared = compared_columns(Dialect::Sqlite, &names, &key);
-                    let (matched, unchanged): (i64, i64) = connection
-                        .query_row(&matched_sql(Dialect::Sqlite, &spec.table, &key, &compared), [], |row| {
-                            Ok((row.get(0)?, row.get(1)?))
-                        })
-                        .map_err(sqlite)?;
-                    (loaded.updated, loaded.unchanged) = ((matched - unchanged) as u64, unchanged as u64);
-                    connection
-                        .execute_batch(&move_sql(Dialect::Sqlite, &spec.table, &names, &columns, Some(&key)))
-                        .map_err(sqlite)?;
-                    connection.execute_batch(&format!("DROP TABLE temp.{STAGING}")).map_err(sqlite)?;
-                }
-                if let Some(watermark) = &spec.watermark {
-                    let state_error = |e: rusqlite::Error| error(STATE_TABLE, e.to_string());
-                    connection.execute_batch(&if_not_exists(create_table(&state_table()))).map_err(state_error)?;
-                    let value = watermark.text()?;
-                    connection
-                        .execute(
-                            &save_state_sql(Dialect::Sqlite),
-                            rusqlite::params![spec.migration, watermark.cursor, value, spec.run_id],
-                        )
-                        .map_err(state_error)?;
-                }
-                Ok(loaded)
-            })();
-            match result {
-                Ok(loaded) => {
-                    connection.execute_batch("COMMIT").map_err(|e| error(&spec.table, e.to_string()))?;
-                    Ok(loaded)
-                }
-                Err(failure) => {
-                    let _ = connection.execute_batch("ROLLBACK");
-                    Err(failure)
-                }
-            }
+            publish(&mut SqliteSession { connection }, &spec, create.as_deref(), &target, batches, &error)
         })
         .await
+    }
+}
+
+/// The load's session, for the INSERT engines' shared publish sequence.
+struct SqliteSession {
+    connection: rusqlite::Connection,
+}
+
+impl InsertSession for SqliteSession {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn ddl_commits(&self) -> bool {
+        false
+    }
+
+    fn create_table_sql(&self, table: &TableDef) -> String {
+        create_table(table)
+    }
+
+    /// Foreign keys are checked at the commit, on all the rows: a table that references itself
+    /// loads in any row order.
+    fn begin_sql(&self) -> &'static str {
+        "BEGIN IMMEDIATE; PRAGMA defer_foreign_keys = ON"
+    }
+
+    fn staging_sql(&self, table: &str, columns: &[String]) -> String {
+        let columns: Vec<String> = columns.iter().map(|c| quote(c)).collect();
+        format!("CREATE TEMP TABLE {STAGING} AS SELECT {} FROM main.{} WHERE 0", columns.join(", "), quote(table))
+    }
+
+    fn drop_staging_sql(&self) -> String {
+        format!("DROP TABLE temp.{STAGING}")
+    }
+
+    fn quote(&self, identifier: &str) -> String {
+        quote(identifier)
+    }
+
+    fn quote_table(&self, table: &str) -> String {
+        quote(table)
+    }
+
+    fn execute(&mut self, sql: &str) -> std::result::Result<(), String> {
+        self.connection.execute_batch(sql).map_err(|e| e.to_string())
+    }
+
+    fn execute_with(&mut self, sql: &str, values: Vec<Option<String>>) -> std::result::Result<(), String> {
+        self.connection.execute(sql, rusqlite::params_from_iter(values)).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    fn text_rows(&mut self, sql: &str) -> std::result::Result<TextRows, String> {
+        super::connect::text_rows(&self.connection, sql, Vec::new()).map_err(|e| e.to_string())
+    }
+
+    fn insert(&mut self, table: &str, batch: &RecordBatch) -> std::result::Result<u64, String> {
+        insert_batch(&self.connection, &insert_sql(table, &batch.schema()), batch)
     }
 }
