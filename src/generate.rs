@@ -157,6 +157,7 @@ fn source_tables() -> [TableDef; 3] {
         columns: vec!["user_id".into()],
         referenced_table: "source_table".into(),
         referenced_columns: vec!["id".into()],
+        ..Default::default()
     });
     [
         table(

@@ -168,12 +168,24 @@ pub struct IndexDef {
 }
 
 /// A foreign key: `columns` reference `referenced_columns` of `referenced_table`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ForeignKeyDef {
     pub name: String,
     pub columns: Vec<String>,
     pub referenced_table: String,
     pub referenced_columns: Vec<String>,
+    /// `CASCADE`, `SET NULL`, `SET DEFAULT` or `RESTRICT`; None: no action (the default).
+    pub on_delete: Option<String>,
+    pub on_update: Option<String>,
+}
+
+/// A referential action as every engine spells it, or None for "no action".
+pub fn referential_action(text: &str) -> Option<String> {
+    let upper = text.trim().to_ascii_uppercase();
+    match upper.as_str() {
+        "CASCADE" | "SET NULL" | "SET DEFAULT" | "RESTRICT" => Some(upper),
+        _ => None,
+    }
 }
 
 /// How an engine quotes names, for the DDL every engine writes alike.
@@ -206,13 +218,20 @@ impl Quoting {
     }
 
     fn foreign_key(&self, key: &ForeignKeyDef) -> String {
-        format!(
+        let mut sql = format!(
             "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})",
             (self.name)(&key.name),
             self.list(&key.columns),
             (self.table)(&key.referenced_table),
             self.list(&key.referenced_columns)
-        )
+        );
+        if let Some(action) = &key.on_delete {
+            sql.push_str(&format!(" ON DELETE {action}"));
+        }
+        if let Some(action) = &key.on_update {
+            sql.push_str(&format!(" ON UPDATE {action}"));
+        }
+        sql
     }
 
     /// `CREATE [UNIQUE] INDEX name ON table (columns)`.

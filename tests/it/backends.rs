@@ -143,6 +143,8 @@ async fn schema_round_trip(backend: &dyn Backend) {
         columns: vec!["parent_id".into()],
         referenced_table: "conformance_parent".into(),
         referenced_columns: vec!["id".into()],
+        on_delete: Some("CASCADE".into()),
+        on_update: None,
     };
     let child = TableDef {
         name: "conformance_child".into(),

@@ -19,19 +19,19 @@ const POSTGRES_SCHEMA: &str = "CREATE TABLE artist (id SERIAL PRIMARY KEY, name 
 CREATE TABLE album (id SERIAL PRIMARY KEY, artist_id INTEGER NOT NULL REFERENCES artist (id), title VARCHAR(160), price NUMERIC(6, 2) DEFAULT 9.99);
 CREATE INDEX album_title ON album (title);
 CREATE TABLE employee (id INTEGER PRIMARY KEY, boss_id INTEGER REFERENCES employee (id), name TEXT);
-CREATE TABLE track (album_id INTEGER REFERENCES album (id), position INTEGER, name VARCHAR(200) NOT NULL, PRIMARY KEY (album_id, position));
+CREATE TABLE track (album_id INTEGER REFERENCES album (id) ON DELETE CASCADE, position INTEGER, name VARCHAR(200) NOT NULL, PRIMARY KEY (album_id, position));
 CREATE UNIQUE INDEX track_name ON track (album_id, name)";
 
 const MYSQL_SCHEMA: &str = "CREATE TABLE artist (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(120) NOT NULL, active TINYINT(1) DEFAULT 1, created DATETIME DEFAULT CURRENT_TIMESTAMP);
 CREATE TABLE album (id INT AUTO_INCREMENT PRIMARY KEY, artist_id INT NOT NULL, title VARCHAR(160), price DECIMAL(6, 2) DEFAULT 9.99, FOREIGN KEY (artist_id) REFERENCES artist (id), INDEX album_title (title));
 CREATE TABLE employee (id INT PRIMARY KEY, boss_id INT, name TEXT, FOREIGN KEY (boss_id) REFERENCES employee (id));
-CREATE TABLE track (album_id INT, position INT, name VARCHAR(200) NOT NULL, PRIMARY KEY (album_id, position), FOREIGN KEY (album_id) REFERENCES album (id), UNIQUE INDEX track_name (album_id, name))";
+CREATE TABLE track (album_id INT, position INT, name VARCHAR(200) NOT NULL, PRIMARY KEY (album_id, position), FOREIGN KEY (album_id) REFERENCES album (id) ON DELETE CASCADE, UNIQUE INDEX track_name (album_id, name))";
 
 const SQLITE_SCHEMA: &str = "CREATE TABLE artist (id INTEGER PRIMARY KEY, name VARCHAR(120) NOT NULL, active BOOLEAN DEFAULT 1, created TIMESTAMP DEFAULT CURRENT_TIMESTAMP);
 CREATE TABLE album (id INTEGER PRIMARY KEY, artist_id INTEGER NOT NULL REFERENCES artist (id), title VARCHAR(160), price DECIMAL(6, 2) DEFAULT 9.99);
 CREATE INDEX album_title ON album (title);
 CREATE TABLE employee (id INTEGER NOT NULL PRIMARY KEY, boss_id INTEGER REFERENCES employee (id), name TEXT);
-CREATE TABLE track (album_id INTEGER REFERENCES album (id), position INTEGER, name VARCHAR(200) NOT NULL, PRIMARY KEY (album_id, position));
+CREATE TABLE track (album_id INTEGER REFERENCES album (id) ON DELETE CASCADE, position INTEGER, name VARCHAR(200) NOT NULL, PRIMARY KEY (album_id, position));
 CREATE UNIQUE INDEX track_name ON track (album_id, name)";
 
 /// The columns every engine prints alike, in a fixed order.
@@ -95,6 +95,9 @@ async fn mysql_to_postgres() {
     let inserted = target.rows("INSERT INTO artist (name) VALUES ('new') RETURNING id, active, created IS NOT NULL");
     assert_eq!(inserted, [[Some("4".to_string()), Some("t".to_string()), Some("t".to_string())]]);
     assert_eq!(target.rows("INSERT INTO album (artist_id) VALUES (4) RETURNING price"), [[Some("9.99".to_string())]]);
+    // The foreign key keeps its action.
+    target.rows("DELETE FROM album WHERE id = 2");
+    assert_eq!(target.rows("SELECT count(*) FROM track WHERE album_id = 2"), [[Some("0".to_string())]]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -121,6 +124,8 @@ async fn postgres_to_mysql() {
     target.execute("INSERT INTO artist (name) VALUES ('new')");
     let inserted = target.rows("SELECT id, active, created IS NOT NULL FROM artist WHERE name = 'new'");
     assert_eq!(inserted, [[Some("4".to_string()), Some("1".to_string()), Some("1".to_string())]]);
+    target.execute("DELETE FROM album WHERE id = 2");
+    assert_eq!(target.rows("SELECT count(*) FROM track WHERE album_id = 2"), [[Some("0".to_string())]]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -147,6 +152,8 @@ async fn postgres_to_sqlite() {
     sqlite_execute(&path, "INSERT INTO artist (name) VALUES ('new')");
     let inserted = sqlite_rows(&path, "SELECT id, active, created IS NOT NULL FROM artist WHERE name = 'new'");
     assert_eq!(inserted, [[Some("4".to_string()), Some("1".to_string()), Some("1".to_string())]]);
+    sqlite_execute(&path, "PRAGMA foreign_keys = ON; DELETE FROM album WHERE id = 2");
+    assert_eq!(sqlite_rows(&path, "SELECT count(*) FROM track WHERE album_id = 2"), [[Some("0".to_string())]]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -169,6 +176,8 @@ async fn sqlite_to_mysql() {
     assert_eq!(keys, [[Some("3".to_string())]]);
     target.execute("INSERT INTO artist (name) VALUES ('new')");
     assert_eq!(target.rows("SELECT id FROM artist WHERE name = 'new'"), [[Some("4".to_string())]]);
+    target.execute("DELETE FROM album WHERE id = 2");
+    assert_eq!(target.rows("SELECT count(*) FROM track WHERE album_id = 2"), [[Some("0".to_string())]]);
 }
 
 /// SQLite keeps a DECIMAL as a number (8.5) where the others print the column's scale (8.50).

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::connect::mysql_text_rows;
+use crate::db::catalog::referential_action;
 use crate::db::{Catalog, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef};
 
 pub fn read(connection: &mut mysql::Conn) -> Result<Catalog, mysql::Error> {
@@ -75,9 +76,12 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
     let primary_key = indexes.remove("PRIMARY").map(|i| i.columns).unwrap_or_default();
     let rows = mysql_text_rows(
         connection,
-        "SELECT constraint_name, column_name, referenced_table_name, referenced_column_name \
-         FROM information_schema.key_column_usage WHERE table_schema = DATABASE() AND table_name = ? \
-         AND referenced_table_name IS NOT NULL ORDER BY constraint_name, ordinal_position",
+        "SELECT k.constraint_name, k.column_name, k.referenced_table_name, k.referenced_column_name, \
+         r.delete_rule, r.update_rule FROM information_schema.key_column_usage k \
+         JOIN information_schema.referential_constraints r ON r.constraint_schema = k.table_schema \
+         AND r.constraint_name = k.constraint_name AND r.table_name = k.table_name \
+         WHERE k.table_schema = DATABASE() AND k.table_name = ? AND k.referenced_table_name IS NOT NULL \
+         ORDER BY k.constraint_name, k.ordinal_position",
         parameter(),
     )?;
     let mut keys: BTreeMap<String, ForeignKeyDef> = BTreeMap::new();
@@ -87,6 +91,8 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
             columns: Vec::new(),
             referenced_table: text(row, 2),
             referenced_columns: Vec::new(),
+            on_delete: action(&text(row, 4)),
+            on_update: action(&text(row, 5)),
         });
         key.columns.push(text(row, 1));
         key.referenced_columns.push(text(row, 3));
@@ -98,6 +104,12 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
         indexes: indexes.into_values().filter(|i| !expression.contains(&i.name)).collect(),
         foreign_keys: keys.into_values().collect(),
     })
+}
+
+/// A rule of `referential_constraints`. InnoDB checks RESTRICT and NO ACTION alike, at once, and
+/// MariaDB reports an unstated rule as RESTRICT: both are "no action".
+fn action(rule: &str) -> Option<String> {
+    referential_action(rule).filter(|action| action != "RESTRICT")
 }
 
 /// The portable type of a column from `information_schema.columns`.

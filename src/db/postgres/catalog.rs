@@ -83,7 +83,8 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
              (SELECT array_agg(a.attname::text ORDER BY k.n) FROM unnest(c.conkey) WITH ORDINALITY k(attnum, n) \
               JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum), \
              (SELECT array_agg(a.attname::text ORDER BY k.n) FROM unnest(c.confkey) WITH ORDINALITY k(attnum, n) \
-              JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum) \
+              JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum), \
+             c.confdeltype::text, c.confupdtype::text \
              FROM pg_constraint c JOIN pg_class f ON f.oid = c.confrelid \
              WHERE c.conrelid = to_regclass($1) AND c.contype = 'f' ORDER BY 1",
             &[&oid],
@@ -96,10 +97,24 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
             referenced_table: row.get(1),
             columns: row.get(2),
             referenced_columns: row.get(3),
+            on_delete: action(row.get(4)),
+            on_update: action(row.get(5)),
         })
         .collect();
     let columns = columns.into_iter().map(ColumnDef::portable).collect();
     Ok(TableDef { name, columns, primary_key, indexes: secondary, foreign_keys })
+}
+
+/// `pg_constraint`'s action letters.
+fn action(letter: String) -> Option<String> {
+    let name = match letter.as_str() {
+        "c" => "CASCADE",
+        "n" => "SET NULL",
+        "d" => "SET DEFAULT",
+        "r" => "RESTRICT",
+        _ => return None,
+    };
+    Some(name.to_string())
 }
 
 /// The portable type of a column, from its type's name and modifier.

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use rusqlite::Connection;
 
 use super::ddl::quote;
+use crate::db::catalog::referential_action;
 use crate::db::{Catalog, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef};
 
 pub fn read(connection: &Connection) -> rusqlite::Result<Catalog> {
@@ -78,16 +79,19 @@ fn table(connection: &Connection, name: String) -> rusqlite::Result<TableDef> {
     }
     indexes.sort_by(|a, b| a.name.cmp(&b.name));
     let mut keys: BTreeMap<i64, ForeignKeyDef> = BTreeMap::new();
-    let rows: Vec<(i64, String, String, Option<String>)> = connection
+    type Row = (i64, String, String, Option<String>, String, String);
+    let rows: Vec<Row> = connection
         .prepare(&format!("PRAGMA foreign_key_list({})", quote(&name)))?
-        .query_map([], |row| Ok((row.get(0)?, row.get(2)?, row.get(3)?, row.get(4)?)))?
+        .query_map([], |row| Ok((row.get(0)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    for (id, referenced, from, to) in rows {
+    for (id, referenced, from, to, on_update, on_delete) in rows {
         let key = keys.entry(id).or_insert_with(|| ForeignKeyDef {
             name: String::new(),
             columns: Vec::new(),
             referenced_table: referenced.clone(),
             referenced_columns: Vec::new(),
+            on_delete: referential_action(&on_delete),
+            on_update: referential_action(&on_update),
         });
         key.columns.push(from);
         // Without a column list the key references the other table's primary key.
