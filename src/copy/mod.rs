@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 pub use plan::{glob_matches, IfExists, SchemaObject};
 
 use crate::connection::Endpoint;
-use crate::db::{self, Backend, ColumnType, TableDef};
+use crate::db::{self, Backend, ColumnType, TableDef, ViewDef};
 use crate::error::{FerryError, Result};
 use crate::job::{Connection, MigrationPlan, Mode, Plan};
 use crate::report::RunReport;
@@ -121,7 +121,15 @@ pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -
             ddl.push(to.create_table_sql(&without_later_keys(to.as_ref(), table)?)?);
         }
     }
+    let views = if creates {
+        plan::views(&catalog, from.as_ref(), to.as_ref(), &options.tables, &options.exclude, &mut schema)
+    } else {
+        Vec::new()
+    };
     if options.dry_run {
+        for view in &views {
+            schema.push(SchemaObject::new(&view.name, "view".into(), "planned", Some(view.create.clone())));
+        }
         for table in &tables {
             if creates {
                 schema.push(SchemaObject::new(&table.name, "table".into(), "planned", None));
@@ -143,6 +151,7 @@ pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -
         for table in &tables {
             schema.extend(after_rows(to.as_ref(), table, creates, false).await?);
         }
+        schema.extend(create_views(to.as_ref(), views).await);
     }
     Ok(CopyReport { run, schema, ddl: Vec::new() })
 }
@@ -203,6 +212,29 @@ async fn apply(target: &dyn Backend, table: &str, object: String, sql: String, d
     match target.execute(&sql).await {
         Ok(()) => SchemaObject::new(table, object, "created", None),
         Err(error) => SchemaObject::new(table, object, "failed", Some(error.to_string())),
+    }
+}
+
+/// Creates the views, in passes: a view that reads another view not made yet waits for the next
+/// pass; what still fails when a pass makes no progress is reported with the engine's error.
+async fn create_views(target: &dyn Backend, mut pending: Vec<ViewDef>) -> Vec<SchemaObject> {
+    let mut done = Vec::new();
+    loop {
+        let mut failed = Vec::new();
+        let before = pending.len();
+        for view in pending {
+            match target.execute(&view.create).await {
+                Ok(()) => done.push(SchemaObject::new(&view.name, "view".into(), "created", None)),
+                Err(error) => failed.push((view, error)),
+            }
+        }
+        if failed.is_empty() || failed.len() == before {
+            for (view, error) in failed {
+                done.push(SchemaObject::new(&view.name, "view".into(), "failed", Some(error.to_string())));
+            }
+            return done;
+        }
+        pending = failed.into_iter().map(|(view, _)| view).collect();
     }
 }
 

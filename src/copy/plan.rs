@@ -2,7 +2,7 @@
 //! each translated to the target (types through the portable map, foreign keys to tables left
 //! out dropped), and the DDL in the target's words.
 
-use crate::db::{Backend, Catalog, ColumnType, TableDef};
+use crate::db::{Backend, Catalog, ColumnType, TableDef, ViewDef};
 use crate::error::{FerryError, Result};
 
 /// What to do with a chosen table the target already has.
@@ -58,7 +58,8 @@ pub fn glob_matches(glob: &str, name: &str) -> bool {
 
 /// The source tables the globs choose; a glob that matches nothing is an error naming it.
 pub fn select(catalog: &Catalog, source: &dyn Backend, include: &[String], exclude: &[String]) -> Result<Selection> {
-    let names: Vec<&str> = catalog.tables.iter().map(|t| t.name.as_str()).collect();
+    let names: Vec<&str> =
+        catalog.tables.iter().map(|t| t.name.as_str()).chain(catalog.views.iter().map(|v| v.name.as_str())).collect();
     for glob in include.iter().chain(exclude) {
         if !names.iter().any(|name| glob_matches(glob, name)) {
             let listed: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
@@ -115,6 +116,9 @@ pub fn translate(selection: &mut Selection, source: &dyn Backend, target: &dyn B
                 }
             }
         }
+        for object in table.unsupported.drain(..) {
+            selection.skipped.push(SchemaObject::new(&table.name, object.object, "skipped", Some(object.reason)));
+        }
         let (kept, dropped): (Vec<_>, Vec<_>) =
             table.foreign_keys.drain(..).partition(|key| copied.contains(&key.referenced_table));
         table.foreign_keys = kept;
@@ -148,6 +152,35 @@ fn unique_index_names(tables: &mut [TableDef]) {
             }
         }
     }
+}
+
+/// The views the globs choose: created when source and target are the same engine (their SQL is
+/// the source's), else reported as skipped.
+pub fn views(
+    catalog: &Catalog,
+    source: &dyn Backend,
+    target: &dyn Backend,
+    include: &[String],
+    exclude: &[String],
+    report: &mut Vec<SchemaObject>,
+) -> Vec<ViewDef> {
+    let chosen = |name: &str| {
+        (include.is_empty() || include.iter().any(|g| glob_matches(g, name)))
+            && !exclude.iter().any(|g| glob_matches(g, name))
+    };
+    let views: Vec<ViewDef> = catalog.views.iter().filter(|v| chosen(&v.name)).cloned().collect();
+    if source.name() == target.name() {
+        return views;
+    }
+    for view in views {
+        let detail = format!(
+            "a view's SQL is {}'s; views move only between engines of the same kind: {}",
+            source.name(),
+            view.create
+        );
+        report.push(SchemaObject::new(&view.name, "view".into(), "skipped", Some(detail)));
+    }
+    Vec::new()
 }
 
 #[cfg(test)]

@@ -2,10 +2,29 @@
 //! shares: tables, their columns, primary keys, secondary indexes and foreign keys. Each engine
 //! reads it (`Backend::catalog`) and writes it back as DDL (`Backend::create_table_sql`).
 
-/// The tables of one database (its default schema), in name order.
+/// The tables of one database (its default schema), in name order, and its views.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Catalog {
     pub tables: Vec<TableDef>,
+    /// In an order where a view comes after the views it reads (as far as the engine says).
+    pub views: Vec<ViewDef>,
+}
+
+/// A view: its name and the statement that creates it, in its engine's SQL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ViewDef {
+    pub name: String,
+    pub create: String,
+}
+
+/// A schema object ferry read but has no portable form for (an expression or partial index, a
+/// CHECK constraint): reported, not copied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unsupported {
+    /// `index <name>`, `check <name>`.
+    pub object: String,
+    /// Why, with the engine's own definition.
+    pub reason: String,
 }
 
 impl Catalog {
@@ -30,6 +49,7 @@ pub struct TableDef {
     pub indexes: Vec<IndexDef>,
     /// In name order.
     pub foreign_keys: Vec<ForeignKeyDef>,
+    pub unsupported: Vec<Unsupported>,
 }
 
 impl TableDef {

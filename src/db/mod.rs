@@ -30,7 +30,9 @@ use datafusion::prelude::SessionContext;
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
 
-pub use catalog::{Catalog, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef};
+pub use catalog::{
+    Catalog, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef, Unsupported, ViewDef,
+};
 pub use lock::{busy, lock_name, FileLock, HeldLock, MigrationLock, NoLock};
 pub use read::{
     comparison, quote_table, select_sql, time_text, ReadCounter, ReadRequest, SizeEstimate, SourceDatabase, PG_TYPE,

@@ -136,7 +136,7 @@ async fn schema_round_trip(backend: &dyn Backend) {
         ],
         primary_key: vec!["id".into()],
         indexes: vec![IndexDef { name: "conformance_parent_code".into(), columns: vec!["code".into()], unique: true }],
-        foreign_keys: vec![],
+        ..Default::default()
     };
     let key = ForeignKeyDef {
         name: "conformance_child_parent_fkey".into(),
@@ -161,6 +161,7 @@ async fn schema_round_trip(backend: &dyn Backend) {
             unique: false,
         }],
         foreign_keys: vec![key.clone()],
+        ..Default::default()
     };
     let mut script = vec![
         backend.drop_table_sql("conformance_child").unwrap(),

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use super::connect::mysql_text_rows;
 use crate::db::catalog::referential_action;
-use crate::db::{Catalog, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef};
+use crate::db::{
+    Catalog, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef, Unsupported, ViewDef,
+};
 
 pub fn read(connection: &mut mysql::Conn) -> Result<Catalog, mysql::Error> {
     let names = mysql_text_rows(
@@ -17,7 +19,27 @@ pub fn read(connection: &mut mysql::Conn) -> Result<Catalog, mysql::Error> {
     for name in names.into_iter().filter_map(|row| row.into_iter().next().flatten()) {
         tables.push(table(connection, name)?);
     }
-    Ok(Catalog { tables })
+    Ok(Catalog { tables, views: views(connection)? })
+}
+
+/// The database's views, their definitions without the database's name (which
+/// `information_schema` writes before every table and column).
+fn views(connection: &mut mysql::Conn) -> Result<Vec<ViewDef>, mysql::Error> {
+    let rows = mysql_text_rows(
+        connection,
+        "SELECT table_name, view_definition, DATABASE() FROM information_schema.views \
+         WHERE table_schema = DATABASE() ORDER BY 1",
+        Vec::new(),
+    )?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let text = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+            let (name, definition, database) = (text(0), text(1), text(2));
+            let bare = definition.replace(&format!("{}.", super::ddl::quote(&database)), "");
+            ViewDef { create: format!("CREATE VIEW {} AS {bare}", super::ddl::quote(&name)), name }
+        })
+        .collect())
 }
 
 fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::Error> {
@@ -59,11 +81,13 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
         parameter(),
     )?;
     let mut indexes: BTreeMap<String, IndexDef> = BTreeMap::new();
-    let mut expression = Vec::new();
+    let mut expression: Vec<String> = Vec::new();
     for row in &rows {
         let index = text(row, 0);
         let Some(column) = row.get(2).cloned().flatten() else {
-            expression.push(index); // a functional index (MySQL 8) has no portable form
+            if !expression.contains(&index) {
+                expression.push(index); // a functional index (MySQL 8) has no portable form
+            }
             continue;
         };
         let unique = text(row, 1) == "0";
@@ -103,6 +127,13 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
         primary_key,
         indexes: indexes.into_values().filter(|i| !expression.contains(&i.name)).collect(),
         foreign_keys: keys.into_values().collect(),
+        unsupported: expression
+            .into_iter()
+            .map(|index| Unsupported {
+                object: format!("index {index}"),
+                reason: "an expression index has no portable form".into(),
+            })
+            .collect(),
     })
 }
 

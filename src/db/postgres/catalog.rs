@@ -2,7 +2,9 @@
 
 use tokio_postgres::{Client, Error};
 
-use crate::db::{Catalog, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef};
+use crate::db::{
+    Catalog, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef, Unsupported, ViewDef,
+};
 
 pub async fn read(client: &Client) -> Result<Catalog, Error> {
     let names = client
@@ -18,7 +20,21 @@ pub async fn read(client: &Client) -> Result<Catalog, Error> {
         let name: String = row.get(0);
         tables.push(table(client, name).await?);
     }
-    Ok(Catalog { tables })
+    let views = client
+        .query(
+            "SELECT c.relname::text, pg_get_viewdef(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND c.relkind = 'v' ORDER BY c.oid",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            let (name, definition): (String, String) = (row.get(0), row.get(1));
+            let create = format!("CREATE VIEW {} AS {}", super::ddl::quote(&name), definition.trim().trim_end_matches(';'));
+            ViewDef { name, create }
+        })
+        .collect();
+    Ok(Catalog { tables, views })
 }
 
 async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
@@ -53,22 +69,26 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
     let indexes = client
         .query(
             "SELECT ic.relname::text, i.indisprimary, i.indisunique, \
-             array_agg(a.attname::text ORDER BY k.n) FILTER (WHERE a.attname IS NOT NULL), count(*) FILTER (WHERE k.attnum = 0) \
+             array_agg(a.attname::text ORDER BY k.n) FILTER (WHERE a.attname IS NOT NULL), count(*) FILTER (WHERE k.attnum = 0), \
+             i.indpred IS NOT NULL, pg_get_indexdef(i.indexrelid) \
              FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
              CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) \
              LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
-             WHERE i.indrelid = to_regclass($1) AND i.indpred IS NULL \
-             GROUP BY ic.relname, i.indisprimary, i.indisunique ORDER BY 1",
+             WHERE i.indrelid = to_regclass($1) \
+             GROUP BY ic.relname, i.indisprimary, i.indisunique, i.indpred IS NOT NULL, i.indexrelid ORDER BY 1",
             &[&oid],
         )
         .await?;
     let mut primary_key = Vec::new();
     let mut secondary = Vec::new();
+    let mut unsupported = Vec::new();
     for row in indexes {
-        let expressions: i64 = row.get(4);
+        let (expressions, partial): (i64, bool) = (row.get(4), row.get(5));
         let columns: Option<Vec<String>> = row.get(3);
-        if expressions > 0 {
-            continue; // an expression index has no portable form
+        if expressions > 0 || partial {
+            let reason = format!("a partial or expression index has no portable form: {}", row.get::<_, String>(6));
+            unsupported.push(Unsupported { object: format!("index {}", row.get::<_, String>(0)), reason });
+            continue;
         }
         let columns = columns.unwrap_or_default();
         if row.get::<_, bool>(1) {
@@ -101,8 +121,19 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
             on_update: action(row.get(5)),
         })
         .collect();
+    let checks = client
+        .query(
+            "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint \
+             WHERE conrelid = to_regclass($1) AND contype = 'c' ORDER BY 1",
+            &[&oid],
+        )
+        .await?;
+    for row in checks {
+        let reason = format!("CHECK constraints are not copied: {}", row.get::<_, String>(1));
+        unsupported.push(Unsupported { object: format!("check {}", row.get::<_, String>(0)), reason });
+    }
     let columns = columns.into_iter().map(ColumnDef::portable).collect();
-    Ok(TableDef { name, columns, primary_key, indexes: secondary, foreign_keys })
+    Ok(TableDef { name, columns, primary_key, indexes: secondary, foreign_keys, unsupported })
 }
 
 /// `pg_constraint`'s action letters.

@@ -6,7 +6,9 @@ use rusqlite::Connection;
 
 use super::ddl::quote;
 use crate::db::catalog::referential_action;
-use crate::db::{Catalog, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef};
+use crate::db::{
+    Catalog, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef, Unsupported, ViewDef,
+};
 
 pub fn read(connection: &Connection) -> rusqlite::Result<Catalog> {
     let names: Vec<String> = connection
@@ -17,7 +19,11 @@ pub fn read(connection: &Connection) -> rusqlite::Result<Catalog> {
         .query_map([], |row| row.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let tables = names.into_iter().map(|name| table(connection, name)).collect::<rusqlite::Result<_>>()?;
-    Ok(Catalog { tables })
+    let views = connection
+        .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'view' ORDER BY rowid")?
+        .query_map([], |row| Ok(ViewDef { name: row.get(0)?, create: row.get(1)? }))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Catalog { tables, views })
 }
 
 fn table(connection: &Connection, name: String) -> rusqlite::Result<TableDef> {
@@ -64,8 +70,19 @@ fn table(connection: &Connection, name: String) -> rusqlite::Result<TableDef> {
         .query_map([], |row| Ok((row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let mut indexes = Vec::new();
+    let mut unsupported = Vec::new();
+    let definition = |index: &str| -> String {
+        connection
+            .query_row("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", [index], |row| row.get(0))
+            .unwrap_or_default()
+    };
     for (index, unique, origin, partial) in listed {
-        if origin == "pk" || partial {
+        if origin == "pk" {
+            continue;
+        }
+        if partial {
+            let reason = format!("a partial index has no portable form: {}", definition(&index));
+            unsupported.push(Unsupported { object: format!("index {index}"), reason });
             continue;
         }
         let columns: Vec<Option<String>> = connection
@@ -73,7 +90,9 @@ fn table(connection: &Connection, name: String) -> rusqlite::Result<TableDef> {
             .query_map([], |row| row.get(2))?
             .collect::<rusqlite::Result<_>>()?;
         if columns.iter().any(Option::is_none) {
-            continue; // an expression index has no portable form
+            let reason = format!("an expression index has no portable form: {}", definition(&index));
+            unsupported.push(Unsupported { object: format!("index {index}"), reason });
+            continue;
         }
         indexes.push(IndexDef { name: index, columns: columns.into_iter().flatten().collect(), unique });
     }
@@ -120,7 +139,7 @@ fn table(connection: &Connection, name: String) -> rusqlite::Result<TableDef> {
     }
     foreign_keys.sort_by(|a, b| a.name.cmp(&b.name));
     let columns = columns.into_iter().map(ColumnDef::portable).collect();
-    Ok(TableDef { name, columns, primary_key, indexes, foreign_keys })
+    Ok(TableDef { name, columns, primary_key, indexes, foreign_keys, unsupported })
 }
 
 /// `CONSTRAINT name FOREIGN KEY (columns)` in a table's SQL: (the columns without quotes or
