@@ -140,6 +140,12 @@ pub enum ColumnType {
     TimestampTz,
     Json,
     Uuid,
+    /// One of a list of labels: a PostgreSQL enum type (`name` is the type's), MySQL's ENUM
+    /// (`name` is `<table>_<column>`).
+    Enum {
+        name: String,
+        labels: Vec<String>,
+    },
     /// A type with no portable counterpart, as the engine spells it.
     Other(String),
 }
@@ -164,6 +170,7 @@ impl std::fmt::Display for ColumnType {
             ColumnType::TimestampTz => f.write_str("timestamptz"),
             ColumnType::Json => f.write_str("json"),
             ColumnType::Uuid => f.write_str("uuid"),
+            ColumnType::Enum { name, .. } => write!(f, "enum {name}"),
             ColumnType::Other(name) => f.write_str(name),
         }
     }
@@ -206,6 +213,11 @@ pub fn referential_action(text: &str) -> Option<String> {
         "CASCADE" | "SET NULL" | "SET DEFAULT" | "RESTRICT" => Some(upper),
         _ => None,
     }
+}
+
+/// `'a', 'b'`: SQL string literals, quotes doubled.
+pub fn string_literals(values: &[String]) -> String {
+    values.iter().map(|v| format!("'{}'", v.replace('\'', "''"))).collect::<Vec<_>>().join(", ")
 }
 
 /// How an engine quotes names, for the DDL every engine writes alike.

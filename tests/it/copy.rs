@@ -13,21 +13,23 @@ use crate::common::{sqlite_rows, MysqlDatabase, PgDatabase};
 const ROWS: &str = "INSERT INTO artist (id, name, active) VALUES (1, 'AC/DC', TRUE), (2, 'Accept', FALSE), (3, 'Zoë', NULL);
 INSERT INTO album (id, artist_id, title, price) VALUES (1, 1, 'For Those About To Rock', 10.99), (2, 2, 'Balls to the Wall', NULL), (3, 1, 'Let There Be Rock', 8.50);
 INSERT INTO employee (id, boss_id, name) VALUES (1, NULL, 'Andrew'), (2, 1, 'Nancy'), (3, 2, 'Jane');
+UPDATE artist SET mood = 'it''s' WHERE id = 1;
 INSERT INTO track (album_id, position, name) VALUES (1, 1, 'For Those About To Rock'), (1, 2, 'Put The Finger On You'), (2, 1, 'Balls to the Wall')";
 
-const POSTGRES_SCHEMA: &str = "CREATE TABLE artist (id SERIAL PRIMARY KEY, name VARCHAR(120) NOT NULL, active BOOLEAN DEFAULT TRUE, created TIMESTAMP DEFAULT CURRENT_TIMESTAMP);
+const POSTGRES_SCHEMA: &str = "CREATE TYPE mood AS ENUM ('sad', 'ok', 'it''s');
+CREATE TABLE artist (id SERIAL PRIMARY KEY, name VARCHAR(120) NOT NULL, active BOOLEAN DEFAULT TRUE, created TIMESTAMP DEFAULT CURRENT_TIMESTAMP, mood mood DEFAULT 'ok');
 CREATE TABLE album (id SERIAL PRIMARY KEY, artist_id INTEGER NOT NULL REFERENCES artist (id), title VARCHAR(160), price NUMERIC(6, 2) DEFAULT 9.99);
 CREATE INDEX album_title ON album (title);
 CREATE TABLE employee (id INTEGER PRIMARY KEY, boss_id INTEGER REFERENCES employee (id), name TEXT);
 CREATE TABLE track (album_id INTEGER REFERENCES album (id) ON DELETE CASCADE, position INTEGER, name VARCHAR(200) NOT NULL, PRIMARY KEY (album_id, position));
 CREATE UNIQUE INDEX track_name ON track (album_id, name)";
 
-const MYSQL_SCHEMA: &str = "CREATE TABLE artist (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(120) NOT NULL, active TINYINT(1) DEFAULT 1, created DATETIME DEFAULT CURRENT_TIMESTAMP);
+const MYSQL_SCHEMA: &str = "CREATE TABLE artist (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(120) NOT NULL, active TINYINT(1) DEFAULT 1, created DATETIME DEFAULT CURRENT_TIMESTAMP, mood ENUM('sad', 'ok', 'it''s') DEFAULT 'ok');
 CREATE TABLE album (id INT AUTO_INCREMENT PRIMARY KEY, artist_id INT NOT NULL, title VARCHAR(160), price DECIMAL(6, 2) DEFAULT 9.99, FOREIGN KEY (artist_id) REFERENCES artist (id), INDEX album_title (title));
 CREATE TABLE employee (id INT PRIMARY KEY, boss_id INT, name TEXT, FOREIGN KEY (boss_id) REFERENCES employee (id));
 CREATE TABLE track (album_id INT, position INT, name VARCHAR(200) NOT NULL, PRIMARY KEY (album_id, position), FOREIGN KEY (album_id) REFERENCES album (id) ON DELETE CASCADE, UNIQUE INDEX track_name (album_id, name))";
 
-const SQLITE_SCHEMA: &str = "CREATE TABLE artist (id INTEGER PRIMARY KEY, name VARCHAR(120) NOT NULL, active BOOLEAN DEFAULT 1, created TIMESTAMP DEFAULT CURRENT_TIMESTAMP);
+const SQLITE_SCHEMA: &str = "CREATE TABLE artist (id INTEGER PRIMARY KEY, name VARCHAR(120) NOT NULL, active BOOLEAN DEFAULT 1, created TIMESTAMP DEFAULT CURRENT_TIMESTAMP, mood TEXT DEFAULT 'ok');
 CREATE TABLE album (id INTEGER PRIMARY KEY, artist_id INTEGER NOT NULL REFERENCES artist (id), title VARCHAR(160), price DECIMAL(6, 2) DEFAULT 9.99);
 CREATE INDEX album_title ON album (title);
 CREATE TABLE employee (id INTEGER NOT NULL PRIMARY KEY, boss_id INTEGER REFERENCES employee (id), name TEXT);
@@ -36,7 +38,7 @@ CREATE UNIQUE INDEX track_name ON track (album_id, name)";
 
 /// The columns every engine prints alike, in a fixed order.
 const COMPARED: [&str; 4] = [
-    "SELECT id, name FROM artist ORDER BY id",
+    "SELECT id, name, mood FROM artist ORDER BY id",
     "SELECT id, artist_id, title, price FROM album ORDER BY id",
     "SELECT id, boss_id, name FROM employee ORDER BY id",
     "SELECT album_id, position, name FROM track ORDER BY album_id, position",
@@ -103,6 +105,8 @@ async fn mysql_to_postgres() {
     for sql in COMPARED {
         assert_eq!(target.rows(sql), source.rows(sql), "{sql}");
     }
+    let labels = target.rows("SELECT format_type(atttypid, atttypmod), enum_range(NULL::artist_mood)::text FROM pg_attribute WHERE attrelid = 'artist'::regclass AND attname = 'mood'");
+    assert_eq!(labels, [[Some("artist_mood".to_string()), Some("{sad,ok,it's}".to_string())]]);
     let seen = target.rows("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'artist'::regclass AND attname = 'seen'");
     assert_eq!(seen, [[Some("timestamp with time zone".to_string())]]);
     let seen = target.rows("SELECT to_char(seen AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM artist ORDER BY id");
@@ -145,6 +149,11 @@ async fn postgres_to_mysql() {
     let expected =
         [["album_artist_id_fkey", "artist"], ["employee_boss_id_fkey", "employee"], ["track_album_id_fkey", "album"]];
     assert_eq!(keys, expected.map(|r| r.map(|v| Some(v.to_string()))));
+    let mood = target.rows(
+        "SELECT column_type, column_default FROM information_schema.columns WHERE table_schema = DATABASE() \
+         AND table_name = 'artist' AND column_name = 'mood'",
+    );
+    assert_eq!(mood, [[Some("enum('sad','ok','it''s')".to_string()), Some("'ok'".to_string())]]);
     let unique = target.rows(
         "SELECT DISTINCT index_name FROM information_schema.statistics WHERE table_schema = DATABASE() \
          AND table_name = 'track' AND non_unique = 0 ORDER BY 1",
@@ -181,6 +190,8 @@ async fn postgres_to_sqlite() {
     sqlite_execute(&path, "INSERT INTO artist (name) VALUES ('new')");
     let inserted = sqlite_rows(&path, "SELECT id, active, created IS NOT NULL FROM artist WHERE name = 'new'");
     assert_eq!(inserted, [[Some("4".to_string()), Some("1".to_string()), Some("1".to_string())]]);
+    let refused = rusqlite::Connection::open(&path).unwrap().execute_batch("UPDATE artist SET mood = 'glad'");
+    assert!(refused.unwrap_err().to_string().contains("CHECK constraint failed"));
     sqlite_execute(&path, "PRAGMA foreign_keys = ON; DELETE FROM album WHERE id = 2");
     assert_eq!(sqlite_rows(&path, "SELECT count(*) FROM track WHERE album_id = 2"), [[Some("0".to_string())]]);
 }

@@ -58,7 +58,10 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
         .map(|row| {
             let (data_type, declared) = (text(row, 1).to_ascii_lowercase(), text(row, 2));
             let extra = text(row, 5).to_ascii_lowercase();
-            let column_type = column_type(&data_type, &declared, number(row, 6), number(row, 7), number(row, 8));
+            let column_type = match data_type.as_str() {
+                "enum" => ColumnType::Enum { name: format!("{name}_{}", text(row, 0)), labels: enum_labels(&declared) },
+                _ => column_type(&data_type, &declared, number(row, 6), number(row, 7), number(row, 8)),
+            };
             ColumnDef {
                 name: text(row, 0),
                 default: row
@@ -141,6 +144,31 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
 /// MariaDB reports an unstated rule as RESTRICT: both are "no action".
 fn action(rule: &str) -> Option<String> {
     referential_action(rule).filter(|action| action != "RESTRICT")
+}
+
+/// The labels of `enum('a','b','it''s')`.
+fn enum_labels(declared: &str) -> Vec<String> {
+    let inner = declared.trim_start_matches("enum(").trim_end_matches(')');
+    let mut labels = Vec::new();
+    let mut label = String::new();
+    let mut quoted = false;
+    let mut chars = inner.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('\'', true) if chars.peek() == Some(&'\'') => {
+                label.push('\'');
+                chars.next();
+            }
+            ('\'', true) => {
+                labels.push(std::mem::take(&mut label));
+                quoted = false;
+            }
+            ('\'', false) => quoted = true,
+            (c, true) => label.push(c),
+            _ => {}
+        }
+    }
+    labels
 }
 
 /// The portable type of a column from `information_schema.columns`.

@@ -1,6 +1,6 @@
 //! MySQL DDL written from ferry's catalog model.
 
-use crate::db::catalog::Quoting;
+use crate::db::catalog::{string_literals, Quoting};
 use crate::db::{ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef};
 
 pub fn quote(identifier: &str) -> String {
@@ -33,6 +33,7 @@ pub fn type_sql(column: &ColumnDef, keyed: bool) -> String {
         ColumnType::TimestampTz => "TIMESTAMP(6)".into(),
         ColumnType::Json => "JSON".into(),
         ColumnType::Uuid => "CHAR(36)".into(),
+        ColumnType::Enum { labels, .. } => format!("ENUM({})", string_literals(labels)),
         ColumnType::Other(name) => name.clone(),
     }
 }

@@ -42,7 +42,8 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
     let columns = client
         .query(
             "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), t.typname::text, a.atttypmod, a.attnotnull, \
-             pg_get_expr(d.adbin, d.adrelid), a.attidentity::text \
+             pg_get_expr(d.adbin, d.adrelid), a.attidentity::text, \
+             (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = a.atttypid) \
              FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
              LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
              WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
@@ -56,9 +57,14 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
             let default: Option<String> = row.get(5);
             let identity: String = row.get(6);
             let serial = default.as_deref().is_some_and(|d| d.starts_with("nextval("));
+            let labels: Option<Vec<String>> = row.get(7);
+            let column_type = match labels {
+                Some(labels) => ColumnType::Enum { name: row.get(2), labels },
+                None => column_type(&row.get::<_, String>(2), row.get(3), &declared),
+            };
             ColumnDef {
                 name: row.get(0),
-                column_type: column_type(&row.get::<_, String>(2), row.get(3), &declared),
+                column_type,
                 declared,
                 nullable: !row.get::<_, bool>(4),
                 default: if serial { None } else { default.map(parse_default) },

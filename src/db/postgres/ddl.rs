@@ -1,6 +1,6 @@
 //! PostgreSQL DDL written from ferry's catalog model.
 
-use crate::db::catalog::Quoting;
+use crate::db::catalog::{string_literals, Quoting};
 use crate::db::{ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef};
 
 pub fn quote(identifier: &str) -> String {
@@ -35,6 +35,7 @@ pub fn type_sql(column: &ColumnDef) -> String {
         (ColumnType::TimestampTz, _) => "timestamptz".into(),
         (ColumnType::Json, _) => "jsonb".into(),
         (ColumnType::Uuid, _) => "uuid".into(),
+        (ColumnType::Enum { name, .. }, _) => quote(name),
         (ColumnType::Other(name), _) => name.clone(),
     }
 }
@@ -56,8 +57,19 @@ fn column_sql(column: &ColumnDef) -> String {
 
 const QUOTING: Quoting = Quoting { name: quote, table: quote_table };
 
+/// The table, after the enum types its columns use (each made unless it exists).
 pub fn create_table(table: &TableDef) -> String {
-    QUOTING.create_table(table, table.columns.iter().map(column_sql).collect(), true, "")
+    let mut sql = String::new();
+    for column in &table.columns {
+        if let ColumnType::Enum { name, labels } = &column.column_type {
+            sql.push_str(&format!(
+                "DO $$ BEGIN CREATE TYPE {} AS ENUM ({}); EXCEPTION WHEN duplicate_object THEN NULL; END $$; ",
+                quote(name),
+                string_literals(labels)
+            ));
+        }
+    }
+    sql + &QUOTING.create_table(table, table.columns.iter().map(column_sql).collect(), true, "")
 }
 
 pub fn add_foreign_key(table: &str, key: &ForeignKeyDef) -> String {

@@ -1,7 +1,7 @@
 //! SQLite DDL written from ferry's catalog model. Declared types are chosen so that SQLite's
 //! affinity and ferry's reading of them (`source::arrow_type`) give the type back.
 
-use crate::db::catalog::Quoting;
+use crate::db::catalog::{string_literals, Quoting};
 use crate::db::{ColumnDef, ColumnDefault, ColumnType, IndexDef, TableDef};
 
 pub fn quote(identifier: &str) -> String {
@@ -24,6 +24,7 @@ pub fn type_sql(column: &ColumnDef) -> String {
         ColumnType::Date => "DATE".into(),
         ColumnType::Time => "TIME".into(),
         ColumnType::Timestamp | ColumnType::TimestampTz => "TIMESTAMP".into(),
+        ColumnType::Enum { .. } => "TEXT".into(),
         ColumnType::Other(name) => name.clone(),
     }
 }
@@ -42,6 +43,9 @@ fn column_sql(column: &ColumnDef, rowid: bool) -> String {
         Some(ColumnDefault::CurrentTimestamp) => sql.push_str(" DEFAULT CURRENT_TIMESTAMP"),
         Some(ColumnDefault::Literal(value)) => sql.push_str(&format!(" DEFAULT {value}")),
         Some(ColumnDefault::Expression(value)) => sql.push_str(&format!(" DEFAULT ({value})")),
+    }
+    if let ColumnType::Enum { labels, .. } = &column.column_type {
+        sql.push_str(&format!(" CHECK ({} IN ({}))", quote(&column.name), string_literals(labels)));
     }
     sql
 }
