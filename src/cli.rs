@@ -185,6 +185,9 @@ pub struct CopyArgs {
     /// Print the DDL and what would be created or skipped; touch nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Tables loaded at once [default: the number of cores].
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,

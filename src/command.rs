@@ -79,6 +79,11 @@ async fn copy_command(args: CopyArgs) -> Result<ExitCode> {
         schema_only: args.schema_only,
         data_only: args.data_only,
         dry_run: args.dry_run,
+        workers: match args.workers {
+            Some(0) => return Err(crate::error::FerryError::Job("--workers 0: give at least 1".into())),
+            Some(workers) => workers,
+            None => std::thread::available_parallelism().map_or(1, |cores| cores.get()),
+        },
     };
     let report = crate::copy::copy(&source, &target, &options).await?;
     let json = serde_json::to_string_pretty(&report).unwrap_or_default();

@@ -13,9 +13,10 @@ pub use plan::{glob_matches, IfExists, SchemaObject};
 use crate::connection::Endpoint;
 use crate::db::{self, Backend, ColumnType, TableDef, ViewDef};
 use crate::error::{FerryError, Result};
+use crate::incremental::RunOptions;
 use crate::job::{Connection, MigrationPlan, Mode, Plan};
 use crate::report::RunReport;
-use crate::run::{run, Progress};
+use crate::run::{run_with, Progress};
 
 /// What a copy is asked to do.
 #[derive(Clone, Debug, Default)]
@@ -31,6 +32,8 @@ pub struct CopyOptions {
     pub data_only: bool,
     /// Say what would be done; touch nothing.
     pub dry_run: bool,
+    /// Tables loaded at once (at least 1).
+    pub workers: usize,
 }
 
 /// What a copy did: the rows, per table as a run reports them, and the schema objects.
@@ -146,11 +149,29 @@ pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -
             schema.push(SchemaObject::new(&table.name, "table".into(), "created", None));
         }
     }
-    let run = if options.schema_only { empty_run() } else { move_rows(source, target, &tables).await? };
-    if run.error.is_none() {
-        for table in &tables {
-            schema.extend(after_rows(to.as_ref(), table, creates, false).await?);
+    let run = match options.schema_only {
+        true => empty_run(),
+        false => {
+            // Keys the target checks while rows arrive (SQLite's, made with the table) need the
+            // referenced tables loaded first: one table at a time then.
+            let mut checked_now = false;
+            for table in &tables {
+                checked_now |= !without_later_keys(to.as_ref(), table)?.foreign_keys.is_empty();
+            }
+            let workers = if checked_now { 1 } else { options.workers.max(1) };
+            move_rows(source, target, &tables, workers).await?
         }
+    };
+    // Each table is all or nothing: the ones loaded get their indexes and keys, a failed one
+    // (named in the report) none, and views wait for every table.
+    let loaded = |table: &TableDef| {
+        options.schema_only
+            || run.migrations.iter().any(|m| m.name == table.name && m.status == crate::report::Status::Succeeded)
+    };
+    for table in tables.iter().filter(|table| loaded(table)) {
+        schema.extend(after_rows(to.as_ref(), table, creates, false).await?);
+    }
+    if run.error.is_none() {
         schema.extend(create_views(to.as_ref(), views).await);
     }
     Ok(CopyReport { run, schema, ddl: Vec::new() })
@@ -238,8 +259,38 @@ async fn create_views(target: &dyn Backend, mut pending: Vec<ViewDef>) -> Vec<Sc
     }
 }
 
-/// One replace per table through the run's pipeline, `SELECT *` of the source table.
-async fn move_rows(source: &Endpoint, target: &Endpoint, tables: &[TableDef]) -> Result<RunReport> {
+/// One replace per table through the run's pipeline, `SELECT *` of the source table, `workers`
+/// tables at a time; a table that fails does not stop the others. The report lists the tables
+/// in the order given.
+async fn move_rows(source: &Endpoint, target: &Endpoint, tables: &[TableDef], workers: usize) -> Result<RunReport> {
+    use futures::StreamExt;
+    let plan = copy_plan(source, target, tables);
+    let options = RunOptions { run_id: Some(crate::run::new_run_id()), ..Default::default() };
+    // Each table on a task of its own, so that their CPU work runs on as many cores.
+    let runs: Vec<_> = futures::stream::iter(tables.iter())
+        .map(|table| {
+            let (plan, options, name) = (plan.clone(), options.clone(), table.name.clone());
+            tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
+                run_with(&plan, &[name], &options, Progress::Auto).await
+            }))
+        })
+        .buffered(workers)
+        .collect()
+        .await;
+    let mut report = empty_run();
+    report.run_id = options.run_id.clone().unwrap_or_default();
+    for run in runs {
+        let run = run.map_err(FerryError::internal)??;
+        if report.error.is_none() {
+            (report.error, report.error_kind) = (run.error, run.error_kind);
+        }
+        report.migrations.extend(run.migrations);
+    }
+    Ok(report)
+}
+
+/// The copy as a plan of migrations: one replace per table, `SELECT *` of the source table.
+fn copy_plan(source: &Endpoint, target: &Endpoint, tables: &[TableDef]) -> Plan {
     let connection =
         |name: &str, endpoint: &Endpoint| Connection { name: name.to_string(), endpoint: endpoint.clone() };
     let (from, to) = (connection("source", source), connection("target", target));
@@ -262,7 +313,7 @@ async fn move_rows(source: &Endpoint, target: &Endpoint, tables: &[TableDef]) ->
         })
         .collect();
     let connections = BTreeMap::from([("source".to_string(), from), ("target".to_string(), to)]);
-    run(&Plan { connections, migrations }, &[], Progress::Auto).await
+    Plan { connections, migrations }
 }
 
 /// `SELECT` of every column. Instants come as instants whatever the source driver gives (MySQL's

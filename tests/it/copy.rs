@@ -51,7 +51,8 @@ fn sqlite_execute(path: &Path, sql: &str) {
 /// Copies everything and checks the report: four tables, each loaded and reconciled; returns
 /// the schema objects not simply created, as (table, object, status).
 async fn copy_all(source: &Endpoint, target: &Endpoint) -> Vec<(String, String, &'static str)> {
-    let report = copy(source, target, &CopyOptions::default()).await.unwrap();
+    let options = CopyOptions { workers: 3, ..Default::default() };
+    let report = copy(source, target, &options).await.unwrap();
     assert_eq!(report.run.error, None, "{}", report.text());
     let loaded: Vec<(&str, u64)> = report.run.migrations.iter().map(|m| (m.name.as_str(), m.rows_loaded)).collect();
     assert_eq!(loaded, [("artist", 3), ("album", 3), ("employee", 3), ("track", 3)]);
@@ -271,4 +272,28 @@ async fn bad_input_is_refused_before_anything_is_written() {
     assert_eq!(copied, ["employee"]);
     let replace = CopyOptions { if_exists: IfExists::Replace, ..only_artist };
     assert_eq!(copy(&from, &to, &replace).await.unwrap().run.error, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_table_leaves_the_others_loaded() {
+    let (source, target) = (PgDatabase::new(), PgDatabase::new());
+    source.rows(POSTGRES_SCHEMA);
+    source.rows(ROWS);
+    let (from, to) = (source.endpoint(), target.endpoint());
+    copy(&from, &to, &CopyOptions { schema_only: true, ..Default::default() }).await.unwrap();
+    target.rows("ALTER TABLE artist ALTER COLUMN name TYPE VARCHAR(3)");
+    let report = copy(&from, &to, &CopyOptions { data_only: true, workers: 2, ..Default::default() }).await.unwrap();
+    let statuses: Vec<(&str, Status)> = report.run.migrations.iter().map(|m| (m.name.as_str(), m.status)).collect();
+    // The artists do not fit; the albums (and so the tracks) reference them; the employees load.
+    let expected = [
+        ("artist", Status::Failed),
+        ("album", Status::Failed),
+        ("employee", Status::Succeeded),
+        ("track", Status::Failed),
+    ];
+    assert_eq!(statuses, expected);
+    let error = report.run.error.unwrap();
+    assert!(error.contains("writing `artist`") && error.contains("value too long"), "{error}");
+    assert_eq!(target.rows("SELECT count(*) FROM employee"), [[Some("3".to_string())]]);
+    assert_eq!(target.rows("SELECT count(*) FROM artist"), [[Some("0".to_string())]]);
 }

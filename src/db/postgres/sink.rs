@@ -160,7 +160,13 @@ impl PreparedLoad for PostgresLoad {
             transaction.batch_execute(create).await.map_err(pg)?;
             table_columns = existing_columns(&transaction, &table).await.map_err(pg)?;
         } else if spec.mode == WriteMode::Replace {
-            transaction.batch_execute(&format!("TRUNCATE {}", quote_table(&table))).await.map_err(pg)?;
+            // TRUNCATE refuses a table another table's foreign key references, even when no row
+            // does: such a table's rows are deleted instead (which fails only if rows refer to them).
+            let referenced = "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE confrelid = to_regclass($1) \
+                              AND contype = 'f' AND conrelid <> confrelid)";
+            let referenced: bool = transaction.query_one(referenced, &[&quote_table(&table)]).await.map_err(pg)?.get(0);
+            let empty = if referenced { "DELETE FROM" } else { "TRUNCATE" };
+            transaction.batch_execute(&format!("{empty} {}", quote_table(&table))).await.map_err(pg)?;
         }
         // All the table's rows come from this load: its indexes are built once, after the rows.
         let emptied = create.is_some() || spec.mode == WriteMode::Replace;
