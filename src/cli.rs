@@ -185,6 +185,9 @@ pub struct CopyArgs {
     /// Print the DDL and what would be created or skipped; touch nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// The target's names: as the source spells them, or folded to lower or snake case.
+    #[arg(long, value_enum, default_value = "keep")]
+    pub names: crate::copy::Names,
     /// Tables loaded at once [default: the number of cores].
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,

@@ -79,6 +79,7 @@ async fn copy_command(args: CopyArgs) -> Result<ExitCode> {
         schema_only: args.schema_only,
         data_only: args.data_only,
         dry_run: args.dry_run,
+        names: args.names,
         workers: match args.workers {
             Some(0) => return Err(crate::error::FerryError::Job("--workers 0: give at least 1".into())),
             Some(workers) => workers,

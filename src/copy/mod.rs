@@ -4,19 +4,17 @@
 //! table, read back and reconciled), then the secondary indexes and foreign keys are built and
 //! identity columns set past the copied rows.
 
+mod names;
 mod plan;
+mod rows;
 
-use std::collections::BTreeMap;
-
+pub use names::Names;
 pub use plan::{glob_matches, IfExists, SchemaObject};
 
 use crate::connection::Endpoint;
-use crate::db::{self, Backend, ColumnType, TableDef, ViewDef};
+use crate::db::{self, Backend, TableDef, ViewDef};
 use crate::error::{FerryError, Result};
-use crate::incremental::RunOptions;
-use crate::job::{Connection, MigrationPlan, Mode, Plan};
 use crate::report::RunReport;
-use crate::run::{run_with, Progress};
 
 /// What a copy is asked to do.
 #[derive(Clone, Debug, Default)]
@@ -34,6 +32,8 @@ pub struct CopyOptions {
     pub dry_run: bool,
     /// Tables loaded at once (at least 1).
     pub workers: usize,
+    /// The target's names: as the source's, or folded.
+    pub names: Names,
 }
 
 /// What a copy did: the rows, per table as a run reports them, and the schema objects.
@@ -87,6 +87,7 @@ pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -
     }
     let mut selection = plan::select(&catalog, from.as_ref(), &options.tables, &options.exclude)?;
     plan::translate(&mut selection, from.as_ref(), to.as_ref())?;
+    let sources = names::rename(&mut selection.tables, options.names)?;
     let existing: Vec<String> = to.catalog().await?.tables.into_iter().map(|t| t.name).collect();
     let present: Vec<String> =
         selection.tables.iter().map(|t| t.name.clone()).filter(|name| existing.contains(name)).collect();
@@ -124,7 +125,13 @@ pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -
             ddl.push(to.create_table_sql(&without_later_keys(to.as_ref(), table)?)?);
         }
     }
-    let views = if creates {
+    let views = if options.names != Names::Keep {
+        for view in &catalog.views {
+            let detail = "a view's SQL names the source's tables and columns; views are copied with --names keep";
+            schema.push(SchemaObject::new(&view.name, "view".into(), "skipped", Some(detail.into())));
+        }
+        Vec::new()
+    } else if creates {
         plan::views(&catalog, from.as_ref(), to.as_ref(), &options.tables, &options.exclude, &mut schema)
     } else {
         Vec::new()
@@ -159,7 +166,7 @@ pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -
                 checked_now |= !without_later_keys(to.as_ref(), table)?.foreign_keys.is_empty();
             }
             let workers = if checked_now { 1 } else { options.workers.max(1) };
-            move_rows(source, target, &tables, workers).await?
+            rows::move_rows(source, target, &tables, &sources, workers).await?
         }
     };
     // Each table is all or nothing: the ones loaded get their indexes and keys, a failed one
@@ -259,82 +266,7 @@ async fn create_views(target: &dyn Backend, mut pending: Vec<ViewDef>) -> Vec<Sc
     }
 }
 
-/// One replace per table through the run's pipeline, `SELECT *` of the source table, `workers`
-/// tables at a time; a table that fails does not stop the others. The report lists the tables
-/// in the order given.
-async fn move_rows(source: &Endpoint, target: &Endpoint, tables: &[TableDef], workers: usize) -> Result<RunReport> {
-    use futures::StreamExt;
-    let plan = copy_plan(source, target, tables);
-    let options = RunOptions { run_id: Some(crate::run::new_run_id()), ..Default::default() };
-    // Each table on a task of its own, so that their CPU work runs on as many cores.
-    let runs: Vec<_> = futures::stream::iter(tables.iter())
-        .map(|table| {
-            let (plan, options, name) = (plan.clone(), options.clone(), table.name.clone());
-            tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
-                run_with(&plan, &[name], &options, Progress::Auto).await
-            }))
-        })
-        .buffered(workers)
-        .collect()
-        .await;
-    let mut report = empty_run();
-    report.run_id = options.run_id.clone().unwrap_or_default();
-    for run in runs {
-        let run = run.map_err(FerryError::internal)??;
-        if report.error.is_none() {
-            (report.error, report.error_kind) = (run.error, run.error_kind);
-        }
-        report.migrations.extend(run.migrations);
-    }
-    Ok(report)
-}
-
-/// The copy as a plan of migrations: one replace per table, `SELECT *` of the source table.
-fn copy_plan(source: &Endpoint, target: &Endpoint, tables: &[TableDef]) -> Plan {
-    let connection =
-        |name: &str, endpoint: &Endpoint| Connection { name: name.to_string(), endpoint: endpoint.clone() };
-    let (from, to) = (connection("source", source), connection("target", target));
-    let migrations = tables
-        .iter()
-        .map(|table| MigrationPlan {
-            name: table.name.clone(),
-            source: from.clone(),
-            target: to.clone(),
-            query_file: "(ferry copy)".into(),
-            query_sql: select_all(table),
-            table: table.name.clone(),
-            mode: Mode::Replace,
-            key: table.primary_key.clone(),
-            cursor: None,
-            partitions: 1,
-            depends_on: Vec::new(),
-            checks: Vec::new(),
-            reconcile: true,
-        })
-        .collect();
-    let connections = BTreeMap::from([("source".to_string(), from), ("target".to_string(), to)]);
-    Plan { connections, migrations }
-}
-
-/// `SELECT` of every column. Instants come as instants whatever the source driver gives (MySQL's
-/// TIMESTAMP is read as a UTC date-time).
-fn select_all(table: &TableDef) -> String {
-    let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
-    let columns: Vec<String> = table
-        .columns
-        .iter()
-        .map(|column| match column.column_type {
-            ColumnType::TimestampTz => {
-                format!("arrow_cast({}, 'Timestamp(Microsecond, Some(\"UTC\"))') AS {0}", quote(&column.name))
-            }
-            _ => quote(&column.name),
-        })
-        .collect();
-    let columns = if columns.is_empty() { "*".to_string() } else { columns.join(", ") };
-    format!("SELECT {columns} FROM {}", quote(&table.name))
-}
-
-fn empty_run() -> RunReport {
+pub(crate) fn empty_run() -> RunReport {
     RunReport {
         run_id: crate::run::new_run_id(),
         started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

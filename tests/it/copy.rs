@@ -297,3 +297,40 @@ async fn a_failing_table_leaves_the_others_loaded() {
     assert_eq!(target.rows("SELECT count(*) FROM employee"), [[Some("3".to_string())]]);
     assert_eq!(target.rows("SELECT count(*) FROM artist"), [[Some("0".to_string())]]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_fold_to_snake_case_everywhere() {
+    let (source, target) = (MysqlDatabase::new(), PgDatabase::new());
+    source.execute(
+        "CREATE TABLE Track (TrackId INT PRIMARY KEY, Name VARCHAR(20));
+         CREATE TABLE InvoiceLine (InvoiceLineId INT AUTO_INCREMENT PRIMARY KEY, TrackId INT, UnitPrice DECIMAL(10, 2),
+           INDEX IFK_Track (TrackId), CONSTRAINT FK_Track FOREIGN KEY (TrackId) REFERENCES Track (TrackId));
+         INSERT INTO Track VALUES (1, 'One'), (2, 'Two');
+         INSERT INTO InvoiceLine (TrackId, UnitPrice) VALUES (1, 0.99), (2, 1.99), (2, 1.99)",
+    );
+    let options = CopyOptions { names: ferry::copy::Names::Snake, ..Default::default() };
+    let report = copy(&source.endpoint(), &target.endpoint(), &options).await.unwrap();
+    assert_eq!(report.run.error, None, "{}", report.text());
+    let columns = target.rows(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, ordinal_position",
+    );
+    let expected = [
+        ["invoice_line", "invoice_line_id"],
+        ["invoice_line", "track_id"],
+        ["invoice_line", "unit_price"],
+        ["track", "track_id"],
+        ["track", "name"],
+    ];
+    assert_eq!(columns, expected.map(|r| r.map(|v| Some(v.to_string()))));
+    let keys = target.rows("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'f'");
+    assert_eq!(
+        keys,
+        [[Some("fk_track".to_string()), Some("FOREIGN KEY (track_id) REFERENCES track(track_id)".to_string())]]
+    );
+    assert_eq!(target.rows("SELECT count(*) FROM pg_indexes WHERE indexname = 'ifk_track'"), [[Some("1".to_string())]]);
+    let sql =
+        "SELECT t.name, sum(l.unit_price) FROM invoice_line l JOIN track t USING (track_id) GROUP BY 1 ORDER BY 1";
+    assert_eq!(target.rows(sql), [["One", "0.99"], ["Two", "3.98"]].map(|r| r.map(|v| Some(v.to_string()))));
+    let next = target.rows("INSERT INTO invoice_line (track_id) VALUES (1) RETURNING invoice_line_id");
+    assert_eq!(next, [[Some("4".to_string())]]);
+}

@@ -1,0 +1,96 @@
+//! The rows of a copy: one replace per table through the run's pipeline, several at once.
+
+use std::collections::BTreeMap;
+
+use crate::connection::Endpoint;
+use crate::db::{ColumnType, TableDef};
+use crate::error::{FerryError, Result};
+use crate::incremental::RunOptions;
+use crate::job::{Connection, MigrationPlan, Mode, Plan};
+use crate::report::RunReport;
+use crate::run::{run_with, Progress};
+
+/// One replace per table through the run's pipeline, `SELECT *` of the source table, `workers`
+/// tables at a time; a table that fails does not stop the others. The report lists the tables
+/// in the order given.
+pub async fn move_rows(
+    source: &Endpoint,
+    target: &Endpoint,
+    tables: &[TableDef],
+    sources: &BTreeMap<String, TableDef>,
+    workers: usize,
+) -> Result<RunReport> {
+    use futures::StreamExt;
+    let plan = copy_plan(source, target, tables, sources);
+    let options = RunOptions { run_id: Some(crate::run::new_run_id()), ..Default::default() };
+    // Each table on a task of its own, so that their CPU work runs on as many cores.
+    let runs: Vec<_> = futures::stream::iter(tables.iter())
+        .map(|table| {
+            let (plan, options, name) = (plan.clone(), options.clone(), table.name.clone());
+            tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
+                run_with(&plan, &[name], &options, Progress::Auto).await
+            }))
+        })
+        .buffered(workers)
+        .collect()
+        .await;
+    let mut report = super::empty_run();
+    report.run_id = options.run_id.clone().unwrap_or_default();
+    for run in runs {
+        let run = run.map_err(FerryError::internal)??;
+        if report.error.is_none() {
+            (report.error, report.error_kind) = (run.error, run.error_kind);
+        }
+        report.migrations.extend(run.migrations);
+    }
+    Ok(report)
+}
+
+/// The copy as a plan of migrations: one replace per table, `SELECT *` of the source table.
+fn copy_plan(source: &Endpoint, target: &Endpoint, tables: &[TableDef], sources: &BTreeMap<String, TableDef>) -> Plan {
+    let connection =
+        |name: &str, endpoint: &Endpoint| Connection { name: name.to_string(), endpoint: endpoint.clone() };
+    let (from, to) = (connection("source", source), connection("target", target));
+    let migrations = tables
+        .iter()
+        .map(|table| MigrationPlan {
+            name: table.name.clone(),
+            source: from.clone(),
+            target: to.clone(),
+            query_file: "(ferry copy)".into(),
+            query_sql: select_all(sources.get(&table.name).unwrap_or(table), table),
+            table: table.name.clone(),
+            mode: Mode::Replace,
+            key: table.primary_key.clone(),
+            cursor: None,
+            partitions: 1,
+            depends_on: Vec::new(),
+            checks: Vec::new(),
+            reconcile: true,
+        })
+        .collect();
+    let connections = BTreeMap::from([("source".to_string(), from), ("target".to_string(), to)]);
+    Plan { connections, migrations }
+}
+
+/// `SELECT` of every column of the source table, named as the target's. Instants come as
+/// instants whatever the source driver gives (MySQL's TIMESTAMP is read as a UTC date-time).
+fn select_all(source: &TableDef, target: &TableDef) -> String {
+    let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+    let columns: Vec<String> = source
+        .columns
+        .iter()
+        .zip(&target.columns)
+        .map(|(column, named)| {
+            let value = match column.column_type {
+                ColumnType::TimestampTz => {
+                    format!("arrow_cast({}, 'Timestamp(Microsecond, Some(\"UTC\"))')", quote(&column.name))
+                }
+                _ => quote(&column.name),
+            };
+            format!("{value} AS {}", quote(&named.name))
+        })
+        .collect();
+    let columns = if columns.is_empty() { "*".to_string() } else { columns.join(", ") };
+    format!("SELECT {columns} FROM {}", quote(&source.name))
+}
