@@ -188,6 +188,10 @@ pub struct CopyArgs {
     /// The target's names: as the source spells them, or folded to lower or snake case.
     #[arg(long, value_enum, default_value = "keep")]
     pub names: crate::copy::Names,
+    /// Go on after a copy that failed part way: the tables it loaded and reconciled stay, the
+    /// others are copied anew.
+    #[arg(long)]
+    pub resume: bool,
     /// Tables loaded at once [default: the number of cores].
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,

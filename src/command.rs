@@ -80,6 +80,7 @@ async fn copy_command(args: CopyArgs) -> Result<ExitCode> {
         data_only: args.data_only,
         dry_run: args.dry_run,
         names: args.names,
+        resume: args.resume,
         workers: match args.workers {
             Some(0) => return Err(crate::error::FerryError::Job("--workers 0: give at least 1".into())),
             Some(workers) => workers,

@@ -4,6 +4,7 @@
 //! table, read back and reconciled), then the secondary indexes and foreign keys are built and
 //! identity columns set past the copied rows.
 
+mod journal;
 mod names;
 mod plan;
 mod rows;
@@ -34,6 +35,8 @@ pub struct CopyOptions {
     pub workers: usize,
     /// The target's names: as the source's, or folded.
     pub names: Names,
+    /// Go on with the tables an earlier copy from the same source did not load and reconcile.
+    pub resume: bool,
 }
 
 /// What a copy did: the rows, per table as a run reports them, and the schema objects.
@@ -88,13 +91,23 @@ pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -
     let mut selection = plan::select(&catalog, from.as_ref(), &options.tables, &options.exclude)?;
     plan::translate(&mut selection, from.as_ref(), to.as_ref())?;
     let sources = names::rename(&mut selection.tables, options.names)?;
-    let existing: Vec<String> = to.catalog().await?.tables.into_iter().map(|t| t.name).collect();
-    let present: Vec<String> =
-        selection.tables.iter().map(|t| t.name.clone()).filter(|name| existing.contains(name)).collect();
+    let target_catalog = to.catalog().await?;
+    let existing: Vec<String> = target_catalog.tables.iter().map(|t| t.name.clone()).collect();
     let mut schema = std::mem::take(&mut selection.skipped);
     let mut tables = selection.tables;
+    if options.resume {
+        let done = journal::finished(to.as_ref(), source).await?;
+        for name in tables.iter().map(|t| &t.name).filter(|name| done.contains(name) && existing.contains(name)) {
+            let detail = "loaded and reconciled by an earlier copy";
+            schema.push(SchemaObject::new(name, "table".into(), "skipped", Some(detail.into())));
+        }
+        tables.retain(|t| !(done.contains(&t.name) && existing.contains(&t.name)));
+    }
+    let present: Vec<String> = tables.iter().map(|t| t.name.clone()).filter(|name| existing.contains(name)).collect();
+    // Resuming, a table the earlier copy made but did not finish is made anew.
+    let if_exists = if options.resume { IfExists::Replace } else { options.if_exists };
     if !options.data_only && !present.is_empty() {
-        match options.if_exists {
+        match if_exists {
             IfExists::Fail => {
                 let listed: Vec<String> = present.iter().map(|n| format!("`{n}`")).collect();
                 return Err(FerryError::Job(format!(
@@ -115,7 +128,7 @@ pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -
     let creates = to.capabilities().runs_sql && !options.data_only;
     let mut ddl = Vec::new();
     if creates {
-        if options.if_exists == IfExists::Replace {
+        if if_exists == IfExists::Replace {
             // Referencing tables first: their keys would hold the others.
             for name in present.iter().rev() {
                 ddl.push(to.drop_table_sql(name)?);
@@ -178,7 +191,13 @@ pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -
     for table in tables.iter().filter(|table| loaded(table)) {
         schema.extend(after_rows(to.as_ref(), table, creates, false).await?);
     }
+    let finished: Vec<String> = tables.iter().filter(|t| loaded(t)).map(|t| t.name.clone()).collect();
+    if !options.schema_only {
+        journal::record(to.as_ref(), source, &run.run_id, &finished).await?;
+    }
     if run.error.is_none() {
+        // A view an earlier copy made stays as it is.
+        let views = views.into_iter().filter(|v| !target_catalog.views.iter().any(|t| t.name == v.name)).collect();
         schema.extend(create_views(to.as_ref(), views).await);
     }
     Ok(CopyReport { run, schema, ddl: Vec::new() })

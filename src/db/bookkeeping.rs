@@ -7,6 +7,7 @@ use super::{ColumnDef, ColumnDefault, ColumnType, TableDef};
 pub const RUNS_TABLE: &str = "_ferry_runs";
 pub const STATE_TABLE: &str = "_ferry_state";
 pub const REJECTS_TABLE: &str = "_ferry_rejects";
+pub const COPIED_TABLE: &str = "_ferry_copied";
 
 fn text(name: &str) -> ColumnDef {
     ColumnDef::new(name, ColumnType::Text)
@@ -66,6 +67,22 @@ pub fn rejects_table() -> TableDef {
             ColumnDef::new("source_row", ColumnType::Json).not_null(),
             stamped("rejected_at"),
         ],
+        ..Default::default()
+    }
+}
+
+/// The tables `ferry copy` loaded and reconciled, per source (its URL, password masked), so that
+/// `--resume` goes on with the others.
+pub fn copied_table() -> TableDef {
+    TableDef {
+        name: COPIED_TABLE.into(),
+        columns: vec![
+            varchar("source", 512).not_null(),
+            varchar("table_name", 128).not_null(),
+            text("run_id").not_null(),
+            stamped("copied_at"),
+        ],
+        primary_key: vec!["source".into(), "table_name".into()],
         ..Default::default()
     }
 }

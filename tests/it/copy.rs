@@ -312,7 +312,8 @@ async fn names_fold_to_snake_case_everywhere() {
     let report = copy(&source.endpoint(), &target.endpoint(), &options).await.unwrap();
     assert_eq!(report.run.error, None, "{}", report.text());
     let columns = target.rows(
-        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, ordinal_position",
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' \
+         AND table_name NOT LIKE '\\_ferry\\_%' ORDER BY 1, ordinal_position",
     );
     let expected = [
         ["invoice_line", "invoice_line_id"],
@@ -333,4 +334,41 @@ async fn names_fold_to_snake_case_everywhere() {
     assert_eq!(target.rows(sql), [["One", "0.99"], ["Two", "3.98"]].map(|r| r.map(|v| Some(v.to_string()))));
     let next = target.rows("INSERT INTO invoice_line (track_id) VALUES (1) RETURNING invoice_line_id");
     assert_eq!(next, [[Some("4".to_string())]]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_goes_on_with_the_tables_not_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("source.db");
+    // SQLite keeps the 7 characters its VARCHAR(3) cannot hold elsewhere: that table fails.
+    sqlite_execute(
+        &path,
+        "CREATE TABLE codes (id INTEGER PRIMARY KEY, code VARCHAR(3)); INSERT INTO codes VALUES (1, 'toolong');
+         CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO names VALUES (1, 'kept'), (2, 'also kept');",
+    );
+    let source = Endpoint::parse("sqlite://source.db", dir.path()).unwrap();
+    let target = PgDatabase::new();
+    let report = copy(&source, &target.endpoint(), &CopyOptions::default()).await.unwrap();
+    let statuses: Vec<(&str, Status)> = report.run.migrations.iter().map(|m| (m.name.as_str(), m.status)).collect();
+    assert_eq!(statuses, [("codes", Status::Failed), ("names", Status::Succeeded)]);
+    // Without --resume the copy refuses the tables it finds; with it, it copies only `codes`.
+    let again = copy(&source, &target.endpoint(), &CopyOptions::default()).await.unwrap_err().to_string();
+    assert!(again.contains("already has `codes`, `names`"), "{again}");
+    sqlite_execute(&path, "UPDATE codes SET code = 'ok'");
+    let resumed = copy(&source, &target.endpoint(), &CopyOptions { resume: true, ..Default::default() }).await.unwrap();
+    assert_eq!(resumed.run.error, None, "{}", resumed.text());
+    let copied: Vec<&str> = resumed.run.migrations.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(copied, ["codes"]);
+    let skipped: Vec<(&str, &str)> = resumed
+        .schema
+        .iter()
+        .filter(|o| o.status == "skipped")
+        .map(|o| (o.table.as_str(), o.object.as_str()))
+        .collect();
+    assert_eq!(skipped, [("names", "table")]);
+    assert_eq!(target.rows("SELECT code FROM codes"), [[Some("ok".to_string())]]);
+    assert_eq!(target.rows("SELECT count(*) FROM names"), [[Some("2".to_string())]]);
+    // Nothing is left to do.
+    let done = copy(&source, &target.endpoint(), &CopyOptions { resume: true, ..Default::default() }).await.unwrap();
+    assert!(done.run.migrations.is_empty());
 }
