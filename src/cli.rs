@@ -188,6 +188,10 @@ pub struct CopyArgs {
     /// The target's names: as the source spells them, or folded to lower or snake case.
     #[arg(long, value_enum, default_value = "keep")]
     pub names: crate::copy::Names,
+    /// Another type in the target for a column (`TABLE.COLUMN=TYPE`) or for every column of a
+    /// source type (`tinyint(1)=smallint`); repeatable.
+    #[arg(long = "cast", value_name = "RULE=TYPE")]
+    pub casts: Vec<String>,
     /// Go on after a copy that failed part way: the tables it loaded and reconciled stay, the
     /// others are copied anew.
     #[arg(long)]

@@ -81,6 +81,7 @@ async fn copy_command(args: CopyArgs) -> Result<ExitCode> {
         dry_run: args.dry_run,
         names: args.names,
         resume: args.resume,
+        casts: args.casts,
         workers: match args.workers {
             Some(0) => return Err(crate::error::FerryError::Job("--workers 0: give at least 1".into())),
             Some(workers) => workers,

@@ -4,6 +4,7 @@
 //! table, read back and reconciled), then the secondary indexes and foreign keys are built and
 //! identity columns set past the copied rows.
 
+mod casts;
 mod journal;
 mod names;
 mod plan;
@@ -37,6 +38,8 @@ pub struct CopyOptions {
     pub names: Names,
     /// Go on with the tables an earlier copy from the same source did not load and reconcile.
     pub resume: bool,
+    /// `TABLE.COLUMN=TYPE` or `SOURCE_TYPE=TYPE`: other types in the target.
+    pub casts: Vec<String>,
 }
 
 /// What a copy did: the rows, per table as a run reports them, and the schema objects.
@@ -88,7 +91,9 @@ pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -
     if catalog.tables.is_empty() {
         return Err(FerryError::Job(format!("`{source}` has no tables to copy")));
     }
+    let casts = casts::parse(&options.casts)?;
     let mut selection = plan::select(&catalog, from.as_ref(), &options.tables, &options.exclude)?;
+    let converted = casts::apply(&mut selection.tables, &casts)?;
     plan::translate(&mut selection, from.as_ref(), to.as_ref())?;
     let sources = names::rename(&mut selection.tables, options.names)?;
     let target_catalog = to.catalog().await?;
@@ -179,7 +184,7 @@ pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -
                 checked_now |= !without_later_keys(to.as_ref(), table)?.foreign_keys.is_empty();
             }
             let workers = if checked_now { 1 } else { options.workers.max(1) };
-            rows::move_rows(source, target, &tables, &sources, workers).await?
+            rows::move_rows(source, target, &tables, &sources, &converted, workers).await?
         }
     };
     // Each table is all or nothing: the ones loaded get their indexes and keys, a failed one

@@ -106,12 +106,11 @@ pub fn translate(selection: &mut Selection, source: &dyn Backend, target: &dyn B
                 if !same_engine {
                     return Err(FerryError::Job(format!(
                         "column `{}.{}` has type `{declared}`, which ferry cannot translate from {} to {}; \
-                         leave the table out with --exclude {}",
+                         give it one with --cast {0}.{1}=TYPE (e.g. text), or leave the table out with --exclude {0}",
                         table.name,
                         column.name,
                         source.name(),
-                        target.name(),
-                        table.name
+                        target.name()
                     )));
                 }
             }

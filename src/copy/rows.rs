@@ -1,6 +1,6 @@
 //! The rows of a copy: one replace per table through the run's pipeline, several at once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::connection::Endpoint;
 use crate::db::{ColumnType, TableDef};
@@ -18,10 +18,11 @@ pub async fn move_rows(
     target: &Endpoint,
     tables: &[TableDef],
     sources: &BTreeMap<String, TableDef>,
+    converted: &BTreeSet<(String, String)>,
     workers: usize,
 ) -> Result<RunReport> {
     use futures::StreamExt;
-    let plan = copy_plan(source, target, tables, sources);
+    let plan = copy_plan(source, target, tables, sources, converted);
     let options = RunOptions { run_id: Some(crate::run::new_run_id()), ..Default::default() };
     // Each table on a task of its own, so that their CPU work runs on as many cores.
     let runs: Vec<_> = futures::stream::iter(tables.iter())
@@ -47,7 +48,13 @@ pub async fn move_rows(
 }
 
 /// The copy as a plan of migrations: one replace per table, `SELECT *` of the source table.
-fn copy_plan(source: &Endpoint, target: &Endpoint, tables: &[TableDef], sources: &BTreeMap<String, TableDef>) -> Plan {
+fn copy_plan(
+    source: &Endpoint,
+    target: &Endpoint,
+    tables: &[TableDef],
+    sources: &BTreeMap<String, TableDef>,
+    converted: &BTreeSet<(String, String)>,
+) -> Plan {
     let connection =
         |name: &str, endpoint: &Endpoint| Connection { name: name.to_string(), endpoint: endpoint.clone() };
     let (from, to) = (connection("source", source), connection("target", target));
@@ -58,7 +65,7 @@ fn copy_plan(source: &Endpoint, target: &Endpoint, tables: &[TableDef], sources:
             source: from.clone(),
             target: to.clone(),
             query_file: "(ferry copy)".into(),
-            query_sql: select_all(sources.get(&table.name).unwrap_or(table), table),
+            query_sql: select_all(sources.get(&table.name).unwrap_or(table), table, converted),
             table: table.name.clone(),
             mode: Mode::Replace,
             key: table.primary_key.clone(),
@@ -75,7 +82,7 @@ fn copy_plan(source: &Endpoint, target: &Endpoint, tables: &[TableDef], sources:
 
 /// `SELECT` of every column of the source table, named as the target's. Instants come as
 /// instants whatever the source driver gives (MySQL's TIMESTAMP is read as a UTC date-time).
-fn select_all(source: &TableDef, target: &TableDef) -> String {
+fn select_all(source: &TableDef, target: &TableDef, converted: &BTreeSet<(String, String)>) -> String {
     let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
     let columns: Vec<String> = source
         .columns
@@ -83,6 +90,9 @@ fn select_all(source: &TableDef, target: &TableDef) -> String {
         .zip(&target.columns)
         .map(|(column, named)| {
             let value = match column.column_type {
+                _ if converted.contains(&(source.name.clone(), column.name.clone())) => {
+                    format!("CAST({} AS {})", quote(&column.name), super::casts::sql_type(&column.column_type))
+                }
                 ColumnType::TimestampTz => {
                     format!("arrow_cast({}, 'Timestamp(Microsecond, Some(\"UTC\"))')", quote(&column.name))
                 }

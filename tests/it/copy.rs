@@ -252,9 +252,22 @@ async fn bad_input_is_refused_before_anything_is_written() {
     let error = copy(&from, &mysql.endpoint(), &options(&["places"], &[])).await.unwrap_err().to_string();
     assert_eq!(
         error,
-        "column `places.at` has type `point`, which ferry cannot translate from PostgreSQL to MySQL; leave the table out with --exclude places"
+        "column `places.at` has type `point`, which ferry cannot translate from PostgreSQL to MySQL; give it one with --cast places.at=TYPE (e.g. text), or leave the table out with --exclude places"
     );
     assert!(mysql.rows("SHOW TABLES").is_empty());
+    let cast = |rules: &[&str]| CopyOptions {
+        casts: rules.iter().map(|r| r.to_string()).collect(),
+        ..options(&["places"], &[])
+    };
+    let error = copy(&from, &mysql.endpoint(), &cast(&["places.where=text"])).await.unwrap_err().to_string();
+    assert_eq!(error, "--cast `places.where=text`: no column of that name among the tables copied (write TABLE.COLUMN as the source spells them)");
+    // With a type given, the values arrive as their text.
+    source.rows("INSERT INTO places VALUES (1, point(1.5, 2))");
+    let report = copy(&from, &mysql.endpoint(), &cast(&["places.at=varchar(40)", "integer=bigint"])).await.unwrap();
+    assert_eq!(report.run.error, None, "{}", report.text());
+    let columns = mysql.rows("SELECT column_name, column_type FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'places' ORDER BY ordinal_position");
+    assert_eq!(columns, [["id", "bigint(20)"], ["at", "varchar(40)"]].map(|r| r.map(|v| Some(v.to_string()))));
+    assert_eq!(mysql.rows("SELECT id, at FROM places"), [[Some("1".to_string()), Some("(1.5,2)".to_string())]]);
     // A foreign key to a table left out is reported, not created.
     let dry = CopyOptions { dry_run: true, ..options(&["album", "track"], &[]) };
     let report = copy(&from, &to, &dry).await.unwrap();
