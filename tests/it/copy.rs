@@ -10,13 +10,13 @@ use ferry::report::Status;
 
 use crate::common::{sqlite_rows, MysqlDatabase, PgDatabase};
 
-const ROWS: &str = "INSERT INTO artist (id, name, active) VALUES (1, 'AC/DC', TRUE), (2, 'Accept', FALSE), (3, 'Zoë', NULL);
+pub const ROWS: &str = "INSERT INTO artist (id, name, active) VALUES (1, 'AC/DC', TRUE), (2, 'Accept', FALSE), (3, 'Zoë', NULL);
 INSERT INTO album (id, artist_id, title, price) VALUES (1, 1, 'For Those About To Rock', 10.99), (2, 2, 'Balls to the Wall', NULL), (3, 1, 'Let There Be Rock', 8.50);
 INSERT INTO employee (id, boss_id, name) VALUES (1, NULL, 'Andrew'), (2, 1, 'Nancy'), (3, 2, 'Jane');
 UPDATE artist SET mood = 'it''s' WHERE id = 1;
 INSERT INTO track (album_id, position, name) VALUES (1, 1, 'For Those About To Rock'), (1, 2, 'Put The Finger On You'), (2, 1, 'Balls to the Wall')";
 
-const POSTGRES_SCHEMA: &str = "CREATE TYPE mood AS ENUM ('sad', 'ok', 'it''s');
+pub const POSTGRES_SCHEMA: &str = "CREATE TYPE mood AS ENUM ('sad', 'ok', 'it''s');
 CREATE TABLE artist (id SERIAL PRIMARY KEY, name VARCHAR(120) NOT NULL, active BOOLEAN DEFAULT TRUE, created TIMESTAMP DEFAULT CURRENT_TIMESTAMP, mood mood DEFAULT 'ok');
 CREATE TABLE album (id SERIAL PRIMARY KEY, artist_id INTEGER NOT NULL REFERENCES artist (id), title VARCHAR(160), price NUMERIC(6, 2) DEFAULT 9.99);
 CREATE INDEX album_title ON album (title);
@@ -24,12 +24,12 @@ CREATE TABLE employee (id INTEGER PRIMARY KEY, boss_id INTEGER REFERENCES employ
 CREATE TABLE track (album_id INTEGER REFERENCES album (id) ON DELETE CASCADE, position INTEGER, name VARCHAR(200) NOT NULL, PRIMARY KEY (album_id, position));
 CREATE UNIQUE INDEX track_name ON track (album_id, name)";
 
-const MYSQL_SCHEMA: &str = "CREATE TABLE artist (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(120) NOT NULL, active TINYINT(1) DEFAULT 1, created DATETIME DEFAULT CURRENT_TIMESTAMP, mood ENUM('sad', 'ok', 'it''s') DEFAULT 'ok');
+pub const MYSQL_SCHEMA: &str = "CREATE TABLE artist (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(120) NOT NULL, active TINYINT(1) DEFAULT 1, created DATETIME DEFAULT CURRENT_TIMESTAMP, mood ENUM('sad', 'ok', 'it''s') DEFAULT 'ok');
 CREATE TABLE album (id INT AUTO_INCREMENT PRIMARY KEY, artist_id INT NOT NULL, title VARCHAR(160), price DECIMAL(6, 2) DEFAULT 9.99, FOREIGN KEY (artist_id) REFERENCES artist (id), INDEX album_title (title));
 CREATE TABLE employee (id INT PRIMARY KEY, boss_id INT, name TEXT, FOREIGN KEY (boss_id) REFERENCES employee (id));
 CREATE TABLE track (album_id INT, position INT, name VARCHAR(200) NOT NULL, PRIMARY KEY (album_id, position), FOREIGN KEY (album_id) REFERENCES album (id) ON DELETE CASCADE, UNIQUE INDEX track_name (album_id, name))";
 
-const SQLITE_SCHEMA: &str = "CREATE TABLE artist (id INTEGER PRIMARY KEY, name VARCHAR(120) NOT NULL, active BOOLEAN DEFAULT 1, created TIMESTAMP DEFAULT CURRENT_TIMESTAMP, mood TEXT DEFAULT 'ok');
+pub const SQLITE_SCHEMA: &str = "CREATE TABLE artist (id INTEGER PRIMARY KEY, name VARCHAR(120) NOT NULL, active BOOLEAN DEFAULT 1, created TIMESTAMP DEFAULT CURRENT_TIMESTAMP, mood TEXT DEFAULT 'ok');
 CREATE TABLE album (id INTEGER PRIMARY KEY, artist_id INTEGER NOT NULL REFERENCES artist (id), title VARCHAR(160), price DECIMAL(6, 2) DEFAULT 9.99);
 CREATE INDEX album_title ON album (title);
 CREATE TABLE employee (id INTEGER NOT NULL PRIMARY KEY, boss_id INTEGER REFERENCES employee (id), name TEXT);
@@ -37,20 +37,20 @@ CREATE TABLE track (album_id INTEGER REFERENCES album (id) ON DELETE CASCADE, po
 CREATE UNIQUE INDEX track_name ON track (album_id, name)";
 
 /// The columns every engine prints alike, in a fixed order.
-const COMPARED: [&str; 4] = [
+pub const COMPARED: [&str; 4] = [
     "SELECT id, name, mood FROM artist ORDER BY id",
     "SELECT id, artist_id, title, price FROM album ORDER BY id",
     "SELECT id, boss_id, name FROM employee ORDER BY id",
     "SELECT album_id, position, name FROM track ORDER BY album_id, position",
 ];
 
-fn sqlite_execute(path: &Path, sql: &str) {
+pub fn sqlite_execute(path: &Path, sql: &str) {
     rusqlite::Connection::open(path).unwrap().execute_batch(sql).unwrap();
 }
 
 /// Copies everything and checks the report: four tables, each loaded and reconciled; returns
 /// the schema objects not simply created, as (table, object, status).
-async fn copy_all(source: &Endpoint, target: &Endpoint) -> Vec<(String, String, &'static str)> {
+pub async fn copy_all(source: &Endpoint, target: &Endpoint) -> Vec<(String, String, &'static str)> {
     let options = CopyOptions { workers: 3, ..Default::default() };
     let report = copy(source, target, &options).await.unwrap();
     assert_eq!(report.run.error, None, "{}", report.text());
@@ -222,7 +222,7 @@ async fn sqlite_to_mysql() {
 }
 
 /// SQLite keeps a DECIMAL as a number (8.5) where the others print the column's scale (8.50).
-fn decimal_text(row: Vec<Option<String>>) -> Vec<Option<String>> {
+pub fn decimal_text(row: Vec<Option<String>>) -> Vec<Option<String>> {
     row.into_iter()
         .map(|value| match value {
             Some(v) if v.contains('.') && v.parse::<f64>().is_ok() => Some(format!("{:.2}", v.parse::<f64>().unwrap())),
