@@ -24,7 +24,11 @@
 //! one transaction. `incremental` decides per run whether a migration replaces, appends or
 //! merges, and narrows an incremental query to the rows at or after its watermark.
 //!
-//! Dependencies point one way: `cli`/`command` and `api` (the HTTP server) -> `run` ->
+//! `copy` moves a whole database: the source backend's catalog becomes the target's DDL (tables
+//! with their keys first, indexes, foreign keys and views after the rows), and each table's rows
+//! go through the same pipeline as a migration (a replace of `SELECT *`), several at once.
+//!
+//! Dependencies point one way: `cli`/`command` and `api` (the HTTP server) -> `copy` -> `run` ->
 //! `transform`, `check`, `sink`, `source` -> `db` -> `connection` -> `error`; `job` (the plan)
 //! is read by all of them above `db` and reads nothing of theirs; `error` imports nothing of
 //! ferry's. Nothing under `db/` knows the CLI, the API or the job file, and outside `db/` and
