@@ -102,3 +102,26 @@ pairs! {
     pair_sqlite_mysql: "sqlite" -> "mysql",
     pair_sqlite_sqlite: "sqlite" -> "sqlite",
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_a_parquet_lake_and_back() {
+    let (source, target) = (Db::new("postgres"), PgDatabase::new());
+    source.fill();
+    let lake = tempfile::tempdir().unwrap();
+    let lake = Endpoint::parse("file://lake", lake.path()).unwrap();
+    let out = ferry::copy::copy(&source.endpoint(), &lake, &Default::default()).await.unwrap();
+    assert_eq!(out.run.error, None, "{}", out.text());
+    let back = ferry::copy::copy(&lake, &target.endpoint(), &Default::default()).await.unwrap();
+    assert_eq!(back.run.error, None, "{}", back.text());
+    // The declared types ride in the files' metadata: varchar(160), not text.
+    let types = target.rows(
+        "SELECT column_name, format_type(atttypid, atttypmod) FROM information_schema.columns c \
+         JOIN pg_attribute a ON a.attrelid = 'album'::regclass AND a.attname = c.column_name \
+         WHERE c.table_name = 'album' ORDER BY ordinal_position",
+    );
+    let expected =
+        [["id", "integer"], ["artist_id", "integer"], ["title", "character varying(160)"], ["price", "numeric(6,2)"]];
+    assert_eq!(types, expected.map(|r| r.map(|v| Some(v.to_string()))));
+    let sql = COMPARED[1];
+    assert_eq!(target.rows(sql).into_iter().map(decimal_text).collect::<Vec<_>>(), source.rows(sql), "{sql}");
+}

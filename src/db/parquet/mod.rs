@@ -15,7 +15,7 @@ use futures::StreamExt;
 
 use super::{
     busy, Backend, Capabilities, Catalog, ColumnDef, ColumnType, FileLock, MigrationLock, NoLock, Sink, SourceDatabase,
-    TableDef,
+    TableDef, PG_TYPE,
 };
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
@@ -77,7 +77,9 @@ impl Backend for ParquetBackend {
         }
     }
 
-    /// The folders' tables with their columns; files have no keys, indexes or defaults.
+    /// The folders' tables with their columns; files have no keys, indexes or defaults. A column
+    /// ferry wrote from PostgreSQL keeps its declared type in the field's metadata, which says more
+    /// than the Arrow type (`varchar(160)` rather than text).
     async fn catalog(&self) -> Result<Catalog> {
         let ctx = SessionContext::new();
         let mut tables = Vec::new();
@@ -87,8 +89,11 @@ impl Backend for ParquetBackend {
                 .fields()
                 .iter()
                 .map(|field| {
-                    let column = ColumnDef::new(field.name(), column_type(field.data_type()));
-                    ColumnDef { nullable: field.is_nullable(), declared: field.data_type().to_string(), ..column }
+                    let declared = field.metadata().get(PG_TYPE);
+                    let portable = declared.and_then(|pg| pg_column_type(pg));
+                    let column_type = portable.unwrap_or_else(|| column_type(field.data_type()));
+                    let declared = declared.cloned().unwrap_or_else(|| field.data_type().to_string());
+                    ColumnDef { nullable: field.is_nullable(), declared, ..ColumnDef::new(field.name(), column_type) }
                 })
                 .collect();
             tables.push(TableDef { name, columns, ..Default::default() });
@@ -96,6 +101,23 @@ impl Backend for ParquetBackend {
         tables.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Catalog { tables, views: Vec::new() })
     }
+}
+
+/// The portable type of a PostgreSQL type as `format_type` writes it, where it says more than
+/// the Arrow type.
+fn pg_column_type(declared: &str) -> Option<ColumnType> {
+    let (base, arguments) = match declared.split_once('(') {
+        Some((base, rest)) => (base.trim(), rest.trim_end_matches(')')),
+        None => (declared.trim(), ""),
+    };
+    let numbers: Vec<u32> = arguments.split(',').filter_map(|n| n.trim().parse().ok()).collect();
+    Some(match (base, numbers.as_slice()) {
+        ("character varying", [length]) => ColumnType::Varchar(*length),
+        ("numeric", [p, s]) if *p <= 76 && s <= p => ColumnType::Decimal(Some((*p as u8, *s as i8))),
+        ("json" | "jsonb", []) => ColumnType::Json,
+        ("uuid", []) => ColumnType::Uuid,
+        _ => return None,
+    })
 }
 
 /// The portable type of an Arrow type.
