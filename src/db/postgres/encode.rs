@@ -1,5 +1,5 @@
 //! Encodes Arrow record batches in PostgreSQL's binary COPY format (the inverse of
-//! `source::pg_binary`). Arrays are downcast once per batch; the row loop only appends bytes.
+//! `decode`). Arrays are downcast once per batch; the row loop only appends bytes.
 
 use arrow::array::{
     Array, AsArray, BinaryArray, BooleanArray, Date32Array, Decimal128Array, Decimal256Array, Float32Array,

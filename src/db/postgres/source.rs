@@ -1,5 +1,5 @@
 //! PostgreSQL source: the catalog gives each column its exact Arrow type, and rows stream as
-//! binary `COPY (SELECT ...) TO STDOUT`, decoded straight into Arrow (see `pg_binary`). Types
+//! binary `COPY (SELECT ...) TO STDOUT`, decoded straight into Arrow (see `decode`). Types
 //! without a native decoder are read as their text form, so nothing is lost or refused.
 
 use std::collections::HashMap;
