@@ -56,6 +56,12 @@ pub fn glob_matches(glob: &str, name: &str) -> bool {
     matches(&glob, &name)
 }
 
+/// Whether the globs choose `name`: any of `include` (all when none) and none of `exclude`.
+fn chosen(name: &str, include: &[String], exclude: &[String]) -> bool {
+    (include.is_empty() || include.iter().any(|g| glob_matches(g, name)))
+        && !exclude.iter().any(|g| glob_matches(g, name))
+}
+
 /// The source tables the globs choose; a glob that matches nothing is an error naming it.
 pub fn select(catalog: &Catalog, source: &dyn Backend, include: &[String], exclude: &[String]) -> Result<Selection> {
     let names: Vec<&str> =
@@ -70,11 +76,7 @@ pub fn select(catalog: &Catalog, source: &dyn Backend, include: &[String], exclu
             )));
         }
     }
-    let chosen = |name: &str| {
-        (include.is_empty() || include.iter().any(|g| glob_matches(g, name)))
-            && !exclude.iter().any(|g| glob_matches(g, name))
-    };
-    let tables: Vec<TableDef> = catalog.tables.iter().filter(|t| chosen(&t.name)).cloned().collect();
+    let tables: Vec<TableDef> = catalog.tables.iter().filter(|t| chosen(&t.name, include, exclude)).cloned().collect();
     Ok(Selection { tables: referenced_first(tables), skipped: Vec::new() })
 }
 
@@ -163,11 +165,7 @@ pub fn views(
     exclude: &[String],
     report: &mut Vec<SchemaObject>,
 ) -> Vec<ViewDef> {
-    let chosen = |name: &str| {
-        (include.is_empty() || include.iter().any(|g| glob_matches(g, name)))
-            && !exclude.iter().any(|g| glob_matches(g, name))
-    };
-    let views: Vec<ViewDef> = catalog.views.iter().filter(|v| chosen(&v.name)).cloned().collect();
+    let views: Vec<ViewDef> = catalog.views.iter().filter(|v| chosen(&v.name, include, exclude)).cloned().collect();
     if source.name() == target.name() {
         return views;
     }

@@ -52,12 +52,6 @@ pub struct TableDef {
     pub unsupported: Vec<Unsupported>,
 }
 
-impl TableDef {
-    pub fn column(&self, name: &str) -> Option<&ColumnDef> {
-        self.columns.iter().find(|c| c.name == name)
-    }
-}
-
 /// One column.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ColumnDef {

@@ -14,8 +14,9 @@ use super::merge::{
     compared_columns, duplicates_error, duplicates_sql, insert_sql, key_columns, matched_sql, save_state_sql, Dialect,
     STAGING,
 };
-use super::{LoadSpec, Loaded, SinkBatch, TableDef, TextRows, WriteMode};
-use crate::error::{FerryError, Result};
+use super::{target_error, LoadSpec, Loaded, SinkBatch, TableDef, TextRows, WriteMode};
+use crate::connection::Endpoint;
+use crate::error::Result;
 
 /// One engine's session for a load.
 pub trait InsertSession {
@@ -45,17 +46,17 @@ pub fn publish(
     create: Option<&str>,
     target: &SchemaRef,
     batches: &mut dyn Iterator<Item = Result<SinkBatch>>,
-    error: &dyn Fn(&str, String) -> FerryError,
+    endpoint: &Endpoint,
 ) -> Result<Loaded> {
     let early = session.ddl_commits();
     if early {
-        make_tables(session, spec, create, error)?;
+        make_tables(session, spec, create, endpoint)?;
     }
-    session.execute(session.begin_sql()).map_err(|e| error(&spec.table, e))?;
-    let result = load(session, spec, create, target, batches, error);
+    session.execute(session.begin_sql()).map_err(|e| target_error(endpoint, &spec.table, e))?;
+    let result = load(session, spec, create, target, batches, endpoint);
     match result {
         Ok(loaded) => {
-            session.execute("COMMIT").map_err(|e| error(&spec.table, e))?;
+            session.execute("COMMIT").map_err(|e| target_error(endpoint, &spec.table, e))?;
             Ok(loaded)
         }
         Err(failure) => {
@@ -74,18 +75,18 @@ fn make_tables(
     session: &mut dyn InsertSession,
     spec: &LoadSpec,
     create: Option<&str>,
-    error: &dyn Fn(&str, String) -> FerryError,
+    endpoint: &Endpoint,
 ) -> Result<()> {
     if session.ddl_commits() {
         let rejects = if_not_exists(session.create_table_sql(&rejects_table()));
-        session.execute(&rejects).map_err(|e| error(REJECTS_TABLE, e))?;
+        session.execute(&rejects).map_err(|e| target_error(endpoint, REJECTS_TABLE, e))?;
     }
     if spec.watermark.is_some() {
         let state = if_not_exists(session.create_table_sql(&state_table()));
-        session.execute(&state).map_err(|e| error(STATE_TABLE, e))?;
+        session.execute(&state).map_err(|e| target_error(endpoint, STATE_TABLE, e))?;
     }
     if let Some(create) = create {
-        session.execute(create).map_err(|e| error(&spec.table, e))?;
+        session.execute(create).map_err(|e| target_error(endpoint, &spec.table, e))?;
     }
     Ok(())
 }
@@ -96,12 +97,12 @@ fn load(
     create: Option<&str>,
     target: &SchemaRef,
     batches: &mut dyn Iterator<Item = Result<SinkBatch>>,
-    error: &dyn Fn(&str, String) -> FerryError,
+    endpoint: &Endpoint,
 ) -> Result<Loaded> {
-    let table_error = |e: String| error(&spec.table, e);
-    let rejects_error = |e: String| error(REJECTS_TABLE, e);
+    let table_error = |e: String| target_error(endpoint, &spec.table, e);
+    let rejects_error = |e: String| target_error(endpoint, REJECTS_TABLE, e);
     if !session.ddl_commits() {
-        make_tables(session, spec, create, error)?;
+        make_tables(session, spec, create, endpoint)?;
     }
     if create.is_none() && spec.mode == WriteMode::Replace {
         session.execute(&format!("DELETE FROM {}", session.quote_table(&spec.table))).map_err(table_error)?;
@@ -158,7 +159,7 @@ fn load(
             Some(spec.run_id.clone()),
         ];
         let save = save_state_sql(session.dialect());
-        session.execute_with(&save, values).map_err(|e| error(STATE_TABLE, e))?;
+        session.execute_with(&save, values).map_err(|e| target_error(endpoint, STATE_TABLE, e))?;
     }
     Ok(loaded)
 }

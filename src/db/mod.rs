@@ -159,6 +159,11 @@ pub fn open(endpoint: &Endpoint) -> Arc<dyn Backend> {
     }
 }
 
+/// The error of a write to `table` in `endpoint`, naming both (the URL masked).
+pub fn target_error(endpoint: &Endpoint, table: &str, message: impl ToString) -> FerryError {
+    FerryError::Target { url: endpoint.masked(), table: table.to_string(), message: message.to_string() }
+}
+
 /// Runs blocking driver work (the `mysql` and `rusqlite` crates) off the runtime's threads.
 pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(work).await.map_err(FerryError::internal)?

@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use mysql::prelude::Queryable;
 
 use super::{
-    blocking, busy, lock_name, Backend, Capabilities, Catalog, ForeignKeyDef, HeldLock, IndexDef, MigrationLock, Sink,
-    SourceDatabase, Statement, TableDef, TextRows,
+    blocking, busy, lock_name, target_error, Backend, Capabilities, Catalog, ForeignKeyDef, HeldLock, IndexDef,
+    MigrationLock, Sink, SourceDatabase, Statement, TableDef, TextRows,
 };
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
@@ -31,10 +31,6 @@ impl MysqlBackend {
     pub fn new(endpoint: Endpoint) -> Self {
         MysqlBackend { endpoint }
     }
-}
-
-fn target_error(endpoint: &Endpoint, table: &str, error: impl ToString) -> FerryError {
-    FerryError::Target { url: endpoint.masked(), table: table.to_string(), message: error.to_string() }
 }
 
 #[async_trait]

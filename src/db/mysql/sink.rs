@@ -17,6 +17,7 @@ use crate::connection::Endpoint;
 use crate::db::insert::{publish, InsertSession};
 use crate::db::merge::{check_unique_key, Dialect, STAGING};
 use crate::db::state::{SavedState, STATE_TABLE};
+use crate::db::target_error;
 use crate::db::values::{cell, column_type, write_type, Cell};
 use crate::db::{
     feed_blocking, instants_as_utc, match_columns, new_table_columns, LoadSpec, Loaded, PreparedLoad, RowStream, Sink,
@@ -122,11 +123,7 @@ impl Sink for MysqlSink {
         let endpoint = self.endpoint.clone();
         let (migration, table) = (migration.to_string(), table.to_string());
         tokio::task::spawn_blocking(move || -> Result<Option<SavedState>> {
-            let error = |table: &str, e: mysql::Error| FerryError::Target {
-                url: endpoint.masked(),
-                table: table.to_string(),
-                message: e.to_string(),
-            };
+            let error = |table: &str, e: mysql::Error| target_error(&endpoint, table, e);
             let mut connection = mysql_connect(&endpoint)?;
             let present: Vec<String> = connection
                 .exec(
@@ -165,13 +162,9 @@ impl Sink for MysqlSink {
                      FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position",
                     (table.clone(),),
                 )
-                .map_err(|e| FerryError::Target { url: endpoint.masked(), table: table.clone(), message: e.to_string() })?;
+                .map_err(|e| target_error(&endpoint, &table, e))?;
             let unique = if merge && !rows.is_empty() {
-                unique_keys(&mut connection, &table).map_err(|e| FerryError::Target {
-                    url: endpoint.masked(),
-                    table: table.clone(),
-                    message: e.to_string(),
-                })?
+                unique_keys(&mut connection, &table).map_err(|e| target_error(&endpoint, &table, e))?
             } else {
                 Vec::new()
             };
@@ -229,14 +222,9 @@ impl PreparedLoad for MysqlLoad {
     async fn write_all(self: Box<Self>, rows: RowStream) -> Result<Loaded> {
         let MysqlLoad { endpoint, spec, create, target } = *self;
         feed_blocking(rows, move |batches| {
-            let error = |table: &str, message: String| FerryError::Target {
-                url: endpoint.masked(),
-                table: table.to_string(),
-                message,
-            };
             let mut connection = mysql_connect(&endpoint)?;
-            session(&mut connection).map_err(|e| error(&spec.table, e.to_string()))?;
-            publish(&mut MysqlSession { connection }, &spec, create.as_deref(), &target, batches, &error)
+            session(&mut connection).map_err(|e| target_error(&endpoint, &spec.table, e))?;
+            publish(&mut MysqlSession { connection }, &spec, create.as_deref(), &target, batches, &endpoint)
         })
         .await
     }

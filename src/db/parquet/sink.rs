@@ -50,7 +50,7 @@ impl ParquetSink {
     }
 
     fn error(&self, table: &str, message: impl std::fmt::Display) -> FerryError {
-        FerryError::Target { url: self.endpoint.masked(), table: table.to_string(), message: message.to_string() }
+        crate::db::target_error(&self.endpoint, table, message)
     }
 
     fn store(&self) -> Result<(Arc<dyn ObjectStore>, StorePath)> {

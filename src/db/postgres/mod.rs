@@ -18,8 +18,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{
-    busy, lock_name, Backend, Capabilities, Catalog, ForeignKeyDef, HeldLock, IndexDef, MigrationLock, Sink,
-    SourceDatabase, Statement, TableDef, TextRows,
+    busy, lock_name, target_error, Backend, Capabilities, Catalog, ForeignKeyDef, HeldLock, IndexDef, MigrationLock,
+    Sink, SourceDatabase, Statement, TableDef, TextRows,
 };
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
@@ -37,7 +37,7 @@ impl PostgresBackend {
     }
 
     fn error(&self, table: &str, error: &tokio_postgres::Error) -> FerryError {
-        FerryError::Target { url: self.endpoint.masked(), table: table.to_string(), message: pg_message(error) }
+        target_error(&self.endpoint, table, pg_message(error))
     }
 }
 

@@ -24,8 +24,8 @@ use crate::db::merge::{
 };
 use crate::db::state::{SavedState, STATE_TABLE};
 use crate::db::{
-    match_columns, new_table_columns, rejects_schema, LoadSpec, Loaded, PreparedLoad, RowStream, Sink, SinkBatch,
-    TargetColumn, WriteMode, REJECTS_TABLE,
+    match_columns, new_table_columns, rejects_schema, target_error, LoadSpec, Loaded, PreparedLoad, RowStream, Sink,
+    SinkBatch, TargetColumn, WriteMode, REJECTS_TABLE,
 };
 use crate::error::{FerryError, Result};
 
@@ -55,7 +55,7 @@ impl PostgresSink {
         PostgresSink { endpoint, client: None }
     }
 
-    fn error(&self, table: &str, message: impl Into<String>) -> FerryError {
+    fn error(&self, table: &str, message: impl ToString) -> FerryError {
         target_error(&self.endpoint, table, message)
     }
 
@@ -95,10 +95,6 @@ impl PostgresSink {
             None => pg_connect(&self.endpoint).await,
         }
     }
-}
-
-fn target_error(endpoint: &Endpoint, table: &str, message: impl Into<String>) -> FerryError {
-    FerryError::Target { url: endpoint.masked(), table: table.to_string(), message: message.into() }
 }
 
 /// `"schema"."table"` or `"table"`.

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{
-    blocking, busy, Backend, Capabilities, Catalog, FileLock, IndexDef, MigrationLock, Sink, SourceDatabase, Statement,
-    TableDef, TextRows,
+    blocking, busy, target_error, Backend, Capabilities, Catalog, FileLock, IndexDef, MigrationLock, Sink,
+    SourceDatabase, Statement, TableDef, TextRows,
 };
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
@@ -36,10 +36,6 @@ impl SqliteBackend {
     fn error(&self, table: &str, error: impl ToString) -> FerryError {
         target_error(&self.endpoint, table, error)
     }
-}
-
-fn target_error(endpoint: &Endpoint, table: &str, error: impl ToString) -> FerryError {
-    FerryError::Target { url: endpoint.masked(), table: table.to_string(), message: error.to_string() }
 }
 
 /// Opens the file for writing, creating its folder first.

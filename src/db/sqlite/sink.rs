@@ -13,6 +13,7 @@ use crate::connection::Endpoint;
 use crate::db::insert::{publish, InsertSession};
 use crate::db::merge::{check_unique_key, Dialect, STAGING};
 use crate::db::state::{SavedState, STATE_TABLE};
+use crate::db::target_error;
 use crate::db::values::{cell, column_type, write_type, Cell};
 use crate::db::{
     feed_blocking, instants_as_utc, match_columns, new_table_columns, LoadSpec, Loaded, PreparedLoad, RowStream, Sink,
@@ -111,11 +112,7 @@ impl Sink for SqliteSink {
             return Ok(None);
         }
         let connection = sqlite_open(&self.endpoint, true)?;
-        let error = |table: &str, e: rusqlite::Error| FerryError::Target {
-            url: self.endpoint.masked(),
-            table: table.to_string(),
-            message: e.to_string(),
-        };
+        let error = |table: &str, e: rusqlite::Error| target_error(&self.endpoint, table, e);
         let present: i64 = connection
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN (?1, ?2)",
@@ -152,11 +149,7 @@ impl Sink for SqliteSink {
             }
         }
         let connection = sqlite_open(&self.endpoint, false)?;
-        let error = |e: rusqlite::Error| FerryError::Target {
-            url: self.endpoint.masked(),
-            table: spec.table.clone(),
-            message: e.to_string(),
-        };
+        let error = |e: rusqlite::Error| target_error(&self.endpoint, &spec.table, e);
         let mut statement = connection.prepare(&format!("PRAGMA table_info({})", quote(&spec.table))).map_err(error)?;
         let existing = statement
             .query_map([], |row| {
@@ -199,12 +192,7 @@ impl PreparedLoad for SqliteLoad {
         let SqliteLoad { endpoint, spec, create, target } = *self;
         feed_blocking(rows, move |batches| {
             let connection = sqlite_open(&endpoint, false)?;
-            let error = |table: &str, message: String| FerryError::Target {
-                url: endpoint.masked(),
-                table: table.to_string(),
-                message,
-            };
-            publish(&mut SqliteSession { connection }, &spec, create.as_deref(), &target, batches, &error)
+            publish(&mut SqliteSession { connection }, &spec, create.as_deref(), &target, batches, &endpoint)
         })
         .await
     }
