@@ -21,10 +21,10 @@ pub async fn demo(args: &DemoArgs) -> Result<RunReport> {
         target: Some(format!("sqlite://{}", args.dir.join("target.db").display())),
     };
     let mut plan = Plan::load(&args.job, &overrides)?;
-    let lake = Connection {
-        name: "lake".into(),
-        endpoint: Endpoint::parse(&format!("file://{}", args.dir.join("parquet").display()), Path::new("."))?,
-    };
+    let lake = Connection::new(
+        "lake",
+        Endpoint::parse(&format!("file://{}", args.dir.join("parquet").display()), Path::new("."))?,
+    );
     plan.connections.insert(lake.name.clone(), lake.clone());
     let copies: Vec<_> = plan
         .migrations

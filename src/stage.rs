@@ -19,7 +19,7 @@ pub async fn stage(plan: &Plan, names: &[String], to: &str, from: &str) -> Resul
             "--to `{endpoint}` is a database; `ferry stage` writes Parquet to file://, s3://, gs:// or az://"
         )));
     }
-    let stage = Connection { name: "stage".into(), endpoint };
+    let stage = Connection::new("stage", endpoint);
     let connection = |name: &str| {
         plan.connections.get(name).cloned().ok_or_else(|| {
             let known: Vec<String> = plan.connections.keys().map(|k| format!("`{k}`")).collect();

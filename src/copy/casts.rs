@@ -95,7 +95,7 @@ pub fn apply(tables: &mut [TableDef], casts: &[Cast]) -> Result<BTreeSet<(String
 
 /// The DataFusion SQL type a converted value is cast to in the copy's query.
 pub fn sql_type(column_type: &ColumnType) -> String {
-    match column_type {
+    match column_type.portable() {
         ColumnType::Boolean => "BOOLEAN".into(),
         ColumnType::SmallInt => "SMALLINT".into(),
         ColumnType::Integer => "INT".into(),

@@ -93,8 +93,8 @@ pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -
     }
     let casts = casts::parse(&options.casts)?;
     let mut selection = plan::select(&catalog, from.as_ref(), &options.tables, &options.exclude)?;
-    let converted = casts::apply(&mut selection.tables, &casts)?;
-    plan::translate(&mut selection, from.as_ref(), to.as_ref())?;
+    let mut converted = casts::apply(&mut selection.tables, &casts)?;
+    plan::translate(&mut selection, from.as_ref(), to.as_ref(), &mut converted, options.names == Names::Keep)?;
     let sources = names::rename(&mut selection.tables, options.names)?;
     let target_catalog = to.catalog().await?;
     let existing: Vec<String> = target_catalog.tables.iter().map(|t| t.name.clone()).collect();
@@ -232,6 +232,11 @@ async fn after_rows(target: &dyn Backend, table: &TableDef, creates: bool, dry_r
         for index in &table.indexes {
             let sql = target.create_index_sql(&table.name, index)?;
             done.push(apply(target, &table.name, format!("index {}", index.name), sql, dry_run).await);
+        }
+        for check in &table.checks {
+            if let Some(sql) = target.add_check_sql(&table.name, check) {
+                done.push(apply(target, &table.name, format!("check {}", check.name), sql, dry_run).await);
+            }
         }
         for key in &table.foreign_keys {
             if let Some(sql) = target.add_foreign_key_sql(&table.name, key)? {

@@ -70,11 +70,12 @@ pub fn rename(tables: &mut [TableDef], names: Names) -> Result<BTreeMap<String, 
         table.name = claim("", &source.name, fold(&source.name))?;
         for column in &mut table.columns {
             column.name = claim(&source.name, &column.name, fold(&column.name))?;
-            if let ColumnType::Enum { name, .. } = &mut column.column_type {
+            if let ColumnType::Enum { name, .. } | ColumnType::Domain { name, .. } = &mut column.column_type {
                 *name = fold(name);
             }
         }
         table.primary_key = table.primary_key.iter().map(|c| fold(c)).collect();
+        table.inherits = table.inherits.iter().map(|t| fold(t)).collect();
         for index in &mut table.indexes {
             index.name = fold(&index.name);
             index.columns = index.columns.iter().map(|c| fold(c)).collect();

@@ -2,6 +2,8 @@
 //! each translated to the target (types through the portable map, foreign keys to tables left
 //! out dropped), and the DDL in the target's words.
 
+use std::collections::BTreeSet;
+
 use crate::db::{Backend, Catalog, ColumnType, TableDef, ViewDef};
 use crate::error::{FerryError, Result};
 
@@ -86,9 +88,9 @@ fn referenced_first(mut pending: Vec<TableDef>) -> Vec<TableDef> {
     let mut ordered: Vec<TableDef> = Vec::with_capacity(pending.len());
     while !pending.is_empty() {
         let ready = pending.iter().position(|table| {
-            table.foreign_keys.iter().all(|key| {
-                key.referenced_table == table.name || !pending.iter().any(|other| other.name == key.referenced_table)
-            })
+            let waits_for = |name: &String| *name != table.name && pending.iter().any(|other| other.name == *name);
+            !table.foreign_keys.iter().any(|key| waits_for(&key.referenced_table))
+                && !table.inherits.iter().any(waits_for)
         });
         // A cycle: take the next table as it comes; its keys are added after the rows.
         ordered.push(pending.remove(ready.unwrap_or(0)));
@@ -96,16 +98,58 @@ fn referenced_first(mut pending: Vec<TableDef>) -> Vec<TableDef> {
     ordered
 }
 
-/// Each table as the target gets it: types the target cannot be given are an error naming the
-/// column; foreign keys to tables not copied are dropped and reported.
-pub fn translate(selection: &mut Selection, source: &dyn Backend, target: &dyn Backend) -> Result<()> {
+/// Each table as the target gets it: types only the source's engine has become their portable
+/// counterparts (each decision reported), types no engine could be given are an error naming the
+/// column; foreign keys to tables not copied are dropped and reported. Columns whose values the
+/// copy's query must convert are added to `converted`.
+pub fn translate(
+    selection: &mut Selection,
+    source: &dyn Backend,
+    target: &dyn Backend,
+    converted: &mut BTreeSet<(String, String)>,
+    names_kept: bool,
+) -> Result<()> {
     let same_engine = source.name() == target.name();
+    // The engine's own SQL of an index or check names the source's columns in its words.
+    let native = same_engine && names_kept;
+    let why_not = |kind: &str| match same_engine {
+        true => format!("{kind} is copied with --names keep only"),
+        false => format!("{kind} is {}'s, copied only to {0}", source.name()),
+    };
     unique_index_names(&mut selection.tables);
     let copied: Vec<String> = selection.tables.iter().map(|t| t.name.clone()).collect();
     for table in &mut selection.tables {
-        for column in &table.columns {
-            if let ColumnType::Other(declared) = &column.column_type {
-                if !same_engine {
+        for column in &mut table.columns {
+            if same_engine {
+                continue;
+            }
+            let was = column.column_type.to_string();
+            let (portable, detail) = match &column.column_type {
+                // PostgreSQL pads char(n) with spaces and MySQL strips them: only varchar keeps the value.
+                ColumnType::Char(length) => {
+                    (ColumnType::Varchar(*length), "char(n) keeps its padding only within one engine".to_string())
+                }
+                ColumnType::Domain { base, checks, .. } => {
+                    converted.insert((table.name.clone(), column.name.clone()));
+                    let checks = if checks.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; its checks are not copied: {}", checks.join(", "))
+                    };
+                    ((**base).clone(), format!("a domain is {}'s{checks}", source.name()))
+                }
+                ColumnType::Set { .. } => {
+                    (ColumnType::Text, "the labels joined by commas, as MySQL reads them".to_string())
+                }
+                ColumnType::Native { portable, .. } => {
+                    column.column_type = (**portable).clone();
+                    continue;
+                }
+                ColumnType::Other(declared) if source.capabilities().text_forms => (
+                    ColumnType::Text,
+                    format!("`{declared}` has no counterpart in {}; its text form is kept", target.name()),
+                ),
+                ColumnType::Other(declared) => {
                     return Err(FerryError::Job(format!(
                         "column `{}.{}` has type `{declared}`, which ferry cannot translate from {} to {}; \
                          give it one with --cast {0}.{1}=TYPE (e.g. text), or leave the table out with --exclude {0}",
@@ -115,6 +159,51 @@ pub fn translate(selection: &mut Selection, source: &dyn Backend, target: &dyn B
                         target.name()
                     )));
                 }
+                _ => continue,
+            };
+            column.column_type = portable;
+            let detail = format!("{} {was} -> {}: {detail}", column.name, target.type_sql(column));
+            selection.skipped.push(SchemaObject::new(
+                &table.name,
+                format!("column {}", column.name),
+                "translated",
+                Some(detail),
+            ));
+        }
+        if !same_engine {
+            for parent in &table.inherits {
+                let detail = format!(
+                    "{} has no table inheritance: these rows are copied here, not into `{parent}`",
+                    target.name()
+                );
+                selection.skipped.push(SchemaObject::new(
+                    &table.name,
+                    format!("inherits {parent}"),
+                    "translated",
+                    Some(detail),
+                ));
+            }
+        }
+        if !native {
+            let (kept, dropped): (Vec<_>, Vec<_>) = table.indexes.drain(..).partition(|index| index.native.is_none());
+            table.indexes = kept;
+            for index in dropped {
+                let detail = format!("{}: {}", why_not("this index"), index.native.unwrap_or_default());
+                selection.skipped.push(SchemaObject::new(
+                    &table.name,
+                    format!("index {}", index.name),
+                    "skipped",
+                    Some(detail),
+                ));
+            }
+            for check in table.checks.drain(..) {
+                let detail = format!("{}: {}", why_not("a CHECK constraint"), check.clause);
+                selection.skipped.push(SchemaObject::new(
+                    &table.name,
+                    format!("check {}", check.name),
+                    "skipped",
+                    Some(detail),
+                ));
             }
         }
         for object in table.unsupported.drain(..) {
@@ -170,11 +259,7 @@ pub fn views(
         return views;
     }
     for view in views {
-        let detail = format!(
-            "a view's SQL is {}'s; views move only between engines of the same kind: {}",
-            source.name(),
-            view.create
-        );
+        let detail = format!("a view's SQL is {}'s; views move only between engines of the same kind", source.name());
         report.push(SchemaObject::new(&view.name, "view".into(), "skipped", Some(detail)));
     }
     Vec::new()

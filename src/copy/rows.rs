@@ -55,9 +55,10 @@ fn copy_plan(
     sources: &BTreeMap<String, TableDef>,
     converted: &BTreeSet<(String, String)>,
 ) -> Plan {
-    let connection =
-        |name: &str, endpoint: &Endpoint| Connection { name: name.to_string(), endpoint: endpoint.clone() };
-    let (from, to) = (connection("source", source), connection("target", target));
+    let mut from = Connection::new("source", source.clone());
+    let to = Connection::new("target", target.clone());
+    // A table others inherit from is copied with its own rows: theirs are copied with them.
+    from.own_rows = sources.values().flat_map(|table| table.inherits.clone()).collect();
     let migrations = tables
         .iter()
         .map(|table| MigrationPlan {
@@ -89,7 +90,7 @@ fn select_all(source: &TableDef, target: &TableDef, converted: &BTreeSet<(String
         .iter()
         .zip(&target.columns)
         .map(|(column, named)| {
-            let value = match column.column_type {
+            let value = match column.column_type.portable() {
                 _ if converted.contains(&(source.name.clone(), column.name.clone())) => {
                     format!("CAST({} AS {})", quote(&column.name), super::casts::sql_type(&column.column_type))
                 }

@@ -50,6 +50,9 @@ pub struct TableDef {
     /// In name order.
     pub foreign_keys: Vec<ForeignKeyDef>,
     pub unsupported: Vec<Unsupported>,
+    pub checks: Vec<CheckDef>,
+    /// The tables it inherits from (PostgreSQL's table inheritance); its rows are also theirs.
+    pub inherits: Vec<String>,
 }
 
 /// One column.
@@ -124,6 +127,8 @@ pub enum ColumnType {
     Decimal(Option<(u8, i8)>),
     /// Text of at most this many characters.
     Varchar(u32),
+    /// Text of exactly this many characters (PostgreSQL pads it, MySQL strips the padding).
+    Char(u32),
     Text,
     Binary,
     Date,
@@ -140,8 +145,35 @@ pub enum ColumnType {
         name: String,
         labels: Vec<String>,
     },
+    /// Any set of a list of labels (MySQL's SET), read as the labels joined by commas.
+    Set {
+        labels: Vec<String>,
+    },
+    /// A PostgreSQL domain: a base type (as PostgreSQL spells it, and portable) and its checks.
+    Domain {
+        name: String,
+        base: Box<ColumnType>,
+        declared: String,
+        checks: Vec<String>,
+    },
+    /// The engine's own spelling of a type that has a portable counterpart (MySQL's `year`,
+    /// `mediumint unsigned`, `datetime(3)`): kept by the same engine, the portable type elsewhere.
+    Native {
+        declared: String,
+        portable: Box<ColumnType>,
+    },
     /// A type with no portable counterpart, as the engine spells it.
     Other(String),
+}
+
+impl ColumnType {
+    /// The portable type behind an engine's own spelling.
+    pub fn portable(&self) -> &ColumnType {
+        match self {
+            ColumnType::Native { portable, .. } => portable,
+            other => other,
+        }
+    }
 }
 
 impl std::fmt::Display for ColumnType {
@@ -156,6 +188,7 @@ impl std::fmt::Display for ColumnType {
             ColumnType::Decimal(Some((precision, scale))) => write!(f, "decimal({precision}, {scale})"),
             ColumnType::Decimal(None) => f.write_str("decimal"),
             ColumnType::Varchar(length) => write!(f, "varchar({length})"),
+            ColumnType::Char(length) => write!(f, "char({length})"),
             ColumnType::Text => f.write_str("text"),
             ColumnType::Binary => f.write_str("binary"),
             ColumnType::Date => f.write_str("date"),
@@ -165,7 +198,9 @@ impl std::fmt::Display for ColumnType {
             ColumnType::Json => f.write_str("json"),
             ColumnType::Uuid => f.write_str("uuid"),
             ColumnType::Enum { name, .. } => write!(f, "enum {name}"),
-            ColumnType::Other(name) => f.write_str(name),
+            ColumnType::Set { labels } => write!(f, "set({})", string_literals(labels)),
+            ColumnType::Domain { name, .. } => write!(f, "domain {name}"),
+            ColumnType::Native { declared, .. } | ColumnType::Other(declared) => f.write_str(declared),
         }
     }
 }
@@ -181,11 +216,22 @@ pub enum ColumnDefault {
 }
 
 /// A secondary index.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IndexDef {
     pub name: String,
     pub columns: Vec<String>,
     pub unique: bool,
+    /// The engine's own `CREATE INDEX` for an index with no portable form (an expression, a
+    /// predicate, another access method such as GiST or FULLTEXT): made again only by the same
+    /// engine, names kept.
+    pub native: Option<String>,
+}
+
+/// A CHECK constraint, in its engine's SQL (`CHECK (...)`): made again only by the same engine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckDef {
+    pub name: String,
+    pub clause: String,
 }
 
 /// A foreign key: `columns` reference `referenced_columns` of `referenced_table`.
@@ -260,8 +306,16 @@ impl Quoting {
         sql
     }
 
-    /// `CREATE [UNIQUE] INDEX name ON table (columns)`.
+    /// `ALTER TABLE table ADD CONSTRAINT name CHECK (...)`.
+    pub fn add_check(&self, table: &str, check: &CheckDef) -> String {
+        format!("ALTER TABLE {} ADD CONSTRAINT {} {}", (self.table)(table), (self.name)(&check.name), check.clause)
+    }
+
+    /// `CREATE [UNIQUE] INDEX name ON table (columns)`, or the engine's own statement.
     pub fn create_index(&self, table: &str, index: &IndexDef) -> String {
+        if let Some(native) = &index.native {
+            return native.clone();
+        }
         let unique = if index.unique { "UNIQUE " } else { "" };
         let (name, on) = ((self.name)(&index.name), (self.table)(table));
         format!("CREATE {unique}INDEX {name} ON {on} ({})", self.list(&index.columns))

@@ -31,7 +31,7 @@ use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
 
 pub use catalog::{
-    Catalog, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef, Unsupported, ViewDef,
+    Catalog, CheckDef, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef, Unsupported, ViewDef,
 };
 pub use lock::{busy, lock_name, FileLock, HeldLock, MigrationLock, NoLock};
 pub use read::{
@@ -86,6 +86,16 @@ pub trait Backend: Debug + Send + Sync {
     /// Secondary indexes are [`Backend::create_index_sql`]'s.
     fn create_table_sql(&self, _table: &TableDef) -> Result<String> {
         Err(self.runs_no_sql())
+    }
+
+    /// `ALTER TABLE ... ADD CONSTRAINT ... CHECK`, where the engine keeps CHECK constraints.
+    fn add_check_sql(&self, _table: &str, _check: &CheckDef) -> Option<String> {
+        None
+    }
+
+    /// A column's type in this engine's DDL (the portable name where it has none).
+    fn type_sql(&self, column: &ColumnDef) -> String {
+        column.column_type.to_string()
     }
 
     /// `CREATE [UNIQUE] INDEX` for one of `table`'s indexes.
@@ -147,6 +157,9 @@ pub struct Capabilities {
     pub one_integer_type: bool,
     /// Its tables are folders of files (Parquet), a lake to stage into.
     pub files: bool,
+    /// Reads a type it has no portable form for as the type's text form (PostgreSQL's arrays,
+    /// intervals, ranges...), so that another engine can store it as text.
+    pub text_forms: bool,
 }
 
 /// Opens the backend behind an endpoint: the only place that knows every kind.

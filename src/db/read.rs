@@ -40,6 +40,11 @@ pub trait SourceDatabase: Debug + Send + Sync {
     /// can compare exactly; a looser test is fine (DataFusion applies the exact one after the
     /// read), a stricter one is not. `zoned`: the column holds instants (read in UTC).
     fn compare_time(&self, quoted: &str, op: Operator, at: NaiveDateTime, is_date: bool, zoned: bool) -> String;
+    /// The table as a `FROM` names it; `own_rows`: without the rows of tables that inherit from
+    /// it, where the engine has inheritance.
+    fn from_table(&self, table: &str, _own_rows: bool) -> String {
+        table.split('.').map(|part| self.quote(part)).collect::<Vec<_>>().join(".")
+    }
     /// Conditions splitting `table` into about `parts` disjoint parts that together hold every
     /// row, to be read at once; empty when the table cannot be split (the default).
     async fn split(&self, _table: &str, _parts: usize) -> Result<Vec<String>> {
@@ -76,6 +81,8 @@ pub struct ReadRequest {
     /// This part's share of a table read in parts ([`SourceDatabase::split`]); all parts of one
     /// source read in one snapshot.
     pub part_sql: Option<String>,
+    /// Only the table's own rows, not those of tables that inherit from it (PostgreSQL's `ONLY`).
+    pub own_rows: bool,
 }
 
 /// Rows read so far through the tables of one schema: the "read" count and the progress bar.
@@ -107,7 +114,7 @@ pub fn select_sql(database: &dyn SourceDatabase, request: &ReadRequest) -> Strin
         })
         .collect();
     let columns = if columns.is_empty() { "1 AS _ferry_none".to_string() } else { columns.join(", ") };
-    let mut sql = format!("SELECT {columns} FROM {}", quote_table(database, &request.table));
+    let mut sql = format!("SELECT {columns} FROM {}", database.from_table(&request.table, request.own_rows));
     let conditions: Vec<String> =
         [&request.filter_sql, &request.part_sql].into_iter().flatten().map(|c| format!("({c})")).collect();
     if !conditions.is_empty() {
@@ -122,7 +129,7 @@ pub fn select_sql(database: &dyn SourceDatabase, request: &ReadRequest) -> Strin
 
 /// Quotes `table` or `schema.table`.
 pub fn quote_table(database: &dyn SourceDatabase, table: &str) -> String {
-    table.split('.').map(|part| database.quote(part)).collect::<Vec<_>>().join(".")
+    database.from_table(table, false)
 }
 
 /// The SQL operator of a comparison a source can be asked to test, or None.

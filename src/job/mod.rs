@@ -77,6 +77,15 @@ struct MigrationFile {
 pub struct Connection {
     pub name: String,
     pub endpoint: Endpoint,
+    /// Tables read with their own rows only, not those of tables inheriting from them (a copy
+    /// copies those tables too).
+    pub own_rows: Vec<String>,
+}
+
+impl Connection {
+    pub fn new(name: &str, endpoint: Endpoint) -> Self {
+        Connection { name: name.to_string(), endpoint, own_rows: Vec::new() }
+    }
 }
 
 /// One migration, checked: its connections exist, its query file was read and parses.
@@ -133,13 +142,13 @@ impl Plan {
             check_identifier(name, "connection name")?;
             let endpoint = Endpoint::parse(url, base)
                 .map_err(|e| FerryError::Job(format!("`{origin}`: connection `{name}`: {e}")))?;
-            connections.insert(name.clone(), Connection { name: name.clone(), endpoint });
+            connections.insert(name.clone(), Connection::new(name, endpoint));
         }
         let cwd = Path::new(".");
         for (name, url) in [("source", &overrides.source), ("target", &overrides.target)] {
             if let Some(url) = url {
                 let endpoint = Endpoint::parse(url, cwd).map_err(|e| FerryError::Job(format!("--{name}: {e}")))?;
-                connections.insert(name.to_string(), Connection { name: name.to_string(), endpoint });
+                connections.insert(name.to_string(), Connection::new(name, endpoint));
             }
         }
         let mut migrations = Vec::new();

@@ -18,6 +18,7 @@ use datafusion::prelude::SessionContext;
 use crate::connection::Endpoint;
 use crate::db::{self, ReadCounter, SourceDatabase};
 use crate::error::{FerryError, Result};
+use crate::job::Connection;
 
 pub use counted::CountedTable;
 pub use table::DatabaseTable;
@@ -26,12 +27,13 @@ pub use table::DatabaseTable;
 /// location's as the backend lists them, each counted.
 pub async fn schema_provider(
     ctx: &SessionContext,
-    endpoint: &Endpoint,
+    connection: &Connection,
     counter: Arc<ReadCounter>,
 ) -> Result<Arc<dyn SchemaProvider>> {
+    let endpoint = &connection.endpoint;
     let backend = db::open(endpoint);
     if let Some(database) = backend.database() {
-        return Ok(Arc::new(DatabaseSchema::connect(database, counter).await?));
+        return Ok(Arc::new(DatabaseSchema::connect(database, counter).await?.own_rows(connection.own_rows.clone())));
     }
     let schema = MemorySchemaProvider::new();
     for (name, table) in backend.files(ctx).await? {
@@ -59,12 +61,20 @@ pub struct DatabaseSchema {
     tables: Vec<String>,
     counter: Arc<ReadCounter>,
     cache: tokio::sync::Mutex<BTreeMap<String, Arc<dyn TableProvider>>>,
+    /// Tables read without the rows of tables inheriting from them.
+    own_rows: Vec<String>,
 }
 
 impl DatabaseSchema {
     pub async fn connect(database: Arc<dyn SourceDatabase>, counter: Arc<ReadCounter>) -> Result<Self> {
         let tables = database.tables().await?;
-        Ok(DatabaseSchema { database, tables, counter, cache: Default::default() })
+        Ok(DatabaseSchema { database, tables, counter, cache: Default::default(), own_rows: Vec::new() })
+    }
+
+    /// Reads `tables` without the rows of the tables inheriting from them.
+    pub fn own_rows(mut self, tables: Vec<String>) -> Self {
+        self.own_rows = tables;
+        self
     }
 }
 
@@ -96,8 +106,9 @@ impl SchemaProvider for DatabaseSchema {
         let schema = self.database.schema(actual).await?;
         // Only a planning hint: a catalog that cannot say leaves the size unknown.
         let estimate = self.database.estimate(actual).await.unwrap_or_default();
-        let table: Arc<dyn TableProvider> =
-            Arc::new(DatabaseTable::new(self.database.clone(), actual.clone(), schema, estimate, self.counter.clone()));
+        let table = DatabaseTable::new(self.database.clone(), actual.clone(), schema, estimate, self.counter.clone())
+            .own_rows(self.own_rows.contains(actual));
+        let table: Arc<dyn TableProvider> = Arc::new(table);
         cache.insert(actual.clone(), table.clone());
         Ok(Some(table))
     }

@@ -31,6 +31,7 @@ pub struct DatabaseTable {
     schema: SchemaRef,
     estimate: SizeEstimate,
     counter: Arc<ReadCounter>,
+    own_rows: bool,
 }
 
 impl DatabaseTable {
@@ -41,7 +42,13 @@ impl DatabaseTable {
         estimate: SizeEstimate,
         counter: Arc<ReadCounter>,
     ) -> Self {
-        DatabaseTable { database, table, schema, estimate, counter }
+        DatabaseTable { database, table, schema, estimate, counter, own_rows: false }
+    }
+
+    /// Reads only the table's own rows, not those of tables inheriting from it.
+    pub fn own_rows(mut self, own_rows: bool) -> Self {
+        self.own_rows = own_rows;
+        self
     }
 }
 
@@ -110,8 +117,14 @@ impl TableProvider for DatabaseTable {
         let filter_sql = (!pushed.is_empty()).then(|| pushed.join(" AND "));
         // A limit is only safe when no filter is left for DataFusion to apply after the read.
         let limit = if filters.is_empty() { limit } else { None };
-        let request =
-            ReadRequest { table: self.table.clone(), schema: schema.clone(), filter_sql, limit, part_sql: None };
+        let request = ReadRequest {
+            table: self.table.clone(),
+            schema: schema.clone(),
+            filter_sql,
+            limit,
+            part_sql: None,
+            own_rows: self.own_rows,
+        };
         // A table is read in parts when the session asks for several and its database can split it.
         let wanted = state.config().target_partitions();
         let parts =

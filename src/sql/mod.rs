@@ -47,7 +47,7 @@ impl SqlSession {
                     "--parquet {name}: `{endpoint}` is not a Parquet location; use file://, s3://, gs:// or az://"
                 )));
             }
-            plan.connections.insert(name.to_string(), Connection { name: name.to_string(), endpoint });
+            plan.connections.insert(name.to_string(), Connection::new(name, endpoint));
         }
         Ok(SqlSession { plan, ctx: new_session(None, 1), opened: BTreeMap::new() })
     }

@@ -121,7 +121,7 @@ pub async fn register_connection(
             connection_list(plan)
         ))
     })?;
-    let provider = schema_provider(ctx, &connection.endpoint, reads).await?;
+    let provider = schema_provider(ctx, connection, reads).await?;
     let catalog = ctx.catalog(CATALOG).ok_or_else(|| FerryError::internal("the default catalog is missing"))?;
     catalog.register_schema(name, provider.clone()).map_err(|e| FerryError::internal(e.to_string()))?;
     Ok(provider)

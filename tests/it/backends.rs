@@ -68,7 +68,8 @@ async fn load(backend: &dyn Backend, batches: Vec<RecordBatch>) -> u64 {
 /// `conformance_rows` as DataFusion reads it through the backend's tables, values as text.
 async fn read_back(endpoint: &Endpoint) -> Vec<String> {
     let ctx = SessionContext::new();
-    let tables = ferry::source::schema_provider(&ctx, endpoint, Arc::new(ReadCounter::default())).await.unwrap();
+    let connection = ferry::job::Connection::new("conformance", endpoint.clone());
+    let tables = ferry::source::schema_provider(&ctx, &connection, Arc::new(ReadCounter::default())).await.unwrap();
     let table = tables.table("conformance_rows").await.unwrap().expect("the loaded table is listed");
     ctx.register_table("rows", table).unwrap();
     let sql = "SELECT concat_ws(' | ', CAST(id AS BIGINT), coalesce(name, 'NULL'), CAST(amount AS VARCHAR), \
@@ -135,7 +136,12 @@ async fn schema_round_trip(backend: &dyn Backend) {
             ColumnDef::new("created", ColumnType::Timestamp).default(ColumnDefault::CurrentTimestamp),
         ],
         primary_key: vec!["id".into()],
-        indexes: vec![IndexDef { name: "conformance_parent_code".into(), columns: vec!["code".into()], unique: true }],
+        indexes: vec![IndexDef {
+            name: "conformance_parent_code".into(),
+            columns: vec!["code".into()],
+            unique: true,
+            ..Default::default()
+        }],
         ..Default::default()
     };
     let key = ForeignKeyDef {
@@ -159,6 +165,7 @@ async fn schema_round_trip(backend: &dyn Backend) {
             name: "conformance_child_parent".into(),
             columns: vec!["parent_id".into()],
             unique: false,
+            ..Default::default()
         }],
         foreign_keys: vec![key.clone()],
         ..Default::default()

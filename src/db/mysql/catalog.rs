@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use super::connect::mysql_text_rows;
 use crate::db::catalog::referential_action;
 use crate::db::{
-    Catalog, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef, Unsupported, ViewDef,
+    Catalog, CheckDef, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef, Unsupported, ViewDef,
 };
 
 pub fn read(connection: &mut mysql::Conn) -> Result<Catalog, mysql::Error> {
@@ -59,8 +59,12 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
             let (data_type, declared) = (text(row, 1).to_ascii_lowercase(), text(row, 2));
             let extra = text(row, 5).to_ascii_lowercase();
             let column_type = match data_type.as_str() {
-                "enum" => ColumnType::Enum { name: format!("{name}_{}", text(row, 0)), labels: enum_labels(&declared) },
-                _ => column_type(&data_type, &declared, number(row, 6), number(row, 7), number(row, 8)),
+                "enum" => ColumnType::Enum { name: format!("{name}_{}", text(row, 0)), labels: labels(&declared) },
+                "set" => ColumnType::Set { labels: labels(&declared) },
+                _ => native(
+                    column_type(&data_type, &declared, number(row, 6), number(row, 7), number(row, 8)),
+                    &declared,
+                ),
             };
             ColumnDef {
                 name: text(row, 0),
@@ -79,7 +83,7 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
         .collect();
     let rows = mysql_text_rows(
         connection,
-        "SELECT index_name, non_unique, column_name FROM information_schema.statistics \
+        "SELECT index_name, non_unique, column_name, index_type FROM information_schema.statistics \
          WHERE table_schema = DATABASE() AND table_name = ? ORDER BY index_name, seq_in_index",
         parameter(),
     )?;
@@ -94,11 +98,26 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
             continue;
         };
         let unique = text(row, 1) == "0";
-        indexes
-            .entry(index.clone())
-            .or_insert_with(|| IndexDef { name: index, columns: Vec::new(), unique })
-            .columns
-            .push(column);
+        // FULLTEXT and SPATIAL indexes are MySQL's own.
+        let kind = Some(text(row, 3).to_ascii_uppercase()).filter(|kind| kind == "FULLTEXT" || kind == "SPATIAL");
+        let entry = indexes.entry(index.clone()).or_insert_with(|| IndexDef {
+            name: index,
+            unique,
+            native: kind.map(|kind| format!("CREATE {kind} INDEX")),
+            ..Default::default()
+        });
+        entry.columns.push(column);
+    }
+    for index in indexes.values_mut() {
+        if let Some(native) = &mut index.native {
+            let columns: Vec<String> = index.columns.iter().map(|c| super::ddl::quote(c)).collect();
+            *native = format!(
+                "{native} {} ON {} ({})",
+                super::ddl::quote(&index.name),
+                super::ddl::quote(&name),
+                columns.join(", ")
+            );
+        }
     }
     let primary_key = indexes.remove("PRIMARY").map(|i| i.columns).unwrap_or_default();
     let rows = mysql_text_rows(
@@ -124,6 +143,20 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
         key.columns.push(text(row, 1));
         key.referenced_columns.push(text(row, 3));
     }
+    // MariaDB's JSON is LONGTEXT with a json_valid check, which its JSON type makes again.
+    let checks = mysql_text_rows(
+        connection,
+        "SELECT c.constraint_name, c.check_clause FROM information_schema.check_constraints c \
+         JOIN information_schema.table_constraints t ON t.constraint_schema = c.constraint_schema \
+         AND t.constraint_name = c.constraint_name AND t.table_name = ? \
+         WHERE t.table_schema = DATABASE() AND t.constraint_type = 'CHECK' ORDER BY 1",
+        parameter(),
+    )
+    .unwrap_or_default() // servers older than MySQL 8.0.16 / MariaDB 10.2 keep no checks
+    .iter()
+    .map(|row| CheckDef { name: text(row, 0), clause: format!("CHECK ({})", text(row, 1)) })
+    .filter(|check| !check.clause.starts_with("CHECK (json_valid("))
+    .collect();
     Ok(TableDef {
         name,
         columns: columns.into_iter().map(ColumnDef::portable).collect(),
@@ -137,6 +170,8 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
                 reason: "an expression index has no portable form".into(),
             })
             .collect(),
+        checks,
+        inherits: Vec::new(),
     })
 }
 
@@ -146,9 +181,9 @@ fn action(rule: &str) -> Option<String> {
     referential_action(rule).filter(|action| action != "RESTRICT")
 }
 
-/// The labels of `enum('a','b','it''s')`.
-fn enum_labels(declared: &str) -> Vec<String> {
-    let inner = declared.trim_start_matches("enum(").trim_end_matches(')');
+/// The labels of `enum('a','b','it''s')` or `set(...)`.
+fn labels(declared: &str) -> Vec<String> {
+    let inner = declared.trim_start_matches("enum(").trim_start_matches("set(").trim_end_matches(')');
     let mut labels = Vec::new();
     let mut label = String::new();
     let mut quoted = false;
@@ -195,6 +230,7 @@ fn column_type(
             _ => ColumnType::Decimal(None),
         },
         "varchar" => length.map_or(ColumnType::Text, |l| ColumnType::Varchar(l as u32)),
+        "char" => length.map_or(ColumnType::Text, |l| ColumnType::Char(l as u32)),
         "tinytext" | "text" | "mediumtext" | "longtext" => ColumnType::Text,
         "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => ColumnType::Binary,
         "date" => ColumnType::Date,
@@ -204,6 +240,27 @@ fn column_type(
         "json" => ColumnType::Json,
         _ => ColumnType::Other(declared.to_string()),
     }
+}
+
+/// The portable type, or MySQL's own spelling where ferry's DDL would write another type
+/// (`year`, `mediumint`, unsigned integers, `datetime(3)`, `tinytext`...).
+fn native(portable: ColumnType, declared: &str) -> ColumnType {
+    if matches!(portable, ColumnType::Other(_) | ColumnType::Boolean) {
+        return portable;
+    }
+    let written = super::ddl::type_sql(&ColumnDef::new("c", portable.clone()), false).to_ascii_lowercase();
+    let declared_lower = declared.to_ascii_lowercase();
+    // MariaDB and MySQL 5 print integers with a display width: `int(11)` is `int`.
+    let bare = match declared_lower.split_once('(') {
+        Some((base, rest)) if base.ends_with("int") && !rest.contains(',') => {
+            format!("{base}{}", rest.split_once(')').map(|(_, tail)| tail).unwrap_or_default())
+        }
+        _ => declared_lower.clone(),
+    };
+    if bare == written {
+        return portable;
+    }
+    ColumnType::Native { declared: declared.to_string(), portable: Box::new(portable) }
 }
 
 /// A default as `information_schema` shows it: MariaDB quotes literals, MySQL does not.
@@ -217,7 +274,7 @@ fn parse_default(text: String, column_type: &ColumnType, extra: &str) -> ColumnD
     }
     let quoted = text.starts_with('\'') && text.ends_with('\'');
     let numeric = matches!(
-        column_type,
+        column_type.portable(),
         ColumnType::SmallInt
             | ColumnType::Integer
             | ColumnType::BigInt

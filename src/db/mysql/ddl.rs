@@ -1,7 +1,7 @@
 //! MySQL DDL written from ferry's catalog model.
 
 use crate::db::catalog::{string_literals, Quoting};
-use crate::db::{ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef};
+use crate::db::{CheckDef, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef};
 
 pub fn quote(identifier: &str) -> String {
     format!("`{}`", identifier.replace('`', "``"))
@@ -24,6 +24,9 @@ pub fn type_sql(column: &ColumnDef, keyed: bool) -> String {
         ColumnType::Decimal(Some((precision, scale))) => format!("DECIMAL({precision}, {scale})"),
         ColumnType::Decimal(None) => "DECIMAL(65, 30)".into(),
         ColumnType::Varchar(length) => format!("VARCHAR({length})"),
+        // MySQL's CHAR holds at most 255 characters.
+        ColumnType::Char(length) if *length <= 255 => format!("CHAR({length})"),
+        ColumnType::Char(length) => format!("VARCHAR({length})"),
         ColumnType::Text if keyed => "VARCHAR(255)".into(),
         ColumnType::Text => "LONGTEXT".into(),
         ColumnType::Binary => "LONGBLOB".into(),
@@ -34,7 +37,11 @@ pub fn type_sql(column: &ColumnDef, keyed: bool) -> String {
         ColumnType::Json => "JSON".into(),
         ColumnType::Uuid => "CHAR(36)".into(),
         ColumnType::Enum { labels, .. } => format!("ENUM({})", string_literals(labels)),
-        ColumnType::Other(name) => name.clone(),
+        ColumnType::Set { labels } => format!("SET({})", string_literals(labels)),
+        ColumnType::Domain { base, .. } => {
+            type_sql(&ColumnDef { column_type: (**base).clone(), ..column.clone() }, keyed)
+        }
+        ColumnType::Native { declared, .. } | ColumnType::Other(declared) => declared.clone(),
     }
 }
 
@@ -49,8 +56,13 @@ fn column_sql(column: &ColumnDef, keyed: bool) -> String {
     match &column.default {
         None => {}
         // The default's precision must be the column's.
-        Some(ColumnDefault::CurrentTimestamp) => match column.column_type {
+        Some(ColumnDefault::CurrentTimestamp) => match &column.column_type {
             ColumnType::Timestamp | ColumnType::TimestampTz => sql.push_str(" DEFAULT CURRENT_TIMESTAMP(6)"),
+            ColumnType::Native { declared, .. } => {
+                let precision =
+                    declared.split_once('(').map(|(_, rest)| rest.trim_end_matches(')')).unwrap_or_default();
+                sql.push_str(&format!(" DEFAULT CURRENT_TIMESTAMP({precision})"))
+            }
             _ => sql.push_str(" DEFAULT CURRENT_TIMESTAMP"),
         },
         Some(ColumnDefault::Literal(value)) => sql.push_str(&format!(" DEFAULT {value}")),
@@ -73,6 +85,10 @@ pub fn create_table(table: &TableDef) -> String {
 
 pub fn add_foreign_key(table: &str, key: &ForeignKeyDef) -> String {
     QUOTING.add_foreign_key(table, key)
+}
+
+pub fn add_check(table: &str, check: &CheckDef) -> String {
+    QUOTING.add_check(table, check)
 }
 
 pub fn create_index(table: &str, index: &IndexDef) -> String {

@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use mysql::prelude::Queryable;
 
 use super::{
-    blocking, busy, lock_name, target_error, Backend, Capabilities, Catalog, ForeignKeyDef, HeldLock, IndexDef,
-    MigrationLock, Sink, SourceDatabase, Statement, TableDef, TextRows,
+    blocking, busy, lock_name, target_error, Backend, Capabilities, Catalog, CheckDef, ColumnDef, ForeignKeyDef,
+    HeldLock, IndexDef, MigrationLock, Sink, SourceDatabase, Statement, TableDef, TextRows,
 };
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
@@ -44,7 +44,7 @@ impl Backend for MysqlBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { runs_sql: true, merges: true, one_integer_type: false, files: false }
+        Capabilities { runs_sql: true, merges: true, one_integer_type: false, files: false, text_forms: false }
     }
 
     fn database(&self) -> Option<Arc<dyn SourceDatabase>> {
@@ -92,6 +92,14 @@ impl Backend for MysqlBackend {
 
     fn create_table_sql(&self, table: &TableDef) -> Result<String> {
         Ok(ddl::create_table(table))
+    }
+
+    fn add_check_sql(&self, table: &str, check: &CheckDef) -> Option<String> {
+        Some(ddl::add_check(table, check))
+    }
+
+    fn type_sql(&self, column: &ColumnDef) -> String {
+        ddl::type_sql(column, false)
     }
 
     fn create_index_sql(&self, table: &str, index: &IndexDef) -> Result<String> {

@@ -44,7 +44,7 @@ impl Backend for ParquetBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { runs_sql: false, merges: false, one_integer_type: false, files: true }
+        Capabilities { runs_sql: false, merges: false, one_integer_type: false, files: true, text_forms: true }
     }
 
     fn database(&self) -> Option<Arc<dyn SourceDatabase>> {

@@ -2,9 +2,7 @@
 
 use tokio_postgres::{Client, Error};
 
-use crate::db::{
-    Catalog, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef, Unsupported, ViewDef,
-};
+use crate::db::{Catalog, CheckDef, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef, ViewDef};
 
 pub async fn read(client: &Client) -> Result<Catalog, Error> {
     let names = client
@@ -43,8 +41,10 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
         .query(
             "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), t.typname::text, a.atttypmod, a.attnotnull, \
              pg_get_expr(d.adbin, d.adrelid), a.attidentity::text, \
-             (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = a.atttypid) \
-             FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
+             (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = a.atttypid), \
+             t.typtype = 'd', format_type(t.typbasetype, t.typtypmod), b.typname::text, t.typtypmod, \
+             (SELECT array_agg(pg_get_constraintdef(c.oid) ORDER BY c.conname) FROM pg_constraint c WHERE c.contypid = t.oid) \
+             FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_type b ON b.oid = t.typbasetype \
              LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
              WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
             &[&oid],
@@ -60,6 +60,15 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
             let labels: Option<Vec<String>> = row.get(7);
             let column_type = match labels {
                 Some(labels) => ColumnType::Enum { name: row.get(2), labels },
+                None if row.get::<_, bool>(8) => {
+                    let declared: String = row.get(9);
+                    ColumnType::Domain {
+                        name: row.get(2),
+                        base: Box::new(column_type(&row.get::<_, String>(10), row.get(11), &declared)),
+                        declared,
+                        checks: row.get::<_, Option<Vec<String>>>(12).unwrap_or_default(),
+                    }
+                }
                 None => column_type(&row.get::<_, String>(2), row.get(3), &declared),
             };
             ColumnDef {
@@ -76,32 +85,37 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
         .query(
             "SELECT ic.relname::text, i.indisprimary, i.indisunique, \
              array_agg(a.attname::text ORDER BY k.n) FILTER (WHERE a.attname IS NOT NULL), count(*) FILTER (WHERE k.attnum = 0), \
-             i.indpred IS NOT NULL, pg_get_indexdef(i.indexrelid) \
-             FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
+             i.indpred IS NOT NULL, pg_get_indexdef(i.indexrelid), am.amname::text, current_schema()::text \
+             FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam \
              CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) \
              LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
              WHERE i.indrelid = to_regclass($1) \
-             GROUP BY ic.relname, i.indisprimary, i.indisunique, i.indpred IS NOT NULL, i.indexrelid ORDER BY 1",
+             GROUP BY ic.relname, i.indisprimary, i.indisunique, i.indpred IS NOT NULL, i.indexrelid, am.amname \
+             ORDER BY 1",
             &[&oid],
         )
         .await?;
     let mut primary_key = Vec::new();
     let mut secondary = Vec::new();
-    let mut unsupported = Vec::new();
     for row in indexes {
-        let (expressions, partial): (i64, bool) = (row.get(4), row.get(5));
+        let (expressions, partial, method): (i64, bool, String) = (row.get(4), row.get(5), row.get(7));
         let columns: Option<Vec<String>> = row.get(3);
-        if expressions > 0 || partial {
-            let reason = format!("a partial or expression index has no portable form: {}", row.get::<_, String>(6));
-            unsupported.push(Unsupported { object: format!("index {}", row.get::<_, String>(0)), reason });
-            continue;
-        }
         let columns = columns.unwrap_or_default();
         if row.get::<_, bool>(1) {
             primary_key = columns;
-        } else {
-            secondary.push(IndexDef { name: row.get(0), columns, unique: row.get(2) });
+            continue;
         }
+        // The engine's own statement, without the schema, so that it makes the index wherever the
+        // table is.
+        let native = (expressions > 0 || partial || method != "btree").then(|| {
+            let (definition, schema): (String, String) = (row.get(6), row.get(8));
+            definition.replacen(&format!(" ON {}.", super::ddl::quote(&schema)), " ON ", 1).replacen(
+                &format!(" ON {schema}."),
+                " ON ",
+                1,
+            )
+        });
+        secondary.push(IndexDef { name: row.get(0), columns, unique: row.get(2), native });
     }
     let keys = client
         .query(
@@ -127,19 +141,38 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
             on_update: action(row.get(5)),
         })
         .collect();
+    // A check inherited from a parent table comes with the INHERITS clause.
     let checks = client
         .query(
             "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint \
-             WHERE conrelid = to_regclass($1) AND contype = 'c' ORDER BY 1",
+             WHERE conrelid = to_regclass($1) AND contype = 'c' AND conislocal ORDER BY 1",
             &[&oid],
         )
-        .await?;
-    for row in checks {
-        let reason = format!("CHECK constraints are not copied: {}", row.get::<_, String>(1));
-        unsupported.push(Unsupported { object: format!("check {}", row.get::<_, String>(0)), reason });
-    }
+        .await?
+        .iter()
+        .map(|row| CheckDef { name: row.get(0), clause: row.get(1) })
+        .collect();
+    let inherits = client
+        .query(
+            "SELECT p.relname::text FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent \
+             WHERE i.inhrelid = to_regclass($1) ORDER BY i.inhseqno",
+            &[&oid],
+        )
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
     let columns = columns.into_iter().map(ColumnDef::portable).collect();
-    Ok(TableDef { name, columns, primary_key, indexes: secondary, foreign_keys, unsupported })
+    Ok(TableDef {
+        name,
+        columns,
+        primary_key,
+        indexes: secondary,
+        foreign_keys,
+        unsupported: Vec::new(),
+        checks,
+        inherits,
+    })
 }
 
 /// `pg_constraint`'s action letters.
@@ -170,6 +203,7 @@ fn column_type(type_name: &str, modifier: i32, declared: &str) -> ColumnType {
         "numeric" => ColumnType::Decimal(None),
         "varchar" if modifier >= 4 => ColumnType::Varchar((modifier - 4) as u32),
         "varchar" | "text" => ColumnType::Text,
+        "bpchar" if modifier >= 4 => ColumnType::Char((modifier - 4) as u32),
         "bytea" => ColumnType::Binary,
         "date" => ColumnType::Date,
         "time" => ColumnType::Time,

@@ -1,7 +1,7 @@
 //! PostgreSQL DDL written from ferry's catalog model.
 
 use crate::db::catalog::{string_literals, Quoting};
-use crate::db::{ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef};
+use crate::db::{CheckDef, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef};
 
 pub fn quote(identifier: &str) -> String {
     format!("\"{}\"", identifier.replace('"', "\"\""))
@@ -27,7 +27,8 @@ pub fn type_sql(column: &ColumnDef) -> String {
         (ColumnType::Decimal(Some((precision, scale))), _) => format!("numeric({precision}, {scale})"),
         (ColumnType::Decimal(None), _) => "numeric".into(),
         (ColumnType::Varchar(length), _) => format!("varchar({length})"),
-        (ColumnType::Text, _) => "text".into(),
+        (ColumnType::Char(length), _) => format!("char({length})"),
+        (ColumnType::Text | ColumnType::Set { .. }, _) => "text".into(),
         (ColumnType::Binary, _) => "bytea".into(),
         (ColumnType::Date, _) => "date".into(),
         (ColumnType::Time, _) => "time".into(),
@@ -35,8 +36,8 @@ pub fn type_sql(column: &ColumnDef) -> String {
         (ColumnType::TimestampTz, _) => "timestamptz".into(),
         (ColumnType::Json, _) => "jsonb".into(),
         (ColumnType::Uuid, _) => "uuid".into(),
-        (ColumnType::Enum { name, .. }, _) => quote(name),
-        (ColumnType::Other(name), _) => name.clone(),
+        (ColumnType::Enum { name, .. } | ColumnType::Domain { name, .. }, _) => quote(name),
+        (ColumnType::Native { declared, .. } | ColumnType::Other(declared), _) => declared.clone(),
     }
 }
 
@@ -57,23 +58,40 @@ fn column_sql(column: &ColumnDef) -> String {
 
 const QUOTING: Quoting = Quoting { name: quote, table: quote_table };
 
-/// The table, after the enum types its columns use (each made unless it exists).
+/// The table, after the enum types and domains its columns use (each made unless it exists).
 pub fn create_table(table: &TableDef) -> String {
     let mut sql = String::new();
+    let unless_exists =
+        |create: String| format!("DO $$ BEGIN {create}; EXCEPTION WHEN duplicate_object THEN NULL; END $$; ");
     for column in &table.columns {
-        if let ColumnType::Enum { name, labels } = &column.column_type {
-            sql.push_str(&format!(
-                "DO $$ BEGIN CREATE TYPE {} AS ENUM ({}); EXCEPTION WHEN duplicate_object THEN NULL; END $$; ",
+        match &column.column_type {
+            ColumnType::Enum { name, labels } => sql.push_str(&unless_exists(format!(
+                "CREATE TYPE {} AS ENUM ({})",
                 quote(name),
                 string_literals(labels)
-            ));
+            ))),
+            ColumnType::Domain { name, declared, checks, .. } => {
+                let checks: String = checks.iter().map(|check| format!(" {check}")).collect();
+                sql.push_str(&unless_exists(format!("CREATE DOMAIN {} AS {declared}{checks}", quote(name))))
+            }
+            _ => {}
         }
     }
-    sql + &QUOTING.create_table(table, table.columns.iter().map(column_sql).collect(), true, "")
+    let inherits = match table.inherits.is_empty() {
+        true => String::new(),
+        false => {
+            format!(" INHERITS ({})", table.inherits.iter().map(|t| quote_table(t)).collect::<Vec<_>>().join(", "))
+        }
+    };
+    sql + &QUOTING.create_table(table, table.columns.iter().map(column_sql).collect(), true, &inherits)
 }
 
 pub fn add_foreign_key(table: &str, key: &ForeignKeyDef) -> String {
     QUOTING.add_foreign_key(table, key)
+}
+
+pub fn add_check(table: &str, check: &CheckDef) -> String {
+    QUOTING.add_check(table, check)
 }
 
 pub fn create_index(table: &str, index: &IndexDef) -> String {

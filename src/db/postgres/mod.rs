@@ -18,8 +18,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{
-    busy, lock_name, target_error, Backend, Capabilities, Catalog, ForeignKeyDef, HeldLock, IndexDef, MigrationLock,
-    Sink, SourceDatabase, Statement, TableDef, TextRows,
+    busy, lock_name, target_error, Backend, Capabilities, Catalog, CheckDef, ColumnDef, ForeignKeyDef, HeldLock,
+    IndexDef, MigrationLock, Sink, SourceDatabase, Statement, TableDef, TextRows,
 };
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
@@ -88,7 +88,7 @@ impl Backend for PostgresBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { runs_sql: true, merges: true, one_integer_type: false, files: false }
+        Capabilities { runs_sql: true, merges: true, one_integer_type: false, files: false, text_forms: true }
     }
 
     fn database(&self) -> Option<Arc<dyn SourceDatabase>> {
@@ -127,6 +127,14 @@ impl Backend for PostgresBackend {
 
     fn create_table_sql(&self, table: &TableDef) -> Result<String> {
         Ok(ddl::create_table(table))
+    }
+
+    fn add_check_sql(&self, table: &str, check: &CheckDef) -> Option<String> {
+        Some(ddl::add_check(table, check))
+    }
+
+    fn type_sql(&self, column: &ColumnDef) -> String {
+        ddl::type_sql(column)
     }
 
     fn create_index_sql(&self, table: &str, index: &IndexDef) -> Result<String> {

@@ -189,6 +189,15 @@ impl SourceDatabase for PostgresSource {
         format!("\"{}\"", identifier.replace('"', "\"\""))
     }
 
+    fn from_table(&self, table: &str, own_rows: bool) -> String {
+        let quoted = super::ddl::quote_table(table);
+        if own_rows {
+            format!("ONLY {quoted}")
+        } else {
+            quoted
+        }
+    }
+
     fn text_form(&self, quoted: &str, _source_type: &str) -> String {
         format!("{quoted}::text")
     }

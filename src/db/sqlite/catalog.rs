@@ -6,9 +6,7 @@ use rusqlite::Connection;
 
 use super::ddl::quote;
 use crate::db::catalog::referential_action;
-use crate::db::{
-    Catalog, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef, Unsupported, ViewDef,
-};
+use crate::db::{Catalog, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef, ViewDef};
 
 pub fn read(connection: &Connection) -> rusqlite::Result<Catalog> {
     let names: Vec<String> = connection
@@ -70,7 +68,6 @@ fn table(connection: &Connection, name: String) -> rusqlite::Result<TableDef> {
         .query_map([], |row| Ok((row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let mut indexes = Vec::new();
-    let mut unsupported = Vec::new();
     let definition = |index: &str| -> String {
         connection
             .query_row("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", [index], |row| row.get(0))
@@ -80,21 +77,13 @@ fn table(connection: &Connection, name: String) -> rusqlite::Result<TableDef> {
         if origin == "pk" {
             continue;
         }
-        if partial {
-            let reason = format!("a partial index has no portable form: {}", definition(&index));
-            unsupported.push(Unsupported { object: format!("index {index}"), reason });
-            continue;
-        }
         let columns: Vec<Option<String>> = connection
             .prepare(&format!("PRAGMA index_info({})", quote(&index)))?
             .query_map([], |row| row.get(2))?
             .collect::<rusqlite::Result<_>>()?;
-        if columns.iter().any(Option::is_none) {
-            let reason = format!("an expression index has no portable form: {}", definition(&index));
-            unsupported.push(Unsupported { object: format!("index {index}"), reason });
-            continue;
-        }
-        indexes.push(IndexDef { name: index, columns: columns.into_iter().flatten().collect(), unique });
+        // A partial or expression index has no portable form: SQLite's own statement then.
+        let native = (partial || columns.iter().any(Option::is_none)).then(|| definition(&index));
+        indexes.push(IndexDef { name: index, columns: columns.into_iter().flatten().collect(), unique, native });
     }
     indexes.sort_by(|a, b| a.name.cmp(&b.name));
     let mut keys: BTreeMap<i64, ForeignKeyDef> = BTreeMap::new();
@@ -139,7 +128,7 @@ fn table(connection: &Connection, name: String) -> rusqlite::Result<TableDef> {
     }
     foreign_keys.sort_by(|a, b| a.name.cmp(&b.name));
     let columns = columns.into_iter().map(ColumnDef::portable).collect();
-    Ok(TableDef { name, columns, primary_key, indexes, foreign_keys, unsupported })
+    Ok(TableDef { name, columns, primary_key, indexes, foreign_keys, ..Default::default() })
 }
 
 /// `CONSTRAINT name FOREIGN KEY (columns)` in a table's SQL: (the columns without quotes or
@@ -183,6 +172,9 @@ fn column_type(declared: &str) -> ColumnType {
         }
         "VARCHAR" | "CHARACTER VARYING" | "NVARCHAR" => {
             arguments.as_deref().and_then(number).map_or(ColumnType::Text, ColumnType::Varchar)
+        }
+        "CHAR" | "CHARACTER" | "NCHAR" => {
+            arguments.as_deref().and_then(number).map_or(ColumnType::Text, ColumnType::Char)
         }
         "TEXT" | "CLOB" | "" => ColumnType::Text,
         "BLOB" => ColumnType::Binary,

@@ -19,13 +19,15 @@ pub fn type_sql(column: &ColumnDef) -> String {
         ColumnType::Decimal(Some((precision, scale))) => format!("DECIMAL({precision}, {scale})"),
         ColumnType::Decimal(None) => "NUMERIC".into(),
         ColumnType::Varchar(length) => format!("VARCHAR({length})"),
+        ColumnType::Char(length) => format!("CHAR({length})"),
         ColumnType::Text | ColumnType::Json | ColumnType::Uuid => "TEXT".into(),
         ColumnType::Binary => "BLOB".into(),
         ColumnType::Date => "DATE".into(),
         ColumnType::Time => "TIME".into(),
         ColumnType::Timestamp | ColumnType::TimestampTz => "TIMESTAMP".into(),
-        ColumnType::Enum { .. } => "TEXT".into(),
-        ColumnType::Other(name) => name.clone(),
+        ColumnType::Enum { .. } | ColumnType::Set { .. } => "TEXT".into(),
+        ColumnType::Domain { base, .. } => type_sql(&ColumnDef { column_type: (**base).clone(), ..column.clone() }),
+        ColumnType::Native { declared, .. } | ColumnType::Other(declared) => declared.clone(),
     }
 }
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{
-    blocking, busy, target_error, Backend, Capabilities, Catalog, FileLock, IndexDef, MigrationLock, Sink,
+    blocking, busy, target_error, Backend, Capabilities, Catalog, ColumnDef, FileLock, IndexDef, MigrationLock, Sink,
     SourceDatabase, Statement, TableDef, TextRows,
 };
 use crate::connection::Endpoint;
@@ -57,7 +57,7 @@ impl Backend for SqliteBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { runs_sql: true, merges: true, one_integer_type: true, files: false }
+        Capabilities { runs_sql: true, merges: true, one_integer_type: true, files: false, text_forms: false }
     }
 
     fn database(&self) -> Option<Arc<dyn SourceDatabase>> {
@@ -102,6 +102,10 @@ impl Backend for SqliteBackend {
 
     fn create_table_sql(&self, table: &TableDef) -> Result<String> {
         Ok(ddl::create_table(table))
+    }
+
+    fn type_sql(&self, column: &ColumnDef) -> String {
+        ddl::type_sql(column)
     }
 
     fn create_index_sql(&self, table: &str, index: &IndexDef) -> Result<String> {
