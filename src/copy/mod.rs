@@ -100,6 +100,9 @@ pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -
     let existing: Vec<String> = target_catalog.tables.iter().map(|t| t.name.clone()).collect();
     let mut schema = std::mem::take(&mut selection.skipped);
     let mut tables = selection.tables;
+    if !options.schema_only {
+        schema.extend(zero_dates(from.as_ref(), &mut tables, &sources).await?);
+    }
     if options.resume {
         let done = journal::finished(to.as_ref(), source).await?;
         for name in tables.iter().map(|t| &t.name).filter(|name| done.contains(name) && existing.contains(name)) {
@@ -206,6 +209,30 @@ pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -
         schema.extend(create_views(to.as_ref(), views).await);
     }
     Ok(CopyReport { run, schema, ddl: Vec::new() })
+}
+
+/// MySQL's zero dates arrive as NULL: counted per column and reported, and a NOT NULL column
+/// that holds some is created nullable.
+async fn zero_dates(
+    source: &dyn Backend,
+    tables: &mut [TableDef],
+    sources: &std::collections::BTreeMap<String, TableDef>,
+) -> Result<Vec<SchemaObject>> {
+    let mut report = Vec::new();
+    for table in tables.iter_mut() {
+        let Some(original) = sources.get(&table.name) else { continue };
+        for (name, count) in source.zero_dates(original).await? {
+            let Some(at) = original.columns.iter().position(|c| c.name == name) else { continue };
+            let column = &mut table.columns[at];
+            let mut detail = format!("{count} zero dates ('0000-00-00') arrive as NULL");
+            if !column.nullable {
+                column.nullable = true;
+                detail.push_str("; the column is created nullable to hold them");
+            }
+            report.push(SchemaObject::new(&table.name, format!("column {}", column.name), "translated", Some(detail)));
+        }
+    }
+    Ok(report)
 }
 
 /// The table as created before its rows: foreign keys the target can add afterwards are left

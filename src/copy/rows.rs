@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::connection::Endpoint;
-use crate::db::{ColumnType, TableDef};
+use crate::db::{ColumnType, Reading, TableDef};
 use crate::error::{FerryError, Result};
 use crate::incremental::RunOptions;
 use crate::job::{Connection, MigrationPlan, Mode, Plan};
@@ -58,7 +58,10 @@ fn copy_plan(
     let mut from = Connection::new("source", source.clone());
     let to = Connection::new("target", target.clone());
     // A table others inherit from is copied with its own rows: theirs are copied with them.
-    from.own_rows = sources.values().flat_map(|table| table.inherits.clone()).collect();
+    from.reading = Reading {
+        own_rows: sources.values().flat_map(|table| table.inherits.clone()).collect(),
+        zero_dates_as_null: true,
+    };
     let migrations = tables
         .iter()
         .map(|table| MigrationPlan {

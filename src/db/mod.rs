@@ -35,8 +35,8 @@ pub use catalog::{
 };
 pub use lock::{busy, lock_name, FileLock, HeldLock, MigrationLock, NoLock};
 pub use read::{
-    comparison, quote_table, select_sql, time_text, ReadCounter, ReadRequest, SizeEstimate, SourceDatabase, PG_TYPE,
-    TEXT_FORM,
+    comparison, quote_table, select_sql, time_text, ReadCounter, ReadRequest, Reading, SizeEstimate, SourceDatabase,
+    PG_TYPE, TEXT_FORM,
 };
 pub use write::{
     compatible, feed_blocking, instants_as_utc, match_columns, new_table_columns, rejects_schema, LoadSpec, Loaded,
@@ -127,6 +127,12 @@ pub trait Backend: Debug + Send + Sync {
     /// The rows of `sql` with its `?` parameters, every value as text.
     async fn text_rows(&self, _sql: &str, _values: Vec<Option<String>>) -> Result<TextRows> {
         Err(self.runs_no_sql())
+    }
+
+    /// How many zero dates (MySQL's `0000-00-00`, which no other engine has) each date or
+    /// date-time column of `table` holds; only columns that hold some.
+    async fn zero_dates(&self, _table: &TableDef) -> Result<Vec<(String, u64)>> {
+        Ok(Vec::new())
     }
 
     /// Whether `table` exists; never creates anything (a missing SQLite file has no tables).

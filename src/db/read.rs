@@ -4,7 +4,7 @@
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, SchemaRef};
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use datafusion::execution::SendableRecordBatchStream;
@@ -45,6 +45,11 @@ pub trait SourceDatabase: Debug + Send + Sync {
     fn from_table(&self, table: &str, _own_rows: bool) -> String {
         table.split('.').map(|part| self.quote(part)).collect::<Vec<_>>().join(".")
     }
+    /// `quoted`, a date or date-time column, with its zero date (where the engine has one) read as
+    /// NULL; None where the engine has no zero date.
+    fn zero_date_as_null(&self, _quoted: &str) -> Option<String> {
+        None
+    }
     /// Conditions splitting `table` into about `parts` disjoint parts that together hold every
     /// row, to be read at once; empty when the table cannot be split (the default).
     async fn split(&self, _table: &str, _parts: usize) -> Result<Vec<String>> {
@@ -70,6 +75,15 @@ pub const TEXT_FORM: &str = "ferry.read_as_text";
 /// others. Used only while the field still has the Arrow type the source read it as.
 pub const PG_TYPE: &str = "ferry.pg_type";
 
+/// How a whole-database copy reads, where a migration reads otherwise.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reading {
+    /// Tables read without the rows of the tables inheriting from them (those are copied too).
+    pub own_rows: Vec<String>,
+    /// Zero dates read as NULL (the copy counts and reports them) rather than failing the read.
+    pub zero_dates_as_null: bool,
+}
+
 /// What one scan asks of a source.
 #[derive(Clone, Debug)]
 pub struct ReadRequest {
@@ -83,6 +97,8 @@ pub struct ReadRequest {
     pub part_sql: Option<String>,
     /// Only the table's own rows, not those of tables that inherit from it (PostgreSQL's `ONLY`).
     pub own_rows: bool,
+    /// Zero dates (MySQL's `0000-00-00`) read as NULL rather than failing the read.
+    pub zero_dates_as_null: bool,
 }
 
 /// Rows read so far through the tables of one schema: the "read" count and the progress bar.
@@ -107,9 +123,17 @@ pub fn select_sql(database: &dyn SourceDatabase, request: &ReadRequest) -> Strin
         .iter()
         .map(|field| {
             let quoted = database.quote(field.name());
-            match field.metadata().get(TEXT_FORM) {
-                Some(source_type) => database.text_form(&quoted, source_type),
-                None => quoted,
+            let dated = matches!(field.data_type(), DataType::Date32 | DataType::Timestamp(..));
+            let guarded = (request.zero_dates_as_null && dated).then(|| database.zero_date_as_null(&quoted)).flatten();
+            let value = guarded.unwrap_or_else(|| quoted.clone());
+            let value = match field.metadata().get(TEXT_FORM) {
+                Some(source_type) => database.text_form(&value, source_type),
+                None => value,
+            };
+            if value == quoted {
+                value
+            } else {
+                format!("{value} AS {quoted}")
             }
         })
         .collect();

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::connection::Endpoint;
+use crate::db::Reading;
 use crate::error::{FerryError, Result};
 use check_plan::check_all_checks;
 use checks::{check_checks, Check, CheckFile};
@@ -77,14 +78,13 @@ struct MigrationFile {
 pub struct Connection {
     pub name: String,
     pub endpoint: Endpoint,
-    /// Tables read with their own rows only, not those of tables inheriting from them (a copy
-    /// copies those tables too).
-    pub own_rows: Vec<String>,
+    /// How a whole-database copy reads; the default for migrations.
+    pub reading: Reading,
 }
 
 impl Connection {
     pub fn new(name: &str, endpoint: Endpoint) -> Self {
-        Connection { name: name.to_string(), endpoint, own_rows: Vec::new() }
+        Connection { name: name.to_string(), endpoint, reading: Reading::default() }
     }
 }
 

@@ -16,7 +16,7 @@ use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 
 use crate::connection::Endpoint;
-use crate::db::{self, ReadCounter, SourceDatabase};
+use crate::db::{self, ReadCounter, Reading, SourceDatabase};
 use crate::error::{FerryError, Result};
 use crate::job::Connection;
 
@@ -33,7 +33,7 @@ pub async fn schema_provider(
     let endpoint = &connection.endpoint;
     let backend = db::open(endpoint);
     if let Some(database) = backend.database() {
-        return Ok(Arc::new(DatabaseSchema::connect(database, counter).await?.own_rows(connection.own_rows.clone())));
+        return Ok(Arc::new(DatabaseSchema::connect(database, counter).await?.reading(connection.reading.clone())));
     }
     let schema = MemorySchemaProvider::new();
     for (name, table) in backend.files(ctx).await? {
@@ -61,19 +61,18 @@ pub struct DatabaseSchema {
     tables: Vec<String>,
     counter: Arc<ReadCounter>,
     cache: tokio::sync::Mutex<BTreeMap<String, Arc<dyn TableProvider>>>,
-    /// Tables read without the rows of tables inheriting from them.
-    own_rows: Vec<String>,
+    reading: Reading,
 }
 
 impl DatabaseSchema {
     pub async fn connect(database: Arc<dyn SourceDatabase>, counter: Arc<ReadCounter>) -> Result<Self> {
         let tables = database.tables().await?;
-        Ok(DatabaseSchema { database, tables, counter, cache: Default::default(), own_rows: Vec::new() })
+        Ok(DatabaseSchema { database, tables, counter, cache: Default::default(), reading: Reading::default() })
     }
 
-    /// Reads `tables` without the rows of the tables inheriting from them.
-    pub fn own_rows(mut self, tables: Vec<String>) -> Self {
-        self.own_rows = tables;
+    /// Reads as a whole-database copy does.
+    pub fn reading(mut self, reading: Reading) -> Self {
+        self.reading = reading;
         self
     }
 }
@@ -107,7 +106,7 @@ impl SchemaProvider for DatabaseSchema {
         // Only a planning hint: a catalog that cannot say leaves the size unknown.
         let estimate = self.database.estimate(actual).await.unwrap_or_default();
         let table = DatabaseTable::new(self.database.clone(), actual.clone(), schema, estimate, self.counter.clone())
-            .own_rows(self.own_rows.contains(actual));
+            .reading(&self.reading);
         let table: Arc<dyn TableProvider> = Arc::new(table);
         cache.insert(actual.clone(), table.clone());
         Ok(Some(table))

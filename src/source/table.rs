@@ -21,7 +21,7 @@ use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Par
 use datafusion::sql::unparser::Unparser;
 use futures::StreamExt;
 
-use crate::db::{comparison, ReadCounter, ReadRequest, SizeEstimate, SourceDatabase};
+use crate::db::{comparison, ReadCounter, ReadRequest, Reading, SizeEstimate, SourceDatabase};
 
 /// One table of a source database.
 #[derive(Debug)]
@@ -32,6 +32,7 @@ pub struct DatabaseTable {
     estimate: SizeEstimate,
     counter: Arc<ReadCounter>,
     own_rows: bool,
+    zero_dates_as_null: bool,
 }
 
 impl DatabaseTable {
@@ -42,12 +43,22 @@ impl DatabaseTable {
         estimate: SizeEstimate,
         counter: Arc<ReadCounter>,
     ) -> Self {
-        DatabaseTable { database, table, schema, estimate, counter, own_rows: false }
+        DatabaseTable { database, table, schema, estimate, counter, own_rows: false, zero_dates_as_null: false }
     }
 
-    /// Reads only the table's own rows, not those of tables inheriting from it.
-    pub fn own_rows(mut self, own_rows: bool) -> Self {
-        self.own_rows = own_rows;
+    /// Reads as a whole-database copy does.
+    pub fn reading(mut self, reading: &Reading) -> Self {
+        self.own_rows = reading.own_rows.contains(&self.table);
+        self.zero_dates_as_null = reading.zero_dates_as_null;
+        if self.zero_dates_as_null {
+            // A date column may hold a zero date, read as NULL.
+            let fields = self.schema.fields().iter().map(|field| match field.data_type() {
+                DataType::Date32 | DataType::Timestamp(..) => Arc::new(field.as_ref().clone().with_nullable(true)),
+                _ => field.clone(),
+            });
+            self.schema =
+                Arc::new(Schema::new_with_metadata(fields.collect::<Vec<_>>(), self.schema.metadata().clone()));
+        }
         self
     }
 }
@@ -124,6 +135,7 @@ impl TableProvider for DatabaseTable {
             limit,
             part_sql: None,
             own_rows: self.own_rows,
+            zero_dates_as_null: self.zero_dates_as_null,
         };
         // A table is read in parts when the session asks for several and its database can split it.
         let wanted = state.config().target_partitions();

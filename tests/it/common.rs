@@ -74,13 +74,18 @@ impl PgDatabase {
 
     /// Every row of `sql` in PostgreSQL's own text form.
     pub fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        self.try_rows(sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// The rows of `sql`, or PostgreSQL's error message.
+    pub fn try_rows(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, String> {
         let url = self.url.clone();
         let sql = sql.to_string();
         block_on(async move {
             let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
             tokio::spawn(connection);
-            let messages = client.simple_query(&sql).await.unwrap_or_else(|e| panic!("{sql}: {e:?}"));
-            messages
+            let messages = client.simple_query(&sql).await.map_err(|e| format!("{e:?}"))?;
+            Ok(messages
                 .into_iter()
                 .filter_map(|m| match m {
                     tokio_postgres::SimpleQueryMessage::Row(row) => {
@@ -88,7 +93,7 @@ impl PgDatabase {
                     }
                     _ => None,
                 })
-                .collect()
+                .collect())
         })
     }
 }

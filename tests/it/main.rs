@@ -10,6 +10,7 @@ mod cleaning;
 mod cli;
 mod common;
 mod copy;
+mod copy_engines;
 mod copy_pairs;
 mod crash;
 mod deploy;

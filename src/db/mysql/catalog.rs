@@ -217,8 +217,9 @@ fn column_type(
     let unsigned = declared.contains("unsigned");
     match data_type {
         "tinyint" if declared.starts_with("tinyint(1)") => ColumnType::Boolean,
-        "tinyint" | "smallint" if !unsigned => ColumnType::SmallInt,
-        "tinyint" | "smallint" | "mediumint" | "year" => ColumnType::Integer,
+        "tinyint" | "year" => ColumnType::SmallInt,
+        "smallint" if !unsigned => ColumnType::SmallInt,
+        "smallint" | "mediumint" => ColumnType::Integer,
         "int" | "integer" if !unsigned => ColumnType::Integer,
         "int" | "integer" => ColumnType::BigInt,
         "bigint" if !unsigned => ColumnType::BigInt,

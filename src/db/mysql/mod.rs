@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use mysql::prelude::Queryable;
 
 use super::{
-    blocking, busy, lock_name, target_error, Backend, Capabilities, Catalog, CheckDef, ColumnDef, ForeignKeyDef,
-    HeldLock, IndexDef, MigrationLock, Sink, SourceDatabase, Statement, TableDef, TextRows,
+    blocking, busy, lock_name, target_error, Backend, Capabilities, Catalog, CheckDef, ColumnDef, ColumnType,
+    ForeignKeyDef, HeldLock, IndexDef, MigrationLock, Sink, SourceDatabase, Statement, TableDef, TextRows,
 };
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
@@ -96,6 +96,30 @@ impl Backend for MysqlBackend {
 
     fn add_check_sql(&self, table: &str, check: &CheckDef) -> Option<String> {
         Some(ddl::add_check(table, check))
+    }
+
+    async fn zero_dates(&self, table: &TableDef) -> Result<Vec<(String, u64)>> {
+        let dated: Vec<&ColumnDef> = table
+            .columns
+            .iter()
+            .filter(|c| {
+                matches!(c.column_type.portable(), ColumnType::Date | ColumnType::Timestamp | ColumnType::TimestampTz)
+            })
+            .collect();
+        if dated.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sums: Vec<String> =
+            dated.iter().map(|c| format!("COALESCE(SUM({} = 0), 0)", ddl::quote(&c.name))).collect();
+        let sql = format!("SELECT {} FROM {}", sums.join(", "), ddl::quote_table(&table.name));
+        let rows = self.text_rows(&sql, Vec::new()).await?;
+        let counts = rows.into_iter().next().unwrap_or_default();
+        Ok(dated
+            .iter()
+            .zip(counts)
+            .filter_map(|(column, count)| Some((column.name.clone(), count?.parse::<u64>().ok()?)))
+            .filter(|(_, count)| *count > 0)
+            .collect())
     }
 
     fn type_sql(&self, column: &ColumnDef) -> String {

@@ -178,11 +178,15 @@ impl SourceDatabase for MysqlSource {
 
     fn text_form(&self, quoted: &str, source_type: &str) -> String {
         match source_type {
-            "bit" => format!("CAST({quoted} + 0 AS CHAR) AS {quoted}"),
+            "bit" => format!("CAST({quoted} + 0 AS CHAR)"),
             // Seconds since the epoch, whatever the session's time zone; 0 is the zero timestamp.
-            "timestamp" => format!("CAST(UNIX_TIMESTAMP({quoted}) AS CHAR) AS {quoted}"),
-            _ => format!("CAST({quoted} AS CHAR) AS {quoted}"),
+            "timestamp" => format!("CAST(UNIX_TIMESTAMP({quoted}) AS CHAR)"),
+            _ => format!("CAST({quoted} AS CHAR)"),
         }
+    }
+
+    fn zero_date_as_null(&self, quoted: &str) -> Option<String> {
+        Some(format!("IF({quoted} = 0, NULL, {quoted})"))
     }
 
     fn unparser_dialect(&self) -> Box<dyn UnparserDialect> {

@@ -1,0 +1,164 @@
+//! `ferry copy` of what one engine has and the others lack: MySQL's zero dates, SET, YEAR,
+//! FULLTEXT indexes and CHECKs; PostgreSQL's table inheritance, domains, char(n), arrays and
+//! GiST indexes. Within one engine they are made again as they were; across engines each
+//! becomes its documented counterpart and is reported. The expected values are the servers' own.
+
+use ferry::copy::{copy, CopyOptions, CopyReport};
+
+use crate::common::{MysqlDatabase, PgDatabase};
+
+const MYSQL_SOURCE: &str = "SET SESSION sql_mode = '';
+CREATE TABLE film (id SMALLINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, code CHAR(4) NOT NULL, released YEAR,
+  features SET('Trailers', 'Deleted Scenes') DEFAULT NULL, added DATE NOT NULL, seen DATETIME NULL,
+  title VARCHAR(100) NOT NULL, blurb TEXT, rating TINYINT UNSIGNED, CONSTRAINT rating_range CHECK (rating <= 10),
+  FULLTEXT INDEX film_text (title, blurb));
+INSERT INTO film (code, released, features, added, seen, title, blurb, rating) VALUES
+  ('ab', 2006, 'Trailers,Deleted Scenes', '0000-00-00', '0000-00-00 00:00:00', 'Academy', 'A drama', 7),
+  ('cd  ', NULL, '', '2020-01-02', '2020-01-02 03:04:05', 'Ace', NULL, NULL)";
+
+/// The copy's report, after checking every table was loaded and reconciled.
+async fn copied(source: &ferry::connection::Endpoint, target: &ferry::connection::Endpoint) -> CopyReport {
+    let report = copy(source, target, &CopyOptions { workers: 2, ..Default::default() }).await.unwrap();
+    assert_eq!(report.run.error, None, "{}", report.text());
+    assert!(report.schema.iter().all(|o| o.status != "failed"), "{}", report.text());
+    report
+}
+
+fn details(report: &CopyReport, status: &str) -> Vec<String> {
+    report
+        .schema
+        .iter()
+        .filter(|o| o.status == status)
+        .map(|o| format!("{} {}: {}", o.table, o.object, o.detail.clone().unwrap_or_default()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_zero_dates_sets_and_years_into_postgres() {
+    let (source, target) = (MysqlDatabase::new(), PgDatabase::new());
+    source.execute(MYSQL_SOURCE);
+    let report = copied(&source.endpoint(), &target.endpoint()).await;
+    let translated = details(&report, "translated");
+    for expected in [
+        "film column added: 1 zero dates ('0000-00-00') arrive as NULL; the column is created nullable to hold them",
+        "film column seen: 1 zero dates ('0000-00-00') arrive as NULL",
+        "film column code: code char(4) -> varchar(4): char(n) keeps its padding only within one engine",
+    ] {
+        assert!(translated.iter().any(|t| t == expected), "{expected} not in {translated:#?}");
+    }
+    let skipped = details(&report, "skipped");
+    assert!(skipped.iter().any(|s| s.starts_with("film index film_text: this index is MySQL's")), "{skipped:#?}");
+    assert!(
+        skipped.iter().any(|s| s.starts_with("film check rating_range: a CHECK constraint is MySQL's")),
+        "{skipped:#?}"
+    );
+    let rows = target.rows("SELECT id, code, released, features, added, seen, rating FROM film ORDER BY id");
+    let expected = [
+        ["1", "ab", "2006", "Trailers,Deleted Scenes"].map(Some).into_iter().chain([None, None, Some("7")]).collect(),
+        vec![Some("2"), Some("cd"), None, Some(""), Some("2020-01-02"), Some("2020-01-02 03:04:05"), None],
+    ];
+    let expected: Vec<Vec<Option<String>>> =
+        expected.iter().map(|row: &Vec<Option<&str>>| row.iter().map(|v| v.map(str::to_string)).collect()).collect();
+    assert_eq!(rows, expected);
+    let types = target.rows(
+        "SELECT attname, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute \
+         WHERE attrelid = 'film'::regclass AND attnum > 0 ORDER BY attnum",
+    );
+    let types: Vec<String> = types.iter().map(|r| r.iter().flatten().cloned().collect::<Vec<_>>().join(" ")).collect();
+    assert_eq!(
+        types,
+        [
+            "id integer t",
+            "code character varying(4) t",
+            "released smallint f",
+            "features text f",
+            "added date f",
+            "seen timestamp without time zone f",
+            "title character varying(100) t",
+            "blurb text f",
+            "rating smallint f",
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_to_mysql_keeps_its_own_types_indexes_and_checks() {
+    let (source, target) = (MysqlDatabase::new(), MysqlDatabase::new());
+    source.execute(MYSQL_SOURCE);
+    copied(&source.endpoint(), &target.endpoint()).await;
+    let columns = "SELECT column_name, column_type FROM information_schema.columns \
+                   WHERE table_schema = DATABASE() AND table_name = 'film' AND column_name NOT IN ('added', 'seen') \
+                   ORDER BY ordinal_position";
+    assert_eq!(target.rows(columns), source.rows(columns));
+    let indexes = "SELECT index_name, index_type, column_name FROM information_schema.statistics \
+                   WHERE table_schema = DATABASE() AND table_name = 'film' ORDER BY 1, seq_in_index";
+    assert_eq!(target.rows(indexes), source.rows(indexes));
+    let checks = "SELECT constraint_name, check_clause FROM information_schema.check_constraints \
+                  WHERE constraint_schema = DATABASE() AND table_name = 'film' ORDER BY 1";
+    assert_eq!(target.rows(checks), source.rows(checks));
+    assert_eq!(target.rows(checks).len(), 1);
+    let values = "SELECT id, code, released, features, title, blurb, rating FROM film ORDER BY id";
+    assert_eq!(target.rows(values), source.rows(values));
+    // The zero dates are the one change, and the report says so.
+    let dates = target.rows("SELECT id, added, seen FROM film ORDER BY id");
+    assert_eq!(dates[0], [Some("1".to_string()), None, None]);
+}
+
+const POSTGRES_SOURCE: &str = "CREATE DOMAIN year AS integer CHECK (VALUE >= 1901 AND VALUE <= 2155);
+CREATE TABLE payment (id SERIAL PRIMARY KEY, amount NUMERIC(5, 2) NOT NULL, paid TIMESTAMP NOT NULL);
+CREATE TABLE payment_2007 (CHECK (paid >= '2007-01-01' AND paid < '2008-01-01')) INHERITS (payment);
+CREATE TABLE film (id INTEGER PRIMARY KEY, code CHAR(4), released year, features TEXT[], words TSVECTOR);
+CREATE INDEX film_words ON film USING gist (words);
+INSERT INTO payment (amount, paid) VALUES (1.50, '2006-05-06 07:08:09');
+INSERT INTO payment_2007 (amount, paid) VALUES (2.99, '2007-02-03 04:05:06'), (0.99, '2007-03-04 05:06:07');
+INSERT INTO film VALUES (1, 'ab', 2006, '{Trailers,\"Deleted Scenes\"}', 'academy:1 dinosaur:2'), (2, NULL, NULL, NULL, NULL)";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_inheritance_and_domains_within_postgres() {
+    let (source, target) = (PgDatabase::new(), PgDatabase::new());
+    source.rows(POSTGRES_SOURCE);
+    let report = copied(&source.endpoint(), &target.endpoint()).await;
+    let loaded: Vec<(&str, u64)> = report.run.migrations.iter().map(|m| (m.name.as_str(), m.rows_loaded)).collect();
+    assert_eq!(loaded, [("film", 2), ("payment", 1), ("payment_2007", 2)]);
+    // Inheritance is made again: the parent shows its children's rows, none twice.
+    for sql in [
+        "SELECT id, amount, paid FROM payment ORDER BY id",
+        "SELECT id, amount FROM ONLY payment ORDER BY id",
+        "SELECT id, code, released, features, words FROM film ORDER BY id",
+        "SELECT inhrelid::regclass::text, inhparent::regclass::text FROM pg_inherits",
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'c' ORDER BY 1",
+        "SELECT indexdef FROM pg_indexes WHERE indexname = 'film_words'",
+        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'film'::regclass AND attnum > 0 ORDER BY attnum",
+    ] {
+        assert_eq!(target.rows(sql), source.rows(sql), "{sql}");
+    }
+    assert_eq!(target.rows("SELECT count(*) FROM payment"), [[Some("3".to_string())]]);
+    // The domain keeps its check.
+    let error = target.try_rows("INSERT INTO film (id, released) VALUES (3, 1800)").unwrap_err();
+    assert!(error.contains("violates check constraint"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_inheritance_and_domains_into_mysql() {
+    let (source, target) = (PgDatabase::new(), MysqlDatabase::new());
+    source.rows(POSTGRES_SOURCE);
+    let report = copied(&source.endpoint(), &target.endpoint()).await;
+    // Each table holds its own rows: the parent's are not copied again with its children's.
+    assert_eq!(target.rows("SELECT id, amount FROM payment"), [[Some("1".to_string()), Some("1.50".to_string())]]);
+    assert_eq!(target.rows("SELECT count(*) FROM payment_2007"), [[Some("2".to_string())]]);
+    let translated = details(&report, "translated");
+    for expected in [
+        "payment_2007 inherits payment: MySQL has no table inheritance: these rows are copied here, not into `payment`",
+        "film column released: released domain year -> INT: a domain is PostgreSQL's; its checks are not copied: CHECK (((VALUE >= 1901) AND (VALUE <= 2155)))",
+        "film column features: features text[] -> LONGTEXT: `text[]` has no counterpart in MySQL; its text form is kept",
+    ] {
+        assert!(translated.iter().any(|t| t == expected), "{expected} not in {translated:#?}");
+    }
+    let rows = target.rows("SELECT id, code, released, features, words FROM film ORDER BY id");
+    let first: Vec<Option<String>> = ["1", "ab  ", "2006", "{Trailers,\"Deleted Scenes\"}", "'academy':1 'dinosaur':2"]
+        .map(|v| Some(v.to_string()))
+        .to_vec();
+    assert_eq!(rows[0], first);
+    let skipped = details(&report, "skipped");
+    assert!(skipped.iter().any(|s| s.starts_with("film index film_words: this index is PostgreSQL's")), "{skipped:#?}");
+}
