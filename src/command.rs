@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::incremental::RunOptions;
 use crate::job::{Overrides, Plan};
 use crate::report::RunReport;
-use crate::run::{run_with, Progress};
+use crate::run::Progress;
 
 pub const EXIT_CHECKS_FAILED: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
@@ -57,7 +57,7 @@ async fn run_command(args: RunArgs) -> Result<ExitCode> {
     let partitions = args.partitions.map(|n| crate::job::check_partitions(n, "--partitions")).transpose()?;
     let options =
         RunOptions { full_refresh: args.full_refresh, from: args.from, to: args.to, run_id: None, partitions };
-    let report = run_with(&plan, &args.migrations, &options, Progress::Auto).await?;
+    let report = crate::copy::run_job(&plan, &args.migrations, &options, Progress::Auto).await?;
     if let Some(path) = &args.output.junit {
         let suites: Vec<_> = report.migrations.iter().map(|m| (m.name.clone(), m.checks.clone())).collect();
         write_junit(path, &suites)?;
@@ -120,7 +120,22 @@ async fn reconcile_command(args: ReconcileArgs) -> Result<ExitCode> {
 
 async fn check_command(args: CheckArgs) -> Result<ExitCode> {
     let plan = load_plan(&args.job)?;
-    let report = crate::check::check_targets(&plan, &args.migrations).await?;
+    let copies: Vec<_> =
+        plan.copies.iter().filter(|c| args.migrations.is_empty() || args.migrations.contains(&c.name)).collect();
+    let migrations: Vec<String> = match args.migrations.is_empty() {
+        true => Vec::new(),
+        false => args.migrations.iter().filter(|name| !copies.iter().any(|c| &&c.name == name)).cloned().collect(),
+    };
+    let mut report = crate::check::CheckReport {
+        checked_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        tables: Vec::new(),
+    };
+    for copy in copies {
+        report.tables.extend(crate::copy::verify(copy).await?);
+    }
+    if args.migrations.is_empty() || !migrations.is_empty() {
+        report.tables.extend(crate::check::check_targets(&plan, &migrations).await?.tables);
+    }
     if let Some(path) = &args.output.junit {
         let suites: Vec<_> = report.tables.iter().map(|t| (t.migration.clone(), t.checks.clone())).collect();
         write_junit(path, &suites)?;

@@ -23,6 +23,43 @@ pub struct RunReport {
     pub error: Option<String>,
     /// Who has to act on the error: `input`, `busy`, `unavailable` or `failure`.
     pub error_kind: Option<ErrorKind>,
+    /// What the run's copies did with each schema object (none without copies).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub schema: Vec<SchemaObject>,
+}
+
+/// One schema object of a copy (`ferry copy`, a job's `[[copies]]`) and what happened to it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SchemaObject {
+    pub table: String,
+    /// `table`, `column <name>`, `index <name>`, `check <name>`, `foreign key <name>`,
+    /// `identity <column>`, `view`.
+    pub object: String,
+    /// `created`, `planned` (dry run), `translated` (made otherwise, said why), `skipped`, `failed`.
+    pub status: &'static str,
+    pub detail: Option<String>,
+}
+
+impl SchemaObject {
+    pub fn new(table: &str, object: String, status: &'static str, detail: Option<String>) -> Self {
+        SchemaObject { table: table.to_string(), object, status, detail }
+    }
+}
+
+/// A count per status, then one line per schema object that was not simply created.
+pub fn schema_lines(schema: &[SchemaObject]) -> String {
+    let count = |status: &str| schema.iter().filter(|o| o.status == status).count();
+    let counts: Vec<String> = ["created", "planned", "translated", "skipped", "failed"]
+        .iter()
+        .filter(|status| count(status) > 0)
+        .map(|status| format!("{} {status}", count(status)))
+        .collect();
+    let mut out = format!("schema objects: {}\n", if counts.is_empty() { "none".into() } else { counts.join(", ") });
+    for object in schema.iter().filter(|o| o.status != "created") {
+        let detail = object.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
+        out.push_str(&format!("  {} {} {}{detail}\n", object.table, object.object, object.status));
+    }
+    out
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -182,6 +219,9 @@ impl RunReport {
                 m.target
             );
         }
+        if !self.schema.is_empty() {
+            out.push_str(&schema_lines(&self.schema));
+        }
         out
     }
 
@@ -243,6 +283,7 @@ mod tests {
 
     fn report(migrations: Vec<MigrationReport>) -> RunReport {
         RunReport {
+            schema: Vec::new(),
             run_id: "r".into(),
             started_at: "2026-01-01T00:00:00Z".into(),
             migrations,

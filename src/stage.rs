@@ -66,5 +66,5 @@ pub async fn stage(plan: &Plan, names: &[String], to: &str, from: &str) -> Resul
     }
     let mut connections = plan.connections.clone();
     connections.insert(stage.name.clone(), stage);
-    run(&Plan { connections, migrations }, &[], Progress::Auto).await
+    run(&Plan { connections, migrations, copies: Vec::new() }, &[], Progress::Auto).await
 }

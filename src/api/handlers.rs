@@ -102,8 +102,8 @@ pub async fn start_run(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    let Some(migration) = state.plan.migrations.iter().find(|m| m.name == name) else {
-        let known: Vec<&str> = state.plan.migrations.iter().map(|m| m.name.as_str()).collect();
+    if state.plan.target_of(&name).is_none() {
+        let known = state.plan.names();
         return error_body(
             StatusCode::NOT_FOUND,
             format!("the job defines no migration `{}`; it defines: {}", clip(&name), known.join(", ")),
@@ -137,7 +137,8 @@ pub async fn start_run(
     };
     let options =
         RunOptions { full_refresh: body.full_refresh, from: body.from, to: body.to, run_id: None, partitions: None };
-    if let Err(error) = options.check(&[migration]) {
+    let migration = state.plan.migrations.iter().find(|m| m.name == name);
+    if let Err(error) = options.check(&migration.into_iter().collect::<Vec<_>>()) {
         return error_body(StatusCode::UNPROCESSABLE_ENTITY, error.to_string());
     }
     match state.registry.start(&state, &name, options) {
@@ -177,7 +178,18 @@ pub async fn migrations(State(state): State<Arc<AppState>>) -> Response {
             })
         })
         .collect();
-    Json(list).into_response()
+    let copies = state.plan.copies.iter().map(|c| {
+        serde_json::json!({
+            "name": c.name,
+            "source": c.source.endpoint.masked(),
+            "target": c.target.endpoint.masked(),
+            "mode": "copy",
+            "tables": c.options.tables,
+            "exclude": c.options.exclude,
+            "running_run_id": state.registry.running(&c.name),
+        })
+    });
+    Json(copies.chain(list).collect::<Vec<_>>()).into_response()
 }
 
 pub async fn list_runs(State(state): State<Arc<AppState>>) -> Response {

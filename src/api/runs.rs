@@ -10,10 +10,11 @@ use serde::Serialize;
 
 use super::history::{mark_interrupted, record, running_elsewhere, stored, StoredRun};
 use super::AppState;
+use crate::copy::run_job;
 use crate::error::ErrorKind;
 use crate::incremental::RunOptions;
 use crate::report::RunReport;
-use crate::run::{new_run_id, run_with, Progress};
+use crate::run::{new_run_id, Progress};
 
 /// A run as the API shows it.
 #[derive(Clone, Debug, Serialize)]
@@ -113,7 +114,7 @@ impl Registry {
             let started = Instant::now();
             state.remember(&view).await;
             let outcome =
-                run_with(&state.plan, std::slice::from_ref(&name), &options, Progress::Counter(rows.clone())).await;
+                run_job(&state.plan, std::slice::from_ref(&name), &options, Progress::Counter(rows.clone())).await;
             let mut finished = finish(view, outcome, rows.load(Ordering::Relaxed));
             state.settle(&mut finished).await;
             let (loaded, rejected) = finished
@@ -196,8 +197,8 @@ impl AppState {
     /// After a run: a run that held the lock retires the runs its target still records as
     /// running (their processes died); a run that found the lock taken names the holder's run.
     async fn settle(&self, run: &mut RunView) {
-        let Some(migration) = self.plan.migrations.iter().find(|m| m.name == run.migration) else { return };
-        let target = &migration.target.endpoint;
+        let Some(target) = self.plan.target_of(&run.migration) else { return };
+        let target = &target.endpoint;
         let outcome = match run.error_kind {
             Some(ErrorKind::Busy) => match running_elsewhere(target, &run.migration, &run.id).await {
                 Ok(other) => {
@@ -216,7 +217,7 @@ impl AppState {
 
     /// Writes a run into its migration's target (best effort: a failure is logged).
     async fn remember(&self, run: &RunView) {
-        let Some(migration) = self.plan.migrations.iter().find(|m| m.name == run.migration) else { return };
+        let Some(target) = self.plan.target_of(&run.migration) else { return };
         let stored = StoredRun {
             id: run.id.clone(),
             migration: run.migration.clone(),
@@ -225,7 +226,7 @@ impl AppState {
             finished_at: run.finished_at.clone(),
             report: run.report.as_ref().map(|r| r.to_string()),
         };
-        if let Err(error) = record(&migration.target.endpoint, &stored).await {
+        if let Err(error) = record(&target.endpoint, &stored).await {
             tracing::warn!(run = %run.id, %error, "could not record the run in _ferry_runs");
         }
     }
@@ -233,9 +234,10 @@ impl AppState {
     /// The targets the job's migrations write to, once each.
     fn targets(&self) -> Vec<crate::connection::Endpoint> {
         let mut targets = Vec::new();
-        for migration in &self.plan.migrations {
-            if !targets.contains(&migration.target.endpoint) {
-                targets.push(migration.target.endpoint.clone());
+        for name in self.plan.names() {
+            let Some(target) = self.plan.target_of(name) else { continue };
+            if !targets.contains(&target.endpoint) {
+                targets.push(target.endpoint.clone());
             }
         }
         targets

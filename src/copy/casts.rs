@@ -6,66 +6,7 @@ use std::collections::BTreeSet;
 
 use crate::db::{ColumnType, TableDef};
 use crate::error::{FerryError, Result};
-
-/// One rule, parsed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Cast {
-    /// As written, for messages.
-    pub rule: String,
-    /// `table.column`, or a source type as its catalog declares it (compared ignoring case).
-    pub subject: String,
-    pub column_type: ColumnType,
-}
-
-/// Parses `SUBJECT=TYPE` rules.
-pub fn parse(rules: &[String]) -> Result<Vec<Cast>> {
-    rules
-        .iter()
-        .map(|rule| {
-            let (subject, type_name) = rule.rsplit_once('=').ok_or_else(|| {
-                FerryError::Job(format!("--cast `{rule}`: write TABLE.COLUMN=TYPE or SOURCE_TYPE=TYPE"))
-            })?;
-            let column_type = portable(type_name).ok_or_else(|| {
-                FerryError::Job(format!(
-                    "--cast `{rule}`: `{}` is not a type ferry writes; use boolean, smallint, integer, bigint, real, \
-                     double, decimal(p, s), varchar(n), text, binary, date, time, timestamp, timestamptz, json or uuid",
-                    type_name.trim()
-                ))
-            })?;
-            Ok(Cast { rule: rule.clone(), subject: subject.trim().to_string(), column_type })
-        })
-        .collect()
-}
-
-/// A portable type from its name.
-fn portable(text: &str) -> Option<ColumnType> {
-    let lower = text.trim().to_ascii_lowercase();
-    let (base, arguments) = match lower.split_once('(') {
-        Some((base, rest)) => (base.trim(), Some(rest.trim_end_matches(')').to_string())),
-        None => (lower.as_str(), None),
-    };
-    let numbers: Vec<u32> = arguments.iter().flat_map(|a| a.split(',')).filter_map(|n| n.trim().parse().ok()).collect();
-    Some(match (base, numbers.as_slice()) {
-        ("boolean" | "bool", []) => ColumnType::Boolean,
-        ("smallint", []) => ColumnType::SmallInt,
-        ("integer" | "int", []) => ColumnType::Integer,
-        ("bigint", []) => ColumnType::BigInt,
-        ("real" | "float", []) => ColumnType::Real,
-        ("double" | "double precision", []) => ColumnType::Double,
-        ("decimal" | "numeric", [p, s]) if *p <= 76 && s <= p => ColumnType::Decimal(Some((*p as u8, *s as i8))),
-        ("decimal" | "numeric", []) => ColumnType::Decimal(None),
-        ("varchar", [n]) => ColumnType::Varchar(*n),
-        ("text", []) => ColumnType::Text,
-        ("binary" | "bytea" | "blob", []) => ColumnType::Binary,
-        ("date", []) => ColumnType::Date,
-        ("time", []) => ColumnType::Time,
-        ("timestamp" | "datetime", []) => ColumnType::Timestamp,
-        ("timestamptz", []) => ColumnType::TimestampTz,
-        ("json", []) => ColumnType::Json,
-        ("uuid", []) => ColumnType::Uuid,
-        _ => return None,
-    })
-}
+pub use crate::job::copies::Cast;
 
 /// Gives the columns their cast types; returns the (table, column) pairs whose values the copy's
 /// query converts. A `table.column` rule that names no copied column is an error.
@@ -110,24 +51,5 @@ pub fn sql_type(column_type: &ColumnType) -> String {
         ColumnType::Timestamp => "TIMESTAMP".into(),
         ColumnType::TimestampTz => "TIMESTAMP WITH TIME ZONE".into(),
         _ => "VARCHAR".into(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rules_name_columns_or_types() {
-        let rules =
-            ["Track.Bytes=bigint".to_string(), "tinyint(1) = smallint".to_string(), "point=varchar(40)".to_string()];
-        let casts = parse(&rules).unwrap();
-        assert_eq!((casts[0].subject.as_str(), &casts[0].column_type), ("Track.Bytes", &ColumnType::BigInt));
-        assert_eq!(casts[1].column_type, ColumnType::SmallInt);
-        assert_eq!(casts[2].column_type, ColumnType::Varchar(40));
-        let error = parse(&["a.b=int8".to_string()]).unwrap_err().to_string();
-        assert!(error.starts_with("--cast `a.b=int8`: `int8` is not a type ferry writes"), "{error}");
-        let error = parse(&["nothing".to_string()]).unwrap_err().to_string();
-        assert_eq!(error, "--cast `nothing`: write TABLE.COLUMN=TYPE or SOURCE_TYPE=TYPE");
     }
 }

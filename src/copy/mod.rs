@@ -5,42 +5,25 @@
 //! identity columns set past the copied rows.
 
 mod casts;
+mod job;
 mod journal;
 mod names;
 mod plan;
 mod rows;
+mod verify;
 
-pub use names::Names;
-pub use plan::{glob_matches, IfExists, SchemaObject};
+pub use crate::job::copies::{CopyOptions, IfExists, Names};
+pub use crate::report::SchemaObject;
+pub use job::run_job;
+pub use plan::glob_matches;
+pub use verify::verify;
 
 use crate::connection::Endpoint;
-use crate::db::{self, Backend, TableDef, ViewDef};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::db::{self, Backend, Catalog, TableDef, ViewDef};
 use crate::error::{FerryError, Result};
 use crate::report::RunReport;
-
-/// What a copy is asked to do.
-#[derive(Clone, Debug, Default)]
-pub struct CopyOptions {
-    /// Globs of the tables to copy (all when empty).
-    pub tables: Vec<String>,
-    /// Globs of tables to leave out.
-    pub exclude: Vec<String>,
-    pub if_exists: IfExists,
-    /// Create the tables, indexes and keys; move no rows.
-    pub schema_only: bool,
-    /// Move rows into tables that exist already; create nothing.
-    pub data_only: bool,
-    /// Say what would be done; touch nothing.
-    pub dry_run: bool,
-    /// Tables loaded at once (at least 1).
-    pub workers: usize,
-    /// The target's names: as the source's, or folded.
-    pub names: Names,
-    /// Go on with the tables an earlier copy from the same source did not load and reconcile.
-    pub resume: bool,
-    /// `TABLE.COLUMN=TYPE` or `SOURCE_TYPE=TYPE`: other types in the target.
-    pub casts: Vec<String>,
-}
 
 /// What a copy did: the rows, per table as a run reports them, and the schema objects.
 #[derive(Debug, serde::Serialize)]
@@ -56,21 +39,7 @@ impl CopyReport {
     /// The run's table, then one line per schema object that was not simply created.
     pub fn text(&self) -> String {
         let mut out = if self.run.migrations.is_empty() { String::new() } else { self.run.table() };
-        let count = |status: &str| self.schema.iter().filter(|o| o.status == status).count();
-        let counts: Vec<String> = ["created", "planned", "skipped", "failed"]
-            .iter()
-            .filter(|status| count(status) > 0)
-            .map(|status| format!("{} {status}", count(status)))
-            .collect();
-        out.push_str(&format!(
-            "schema objects: {}\n",
-            if counts.is_empty() { "none".into() } else { counts.join(", ") }
-        ));
-        let others: Vec<&SchemaObject> = self.schema.iter().filter(|o| o.status != "created").collect();
-        for object in others {
-            let detail = object.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
-            out.push_str(&format!("  {} {} {}{detail}\n", object.table, object.object, object.status));
-        }
+        out.push_str(&crate::report::schema_lines(&self.schema));
         for statement in &self.ddl {
             out.push_str(&format!("{statement};\n"));
         }
@@ -87,19 +56,10 @@ pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -
     if let Some(database) = from.database() {
         database.tables().await?; // a source that cannot be read says so here, before anything is written
     }
-    let catalog = from.catalog().await?;
-    if catalog.tables.is_empty() {
-        return Err(FerryError::Job(format!("`{source}` has no tables to copy")));
-    }
-    let casts = casts::parse(&options.casts)?;
-    let mut selection = plan::select(&catalog, from.as_ref(), &options.tables, &options.exclude)?;
-    let mut converted = casts::apply(&mut selection.tables, &casts)?;
-    plan::translate(&mut selection, from.as_ref(), to.as_ref(), &mut converted, options.names == Names::Keep)?;
-    let sources = names::rename(&mut selection.tables, options.names)?;
+    let Chosen { catalog, tables, sources, converted, skipped } = choose(from.as_ref(), to.as_ref(), options).await?;
+    let (mut tables, mut schema) = (tables, skipped);
     let target_catalog = to.catalog().await?;
     let existing: Vec<String> = target_catalog.tables.iter().map(|t| t.name.clone()).collect();
-    let mut schema = std::mem::take(&mut selection.skipped);
-    let mut tables = selection.tables;
     if !options.schema_only {
         schema.extend(zero_dates(from.as_ref(), &mut tables, &sources).await?);
     }
@@ -211,12 +171,39 @@ pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -
     Ok(CopyReport { run, schema, ddl: Vec::new() })
 }
 
+/// The tables a copy chooses, each as the target gets it.
+struct Chosen {
+    catalog: Catalog,
+    /// As the target names them, referenced tables first.
+    tables: Vec<TableDef>,
+    /// Each table as the source has it, by its name in the target.
+    sources: BTreeMap<String, TableDef>,
+    /// (table, column) pairs the copy's query converts.
+    converted: BTreeSet<(String, String)>,
+    /// What is not made as it was, and why.
+    skipped: Vec<SchemaObject>,
+}
+
+/// Reads the source's catalog and chooses and translates its tables; writes nothing.
+async fn choose(from: &dyn Backend, to: &dyn Backend, options: &CopyOptions) -> Result<Chosen> {
+    let catalog = from.catalog().await?;
+    if catalog.tables.is_empty() {
+        return Err(FerryError::Job(format!("`{}` has no tables to copy", from.endpoint())));
+    }
+    let casts = crate::job::copies::parse_casts(&options.casts)?;
+    let mut selection = plan::select(&catalog, from, &options.tables, &options.exclude)?;
+    let mut converted = casts::apply(&mut selection.tables, &casts)?;
+    plan::translate(&mut selection, from, to, &mut converted, options.names == Names::Keep)?;
+    let sources = names::rename(&mut selection.tables, options.names)?;
+    Ok(Chosen { catalog, tables: selection.tables, sources, converted, skipped: selection.skipped })
+}
+
 /// MySQL's zero dates arrive as NULL: counted per column and reported, and a NOT NULL column
 /// that holds some is created nullable.
 async fn zero_dates(
     source: &dyn Backend,
     tables: &mut [TableDef],
-    sources: &std::collections::BTreeMap<String, TableDef>,
+    sources: &BTreeMap<String, TableDef>,
 ) -> Result<Vec<SchemaObject>> {
     let mut report = Vec::new();
     for table in tables.iter_mut() {
@@ -329,5 +316,6 @@ pub(crate) fn empty_run() -> RunReport {
         migrations: Vec::new(),
         error: None,
         error_kind: None,
+        schema: Vec::new(),
     }
 }

@@ -5,49 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::db::{ColumnType, TableDef};
 use crate::error::{FerryError, Result};
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum Names {
-    /// As the source spells them (quoted where needed).
-    #[default]
-    Keep,
-    /// Lower case: `InvoiceLine` -> `invoiceline`.
-    Lower,
-    /// Snake case: `InvoiceLine` -> `invoice_line`, `HTTPServer` -> `http_server`.
-    Snake,
-}
-
-impl Names {
-    pub fn fold(self, name: &str) -> String {
-        match self {
-            Names::Keep => name.to_string(),
-            Names::Lower => name.to_lowercase(),
-            Names::Snake => snake(name),
-        }
-    }
-}
-
-fn snake(name: &str) -> String {
-    let chars: Vec<char> = name.chars().collect();
-    let mut out = String::with_capacity(name.len() + 4);
-    for (i, &c) in chars.iter().enumerate() {
-        let previous = i.checked_sub(1).map(|p| chars[p]);
-        let next = chars.get(i + 1).copied();
-        let boundary = c.is_uppercase()
-            && previous.is_some_and(|p| {
-                p.is_lowercase() || p.is_ascii_digit() || (p.is_uppercase() && next.is_some_and(char::is_lowercase))
-            });
-        if boundary && !out.ends_with('_') {
-            out.push('_');
-        }
-        match c {
-            ' ' | '-' if !out.ends_with('_') => out.push('_'),
-            ' ' | '-' => {}
-            c => out.extend(c.to_lowercase()),
-        }
-    }
-    out
-}
+pub use crate::job::copies::Names;
 
 /// Renames the tables in place; returns each table as the source has it, by its new name. Two
 /// names that fold to one are an error naming both.

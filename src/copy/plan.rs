@@ -6,36 +6,7 @@ use std::collections::BTreeSet;
 
 use crate::db::{Backend, Catalog, ColumnType, TableDef, ViewDef};
 use crate::error::{FerryError, Result};
-
-/// What to do with a chosen table the target already has.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum IfExists {
-    /// Refuse the copy, naming the tables, before anything is written.
-    #[default]
-    Fail,
-    /// Drop them and copy them anew.
-    Replace,
-    /// Leave them as they are and copy the others.
-    Skip,
-}
-
-/// One schema object of the copy and what happened to it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct SchemaObject {
-    pub table: String,
-    /// `table`, `index <name>`, `foreign key <name>`, `identity <column>`.
-    pub object: String,
-    /// `created`, `planned` (dry run), `skipped`, `failed`.
-    pub status: &'static str,
-    pub detail: Option<String>,
-}
-
-impl SchemaObject {
-    pub fn new(table: &str, object: String, status: &'static str, detail: Option<String>) -> Self {
-        SchemaObject { table: table.to_string(), object, status, detail }
-    }
-}
+pub use crate::report::SchemaObject;
 
 /// The tables to copy, in the source catalog's order, and what was left out and why.
 pub struct Selection {

@@ -25,9 +25,10 @@ pub async fn move_rows(
     let plan = copy_plan(source, target, tables, sources, converted);
     let options = RunOptions { run_id: Some(crate::run::new_run_id()), ..Default::default() };
     // Each table on a task of its own, so that their CPU work runs on as many cores.
-    let runs: Vec<_> = futures::stream::iter(tables.iter())
-        .map(|table| {
-            let (plan, options, name) = (plan.clone(), options.clone(), table.name.clone());
+    let names: Vec<String> = tables.iter().map(|table| table.name.clone()).collect();
+    let runs: Vec<_> = futures::stream::iter(names)
+        .map(|name| {
+            let (plan, options) = (plan.clone(), options.clone());
             tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
                 run_with(&plan, &[name], &options, Progress::Auto).await
             }))
@@ -48,7 +49,7 @@ pub async fn move_rows(
 }
 
 /// The copy as a plan of migrations: one replace per table, `SELECT *` of the source table.
-fn copy_plan(
+pub(super) fn copy_plan(
     source: &Endpoint,
     target: &Endpoint,
     tables: &[TableDef],
@@ -81,7 +82,7 @@ fn copy_plan(
         })
         .collect();
     let connections = BTreeMap::from([("source".to_string(), from), ("target".to_string(), to)]);
-    Plan { connections, migrations }
+    Plan { connections, migrations, copies: Vec::new() }
 }
 
 /// `SELECT` of every column of the source table, named as the target's. Instants come as

@@ -42,7 +42,7 @@ pub trait SourceDatabase: Debug + Send + Sync {
     fn compare_time(&self, quoted: &str, op: Operator, at: NaiveDateTime, is_date: bool, zoned: bool) -> String;
     /// The table as a `FROM` names it; `own_rows`: without the rows of tables that inherit from
     /// it, where the engine has inheritance.
-    fn from_table(&self, table: &str, _own_rows: bool) -> String {
+    fn table_reference(&self, table: &str, _own_rows: bool) -> String {
         table.split('.').map(|part| self.quote(part)).collect::<Vec<_>>().join(".")
     }
     /// `quoted`, a date or date-time column, with its zero date (where the engine has one) read as
@@ -138,7 +138,7 @@ pub fn select_sql(database: &dyn SourceDatabase, request: &ReadRequest) -> Strin
         })
         .collect();
     let columns = if columns.is_empty() { "1 AS _ferry_none".to_string() } else { columns.join(", ") };
-    let mut sql = format!("SELECT {columns} FROM {}", database.from_table(&request.table, request.own_rows));
+    let mut sql = format!("SELECT {columns} FROM {}", database.table_reference(&request.table, request.own_rows));
     let conditions: Vec<String> =
         [&request.filter_sql, &request.part_sql].into_iter().flatten().map(|c| format!("({c})")).collect();
     if !conditions.is_empty() {
@@ -153,7 +153,7 @@ pub fn select_sql(database: &dyn SourceDatabase, request: &ReadRequest) -> Strin
 
 /// Quotes `table` or `schema.table`.
 pub fn quote_table(database: &dyn SourceDatabase, table: &str) -> String {
-    database.from_table(table, false)
+    database.table_reference(table, false)
 }
 
 /// The SQL operator of a comparison a source can be asked to test, or None.

@@ -16,6 +16,7 @@ use checks::{check_checks, Check, CheckFile};
 
 pub mod check_plan;
 pub mod checks;
+pub mod copies;
 mod mode;
 mod query;
 
@@ -33,6 +34,9 @@ struct JobFile {
     /// The migrations, in any order; `depends_on` sets the order they run in.
     #[serde(default)]
     migrations: Vec<MigrationFile>,
+    /// Whole databases copied, schema and rows, before the migrations run.
+    #[serde(default)]
+    copies: Vec<copies::CopyFile>,
 }
 
 /// One `[[migrations]]` entry as written.
@@ -116,6 +120,8 @@ pub struct MigrationPlan {
 pub struct Plan {
     pub connections: BTreeMap<String, Connection>,
     pub migrations: Vec<MigrationPlan>,
+    /// Run before the migrations, in the order written.
+    pub copies: Vec<copies::CopyPlan>,
 }
 
 /// Command-line replacements for the connections named `source` and `target`.
@@ -162,6 +168,16 @@ impl Plan {
             }
             migrations.push(check_migration(migration, &connections, base)?);
         }
+        let mut copies = Vec::new();
+        for copy in &file.copies {
+            if !names.insert(copy.name().to_string()) {
+                return Err(FerryError::Job(format!(
+                    "`{origin}`: `{}` names two migrations or copies; names must be unique",
+                    copy.name()
+                )));
+            }
+            copies.push(copies::check_copy(copy, &connections)?);
+        }
         let tables: BTreeSet<String> = migrations.iter().map(|m| m.table.clone()).collect();
         for (plan, file) in migrations.iter_mut().zip(&file.migrations) {
             plan.checks = check_checks(&plan.name, &file.checks, &tables)?;
@@ -178,8 +194,20 @@ impl Plan {
                 }
             }
         }
-        let migrations = dependency_order(migrations)?;
-        Ok(Plan { connections, migrations })
+        let copied: Vec<String> = copies.iter().map(|c: &copies::CopyPlan| c.name.clone()).collect();
+        let migrations = dependency_order(migrations, &copied)?;
+        Ok(Plan { connections, migrations, copies })
+    }
+
+    /// The connection a migration or copy of this name writes to.
+    pub fn target_of(&self, name: &str) -> Option<&Connection> {
+        let migration = self.migrations.iter().find(|m| m.name == name).map(|m| &m.target);
+        migration.or_else(|| self.copies.iter().find(|c| c.name == name).map(|c| &c.target))
+    }
+
+    /// The names a run can be asked for: the copies', then the migrations'.
+    pub fn names(&self) -> Vec<&str> {
+        self.copies.iter().map(|c| c.name.as_str()).chain(self.migrations.iter().map(|m| m.name.as_str())).collect()
     }
 
     /// The migrations to run: all of them, or the named ones, in dependency order.
@@ -250,11 +278,13 @@ fn check_migration(
 }
 
 /// Orders migrations so each runs after the ones it depends on; a cycle is an error naming it.
-fn dependency_order(migrations: Vec<MigrationPlan>) -> Result<Vec<MigrationPlan>> {
+/// Copies run before every migration: a dependency on one is met from the start.
+fn dependency_order(migrations: Vec<MigrationPlan>, copies: &[String]) -> Result<Vec<MigrationPlan>> {
     let mut done: Vec<MigrationPlan> = Vec::with_capacity(migrations.len());
     let mut pending = migrations;
     while !pending.is_empty() {
-        let ready = pending.iter().position(|m| m.depends_on.iter().all(|d| done.iter().any(|x| &x.name == d)));
+        let met = |d: &String| copies.contains(d) || done.iter().any(|x| &x.name == d);
+        let ready = pending.iter().position(|m| m.depends_on.iter().all(met));
         match ready {
             Some(index) => done.push(pending.remove(index)),
             None => {

@@ -63,6 +63,7 @@ pub async fn run_with(plan: &Plan, names: &[String], options: &RunOptions, progr
         migrations: Vec::new(),
         error: None,
         error_kind: None,
+        schema: Vec::new(),
     };
     for migration in selected {
         if report.error.is_some() {

@@ -11,6 +11,7 @@ mod cli;
 mod common;
 mod copy;
 mod copy_engines;
+mod copy_job;
 mod copy_pairs;
 mod crash;
 mod deploy;

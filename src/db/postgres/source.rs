@@ -189,7 +189,7 @@ impl SourceDatabase for PostgresSource {
         format!("\"{}\"", identifier.replace('"', "\"\""))
     }
 
-    fn from_table(&self, table: &str, own_rows: bool) -> String {
+    fn table_reference(&self, table: &str, own_rows: bool) -> String {
         let quoted = super::ddl::quote_table(table);
         if own_rows {
             format!("ONLY {quoted}")

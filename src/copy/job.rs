@@ -1,0 +1,54 @@
+//! A job's `[[copies]]` run beside its migrations (`ferry run`, the HTTP API): the copies
+//! first, in the order written, then the migrations, in one report.
+
+use crate::copy::copy;
+use crate::error::{FerryError, Result};
+use crate::incremental::RunOptions;
+use crate::job::copies::CopyPlan;
+use crate::job::Plan;
+use crate::report::RunReport;
+use crate::run::{new_run_id, run_with, Progress};
+
+/// Runs the named copies and migrations (all when `names` is empty). A copy that fails stops
+/// the run before the migrations; its tables that were loaded stay, as with `ferry copy`.
+pub async fn run_job(plan: &Plan, names: &[String], options: &RunOptions, progress: Progress) -> Result<RunReport> {
+    for name in names {
+        if !plan.copies.iter().any(|c| &c.name == name) && !plan.migrations.iter().any(|m| &m.name == name) {
+            let known: Vec<String> = plan
+                .copies
+                .iter()
+                .map(|c| format!("`{}`", c.name))
+                .chain(plan.migrations.iter().map(|m| format!("`{}`", m.name)))
+                .collect();
+            return Err(FerryError::Job(format!("unknown migration `{name}`; the job defines: {}", known.join(", "))));
+        }
+    }
+    let chosen = |name: &String| names.is_empty() || names.contains(name);
+    let migrations: Vec<String> = plan.migrations.iter().map(|m| m.name.clone()).filter(chosen).collect();
+    let copies: Vec<CopyPlan> = plan.copies.iter().filter(|c| chosen(&c.name)).cloned().collect();
+    let mut report = super::empty_run();
+    report.run_id = options.run_id.clone().unwrap_or_else(new_run_id);
+    for job_copy in copies {
+        let done =
+            copy(&job_copy.source.endpoint, &job_copy.target.endpoint, &job_copy.options).await.map_err(|error| {
+                match error {
+                    FerryError::Job(message) => FerryError::Job(format!("copy `{}`: {message}", job_copy.name)),
+                    other => other,
+                }
+            })?;
+        report.migrations.extend(done.run.migrations);
+        report.schema.extend(done.schema);
+        if done.run.error.is_some() {
+            (report.error, report.error_kind) = (done.run.error, done.run.error_kind);
+            return Ok(report);
+        }
+    }
+    if migrations.is_empty() {
+        return Ok(report);
+    }
+    let options = RunOptions { run_id: Some(report.run_id.clone()), ..options.clone() };
+    let run = run_with(plan, &migrations, &options, progress).await?;
+    report.migrations.extend(run.migrations);
+    (report.error, report.error_kind) = (run.error, run.error_kind);
+    Ok(report)
+}
