@@ -196,6 +196,13 @@ pub struct CopyArgs {
     /// others are copied anew.
     #[arg(long)]
     pub resume: bool,
+    /// The PostgreSQL source's schema to copy [default: its current schema].
+    #[arg(long, value_name = "SCHEMA")]
+    pub source_schema: Option<String>,
+    /// The PostgreSQL target's schema to create the tables in, made if missing [default: its
+    /// current schema].
+    #[arg(long, value_name = "SCHEMA")]
+    pub target_schema: Option<String>,
     /// Tables loaded at once [default: the number of cores].
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,

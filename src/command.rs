@@ -82,10 +82,12 @@ async fn copy_command(args: CopyArgs) -> Result<ExitCode> {
         names: args.names,
         resume: args.resume,
         casts: args.casts,
+        source_schema: args.source_schema,
+        target_schema: args.target_schema,
         workers: match args.workers {
             Some(0) => return Err(crate::error::FerryError::Job("--workers 0: give at least 1".into())),
             Some(workers) => workers,
-            None => std::thread::available_parallelism().map_or(1, |cores| cores.get()),
+            None => crate::job::copies::default_workers(),
         },
     };
     let report = crate::copy::copy(&source, &target, &options).await?;

@@ -52,6 +52,8 @@ pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -
     if options.schema_only && options.data_only {
         return Err(FerryError::Job("--schema-only and --data-only exclude each other; give one".into()));
     }
+    let (source, target, schema_ddl) = in_schemas(source, target, options).await?;
+    let (source, target) = (&source, &target);
     let (from, to) = (db::open(source), db::open(target));
     if let Some(database) = from.database() {
         database.tables().await?; // a source that cannot be read says so here, before anything is written
@@ -94,7 +96,7 @@ pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -
         }
     }
     let creates = to.capabilities().runs_sql && !options.data_only;
-    let mut ddl = Vec::new();
+    let mut ddl: Vec<String> = schema_ddl.into_iter().collect();
     if creates {
         if if_exists == IfExists::Replace {
             // Referencing tables first: their keys would hold the others.
@@ -169,6 +171,36 @@ pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -
         schema.extend(create_views(to.as_ref(), views).await);
     }
     Ok(CopyReport { run, schema, ddl: Vec::new() })
+}
+
+/// The endpoints in the schemas asked for: a source schema that does not exist is an error
+/// naming those that do; a target schema that does not exist is made (the statement returned).
+async fn in_schemas(
+    source: &Endpoint,
+    target: &Endpoint,
+    options: &CopyOptions,
+) -> Result<(Endpoint, Endpoint, Option<String>)> {
+    let (mut from, mut to, mut create) = (source.clone(), target.clone(), None);
+    if let Some(schema) = &options.source_schema {
+        let backend = db::open(source);
+        let known = backend.schemas().await?;
+        if !known.contains(schema) {
+            let listed: Vec<String> = known.iter().map(|s| format!("`{s}`")).collect();
+            return Err(FerryError::Job(format!(
+                "--source-schema: `{source}` has no schema `{schema}`; it has {}",
+                listed.join(", ")
+            )));
+        }
+        from = backend.in_schema(schema)?;
+    }
+    if let Some(schema) = &options.target_schema {
+        let backend = db::open(target);
+        if !backend.schemas().await?.contains(schema) {
+            create = Some(backend.create_schema_sql(schema)?);
+        }
+        to = backend.in_schema(schema)?;
+    }
+    Ok((from, to, create))
 }
 
 /// The tables a copy chooses, each as the target gets it.

@@ -129,6 +129,21 @@ pub trait Backend: Debug + Send + Sync {
         Err(self.runs_no_sql())
     }
 
+    /// The schemas a database holds (for `--source-schema`); an error for engines without.
+    async fn schemas(&self) -> Result<Vec<String>> {
+        Err(self.no_schemas())
+    }
+
+    /// The same database with `schema` as the one its sessions read and create in.
+    fn in_schema(&self, _schema: &str) -> Result<Endpoint> {
+        Err(self.no_schemas())
+    }
+
+    /// `CREATE SCHEMA` for `schema`.
+    fn create_schema_sql(&self, _schema: &str) -> Result<String> {
+        Err(self.no_schemas())
+    }
+
     /// How many zero dates (MySQL's `0000-00-00`, which no other engine has) each date or
     /// date-time column of `table` holds; only columns that hold some.
     async fn zero_dates(&self, _table: &TableDef) -> Result<Vec<(String, u64)>> {
@@ -144,6 +159,15 @@ pub trait Backend: Debug + Send + Sync {
     /// generator past them (PostgreSQL sequences; the others follow by themselves).
     async fn reset_identity(&self, _table: &str, _column: &str) -> Result<()> {
         Ok(())
+    }
+
+    /// The error of an engine asked for a schema.
+    fn no_schemas(&self) -> FerryError {
+        FerryError::Job(format!(
+            "`{}` is {}, which has no schemas: name the database (or file) in the URL instead",
+            self.endpoint(),
+            self.name()
+        ))
     }
 
     /// The error of an engine asked for SQL it cannot run.

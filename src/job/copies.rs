@@ -37,6 +37,10 @@ pub(super) struct CopyFile {
     #[serde(default)]
     workers: Option<usize>,
     #[serde(default)]
+    source_schema: Option<String>,
+    #[serde(default)]
+    target_schema: Option<String>,
+    #[serde(default)]
     schema_only: bool,
     #[serde(default)]
     data_only: bool,
@@ -91,6 +95,8 @@ pub(super) fn check_copy(copy: &CopyFile, connections: &BTreeMap<String, Connect
         names: copy.names,
         resume: false,
         casts,
+        source_schema: copy.source_schema.clone(),
+        target_schema: copy.target_schema.clone(),
     };
     Ok(CopyPlan { name: name.clone(), source, target, options })
 }
@@ -122,6 +128,10 @@ pub struct CopyOptions {
     pub resume: bool,
     /// `TABLE.COLUMN=TYPE` or `SOURCE_TYPE=TYPE`: other types in the target.
     pub casts: Vec<String>,
+    /// Copy the tables of this schema of a PostgreSQL source (its current schema by default).
+    pub source_schema: Option<String>,
+    /// Create the tables in this schema of a PostgreSQL target (made if missing).
+    pub target_schema: Option<String>,
 }
 
 /// What to do with a chosen table the target already has.

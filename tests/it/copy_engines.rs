@@ -162,3 +162,55 @@ async fn postgres_inheritance_and_domains_into_mysql() {
     let skipped = details(&report, "skipped");
     assert!(skipped.iter().any(|s| s.starts_with("film index film_words: this index is PostgreSQL's")), "{skipped:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_schemas_are_chosen_on_both_sides() {
+    let database = PgDatabase::new();
+    database.rows(
+        "CREATE SCHEMA \"Sales\"; CREATE TABLE \"Sales\".orders (id INTEGER PRIMARY KEY, note TEXT);
+         INSERT INTO \"Sales\".orders VALUES (1, 'a'), (2, NULL);
+         CREATE INDEX orders_note ON \"Sales\".orders (lower(note));
+         CREATE VIEW \"Sales\".notes AS SELECT note FROM \"Sales\".orders;
+         CREATE TABLE public.elsewhere (x INTEGER)",
+    );
+    let endpoint = database.endpoint();
+    let options = CopyOptions {
+        source_schema: Some("Sales".into()),
+        target_schema: Some("archive".into()),
+        ..Default::default()
+    };
+    let report = copy(&endpoint, &endpoint, &options).await.unwrap();
+    assert_eq!(report.run.error, None, "{}", report.text());
+    let loaded: Vec<&str> = report.run.migrations.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(loaded, ["orders"]);
+    assert_eq!(
+        database.rows("SELECT id, note FROM archive.orders ORDER BY id"),
+        database.rows("SELECT id, note FROM \"Sales\".orders ORDER BY id")
+    );
+    let made = database.rows(
+        "SELECT c.relname, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = 'archive' AND c.relname NOT LIKE '\\_ferry%' ORDER BY 1",
+    );
+    let made: Vec<String> = made.iter().map(|r| r.iter().flatten().cloned().collect::<Vec<_>>().join(" ")).collect();
+    assert_eq!(made, ["notes v", "orders r", "orders_note i", "orders_pkey i"]);
+    // A schema that does not exist, or an engine without schemas, is named.
+    let missing = CopyOptions { source_schema: Some("sales".into()), ..Default::default() };
+    let error = copy(&endpoint, &endpoint, &missing).await.unwrap_err().to_string();
+    assert_eq!(
+        error,
+        format!("--source-schema: `{endpoint}` has no schema `sales`; it has `Sales`, `archive`, `public`")
+    );
+    let mysql = MysqlDatabase::new();
+    let error =
+        copy(&endpoint, &mysql.endpoint(), &CopyOptions { target_schema: Some("x".into()), ..Default::default() })
+            .await
+            .unwrap_err()
+            .to_string();
+    assert_eq!(
+        error,
+        format!(
+            "`{}` is MySQL, which has no schemas: name the database (or file) in the URL instead",
+            mysql.endpoint()
+        )
+    );
+}

@@ -165,6 +165,50 @@ impl Backend for PostgresBackend {
     }
 
     /// Through the simple query protocol, which answers every type as text.
+    async fn schemas(&self) -> Result<Vec<String>> {
+        let sql = "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' \
+                   AND nspname <> 'information_schema' ORDER BY 1";
+        Ok(self
+            .text_rows(sql, Vec::new())
+            .await?
+            .into_iter()
+            .filter_map(|row| row.into_iter().next().flatten())
+            .collect())
+    }
+
+    /// Every session of the returned endpoint has `search_path` set to `schema` (libpq's
+    /// `options` parameter), so that reads, the catalog and the DDL all name it by default.
+    fn in_schema(&self, schema: &str) -> Result<Endpoint> {
+        let Endpoint::Postgres(url) = &self.endpoint else { return Err(FerryError::internal("not PostgreSQL")) };
+        let mut url = url.clone();
+        let quoted = ddl::quote(schema).replace('\\', "\\\\").replace(' ', "\\ ");
+        let setting = format!("-c search_path={quoted}");
+        let options: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let mut pairs = url.query_pairs_mut();
+        pairs.clear();
+        let mut set = false;
+        for (key, value) in options {
+            if key == "options" {
+                pairs.append_pair("options", &format!("{value} {setting}"));
+                set = true;
+            } else {
+                pairs.append_pair(&key, &value);
+            }
+        }
+        if !set {
+            pairs.append_pair("options", &setting);
+        }
+        drop(pairs);
+        // Form encoding writes a space as `+`, which libpq-style URL parsing keeps as a plus.
+        let query = url.query().map(|q| q.replace('+', "%20"));
+        url.set_query(query.as_deref());
+        Ok(Endpoint::Postgres(url))
+    }
+
+    fn create_schema_sql(&self, schema: &str) -> Result<String> {
+        Ok(format!("CREATE SCHEMA IF NOT EXISTS {}", ddl::quote(schema)))
+    }
+
     async fn text_rows(&self, sql: &str, values: Vec<Option<String>>) -> Result<TextRows> {
         let client = pg_connect(&self.endpoint).await?;
         let messages = client.simple_query(&with_literals(sql, &values)).await.map_err(|e| self.error(sql, &e))?;
