@@ -141,6 +141,13 @@ pub fn translate(
                 Some(detail),
             ));
         }
+        if !target.capabilities().comments {
+            let commented = table.comment.is_some() || table.columns.iter().any(|c| c.comment.is_some());
+            if commented {
+                let detail = format!("{} keeps no comments", target.name());
+                selection.skipped.push(SchemaObject::new(&table.name, "comments".into(), "skipped", Some(detail)));
+            }
+        }
         if !same_engine {
             for parent in &table.inherits {
                 let detail = format!(

@@ -53,6 +53,7 @@ pub struct TableDef {
     pub checks: Vec<CheckDef>,
     /// The tables it inherits from (PostgreSQL's table inheritance); its rows are also theirs.
     pub inherits: Vec<String>,
+    pub comment: Option<String>,
 }
 
 /// One column.
@@ -66,6 +67,7 @@ pub struct ColumnDef {
     pub default: Option<ColumnDefault>,
     /// Filled by the database when not given (SERIAL, IDENTITY, AUTO_INCREMENT, SQLite's rowid).
     pub identity: bool,
+    pub comment: Option<String>,
 }
 
 impl ColumnDef {
@@ -78,6 +80,7 @@ impl ColumnDef {
             nullable: true,
             default: None,
             identity: false,
+            comment: None,
         }
     }
 

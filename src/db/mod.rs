@@ -190,6 +190,8 @@ pub struct Capabilities {
     /// Reads a type it has no portable form for as the type's text form (PostgreSQL's arrays,
     /// intervals, ranges...), so that another engine can store it as text.
     pub text_forms: bool,
+    /// Keeps comments on tables and columns.
+    pub comments: bool,
 }
 
 /// Opens the backend behind an endpoint: the only place that knows every kind.

@@ -8,10 +8,10 @@ use ferry::copy::{copy, CopyOptions, CopyReport};
 use crate::common::{MysqlDatabase, PgDatabase};
 
 const MYSQL_SOURCE: &str = "SET SESSION sql_mode = '';
-CREATE TABLE film (id SMALLINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, code CHAR(4) NOT NULL, released YEAR,
+CREATE TABLE film (id SMALLINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, code CHAR(4) NOT NULL COMMENT 'the film''s code', released YEAR,
   features SET('Trailers', 'Deleted Scenes') DEFAULT NULL, added DATE NOT NULL, seen DATETIME NULL,
   title VARCHAR(100) NOT NULL, blurb TEXT, rating TINYINT UNSIGNED, CONSTRAINT rating_range CHECK (rating <= 10),
-  FULLTEXT INDEX film_text (title, blurb));
+  FULLTEXT INDEX film_text (title, blurb)) COMMENT = 'Films \\\\ more';
 INSERT INTO film (code, released, features, added, seen, title, blurb, rating) VALUES
   ('ab', 2006, 'Trailers,Deleted Scenes', '0000-00-00', '0000-00-00 00:00:00', 'Academy', 'A drama', 7),
   ('cd  ', NULL, '', '2020-01-02', '2020-01-02 03:04:05', 'Ace', NULL, NULL)";
@@ -65,6 +65,8 @@ async fn mysql_zero_dates_sets_and_years_into_postgres() {
          WHERE attrelid = 'film'::regclass AND attnum > 0 ORDER BY attnum",
     );
     let types: Vec<String> = types.iter().map(|r| r.iter().flatten().cloned().collect::<Vec<_>>().join(" ")).collect();
+    let comments = target.rows("SELECT obj_description('film'::regclass, 'pg_class'), col_description('film'::regclass, 2)");
+    assert_eq!(comments, [[Some("Films \\ more".to_string()), Some("the film's code".to_string())]]);
     assert_eq!(
         types,
         [
@@ -93,6 +95,10 @@ async fn mysql_to_mysql_keeps_its_own_types_indexes_and_checks() {
     let indexes = "SELECT index_name, index_type, column_name FROM information_schema.statistics \
                    WHERE table_schema = DATABASE() AND table_name = 'film' ORDER BY 1, seq_in_index";
     assert_eq!(target.rows(indexes), source.rows(indexes));
+    let comments = "SELECT table_comment FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'film'";
+    assert_eq!(target.rows(comments), [[Some("Films \\ more".to_string())]]);
+    let comments = "SELECT column_name, column_comment FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'film' AND column_comment <> ''";
+    assert_eq!(target.rows(comments), source.rows(comments));
     let checks = "SELECT constraint_name, check_clause FROM information_schema.check_constraints \
                   WHERE constraint_schema = DATABASE() AND table_name = 'film' ORDER BY 1";
     assert_eq!(target.rows(checks), source.rows(checks));
@@ -109,6 +115,8 @@ CREATE TABLE payment (id SERIAL PRIMARY KEY, amount NUMERIC(5, 2) NOT NULL, paid
 CREATE TABLE payment_2007 (CHECK (paid >= '2007-01-01' AND paid < '2008-01-01')) INHERITS (payment);
 CREATE TABLE film (id INTEGER PRIMARY KEY, code CHAR(4), released year, features TEXT[], words TSVECTOR);
 CREATE INDEX film_words ON film USING gist (words);
+COMMENT ON TABLE payment IS 'Payments, one per rental';
+COMMENT ON COLUMN film.code IS 'it''s the code';
 INSERT INTO payment (amount, paid) VALUES (1.50, '2006-05-06 07:08:09');
 INSERT INTO payment_2007 (amount, paid) VALUES (2.99, '2007-02-03 04:05:06'), (0.99, '2007-03-04 05:06:07');
 INSERT INTO film VALUES (1, 'ab', 2006, '{Trailers,\"Deleted Scenes\"}', 'academy:1 dinosaur:2'), (2, NULL, NULL, NULL, NULL)";
@@ -128,6 +136,7 @@ async fn postgres_inheritance_and_domains_within_postgres() {
         "SELECT inhrelid::regclass::text, inhparent::regclass::text FROM pg_inherits",
         "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'c' ORDER BY 1",
         "SELECT indexdef FROM pg_indexes WHERE indexname = 'film_words'",
+        "SELECT obj_description('payment'::regclass, 'pg_class'), col_description('film'::regclass, 2)",
         "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'film'::regclass AND attnum > 0 ORDER BY attnum",
     ] {
         assert_eq!(target.rows(sql), source.rows(sql), "{sql}");
@@ -146,6 +155,10 @@ async fn postgres_inheritance_and_domains_into_mysql() {
     // Each table holds its own rows: the parent's are not copied again with its children's.
     assert_eq!(target.rows("SELECT id, amount FROM payment"), [[Some("1".to_string()), Some("1.50".to_string())]]);
     assert_eq!(target.rows("SELECT count(*) FROM payment_2007"), [[Some("2".to_string())]]);
+    let comments = "SELECT table_comment FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'payment'";
+    assert_eq!(target.rows(comments), [[Some("Payments, one per rental".to_string())]]);
+    let comments = "SELECT column_comment FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'film' AND column_name = 'code'";
+    assert_eq!(target.rows(comments), [[Some("it's the code".to_string())]]);
     let translated = details(&report, "translated");
     for expected in [
         "payment_2007 inherits payment: MySQL has no table inheritance: these rows are copied here, not into `payment`",

@@ -47,7 +47,7 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
     let rows = mysql_text_rows(
         connection,
         "SELECT column_name, data_type, column_type, is_nullable, column_default, extra, \
-         character_maximum_length, numeric_precision, numeric_scale FROM information_schema.columns \
+         character_maximum_length, numeric_precision, numeric_scale, column_comment FROM information_schema.columns \
          WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position",
         parameter(),
     )?;
@@ -78,6 +78,7 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
                 declared,
                 nullable: text(row, 3) == "YES",
                 identity: extra.contains("auto_increment"),
+                comment: Some(text(row, 9)).filter(|c| !c.is_empty()),
             }
         })
         .collect();
@@ -157,7 +158,17 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
     .map(|row| CheckDef { name: text(row, 0), clause: format!("CHECK ({})", text(row, 1)) })
     .filter(|check| !check.clause.starts_with("CHECK (json_valid("))
     .collect();
+    let comment = mysql_text_rows(
+        connection,
+        "SELECT table_comment FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
+        parameter(),
+    )?
+    .into_iter()
+    .next()
+    .and_then(|row| row.into_iter().next().flatten())
+    .filter(|c| !c.is_empty());
     Ok(TableDef {
+        comment,
         name,
         columns: columns.into_iter().map(ColumnDef::portable).collect(),
         primary_key,

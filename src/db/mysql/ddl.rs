@@ -45,6 +45,11 @@ pub fn type_sql(column: &ColumnDef, keyed: bool) -> String {
     }
 }
 
+/// A MySQL string literal: quotes doubled and backslashes escaped (MySQL reads `\` as an escape).
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
+}
+
 fn column_sql(column: &ColumnDef, keyed: bool) -> String {
     let mut sql = format!("{} {}", quote(&column.name), type_sql(column, keyed));
     if !column.nullable {
@@ -68,6 +73,9 @@ fn column_sql(column: &ColumnDef, keyed: bool) -> String {
         Some(ColumnDefault::Literal(value)) => sql.push_str(&format!(" DEFAULT {value}")),
         Some(ColumnDefault::Expression(value)) => sql.push_str(&format!(" DEFAULT ({value})")),
     }
+    if let Some(comment) = &column.comment {
+        sql.push_str(&format!(" COMMENT {}", literal(comment)));
+    }
     sql
 }
 
@@ -80,7 +88,8 @@ pub fn create_table(table: &TableDef) -> String {
             || table.foreign_keys.iter().any(|f| f.columns.iter().any(|c| c == name))
     };
     let columns = table.columns.iter().map(|c| column_sql(c, keyed(&c.name))).collect();
-    QUOTING.create_table(table, columns, true, " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
+    let comment = table.comment.as_deref().map(|c| format!(" COMMENT={}", literal(c))).unwrap_or_default();
+    QUOTING.create_table(table, columns, true, &format!(" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4{comment}"))
 }
 
 pub fn add_foreign_key(table: &str, key: &ForeignKeyDef) -> String {

@@ -44,7 +44,14 @@ impl Backend for MysqlBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { runs_sql: true, merges: true, one_integer_type: false, files: false, text_forms: false }
+        Capabilities {
+            runs_sql: true,
+            merges: true,
+            one_integer_type: false,
+            files: false,
+            text_forms: false,
+            comments: true,
+        }
     }
 
     fn database(&self) -> Option<Arc<dyn SourceDatabase>> {

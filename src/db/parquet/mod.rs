@@ -44,7 +44,14 @@ impl Backend for ParquetBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { runs_sql: false, merges: false, one_integer_type: false, files: true, text_forms: true }
+        Capabilities {
+            runs_sql: false,
+            merges: false,
+            one_integer_type: false,
+            files: true,
+            text_forms: true,
+            comments: false,
+        }
     }
 
     fn database(&self) -> Option<Arc<dyn SourceDatabase>> {

@@ -43,7 +43,8 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
              pg_get_expr(d.adbin, d.adrelid), a.attidentity::text, \
              (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = a.atttypid), \
              t.typtype = 'd', format_type(t.typbasetype, t.typtypmod), b.typname::text, t.typtypmod, \
-             (SELECT array_agg(pg_get_constraintdef(c.oid) ORDER BY c.conname) FROM pg_constraint c WHERE c.contypid = t.oid) \
+             (SELECT array_agg(pg_get_constraintdef(c.oid) ORDER BY c.conname) FROM pg_constraint c WHERE c.contypid = t.oid), \
+             col_description(a.attrelid, a.attnum) \
              FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_type b ON b.oid = t.typbasetype \
              LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
              WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
@@ -78,6 +79,7 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
                 nullable: !row.get::<_, bool>(4),
                 default: if serial { None } else { default.map(parse_default) },
                 identity: serial || !identity.is_empty(),
+                comment: row.get(13),
             }
         })
         .collect();
@@ -162,8 +164,11 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
         .iter()
         .map(|row| row.get(0))
         .collect();
+    let comment: Option<String> =
+        client.query_one("SELECT obj_description(to_regclass($1), 'pg_class')", &[&oid]).await?.get(0);
     let columns = columns.into_iter().map(ColumnDef::portable).collect();
     Ok(TableDef {
+        comment,
         name,
         columns,
         primary_key,

@@ -83,7 +83,18 @@ pub fn create_table(table: &TableDef) -> String {
             format!(" INHERITS ({})", table.inherits.iter().map(|t| quote_table(t)).collect::<Vec<_>>().join(", "))
         }
     };
-    sql + &QUOTING.create_table(table, table.columns.iter().map(column_sql).collect(), true, &inherits)
+    sql += &QUOTING.create_table(table, table.columns.iter().map(column_sql).collect(), true, &inherits);
+    let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
+    if let Some(comment) = &table.comment {
+        sql += &format!("; COMMENT ON TABLE {} IS {}", quote_table(&table.name), literal(comment));
+    }
+    for column in &table.columns {
+        if let Some(comment) = &column.comment {
+            let name = format!("{}.{}", quote_table(&table.name), quote(&column.name));
+            sql += &format!("; COMMENT ON COLUMN {name} IS {}", literal(comment));
+        }
+    }
+    sql
 }
 
 pub fn add_foreign_key(table: &str, key: &ForeignKeyDef) -> String {

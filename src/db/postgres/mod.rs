@@ -88,7 +88,14 @@ impl Backend for PostgresBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { runs_sql: true, merges: true, one_integer_type: false, files: false, text_forms: true }
+        Capabilities {
+            runs_sql: true,
+            merges: true,
+            one_integer_type: false,
+            files: false,
+            text_forms: true,
+            comments: true,
+        }
     }
 
     fn database(&self) -> Option<Arc<dyn SourceDatabase>> {

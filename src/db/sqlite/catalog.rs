@@ -40,6 +40,7 @@ fn table(connection: &Connection, name: String) -> rusqlite::Result<TableDef> {
                     nullable: row.get::<_, i64>(3)? == 0,
                     default: default.map(parse_default),
                     identity: false,
+                    comment: None,
                     name: name.clone(),
                 },
                 row.get::<_, i64>(5)?,

@@ -57,7 +57,14 @@ impl Backend for SqliteBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { runs_sql: true, merges: true, one_integer_type: true, files: false, text_forms: false }
+        Capabilities {
+            runs_sql: true,
+            merges: true,
+            one_integer_type: true,
+            files: false,
+            text_forms: false,
+            comments: false,
+        }
     }
 
     fn database(&self) -> Option<Arc<dyn SourceDatabase>> {
