@@ -206,12 +206,9 @@ pub struct CopyArgs {
     /// Tables loaded at once [default: the number of cores].
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
-    /// Print the report as JSON.
-    #[arg(long)]
-    pub json: bool,
-    /// Also write the report as JSON to this file.
-    #[arg(long)]
-    pub report: Option<PathBuf>,
+    /// Also a `--junit` test case per table: its reconciliation with the source.
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]

@@ -92,11 +92,14 @@ async fn copy_command(args: CopyArgs) -> Result<ExitCode> {
     };
     let report = crate::copy::copy(&source, &target, &options).await?;
     let json = serde_json::to_string_pretty(&report).unwrap_or_default();
-    if let Some(path) = &args.report {
+    if let Some(path) = &args.output.junit {
+        write_junit(path, &crate::copy::junit_suites(&report.run))?;
+    }
+    if let Some(path) = &args.output.report {
         std::fs::write(path, format!("{json}\n"))
             .map_err(|source| crate::error::FerryError::Io { path: path.clone(), source })?;
     }
-    if args.json {
+    if args.output.json {
         println!("{json}");
     } else {
         print!("{}", report.text());

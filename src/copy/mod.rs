@@ -16,7 +16,7 @@ pub use crate::job::copies::{CopyOptions, IfExists, Names};
 pub use crate::report::SchemaObject;
 pub use job::run_job;
 pub use plan::glob_matches;
-pub use verify::verify;
+pub use verify::{junit_suites, verify};
 
 use crate::connection::Endpoint;
 use std::collections::{BTreeMap, BTreeSet};

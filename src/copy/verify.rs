@@ -14,6 +14,7 @@ use crate::db;
 use crate::error::{FerryError, Result};
 use crate::job::checks::Severity;
 use crate::job::copies::CopyPlan;
+use crate::report::RunReport;
 
 /// One [`TableChecks`] per table the copy chooses, with one check: `matches_source`.
 pub async fn verify(copy: &CopyPlan) -> Result<Vec<TableChecks>> {
@@ -48,13 +49,28 @@ pub async fn verify(copy: &CopyPlan) -> Result<Vec<TableChecks>> {
     Ok(checked)
 }
 
+/// A run's tables as JUnit suites: each table's checks and its reconciliation with the source.
+pub fn junit_suites(run: &RunReport) -> Vec<(String, Vec<CheckResult>)> {
+    run.migrations
+        .iter()
+        .map(|m| {
+            let mut checks = m.checks.clone();
+            checks.extend(m.reconciliation.as_ref().map(matches_source));
+            (m.name.clone(), checks)
+        })
+        .collect()
+}
+
 fn matches_source(reconciliation: &Reconciliation) -> CheckResult {
-    let matched = reconciliation.status == ReconcileStatus::Matched;
     CheckResult {
         name: "matches_source".into(),
         kind: "matches_source",
         severity: Severity::Error,
-        status: if matched { CheckStatus::Passed } else { CheckStatus::Failed },
+        status: match reconciliation.status {
+            ReconcileStatus::Matched => CheckStatus::Passed,
+            ReconcileStatus::Skipped => CheckStatus::Skipped,
+            _ => CheckStatus::Failed,
+        },
         failing: reconciliation.columns_differing.len() as u64
             + u64::from(reconciliation.rows_sent != reconciliation.rows_in_target),
         allowed: 0,

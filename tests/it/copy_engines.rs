@@ -65,7 +65,8 @@ async fn mysql_zero_dates_sets_and_years_into_postgres() {
          WHERE attrelid = 'film'::regclass AND attnum > 0 ORDER BY attnum",
     );
     let types: Vec<String> = types.iter().map(|r| r.iter().flatten().cloned().collect::<Vec<_>>().join(" ")).collect();
-    let comments = target.rows("SELECT obj_description('film'::regclass, 'pg_class'), col_description('film'::regclass, 2)");
+    let comments =
+        target.rows("SELECT obj_description('film'::regclass, 'pg_class'), col_description('film'::regclass, 2)");
     assert_eq!(comments, [[Some("Films \\ more".to_string()), Some("the film's code".to_string())]]);
     assert_eq!(
         types,
@@ -95,7 +96,8 @@ async fn mysql_to_mysql_keeps_its_own_types_indexes_and_checks() {
     let indexes = "SELECT index_name, index_type, column_name FROM information_schema.statistics \
                    WHERE table_schema = DATABASE() AND table_name = 'film' ORDER BY 1, seq_in_index";
     assert_eq!(target.rows(indexes), source.rows(indexes));
-    let comments = "SELECT table_comment FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'film'";
+    let comments =
+        "SELECT table_comment FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'film'";
     assert_eq!(target.rows(comments), [[Some("Films \\ more".to_string())]]);
     let comments = "SELECT column_name, column_comment FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'film' AND column_comment <> ''";
     assert_eq!(target.rows(comments), source.rows(comments));

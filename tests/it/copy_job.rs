@@ -120,3 +120,27 @@ fn bad_copy_entries_are_refused_naming_the_culprit() {
         assert!(error.contains(expected), "{entry}:\n{error}");
     }
 }
+
+#[test]
+fn ferry_copy_writes_its_report_and_junit() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::copy::sqlite_execute(&dir.path().join("shop.db"), crate::copy::SQLITE_SCHEMA);
+    crate::copy::sqlite_execute(&dir.path().join("shop.db"), &ROWS.replace("TRUE", "1").replace("FALSE", "0"));
+    let output = ferry()
+        .current_dir(dir.path())
+        .args(["copy", "--source", "sqlite://shop.db", "--target", "sqlite://copy.db"])
+        .args(["--junit", "copy.xml", "--report", "copy.json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let junit = std::fs::read_to_string(dir.path().join("copy.xml")).unwrap();
+    for table in ["artist", "album", "employee", "track"] {
+        assert!(junit.contains(&format!("<testsuite name=\"{table}\"")), "{junit}");
+    }
+    assert_eq!(junit.matches("name=\"matches_source\"/>").count(), 4, "{junit}");
+    assert!(!junit.contains("<failure"), "{junit}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("copy.json")).unwrap()).unwrap();
+    assert_eq!(report["migrations"].as_array().unwrap().len(), 4);
+    assert!(report["schema"].as_array().unwrap().iter().all(|o| o["status"] != "failed"), "{report}");
+}
