@@ -191,7 +191,7 @@ async fn schema_round_trip(backend: &dyn Backend) {
         table
             .columns
             .iter()
-            .map(|c| (c.name.clone(), c.column_type.clone(), c.nullable, c.default.clone(), c.identity))
+            .map(|c| (c.name.clone(), c.column_type.portable().clone(), c.nullable, c.default.clone(), c.identity))
             .collect()
     };
     let read_child = catalog.table("conformance_child").unwrap();

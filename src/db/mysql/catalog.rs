@@ -260,8 +260,9 @@ fn native(portable: ColumnType, declared: &str) -> ColumnType {
     if matches!(portable, ColumnType::Other(_) | ColumnType::Boolean) {
         return portable;
     }
-    let written = super::ddl::type_sql(&ColumnDef::new("c", portable.clone()), false).to_ascii_lowercase();
-    let declared_lower = declared.to_ascii_lowercase();
+    let written =
+        super::ddl::type_sql(&ColumnDef::new("c", portable.clone()), false).to_ascii_lowercase().replace(' ', "");
+    let declared_lower = declared.to_ascii_lowercase().replace(' ', "");
     // MariaDB and MySQL 5 print integers with a display width: `int(11)` is `int`.
     let bare = match declared_lower.split_once('(') {
         Some((base, rest)) if base.ends_with("int") && !rest.contains(',') => {
