@@ -10,6 +10,10 @@ pub struct Catalog {
     pub views: Vec<ViewDef>,
 }
 
+/// Why a trigger is reported rather than copied.
+pub const TRIGGER_NOT_COPIED: &str =
+    "triggers are not copied (their code is the engine's own); create it after the copy";
+
 /// A view: its name and the statement that creates it, in its engine's SQL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ViewDef {

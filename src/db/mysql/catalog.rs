@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::connect::mysql_text_rows;
-use crate::db::catalog::referential_action;
+use crate::db::catalog::{referential_action, TRIGGER_NOT_COPIED};
 use crate::db::{
     Catalog, CheckDef, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef, Unsupported, ViewDef,
 };
@@ -167,6 +167,15 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
     .next()
     .and_then(|row| row.into_iter().next().flatten())
     .filter(|c| !c.is_empty());
+    let triggers: Vec<String> = mysql_text_rows(
+        connection,
+        "SELECT trigger_name FROM information_schema.triggers \
+         WHERE event_object_schema = DATABASE() AND event_object_table = ? ORDER BY 1",
+        parameter(),
+    )?
+    .into_iter()
+    .filter_map(|row| row.into_iter().next().flatten())
+    .collect();
     Ok(TableDef {
         comment,
         name,
@@ -180,6 +189,12 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
                 object: format!("index {index}"),
                 reason: "an expression index has no portable form".into(),
             })
+            .chain(
+                triggers.into_iter().map(|trigger| Unsupported {
+                    object: format!("trigger {trigger}"),
+                    reason: TRIGGER_NOT_COPIED.into(),
+                }),
+            )
             .collect(),
         checks,
         inherits: Vec::new(),

@@ -2,7 +2,10 @@
 
 use tokio_postgres::{Client, Error};
 
-use crate::db::{Catalog, CheckDef, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef, ViewDef};
+use crate::db::catalog::TRIGGER_NOT_COPIED;
+use crate::db::{
+    Catalog, CheckDef, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef, Unsupported, ViewDef,
+};
 
 pub async fn read(client: &Client) -> Result<Catalog, Error> {
     let names = client
@@ -164,6 +167,18 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
         .iter()
         .map(|row| row.get(0))
         .collect();
+    let unsupported = client
+        .query(
+            "SELECT tgname::text FROM pg_trigger WHERE tgrelid = to_regclass($1) AND NOT tgisinternal ORDER BY 1",
+            &[&oid],
+        )
+        .await?
+        .iter()
+        .map(|row| Unsupported {
+            object: format!("trigger {}", row.get::<_, String>(0)),
+            reason: TRIGGER_NOT_COPIED.into(),
+        })
+        .collect();
     let comment: Option<String> =
         client.query_one("SELECT obj_description(to_regclass($1), 'pg_class')", &[&oid]).await?.get(0);
     let columns = columns.into_iter().map(ColumnDef::portable).collect();
@@ -174,7 +189,7 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
         primary_key,
         indexes: secondary,
         foreign_keys,
-        unsupported: Vec::new(),
+        unsupported,
         checks,
         inherits,
     })

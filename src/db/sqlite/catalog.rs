@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 use rusqlite::Connection;
 
 use super::ddl::quote;
-use crate::db::catalog::referential_action;
-use crate::db::{Catalog, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef, ViewDef};
+use crate::db::catalog::{referential_action, TRIGGER_NOT_COPIED};
+use crate::db::{
+    Catalog, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef, Unsupported, ViewDef,
+};
 
 pub fn read(connection: &Connection) -> rusqlite::Result<Catalog> {
     let names: Vec<String> = connection
@@ -128,8 +130,15 @@ fn table(connection: &Connection, name: String) -> rusqlite::Result<TableDef> {
         key.referenced_columns = primary;
     }
     foreign_keys.sort_by(|a, b| a.name.cmp(&b.name));
+    let unsupported = connection
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? ORDER BY name")?
+        .query_map([&name], |row| row.get::<_, String>(0))?
+        .map(|trigger| {
+            trigger.map(|t| Unsupported { object: format!("trigger {t}"), reason: TRIGGER_NOT_COPIED.into() })
+        })
+        .collect::<rusqlite::Result<_>>()?;
     let columns = columns.into_iter().map(ColumnDef::portable).collect();
-    Ok(TableDef { name, columns, primary_key, indexes, foreign_keys, ..Default::default() })
+    Ok(TableDef { name, columns, primary_key, indexes, foreign_keys, unsupported, ..Default::default() })
 }
 
 /// `CONSTRAINT name FOREIGN KEY (columns)` in a table's SQL: (the columns without quotes or
