@@ -144,3 +144,34 @@ fn ferry_copy_writes_its_report_and_junit() {
     assert_eq!(report["migrations"].as_array().unwrap().len(), 4);
     assert!(report["schema"].as_array().unwrap().iter().all(|o| o["status"] != "failed"), "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_lists_and_runs_a_copy() {
+    let (source, target) = (PgDatabase::new(), MysqlDatabase::new());
+    source.rows(POSTGRES_SCHEMA);
+    source.rows(ROWS);
+    let dir = tempfile::tempdir().unwrap();
+    let plan = Plan::load(&job(dir.path(), &source, &target), &Overrides::default()).unwrap();
+    let (base, _stop, _task) = crate::api::serve(plan, Some("copy-token")).await;
+    let http = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: &str| {
+        http.request(method, format!("{base}{path}")).bearer_auth("copy-token").send()
+    };
+    let listed: serde_json::Value = call(reqwest::Method::GET, "/migrations").await.unwrap().json().await.unwrap();
+    assert_eq!(listed[0]["name"], "shop");
+    assert_eq!(listed[0]["mode"], "copy");
+    assert_eq!(listed[0]["exclude"], serde_json::json!(["album"]));
+    let response = call(reqwest::Method::POST, "/migrations/shop/runs").await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let run: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let tables: Vec<&str> =
+        run["report"]["migrations"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(tables, ["artist", "employee", "track"]);
+    assert!(run["report"]["schema"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|o| o["object"] == "foreign key track_album_id_fkey"));
+    assert_eq!(target.rows("SELECT count(*) FROM track"), [[Some("3".to_string())]]);
+}
