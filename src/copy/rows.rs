@@ -57,12 +57,14 @@ pub(super) fn copy_plan(
     converted: &BTreeSet<(String, String)>,
 ) -> Plan {
     let mut from = Connection::new("source", source.clone());
-    let to = Connection::new("target", target.clone());
-    // A table others inherit from is copied with its own rows: theirs are copied with them.
+    let mut to = Connection::new("target", target.clone());
+    // A table others inherit from is copied with its own rows: theirs are copied with them (and
+    // it is read back, to reconcile, with its own rows too).
     from.reading = Reading {
         own_rows: sources.values().flat_map(|table| table.inherits.clone()).collect(),
         zero_dates_as_null: true,
     };
+    to.reading.own_rows = tables.iter().flat_map(|table| table.inherits.clone()).collect();
     let migrations = tables
         .iter()
         .map(|table| MigrationPlan {

@@ -167,7 +167,7 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    let unsupported = client
+    let mut unsupported: Vec<Unsupported> = client
         .query(
             "SELECT tgname::text FROM pg_trigger WHERE tgrelid = to_regclass($1) AND NOT tgisinternal ORDER BY 1",
             &[&oid],
@@ -179,6 +179,19 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
             reason: TRIGGER_NOT_COPIED.into(),
         })
         .collect();
+    let partitioning: Option<String> = client
+        .query_one(
+            "SELECT CASE WHEN relkind = 'p' THEN pg_get_partkeydef(oid) END FROM pg_class WHERE oid = to_regclass($1)",
+            &[&oid],
+        )
+        .await?
+        .get(0);
+    if let Some(key) = partitioning {
+        let reason = format!(
+            "PARTITION BY {key}: read through the partitioned table, its partitions' rows are copied into one table"
+        );
+        unsupported.push(Unsupported { object: "partitioning".into(), reason });
+    }
     let comment: Option<String> =
         client.query_one("SELECT obj_description(to_regclass($1), 'pg_class')", &[&oid]).await?.get(0);
     let columns = columns.into_iter().map(ColumnDef::portable).collect();

@@ -158,11 +158,16 @@ impl PreparedLoad for PostgresLoad {
         } else if spec.mode == WriteMode::Replace {
             // TRUNCATE refuses a table another table's foreign key references, even when no row
             // does: such a table's rows are deleted instead (which fails only if rows refer to them).
-            let referenced = "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE confrelid = to_regclass($1) \
-                              AND contype = 'f' AND conrelid <> confrelid)";
-            let referenced: bool = transaction.query_one(referenced, &[&quote_table(&table)]).await.map_err(pg)?.get(0);
+            // Only the table's own rows go, not those of tables inheriting from it; a partitioned
+            // table's rows are its partitions'.
+            let about = "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE confrelid = to_regclass($1) \
+                         AND contype = 'f' AND conrelid <> confrelid), \
+                         (SELECT relkind = 'p' FROM pg_class WHERE oid = to_regclass($1))";
+            let about = transaction.query_one(about, &[&quote_table(&table)]).await.map_err(pg)?;
+            let (referenced, partitioned): (bool, Option<bool>) = (about.get(0), about.get(1));
             let empty = if referenced { "DELETE FROM" } else { "TRUNCATE" };
-            transaction.batch_execute(&format!("{empty} {}", quote_table(&table))).await.map_err(pg)?;
+            let only = if partitioned.unwrap_or(false) { "" } else { " ONLY" };
+            transaction.batch_execute(&format!("{empty}{only} {}", quote_table(&table))).await.map_err(pg)?;
         }
         // All the table's rows come from this load: its indexes are built once, after the rows.
         let emptied = create.is_some() || spec.mode == WriteMode::Replace;
