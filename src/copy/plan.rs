@@ -91,6 +91,13 @@ pub fn translate(
     let copied: Vec<String> = selection.tables.iter().map(|t| t.name.clone()).collect();
     for table in &mut selection.tables {
         for column in &mut table.columns {
+            if column.updated_now && !target.capabilities().updates_now {
+                let detail =
+                    format!("{} has no ON UPDATE CURRENT_TIMESTAMP: the column keeps the value written", target.name());
+                let object = format!("on update {}", column.name);
+                selection.skipped.push(SchemaObject::new(&table.name, object, "skipped", Some(detail)));
+                column.updated_now = false;
+            }
             if same_engine {
                 continue;
             }

@@ -72,6 +72,8 @@ pub struct ColumnDef {
     /// Filled by the database when not given (SERIAL, IDENTITY, AUTO_INCREMENT, SQLite's rowid).
     pub identity: bool,
     pub comment: Option<String>,
+    /// Set to the current time whenever its row is updated (MySQL's `ON UPDATE CURRENT_TIMESTAMP`).
+    pub updated_now: bool,
 }
 
 impl ColumnDef {
@@ -85,6 +87,7 @@ impl ColumnDef {
             default: None,
             identity: false,
             comment: None,
+            updated_now: false,
         }
     }
 

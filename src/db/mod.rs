@@ -192,6 +192,8 @@ pub struct Capabilities {
     pub text_forms: bool,
     /// Keeps comments on tables and columns.
     pub comments: bool,
+    /// Sets a column to the current time when its row is updated (MySQL's ON UPDATE).
+    pub updates_now: bool,
 }
 
 /// Opens the backend behind an endpoint: the only place that knows every kind.

@@ -79,6 +79,7 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
                 nullable: text(row, 3) == "YES",
                 identity: extra.contains("auto_increment"),
                 comment: Some(text(row, 9)).filter(|c| !c.is_empty()),
+                updated_now: extra.contains("on update current_timestamp"),
             }
         })
         .collect();

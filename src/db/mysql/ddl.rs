@@ -50,6 +50,19 @@ fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
 }
 
+/// `(p)` of a date-time column as MySQL writes its current time: the column's own precision
+/// (MySQL refuses another).
+fn precision(column: &ColumnDef) -> String {
+    match &column.column_type {
+        ColumnType::Timestamp | ColumnType::TimestampTz => "(6)".into(),
+        ColumnType::Native { declared, .. } => match declared.split_once('(') {
+            Some((_, rest)) => format!("({})", rest.trim_end_matches(')')),
+            None => String::new(),
+        },
+        _ => String::new(),
+    }
+}
+
 fn column_sql(column: &ColumnDef, keyed: bool) -> String {
     let mut sql = format!("{} {}", quote(&column.name), type_sql(column, keyed));
     if !column.nullable {
@@ -61,17 +74,14 @@ fn column_sql(column: &ColumnDef, keyed: bool) -> String {
     match &column.default {
         None => {}
         // The default's precision must be the column's.
-        Some(ColumnDefault::CurrentTimestamp) => match &column.column_type {
-            ColumnType::Timestamp | ColumnType::TimestampTz => sql.push_str(" DEFAULT CURRENT_TIMESTAMP(6)"),
-            ColumnType::Native { declared, .. } => {
-                let precision =
-                    declared.split_once('(').map(|(_, rest)| rest.trim_end_matches(')')).unwrap_or_default();
-                sql.push_str(&format!(" DEFAULT CURRENT_TIMESTAMP({precision})"))
-            }
-            _ => sql.push_str(" DEFAULT CURRENT_TIMESTAMP"),
-        },
+        Some(ColumnDefault::CurrentTimestamp) => {
+            sql.push_str(&format!(" DEFAULT CURRENT_TIMESTAMP{}", precision(column)))
+        }
         Some(ColumnDefault::Literal(value)) => sql.push_str(&format!(" DEFAULT {value}")),
         Some(ColumnDefault::Expression(value)) => sql.push_str(&format!(" DEFAULT ({value})")),
+    }
+    if column.updated_now {
+        sql.push_str(&format!(" ON UPDATE CURRENT_TIMESTAMP{}", precision(column)));
     }
     if let Some(comment) = &column.comment {
         sql.push_str(&format!(" COMMENT {}", literal(comment)));

@@ -51,6 +51,7 @@ impl Backend for MysqlBackend {
             files: false,
             text_forms: false,
             comments: true,
+            updates_now: true,
         }
     }
 

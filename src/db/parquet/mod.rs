@@ -51,6 +51,7 @@ impl Backend for ParquetBackend {
             files: true,
             text_forms: true,
             comments: false,
+            updates_now: false,
         }
     }
 

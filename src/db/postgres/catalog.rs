@@ -83,6 +83,7 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
                 default: if serial { None } else { default.map(parse_default) },
                 identity: serial || !identity.is_empty(),
                 comment: row.get(13),
+                updated_now: false,
             }
         })
         .collect();

@@ -95,6 +95,7 @@ impl Backend for PostgresBackend {
             files: false,
             text_forms: true,
             comments: true,
+            updates_now: false,
         }
     }
 

@@ -43,6 +43,7 @@ fn table(connection: &Connection, name: String) -> rusqlite::Result<TableDef> {
                     default: default.map(parse_default),
                     identity: false,
                     comment: None,
+                    updated_now: false,
                     name: name.clone(),
                 },
                 row.get::<_, i64>(5)?,

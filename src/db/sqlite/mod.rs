@@ -64,6 +64,7 @@ impl Backend for SqliteBackend {
             files: false,
             text_forms: false,
             comments: false,
+            updates_now: false,
         }
     }
 
