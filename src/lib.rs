@@ -25,8 +25,10 @@
 //! merges, and narrows an incremental query to the rows at or after its watermark.
 //!
 //! `copy` moves a whole database: the source backend's catalog becomes the target's DDL (tables
-//! with their keys first, indexes, foreign keys and views after the rows), and each table's rows
-//! go through the same pipeline as a migration (a replace of `SELECT *`), several at once.
+//! with their keys first, indexes, checks, foreign keys and views after the rows; what the target
+//! cannot make is reported), and each table's rows go through the same pipeline as a migration
+//! (a replace of `SELECT *`), several at once. A job's `[[copies]]` (`job::copies`) run through
+//! `copy::run_job` before its migrations, for `ferry run` and the API alike.
 //!
 //! Dependencies point one way: `cli`/`command` and `api` (the HTTP server) -> `copy` -> `run` ->
 //! `transform`, `check`, `sink`, `source` -> `db` -> `connection` -> `error`; `job` (the plan)
