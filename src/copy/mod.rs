@@ -237,10 +237,15 @@ async fn zero_dates(
     tables: &mut [TableDef],
     sources: &BTreeMap<String, TableDef>,
 ) -> Result<Vec<SchemaObject>> {
+    // Each count scans its table: all at once, as the loads would.
+    let counts = futures::future::try_join_all(
+        tables.iter().filter_map(|table| sources.get(&table.name)).map(|original| source.zero_dates(original)),
+    )
+    .await?;
     let mut report = Vec::new();
-    for table in tables.iter_mut() {
+    for (table, counts) in tables.iter_mut().filter(|table| sources.contains_key(&table.name)).zip(counts) {
         let Some(original) = sources.get(&table.name) else { continue };
-        for (name, count) in source.zero_dates(original).await? {
+        for (name, count) in counts {
             let Some(at) = original.columns.iter().position(|c| c.name == name) else { continue };
             let column = &mut table.columns[at];
             let mut detail = format!("{count} zero dates ('0000-00-00') arrive as NULL");
