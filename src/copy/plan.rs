@@ -172,23 +172,15 @@ pub fn translate(
         if !native {
             let (kept, dropped): (Vec<_>, Vec<_>) = table.indexes.drain(..).partition(|index| index.native.is_none());
             table.indexes = kept;
-            for index in dropped {
+            let indexes = dropped.into_iter().map(|index| {
                 let detail = format!("{}: {}", why_not("this index"), index.native.unwrap_or_default());
-                selection.skipped.push(SchemaObject::new(
-                    &table.name,
-                    format!("index {}", index.name),
-                    "skipped",
-                    Some(detail),
-                ));
-            }
-            for check in table.checks.drain(..) {
-                let detail = format!("{}: {}", why_not("a CHECK constraint"), check.clause);
-                selection.skipped.push(SchemaObject::new(
-                    &table.name,
-                    format!("check {}", check.name),
-                    "skipped",
-                    Some(detail),
-                ));
+                (format!("index {}", index.name), detail)
+            });
+            let checks = table.checks.drain(..).map(|check| {
+                (format!("check {}", check.name), format!("{}: {}", why_not("a CHECK constraint"), check.clause))
+            });
+            for (object, detail) in indexes.chain(checks).collect::<Vec<_>>() {
+                selection.skipped.push(SchemaObject::new(&table.name, object, "skipped", Some(detail)));
             }
         }
         for object in table.unsupported.drain(..) {

@@ -2,11 +2,11 @@
 //! job, beside its query migrations; and the options every copy takes, checked before any
 //! database is touched.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{check_identifier, list, Connection};
+use super::{check_identifier, named_connection, Connection};
 use crate::db::ColumnType;
 use crate::error::{FerryError, Result};
 
@@ -64,16 +64,9 @@ impl CopyFile {
 pub(super) fn check_copy(copy: &CopyFile, connections: &BTreeMap<String, Connection>) -> Result<CopyPlan> {
     let name = &copy.name;
     check_identifier(name, "copy name")?;
-    let connection = |wanted: &str, role: &str| {
-        connections.get(wanted).cloned().ok_or_else(|| {
-            let known: BTreeSet<String> = connections.keys().cloned().collect();
-            FerryError::Job(format!(
-                "copy `{name}`: unknown {role} connection `{wanted}`; the job defines: {}",
-                list(&known)
-            ))
-        })
-    };
-    let (source, target) = (connection(&copy.source, "source")?, connection(&copy.target, "target")?);
+    let owner = format!("copy `{name}`");
+    let source = named_connection(connections, &copy.source, "source", &owner)?;
+    let target = named_connection(connections, &copy.target, "target", &owner)?;
     if copy.schema_only && copy.data_only {
         return Err(FerryError::Job(format!("copy `{name}`: schema_only and data_only exclude each other; give one")));
     }

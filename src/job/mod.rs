@@ -232,17 +232,9 @@ fn check_migration(
 ) -> Result<MigrationPlan> {
     let name = &migration.name;
     check_identifier(name, "migration name")?;
-    let connection = |wanted: &str, role: &str| {
-        connections.get(wanted).cloned().ok_or_else(|| {
-            let known: BTreeSet<String> = connections.keys().cloned().collect();
-            FerryError::Job(format!(
-                "migration `{name}`: unknown {role} connection `{wanted}`; the job defines: {}",
-                list(&known)
-            ))
-        })
-    };
-    let source = connection(&migration.source, "source")?;
-    let target = connection(&migration.target, "target")?;
+    let owner = format!("migration `{name}`");
+    let source = named_connection(connections, &migration.source, "source", &owner)?;
+    let target = named_connection(connections, &migration.target, "target", &owner)?;
     let table = migration.table.clone();
     check_table_name(&table, name)?;
     for column in &migration.key {
@@ -274,6 +266,20 @@ fn check_migration(
         depends_on: migration.depends_on.clone(),
         checks: Vec::new(),
         reconcile: migration.reconcile.unwrap_or(true),
+    })
+}
+
+/// The connection a migration or copy (`owner`) names as its `role`; an unknown one is an error
+/// listing those the job defines.
+fn named_connection(
+    connections: &BTreeMap<String, Connection>,
+    wanted: &str,
+    role: &str,
+    owner: &str,
+) -> Result<Connection> {
+    connections.get(wanted).cloned().ok_or_else(|| {
+        let known: BTreeSet<String> = connections.keys().cloned().collect();
+        FerryError::Job(format!("{owner}: unknown {role} connection `{wanted}`; the job defines: {}", list(&known)))
     })
 }
 
