@@ -63,7 +63,9 @@ pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -
     let target_catalog = to.catalog().await?;
     let existing: Vec<String> = target_catalog.tables.iter().map(|t| t.name.clone()).collect();
     if !options.schema_only {
-        schema.extend(zero_dates(from.as_ref(), &mut tables, &sources).await?);
+        for found in zero_dates(from.as_ref(), &tables, &sources, true).await? {
+            schema.push(zero_dates_line(&mut tables, found));
+        }
     }
     if options.resume {
         let done = journal::finished(to.as_ref(), source).await?;
@@ -120,6 +122,11 @@ pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -
         Vec::new()
     };
     if options.dry_run {
+        if !options.schema_only {
+            for found in zero_dates(from.as_ref(), &tables, &sources, false).await? {
+                schema.push(zero_dates_line(&mut tables, found));
+            }
+        }
         for view in &views {
             schema.push(SchemaObject::new(&view.name, "view".into(), "planned", Some(view.create.clone())));
         }
@@ -149,7 +156,23 @@ pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -
                 checked_now |= !without_later_keys(to.as_ref(), table)?.foreign_keys.is_empty();
             }
             let workers = if checked_now { 1 } else { options.workers.max(1) };
-            rows::move_rows(source, target, &tables, &sources, &converted, workers).await?
+            let mut sizes = Vec::new();
+            for table in &tables {
+                let name = sources.get(&table.name).map_or(&table.name, |source| &source.name);
+                let estimate = match from.database() {
+                    Some(database) => database.estimate(name).await.unwrap_or_default(),
+                    None => Default::default(),
+                };
+                sizes.push(estimate.bytes.or(estimate.rows).unwrap_or(0) as u64);
+            }
+            let (run, nullable) = tokio::join!(
+                rows::move_rows(source, target, &tables, &sources, &converted, workers, &sizes),
+                zero_dates(from.as_ref(), &tables, &sources, false)
+            );
+            for found in nullable? {
+                schema.push(zero_dates_line(&mut tables, found));
+            }
+            run?
         }
     };
     // Each table is all or nothing: the ones loaded get their indexes and keys, a failed one
@@ -230,33 +253,46 @@ async fn choose(from: &dyn Backend, to: &dyn Backend, options: &CopyOptions) -> 
     Ok(Chosen { catalog, tables: selection.tables, sources, converted, skipped: selection.skipped })
 }
 
-/// MySQL's zero dates arrive as NULL: counted per column and reported, and a NOT NULL column
-/// that holds some is created nullable.
+/// MySQL's zero dates arrive as NULL, counted per column and reported. A NOT NULL column that
+/// holds some must be created nullable, so those are counted before the DDL (`not_null`); the
+/// others only for the report, while the rows load.
 async fn zero_dates(
     source: &dyn Backend,
-    tables: &mut [TableDef],
+    tables: &[TableDef],
     sources: &BTreeMap<String, TableDef>,
-) -> Result<Vec<SchemaObject>> {
-    // Each count scans its table: all at once, as the loads would.
-    let counts = futures::future::try_join_all(
-        tables.iter().filter_map(|table| sources.get(&table.name)).map(|original| source.zero_dates(original)),
-    )
-    .await?;
-    let mut report = Vec::new();
-    for (table, counts) in tables.iter_mut().filter(|table| sources.contains_key(&table.name)).zip(counts) {
+    not_null: bool,
+) -> Result<Vec<(String, String, u64)>> {
+    let subsets: Vec<TableDef> = tables
+        .iter()
+        .filter_map(|table| {
+            let original = sources.get(&table.name)?;
+            let columns = original.columns.iter().filter(|c| c.nullable != not_null).cloned().collect();
+            Some(TableDef { name: original.name.clone(), columns, ..Default::default() })
+        })
+        .collect();
+    // Each count scans its table: all at once, as the loads do.
+    let counts = futures::future::try_join_all(subsets.iter().map(|subset| source.zero_dates(subset))).await?;
+    let mut found = Vec::new();
+    for (table, counts) in tables.iter().filter(|table| sources.contains_key(&table.name)).zip(counts) {
         let Some(original) = sources.get(&table.name) else { continue };
         for (name, count) in counts {
             let Some(at) = original.columns.iter().position(|c| c.name == name) else { continue };
-            let column = &mut table.columns[at];
-            let mut detail = format!("{count} zero dates ('0000-00-00') arrive as NULL");
-            if !column.nullable {
-                column.nullable = true;
-                detail.push_str("; the column is created nullable to hold them");
-            }
-            report.push(SchemaObject::new(&table.name, format!("column {}", column.name), "translated", Some(detail)));
+            found.push((table.name.clone(), table.columns[at].name.clone(), count));
         }
     }
-    Ok(report)
+    Ok(found)
+}
+
+/// The report's line for a column's zero dates; a NOT NULL column is made nullable.
+fn zero_dates_line(tables: &mut [TableDef], (table, column, count): (String, String, u64)) -> SchemaObject {
+    let mut detail = format!("{count} zero dates ('0000-00-00') arrive as NULL");
+    let made =
+        tables.iter_mut().find(|t| t.name == table).and_then(|t| t.columns.iter_mut().find(|c| c.name == column));
+    if let Some(made) = made.filter(|c| !c.nullable) {
+        made.nullable = true;
+        detail.push_str("; the column is created nullable to hold them");
+    }
+    SchemaObject::new(&table, format!("column {column}"), "translated", Some(detail))
 }
 
 /// The table as created before its rows: foreign keys the target can add afterwards are left

@@ -11,8 +11,10 @@ use crate::report::RunReport;
 use crate::run::{run_with, Progress};
 
 /// One replace per table through the run's pipeline, `SELECT *` of the source table, `workers`
-/// tables at a time; a table that fails does not stop the others. The report lists the tables
-/// in the order given.
+/// tables at a time; a table that fails does not stop the others. With several workers the
+/// largest tables (by the source's `sizes` estimate) start first, so that the longest load is not
+/// the last to begin; with one they load in the order given. The report lists the tables in the
+/// order given.
 pub async fn move_rows(
     source: &Endpoint,
     target: &Endpoint,
@@ -20,25 +22,32 @@ pub async fn move_rows(
     sources: &BTreeMap<String, TableDef>,
     converted: &BTreeSet<(String, String)>,
     workers: usize,
+    sizes: &[u64],
 ) -> Result<RunReport> {
     use futures::StreamExt;
     let plan = copy_plan(source, target, tables, sources, converted);
     let options = RunOptions { run_id: Some(crate::run::new_run_id()), ..Default::default() };
+    let mut order: Vec<usize> = (0..tables.len()).collect();
+    if workers > 1 {
+        order.sort_by_key(|&at| std::cmp::Reverse(sizes.get(at).copied().unwrap_or(0)));
+    }
     // Each table on a task of its own, so that their CPU work runs on as many cores.
-    let names: Vec<String> = tables.iter().map(|table| table.name.clone()).collect();
-    let runs: Vec<_> = futures::stream::iter(names)
-        .map(|name| {
+    let started: Vec<(usize, String)> = order.into_iter().map(|at| (at, tables[at].name.clone())).collect();
+    let mut runs: Vec<_> = futures::stream::iter(started)
+        .map(|(at, name)| {
             let (plan, options) = (plan.clone(), options.clone());
-            tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
+            let run = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
                 run_with(&plan, &[name], &options, Progress::Auto).await
-            }))
+            }));
+            async move { (at, run.await) }
         })
-        .buffered(workers)
+        .buffer_unordered(workers)
         .collect()
         .await;
+    runs.sort_by_key(|(at, _)| *at);
     let mut report = super::empty_run();
     report.run_id = options.run_id.clone().unwrap_or_default();
-    for run in runs {
+    for (_, run) in runs {
         let run = run.map_err(FerryError::internal)??;
         if report.error.is_none() {
             (report.error, report.error_kind) = (run.error, run.error_kind);
