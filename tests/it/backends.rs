@@ -187,11 +187,19 @@ async fn schema_round_trip(backend: &dyn Backend) {
     let catalog = backend.catalog().await.unwrap();
     let names: Vec<&str> = catalog.tables.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["conformance_child", "conformance_parent", "conformance_rows"]);
+    let one_integer_type = backend.capabilities().one_integer_type;
     let portable = |table: &TableDef| -> Vec<(String, ColumnType, bool, Option<ColumnDefault>, bool)> {
         table
             .columns
             .iter()
-            .map(|c| (c.name.clone(), c.column_type.portable().clone(), c.nullable, c.default.clone(), c.identity))
+            .map(|c| {
+                // SQLite's rowid (INTEGER PRIMARY KEY) holds 64 bits, whatever the column was made from.
+                let column_type = match c.column_type.portable() {
+                    ColumnType::Integer if one_integer_type && c.identity => ColumnType::BigInt,
+                    other => other.clone(),
+                };
+                (c.name.clone(), column_type, c.nullable, c.default.clone(), c.identity)
+            })
             .collect()
     };
     let read_child = catalog.table("conformance_child").unwrap();

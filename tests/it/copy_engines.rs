@@ -253,3 +253,28 @@ async fn postgres_schemas_are_chosen_on_both_sides() {
         )
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_untyped_columns_and_64_bit_integers_into_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::copy::sqlite_execute(
+        &dir.path().join("loose.db"),
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, anything, n INTEGER, small INT);
+         INSERT INTO t VALUES (1, 'text', 3000000000, 1), (2, 42, -5, 2), (3, NULL, NULL, NULL), (4, 3.25, 8, 4)",
+    );
+    let source = ferry::connection::Endpoint::parse("sqlite://loose.db", dir.path()).unwrap();
+    let target = PgDatabase::new();
+    copied(&source, &target.endpoint()).await;
+    let types = target.rows(
+        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute \
+         WHERE attrelid = 't'::regclass AND attnum > 0 ORDER BY attnum",
+    );
+    let types: Vec<String> = types.iter().map(|r| r.iter().flatten().cloned().collect::<Vec<_>>().join(" ")).collect();
+    assert_eq!(types, ["id bigint", "anything text", "n bigint", "small integer"]);
+    let rows = target.rows("SELECT id, anything, n FROM t ORDER BY id");
+    let expected = [["1", "text", "3000000000"], ["2", "42", "-5"], ["4", "3.25", "8"]];
+    let mut expected: Vec<Vec<Option<String>>> =
+        expected.iter().map(|r| r.iter().map(|v| Some(v.to_string())).collect()).collect();
+    expected.insert(2, vec![Some("3".to_string()), None, None]);
+    assert_eq!(rows, expected);
+}

@@ -172,8 +172,9 @@ fn column_type(declared: &str) -> ColumnType {
     match base.as_str() {
         "BOOLEAN" | "BOOL" => ColumnType::Boolean,
         "SMALLINT" | "TINYINT" => ColumnType::SmallInt,
-        "INTEGER" | "INT" | "MEDIUMINT" => ColumnType::Integer,
-        "BIGINT" => ColumnType::BigInt,
+        // SQLite's INTEGER holds 64 bits whatever it is called; INT and MEDIUMINT say less.
+        "INT" | "MEDIUMINT" => ColumnType::Integer,
+        "INTEGER" | "BIGINT" => ColumnType::BigInt,
         "REAL" | "FLOAT" => ColumnType::Real,
         "DOUBLE" | "DOUBLE PRECISION" => ColumnType::Double,
         "DECIMAL" | "NUMERIC" => {

@@ -12,7 +12,7 @@ pub fn type_sql(column: &ColumnDef) -> String {
     match &column.column_type {
         ColumnType::Boolean => "BOOLEAN".into(),
         ColumnType::SmallInt => "SMALLINT".into(),
-        ColumnType::Integer => "INTEGER".into(),
+        ColumnType::Integer => "INT".into(),
         ColumnType::BigInt => "BIGINT".into(),
         ColumnType::Real => "REAL".into(),
         ColumnType::Double => "DOUBLE".into(),
