@@ -231,6 +231,9 @@ pub struct IndexDef {
     pub name: String,
     pub columns: Vec<String>,
     pub unique: bool,
+    /// MySQL's prefix lengths (`KEY (title(10))`), one per column (None: the whole column);
+    /// empty when no column has one. Other engines index the whole columns.
+    pub prefixes: Vec<Option<u32>>,
     /// The engine's own `CREATE INDEX` for an index with no portable form (an expression, a
     /// predicate, another access method such as GiST or FULLTEXT): made again only by the same
     /// engine, names kept.

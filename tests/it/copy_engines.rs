@@ -12,7 +12,7 @@ CREATE TABLE film (id SMALLINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, code CHAR(4)
   features SET('Trailers', 'Deleted Scenes') DEFAULT NULL, added DATE NOT NULL, seen DATETIME NULL,
   title VARCHAR(100) NOT NULL, blurb TEXT, rating TINYINT UNSIGNED, CONSTRAINT rating_range CHECK (rating <= 10),
   touched TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3) ON UPDATE CURRENT_TIMESTAMP(3),
-  FULLTEXT INDEX film_text (title, blurb)) COMMENT = 'Films \\\\ more';
+  INDEX blurb_start (blurb(10), title), FULLTEXT INDEX film_text (title, blurb)) COMMENT = 'Films \\\\ more';
 INSERT INTO film (code, released, features, added, seen, title, blurb, rating) VALUES
   ('ab', 2006, 'Trailers,Deleted Scenes', '0000-00-00', '0000-00-00 00:00:00', 'Academy', 'A drama', 7),
   ('cd  ', NULL, '', '2020-01-02', '2020-01-02 03:04:05', 'Ace', NULL, NULL);
@@ -59,6 +59,9 @@ async fn mysql_zero_dates_sets_and_years_into_postgres() {
     assert!(skipped.iter().any(|s| s == on_update), "{skipped:#?}");
     let trigger = format!("film trigger film_touch: {}", ferry::db::catalog::TRIGGER_NOT_COPIED);
     assert!(skipped.contains(&trigger), "{skipped:#?}");
+    // A prefix index indexes the whole columns elsewhere.
+    let prefix = target.rows("SELECT indexdef FROM pg_indexes WHERE indexname = 'blurb_start'");
+    assert_eq!(prefix, [[Some("CREATE INDEX blurb_start ON public.film USING btree (blurb, title)".to_string())]]);
     let rows = target.rows("SELECT id, code, released, features, added, seen, rating FROM film ORDER BY id");
     let expected = [
         ["1", "ab", "2006", "Trailers,Deleted Scenes"].map(Some).into_iter().chain([None, None, Some("7")]).collect(),
@@ -104,7 +107,7 @@ async fn mysql_to_mysql_keeps_its_own_types_indexes_and_checks() {
     let touched = "SELECT column_type, column_default, extra FROM information_schema.columns \
                    WHERE table_schema = DATABASE() AND table_name = 'film' AND column_name = 'touched'";
     assert_eq!(target.rows(touched), source.rows(touched));
-    let indexes = "SELECT index_name, index_type, column_name FROM information_schema.statistics \
+    let indexes = "SELECT index_name, index_type, column_name, sub_part FROM information_schema.statistics \
                    WHERE table_schema = DATABASE() AND table_name = 'film' ORDER BY 1, seq_in_index";
     assert_eq!(target.rows(indexes), source.rows(indexes));
     let comments =

@@ -85,7 +85,7 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
         .collect();
     let rows = mysql_text_rows(
         connection,
-        "SELECT index_name, non_unique, column_name, index_type FROM information_schema.statistics \
+        "SELECT index_name, non_unique, column_name, index_type, sub_part FROM information_schema.statistics \
          WHERE table_schema = DATABASE() AND table_name = ? ORDER BY index_name, seq_in_index",
         parameter(),
     )?;
@@ -109,6 +109,10 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
             ..Default::default()
         });
         entry.columns.push(column);
+        entry.prefixes.push(number(row, 4).map(|length| length as u32));
+    }
+    for index in indexes.values_mut().filter(|index| index.prefixes.iter().all(Option::is_none)) {
+        index.prefixes.clear();
     }
     for index in indexes.values_mut() {
         if let Some(native) = &mut index.native {

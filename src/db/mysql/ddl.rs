@@ -111,5 +111,18 @@ pub fn add_check(table: &str, check: &CheckDef) -> String {
 }
 
 pub fn create_index(table: &str, index: &IndexDef) -> String {
-    QUOTING.create_index(table, index)
+    if index.native.is_some() || index.prefixes.is_empty() {
+        return QUOTING.create_index(table, index);
+    }
+    let columns: Vec<String> = index
+        .columns
+        .iter()
+        .zip(&index.prefixes)
+        .map(|(column, prefix)| match prefix {
+            Some(length) => format!("{}({length})", quote(column)),
+            None => quote(column),
+        })
+        .collect();
+    let unique = if index.unique { "UNIQUE " } else { "" };
+    format!("CREATE {unique}INDEX {} ON {} ({})", quote(&index.name), quote_table(table), columns.join(", "))
 }

@@ -121,7 +121,7 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
                 1,
             )
         });
-        secondary.push(IndexDef { name: row.get(0), columns, unique: row.get(2), native });
+        secondary.push(IndexDef { name: row.get(0), columns, unique: row.get(2), native, ..Default::default() });
     }
     let keys = client
         .query(

@@ -87,7 +87,8 @@ fn table(connection: &Connection, name: String) -> rusqlite::Result<TableDef> {
             .collect::<rusqlite::Result<_>>()?;
         // A partial or expression index has no portable form: SQLite's own statement then.
         let native = (partial || columns.iter().any(Option::is_none)).then(|| definition(&index));
-        indexes.push(IndexDef { name: index, columns: columns.into_iter().flatten().collect(), unique, native });
+        let columns = columns.into_iter().flatten().collect();
+        indexes.push(IndexDef { name: index, columns, unique, native, ..Default::default() });
     }
     indexes.sort_by(|a, b| a.name.cmp(&b.name));
     let mut keys: BTreeMap<i64, ForeignKeyDef> = BTreeMap::new();
