@@ -18,9 +18,9 @@ pub use job::run_job;
 pub use plan::glob_matches;
 pub use verify::{junit_suites, verify};
 
-use crate::connection::Endpoint;
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::connection::Endpoint;
 use crate::db::{self, Backend, Catalog, TableDef, ViewDef};
 use crate::error::{FerryError, Result};
 use crate::report::RunReport;
