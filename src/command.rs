@@ -125,12 +125,7 @@ async fn reconcile_command(args: ReconcileArgs) -> Result<ExitCode> {
 
 async fn check_command(args: CheckArgs) -> Result<ExitCode> {
     let plan = load_plan(&args.job)?;
-    let copies: Vec<_> =
-        plan.copies.iter().filter(|c| args.migrations.is_empty() || args.migrations.contains(&c.name)).collect();
-    let migrations: Vec<String> = match args.migrations.is_empty() {
-        true => Vec::new(),
-        false => args.migrations.iter().filter(|name| !copies.iter().any(|c| &&c.name == name)).cloned().collect(),
-    };
+    let (copies, migrations) = plan.chosen(&args.migrations)?;
     let mut report = crate::check::CheckReport {
         checked_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         tables: Vec::new(),
@@ -138,7 +133,7 @@ async fn check_command(args: CheckArgs) -> Result<ExitCode> {
     for copy in copies {
         report.tables.extend(crate::copy::verify(copy).await?);
     }
-    if args.migrations.is_empty() || !migrations.is_empty() {
+    if !migrations.is_empty() {
         report.tables.extend(crate::check::check_targets(&plan, &migrations).await?.tables);
     }
     if let Some(path) = &args.output.junit {

@@ -12,20 +12,8 @@ use crate::run::{new_run_id, run_with, Progress};
 /// Runs the named copies and migrations (all when `names` is empty). A copy that fails stops
 /// the run before the migrations; its tables that were loaded stay, as with `ferry copy`.
 pub async fn run_job(plan: &Plan, names: &[String], options: &RunOptions, progress: Progress) -> Result<RunReport> {
-    for name in names {
-        if !plan.copies.iter().any(|c| &c.name == name) && !plan.migrations.iter().any(|m| &m.name == name) {
-            let known: Vec<String> = plan
-                .copies
-                .iter()
-                .map(|c| format!("`{}`", c.name))
-                .chain(plan.migrations.iter().map(|m| format!("`{}`", m.name)))
-                .collect();
-            return Err(FerryError::Job(format!("unknown migration `{name}`; the job defines: {}", known.join(", "))));
-        }
-    }
-    let chosen = |name: &String| names.is_empty() || names.contains(name);
-    let migrations: Vec<String> = plan.migrations.iter().map(|m| m.name.clone()).filter(chosen).collect();
-    let copies: Vec<CopyPlan> = plan.copies.iter().filter(|c| chosen(&c.name)).cloned().collect();
+    let (copies, migrations) = plan.chosen(names)?;
+    let copies: Vec<CopyPlan> = copies.into_iter().cloned().collect();
     let mut report = super::empty_run();
     report.run_id = options.run_id.clone().unwrap_or_else(new_run_id);
     for job_copy in copies {

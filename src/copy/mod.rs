@@ -157,9 +157,10 @@ pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -
             }
             let workers = if checked_now { 1 } else { options.workers.max(1) };
             let mut sizes = Vec::new();
+            let database = from.database();
             for table in &tables {
                 let name = sources.get(&table.name).map_or(&table.name, |source| &source.name);
-                let estimate = match from.database() {
+                let estimate = match &database {
                     Some(database) => database.estimate(name).await.unwrap_or_default(),
                     None => Default::default(),
                 };
@@ -262,19 +263,19 @@ async fn zero_dates(
     sources: &BTreeMap<String, TableDef>,
     not_null: bool,
 ) -> Result<Vec<(String, String, u64)>> {
-    let subsets: Vec<TableDef> = tables
+    let pairs: Vec<(&TableDef, &TableDef)> =
+        tables.iter().filter_map(|table| Some((table, sources.get(&table.name)?))).collect();
+    let subsets: Vec<TableDef> = pairs
         .iter()
-        .filter_map(|table| {
-            let original = sources.get(&table.name)?;
+        .map(|(_, original)| {
             let columns = original.columns.iter().filter(|c| c.nullable != not_null).cloned().collect();
-            Some(TableDef { name: original.name.clone(), columns, ..Default::default() })
+            TableDef { name: original.name.clone(), columns, ..Default::default() }
         })
         .collect();
     // Each count scans its table: all at once, as the loads do.
     let counts = futures::future::try_join_all(subsets.iter().map(|subset| source.zero_dates(subset))).await?;
     let mut found = Vec::new();
-    for (table, counts) in tables.iter().filter(|table| sources.contains_key(&table.name)).zip(counts) {
-        let Some(original) = sources.get(&table.name) else { continue };
+    for ((table, original), counts) in pairs.into_iter().zip(counts) {
         for (name, count) in counts {
             let Some(at) = original.columns.iter().position(|c| c.name == name) else { continue };
             found.push((table.name.clone(), table.columns[at].name.clone(), count));

@@ -210,6 +210,23 @@ impl Plan {
         self.copies.iter().map(|c| c.name.as_str()).chain(self.migrations.iter().map(|m| m.name.as_str())).collect()
     }
 
+    /// The copies and the migrations a run or check of `names` (all when empty) takes, the
+    /// migrations by name in dependency order; an unknown name is an error listing the known.
+    pub fn chosen(&self, names: &[String]) -> Result<(Vec<&copies::CopyPlan>, Vec<String>)> {
+        let known = self.names();
+        if let Some(unknown) = names.iter().find(|name| !known.contains(&name.as_str())) {
+            let listed: Vec<String> = known.iter().map(|name| format!("`{name}`")).collect();
+            return Err(FerryError::Job(format!(
+                "unknown migration `{unknown}`; the job defines: {}",
+                listed.join(", ")
+            )));
+        }
+        let chosen = |name: &String| names.is_empty() || names.contains(name);
+        let copies = self.copies.iter().filter(|c| chosen(&c.name)).collect();
+        let migrations = self.migrations.iter().map(|m| m.name.clone()).filter(chosen).collect();
+        Ok((copies, migrations))
+    }
+
     /// The migrations to run: all of them, or the named ones, in dependency order.
     pub fn select(&self, names: &[String]) -> Result<Vec<&MigrationPlan>> {
         if names.is_empty() {
