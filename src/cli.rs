@@ -196,6 +196,10 @@ pub struct CopyArgs {
     /// others are copied anew.
     #[arg(long)]
     pub resume: bool,
+    /// Into PostgreSQL: the whole copy in one transaction on one connection (tables one at a
+    /// time); nothing is seen before it commits, and a failure leaves the target as it was.
+    #[arg(long, conflicts_with = "resume")]
+    pub single_transaction: bool,
     /// The PostgreSQL source's schema to copy [default: its current schema].
     #[arg(long, value_name = "SCHEMA")]
     pub source_schema: Option<String>,

@@ -81,6 +81,7 @@ async fn copy_command(args: CopyArgs) -> Result<ExitCode> {
         dry_run: args.dry_run,
         names: args.names,
         resume: args.resume,
+        single_transaction: args.single_transaction,
         casts: args.casts,
         source_schema: args.source_schema,
         target_schema: args.target_schema,

@@ -19,6 +19,7 @@ pub use plan::glob_matches;
 pub use verify::{junit_suites, verify};
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::connection::Endpoint;
 use crate::db::{self, Backend, Catalog, TableDef, ViewDef};
@@ -53,8 +54,34 @@ pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -
         return Err(FerryError::Job("--schema-only and --data-only exclude each other; give one".into()));
     }
     let (source, target, schema_ddl) = in_schemas(source, target, options).await?;
-    let (source, target) = (&source, &target);
-    let (from, to) = (db::open(source), db::open(target));
+    let from = db::open(&source);
+    if !options.single_transaction {
+        return copy_with(&source, from, db::open(&target), schema_ddl, options).await;
+    }
+    let to = db::open(&target).single_transaction().await?;
+    let copied = copy_with(&source, from, to.clone(), schema_ddl, options).await;
+    let commit = matches!(&copied, Ok(report) if report.run.error.is_none() && !options.dry_run);
+    if commit {
+        to.finish(true).await?;
+    } else {
+        // Closing the connection rolls back as well, should the server not answer.
+        let _ = to.finish(false).await;
+    }
+    let mut report = copied?;
+    if let Some(error) = &mut report.run.error {
+        error.push_str("; the copy ran in one transaction (--single-transaction), rolled back: the target is as it was");
+    }
+    Ok(report)
+}
+
+/// [`copy`] from the source's backend into the target's.
+async fn copy_with(
+    source: &Endpoint,
+    from: Arc<dyn Backend>,
+    to: Arc<dyn Backend>,
+    schema_ddl: Option<String>,
+    options: &CopyOptions,
+) -> Result<CopyReport> {
     if let Some(database) = from.database() {
         database.tables().await?; // a source that cannot be read says so here, before anything is written
     }
@@ -83,8 +110,9 @@ pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -
             IfExists::Fail => {
                 let listed: Vec<String> = present.iter().map(|n| format!("`{n}`")).collect();
                 return Err(FerryError::Job(format!(
-                    "`{target}` already has {}; nothing was written. Use --if-exists replace to copy them anew, \
+                    "`{}` already has {}; nothing was written. Use --if-exists replace to copy them anew, \
                      --if-exists skip to leave them, or --data-only to load their rows",
+                    to.endpoint(),
                     listed.join(", ")
                 )));
             }
@@ -155,7 +183,8 @@ pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -
             for table in &tables {
                 checked_now |= !without_later_keys(to.as_ref(), table)?.foreign_keys.is_empty();
             }
-            let workers = if checked_now { 1 } else { options.workers.max(1) };
+            // One transaction is one connection: one table at a time.
+            let workers = if checked_now || options.single_transaction { 1 } else { options.workers.max(1) };
             let mut sizes = Vec::new();
             let database = from.database();
             for table in &tables {
@@ -167,7 +196,7 @@ pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -
                 sizes.push(estimate.bytes.or(estimate.rows).unwrap_or(0) as u64);
             }
             let (run, nullable) = tokio::join!(
-                rows::move_rows(source, target, &tables, &sources, &converted, workers, &sizes),
+                rows::move_rows(source, &to, &tables, &sources, &converted, workers, &sizes),
                 zero_dates(from.as_ref(), &tables, &sources, false)
             );
             for found in nullable? {
@@ -176,6 +205,9 @@ pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -
             run?
         }
     };
+    if options.single_transaction && run.error.is_some() {
+        return Ok(CopyReport { run, schema, ddl: Vec::new() }); // all of it is rolled back
+    }
     // Each table is all or nothing: the ones loaded get their indexes and keys, a failed one
     // (named in the report) none, and views wait for every table.
     let loaded = |table: &TableDef| {

@@ -1,9 +1,10 @@
 //! The rows of a copy: one replace per table through the run's pipeline, several at once.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::connection::Endpoint;
-use crate::db::{ColumnType, Reading, TableDef};
+use crate::db::{Backend, ColumnType, Reading, TableDef};
 use crate::error::{FerryError, Result};
 use crate::incremental::RunOptions;
 use crate::job::{Connection, MigrationPlan, Mode, Plan};
@@ -17,7 +18,7 @@ use crate::run::{run_with, Progress};
 /// order given.
 pub async fn move_rows(
     source: &Endpoint,
-    target: &Endpoint,
+    target: &Arc<dyn Backend>,
     tables: &[TableDef],
     sources: &BTreeMap<String, TableDef>,
     converted: &BTreeSet<(String, String)>,
@@ -25,7 +26,11 @@ pub async fn move_rows(
     sizes: &[u64],
 ) -> Result<RunReport> {
     use futures::StreamExt;
-    let plan = copy_plan(source, target, tables, sources, converted);
+    let mut plan = copy_plan(source, target.endpoint(), tables, sources, converted);
+    // The target as opened: a single transaction's loads all go through its connection.
+    for migration in &mut plan.migrations {
+        migration.target.backend = Some(target.clone());
+    }
     let options = RunOptions { run_id: Some(crate::run::new_run_id()), ..Default::default() };
     let mut order: Vec<usize> = (0..tables.len()).collect();
     if workers > 1 {

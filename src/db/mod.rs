@@ -72,6 +72,23 @@ pub trait Backend: Debug + Send + Sync {
     /// A sink that loads tables into this engine.
     fn sink(&self) -> Result<Box<dyn Sink>>;
 
+    /// The same database with every operation on one connection, in one transaction that
+    /// [`Backend::finish`] ends: nothing it writes is seen, or kept, before that.
+    async fn single_transaction(&self) -> Result<Arc<dyn Backend>> {
+        Err(FerryError::Job(format!(
+            "`{}` is {}: only a PostgreSQL target can take a whole copy in one transaction; \
+             leave out --single-transaction (each table is still all or nothing)",
+            self.endpoint(),
+            self.name()
+        )))
+    }
+
+    /// Commits (`commit`) or rolls back the transaction of [`Backend::single_transaction`];
+    /// nothing for a backend without one.
+    async fn finish(&self, _commit: bool) -> Result<()> {
+        Ok(())
+    }
+
     /// Answers when the engine can be reached (a query, or the folder or bucket).
     async fn ping(&self) -> Result<()>;
 

@@ -44,6 +44,9 @@ pub(super) struct CopyFile {
     schema_only: bool,
     #[serde(default)]
     data_only: bool,
+    /// Into PostgreSQL: the whole copy in one transaction.
+    #[serde(default)]
+    single_transaction: bool,
 }
 
 /// A copy of the job, checked: its connections exist, its options agree.
@@ -87,6 +90,7 @@ pub(super) fn check_copy(copy: &CopyFile, connections: &BTreeMap<String, Connect
         workers,
         names: copy.names,
         resume: false,
+        single_transaction: copy.single_transaction,
         casts,
         source_schema: copy.source_schema.clone(),
         target_schema: copy.target_schema.clone(),
@@ -119,6 +123,8 @@ pub struct CopyOptions {
     pub names: Names,
     /// Go on with the tables an earlier copy from the same source did not load and reconcile.
     pub resume: bool,
+    /// Into PostgreSQL: everything in one transaction on one connection, committed at the end.
+    pub single_transaction: bool,
     /// `TABLE.COLUMN=TYPE` or `SOURCE_TYPE=TYPE`: other types in the target.
     pub casts: Vec<String>,
     /// Copy the tables of this schema of a PostgreSQL source (its current schema by default).

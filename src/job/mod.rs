@@ -5,11 +5,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 
 use crate::connection::Endpoint;
-use crate::db::Reading;
+use crate::db::{Backend, Reading};
 use crate::error::{FerryError, Result};
 use check_plan::check_all_checks;
 use checks::{check_checks, Check, CheckFile};
@@ -84,11 +85,18 @@ pub struct Connection {
     pub endpoint: Endpoint,
     /// How a whole-database copy reads; the default for migrations.
     pub reading: Reading,
+    /// The backend already opened for it (a copy's single transaction); None opens one per use.
+    pub backend: Option<Arc<dyn Backend>>,
 }
 
 impl Connection {
     pub fn new(name: &str, endpoint: Endpoint) -> Self {
-        Connection { name: name.to_string(), endpoint, reading: Reading::default() }
+        Connection { name: name.to_string(), endpoint, reading: Reading::default(), backend: None }
+    }
+
+    /// The backend to read and write it through.
+    pub fn backend(&self) -> Arc<dyn Backend> {
+        self.backend.clone().unwrap_or_else(|| crate::db::open(&self.endpoint))
     }
 }
 

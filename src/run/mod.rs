@@ -16,7 +16,7 @@ use futures::StreamExt;
 use crate::check::reconcile::{ReconcileStatus, Reconciliation};
 use crate::check::sent::{read_back, Sent};
 use crate::check::{self, Audit, CheckResult};
-use crate::db::{self, LoadSpec, WriteMode};
+use crate::db::{LoadSpec, WriteMode};
 use crate::error::{FerryError, Result};
 use crate::incremental::{plan_load, RunOptions};
 use crate::job::{MigrationPlan, Mode, Plan};
@@ -147,7 +147,7 @@ async fn run_migration(
     progress: Progress,
     checks: &mut Vec<CheckResult>,
 ) -> Result<MigrationReport> {
-    let lock = db::open(&migration.target.endpoint).lock(&migration.name).await?;
+    let lock = migration.target.backend().lock(&migration.name).await?;
     let report = load_migration(plan, migration, options, run_id, progress, checks).await;
     lock.release().await;
     report
@@ -165,7 +165,7 @@ async fn load_migration(
 ) -> Result<MigrationReport> {
     let partitions = options.partitions.unwrap_or(migration.partitions);
     let (frame, counter) = plan_migration_in(plan, migration, partitions).await?;
-    let mut sink = db::open(&migration.target.endpoint).sink()?;
+    let mut sink = migration.target.backend().sink()?;
     let (frame, load) = plan_load(migration, options, sink.as_mut(), frame).await?;
     let query_schema = frame.schema().as_arrow().clone();
     let splitter = RejectSplitter::new(&migration.name, run_id, &query_schema, &migration.key)?;

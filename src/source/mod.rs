@@ -31,7 +31,7 @@ pub async fn schema_provider(
     counter: Arc<ReadCounter>,
 ) -> Result<Arc<dyn SchemaProvider>> {
     let endpoint = &connection.endpoint;
-    let backend = db::open(endpoint);
+    let backend = connection.backend();
     if let Some(database) = backend.database() {
         return Ok(Arc::new(DatabaseSchema::connect(database, counter).await?.reading(connection.reading.clone())));
     }

@@ -13,6 +13,7 @@ mod copy;
 mod copy_engines;
 mod copy_job;
 mod copy_pairs;
+mod copy_transaction;
 mod crash;
 mod deploy;
 mod errors;

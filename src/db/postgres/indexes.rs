@@ -10,7 +10,7 @@
 //! clustering index, an index in another tablespace or with a comment, an invalid index, a
 //! partitioned table or a partition, a table ferry's role does not own.
 
-use tokio_postgres::{Error, Transaction};
+use tokio_postgres::{Client, Error};
 
 /// The statements that build the dropped indexes again, in order.
 pub struct DeferredIndexes {
@@ -19,7 +19,7 @@ pub struct DeferredIndexes {
 
 /// Drops `table`'s indexes (its `"schema"."table"` form) if nothing depends on them, and returns
 /// what rebuilds them.
-pub async fn defer_indexes(transaction: &Transaction<'_>, table: &str) -> Result<DeferredIndexes, Error> {
+pub async fn defer_indexes(transaction: &Client, table: &str) -> Result<DeferredIndexes, Error> {
     let none = DeferredIndexes { rebuild: Vec::new() };
     let blocked: bool = transaction
         .query_one(
@@ -71,7 +71,7 @@ pub async fn defer_indexes(transaction: &Transaction<'_>, table: &str) -> Result
 
 impl DeferredIndexes {
     /// Builds the indexes again over the loaded rows; a key the rows break fails here.
-    pub async fn rebuild(self, transaction: &Transaction<'_>) -> Result<(), Error> {
+    pub async fn rebuild(self, transaction: &Client) -> Result<(), Error> {
         if self.rebuild.is_empty() {
             return Ok(());
         }

@@ -9,6 +9,7 @@ pub mod ddl;
 pub mod decode;
 pub mod encode;
 mod indexes;
+mod session;
 mod sink;
 mod source;
 mod types;
@@ -19,21 +20,35 @@ use async_trait::async_trait;
 
 use super::{
     busy, lock_name, target_error, Backend, Capabilities, Catalog, CheckDef, ColumnDef, ForeignKeyDef, HeldLock,
-    IndexDef, MigrationLock, Sink, SourceDatabase, Statement, TableDef, TextRows,
+    IndexDef, MigrationLock, NoLock, Sink, SourceDatabase, Statement, TableDef, TextRows,
 };
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
 pub use connect::{pg_connect, pg_message};
+use session::{Session, Shared};
 pub use source::{arrow_type, PostgresSource};
 
-#[derive(Debug)]
 pub struct PostgresBackend {
     endpoint: Endpoint,
+    /// Set when every operation shares one connection and its transaction.
+    shared: Option<Shared>,
+}
+
+impl std::fmt::Debug for PostgresBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shared = if self.shared.is_some() { " (one transaction)" } else { "" };
+        write!(f, "PostgresBackend({}{shared})", self.endpoint)
+    }
 }
 
 impl PostgresBackend {
     pub fn new(endpoint: Endpoint) -> Self {
-        PostgresBackend { endpoint }
+        PostgresBackend { endpoint, shared: None }
+    }
+
+    /// A session for one operation.
+    async fn session(&self) -> Result<Session> {
+        Session::open(&self.endpoint, self.shared.as_ref()).await
     }
 
     fn error(&self, table: &str, error: &tokio_postgres::Error) -> FerryError {
@@ -100,15 +115,27 @@ impl Backend for PostgresBackend {
     }
 
     fn database(&self) -> Option<Arc<dyn SourceDatabase>> {
-        Some(Arc::new(PostgresSource::new(self.endpoint.clone())))
+        Some(Arc::new(PostgresSource::new(self.endpoint.clone()).shared(self.shared.clone())))
     }
 
     fn sink(&self) -> Result<Box<dyn Sink>> {
-        Ok(Box::new(sink::PostgresSink::new(self.endpoint.clone())))
+        Ok(Box::new(sink::PostgresSink::new(self.endpoint.clone(), self.shared.clone())))
+    }
+
+    async fn single_transaction(&self) -> Result<Arc<dyn Backend>> {
+        let shared = session::begin_shared(&self.endpoint).await?;
+        Ok(Arc::new(PostgresBackend { endpoint: self.endpoint.clone(), shared: Some(shared) }))
+    }
+
+    async fn finish(&self, commit: bool) -> Result<()> {
+        let Some(shared) = &self.shared else { return Ok(()) };
+        let client = shared.lock().await;
+        let end = if commit { "COMMIT" } else { "ROLLBACK" };
+        client.batch_execute(end).await.map_err(|e| self.error("(commit)", &e))
     }
 
     async fn ping(&self) -> Result<()> {
-        let client = pg_connect(&self.endpoint).await?;
+        let client = self.session().await?;
         client
             .simple_query("SELECT 1")
             .await
@@ -117,19 +144,24 @@ impl Backend for PostgresBackend {
     }
 
     async fn lock(&self, migration: &str) -> Result<MigrationLock> {
-        let client = pg_connect(&self.endpoint).await?;
+        let client = self.session().await?;
+        // In a shared transaction the lock lasts until it ends.
+        let function = if client.is_shared() { "pg_try_advisory_xact_lock" } else { "pg_try_advisory_lock" };
         let row = client
-            .query_one("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", &[&lock_name(migration)])
+            .query_one(&format!("SELECT {function}(hashtextextended($1, 0))"), &[&lock_name(migration)])
             .await
             .map_err(|e| FerryError::Connection { url: self.endpoint.masked(), message: pg_message(&e) })?;
         if !row.get::<_, bool>(0) {
             return Err(busy(migration, &self.endpoint.masked()));
         }
-        Ok(MigrationLock::new(AdvisoryLock { client, name: lock_name(migration) }))
+        match client {
+            Session::Own(client) => Ok(MigrationLock::new(AdvisoryLock { client, name: lock_name(migration) })),
+            Session::Shared(_) => Ok(MigrationLock::new(NoLock)),
+        }
     }
 
     async fn catalog(&self) -> Result<Catalog> {
-        let client = pg_connect(&self.endpoint).await?;
+        let client = self.session().await?;
         catalog::read(&client).await.map_err(|e| self.error("(catalog)", &e))
     }
 
@@ -158,18 +190,21 @@ impl Backend for PostgresBackend {
     }
 
     async fn execute(&self, sql: &str) -> Result<()> {
-        let client = pg_connect(&self.endpoint).await?;
-        client.batch_execute(sql).await.map_err(|e| self.error("(schema)", &e))
+        match self.session().await? {
+            Session::Own(client) => client.batch_execute(sql).await,
+            Session::Shared(client) => session::alone(&client, sql).await,
+        }
+        .map_err(|e| self.error("(schema)", &e))
     }
 
     async fn transaction(&self, setup: &str, statements: Vec<Statement>) -> Result<()> {
-        let mut client = pg_connect(&self.endpoint).await?;
+        let client = self.session().await?;
         client.batch_execute(setup).await.map_err(|e| self.error("(setup)", &e))?;
-        let transaction = client.transaction().await.map_err(|e| self.error("(transaction)", &e))?;
+        client.begin().await.map_err(|e| self.error("(transaction)", &e))?;
         for (sql, values) in &statements {
-            transaction.execute(&numbered(sql), &parameters(values)).await.map_err(|e| self.error(sql, &e))?;
+            client.execute(&numbered(sql), &parameters(values)).await.map_err(|e| self.error(sql, &e))?;
         }
-        transaction.commit().await.map_err(|e| self.error("(commit)", &e))
+        client.commit().await.map_err(|e| self.error("(commit)", &e))
     }
 
     /// Through the simple query protocol, which answers every type as text.
@@ -218,7 +253,7 @@ impl Backend for PostgresBackend {
     }
 
     async fn text_rows(&self, sql: &str, values: Vec<Option<String>>) -> Result<TextRows> {
-        let client = pg_connect(&self.endpoint).await?;
+        let client = self.session().await?;
         let messages = client.simple_query(&with_literals(sql, &values)).await.map_err(|e| self.error(sql, &e))?;
         Ok(messages
             .iter()
@@ -232,7 +267,7 @@ impl Backend for PostgresBackend {
     }
 
     async fn has_table(&self, table: &str) -> Result<bool> {
-        let client = pg_connect(&self.endpoint).await?;
+        let client = self.session().await?;
         let row = client
             .query_one("SELECT to_regclass($1) IS NOT NULL", &[&ddl::quote_table(table)])
             .await
@@ -241,7 +276,7 @@ impl Backend for PostgresBackend {
     }
 
     async fn reset_identity(&self, table: &str, column: &str) -> Result<()> {
-        let client = pg_connect(&self.endpoint).await?;
+        let client = self.session().await?;
         let quoted = ddl::quote_table(table);
         let sql = format!(
             "SELECT setval(pg_get_serial_sequence($1, $2), GREATEST(1, (SELECT max({}) FROM {quoted})))",

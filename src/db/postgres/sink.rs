@@ -11,10 +11,11 @@ use bytes::{Bytes, BytesMut};
 use futures::{SinkExt, StreamExt};
 use tokio_postgres::Client;
 
-use super::connect::{pg_connect, pg_message};
+use super::connect::pg_message;
 use super::ddl::create_table;
 use super::encode::{encode_batch, header, trailer, WireType};
 use super::indexes::defer_indexes;
+use super::session::{Session, Shared};
 use super::types::{existing_columns, new_column_type, wires, write_type, PgColumn};
 use crate::connection::Endpoint;
 use crate::db::bookkeeping::{if_not_exists, rejects_table, state_table};
@@ -34,14 +35,16 @@ const FLUSH_BYTES: usize = 1 << 20;
 
 pub struct PostgresSink {
     endpoint: Endpoint,
+    /// The connection every load shares, in a transaction someone else ends.
+    shared: Option<Shared>,
     /// The session `state` opened, which `prepare` goes on in.
-    client: Option<Client>,
+    client: Option<Session>,
 }
 
 /// A prepared load: its session, and the table as the load will find it.
 struct PostgresLoad {
     endpoint: Endpoint,
-    client: Client,
+    client: Session,
     spec: LoadSpec,
     /// The `CREATE TABLE` to run in the load's transaction when the table does not exist.
     create: Option<String>,
@@ -51,8 +54,8 @@ struct PostgresLoad {
 }
 
 impl PostgresSink {
-    pub fn new(endpoint: Endpoint) -> Self {
-        PostgresSink { endpoint, client: None }
+    pub fn new(endpoint: Endpoint, shared: Option<Shared>) -> Self {
+        PostgresSink { endpoint, shared, client: None }
     }
 
     fn error(&self, table: &str, message: impl ToString) -> FerryError {
@@ -89,10 +92,10 @@ impl PostgresSink {
     }
 
     /// The sink's session: the one `state` opened, or a new one.
-    async fn session(&mut self) -> Result<Client> {
+    async fn session(&mut self) -> Result<Session> {
         match self.client.take() {
             Some(client) => Ok(client),
-            None => pg_connect(&self.endpoint).await,
+            None => Session::open(&self.endpoint, self.shared.as_ref()).await,
         }
     }
 }
@@ -120,7 +123,7 @@ impl Sink for PostgresSink {
         let mut create = None;
         let mut columns = Vec::new();
         let existing =
-            existing_columns(&client, &spec.table).await.map_err(|e| self.error(&spec.table, pg_message(&e)))?;
+            existing_columns(&*client, &spec.table).await.map_err(|e| self.error(&spec.table, pg_message(&e)))?;
         let target = if existing.is_empty() {
             let (columns, target) = new_table_columns(spec, "PostgreSQL", new_column_type, quote, write_type)?;
             create = Some(format!("CREATE TABLE {} ({columns})", quote_table(&spec.table)));
@@ -147,14 +150,17 @@ impl PreparedLoad for PostgresLoad {
     }
 
     async fn write_all(self: Box<Self>, mut rows: RowStream) -> Result<Loaded> {
-        let PostgresLoad { endpoint, mut client, spec, create, columns: mut table_columns, target } = *self;
+        let PostgresLoad { endpoint, client, spec, create, columns: mut table_columns, target } = *self;
         let spec = &spec;
         let table = spec.table.clone();
         let pg = |e: tokio_postgres::Error| target_error(&endpoint, &table, pg_message(&e));
-        let transaction = client.transaction().await.map_err(pg)?;
+        // A failure leaves the transaction open: closing the connection (or the shared
+        // transaction's owner) rolls it back.
+        client.begin().await.map_err(pg)?;
+        let transaction: &Client = &client;
         if let Some(create) = &create {
             transaction.batch_execute(create).await.map_err(pg)?;
-            table_columns = existing_columns(&transaction, &table).await.map_err(pg)?;
+            table_columns = existing_columns(transaction, &table).await.map_err(pg)?;
         } else if spec.mode == WriteMode::Replace {
             // TRUNCATE refuses a table another table's foreign key references, even when no row
             // does: such a table's rows are deleted instead (which fails only if rows refer to them).
@@ -271,7 +277,8 @@ impl PreparedLoad for PostgresLoad {
                 .collect();
             let merge_key = (spec.mode == WriteMode::Merge && create.is_none()).then_some(key.as_slice());
             let insert = insert_sql(Dialect::Postgres, &table, &names, &selected, merge_key);
-            transaction.batch_execute(&insert).await.map_err(pg)?;
+            // Dropped now rather than at commit: the next load of a shared transaction makes it again.
+            transaction.batch_execute(&format!("{insert}; DROP TABLE {STAGING}")).await.map_err(pg)?;
         }
         if let Some(deferred) = deferred {
             deferred.rebuild(&transaction).await.map_err(pg)?;
@@ -289,7 +296,7 @@ impl PreparedLoad for PostgresLoad {
                 .await
                 .map_err(pg_state)?;
         }
-        transaction.commit().await.map_err(pg)?;
+        client.commit().await.map_err(pg)?;
         Ok(Loaded { rows: loaded, updated, unchanged })
     }
 }
@@ -336,7 +343,7 @@ impl RejectSpill {
 
 /// Creates `_ferry_rejects` if needed and copies the run's rejects into it, in the transaction.
 async fn write_rejects(
-    transaction: &tokio_postgres::Transaction<'_>,
+    transaction: &Client,
     spec: &LoadSpec,
     rejects: RejectSpill,
 ) -> std::result::Result<(), String> {

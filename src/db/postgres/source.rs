@@ -12,6 +12,7 @@ use datafusion::physical_plan::stream::RecordBatchReceiverStream;
 use tokio_postgres::Client;
 
 use super::connect::{pg_connect, pg_message};
+use super::session::{Session, Shared};
 
 use chrono::NaiveDateTime;
 use datafusion::logical_expr::Operator;
@@ -38,6 +39,8 @@ pub struct PostgresSource {
     /// The snapshot the parts of tables read in parts share, exported by a transaction that
     /// stays open as long as this source (None inside: exporting failed, parts read apart).
     snapshot: Arc<tokio::sync::OnceCell<Option<Snapshot>>>,
+    /// The connection of a single transaction, which reads what it has written.
+    shared: Option<Shared>,
 }
 
 struct Snapshot {
@@ -53,7 +56,17 @@ impl std::fmt::Debug for Snapshot {
 
 impl PostgresSource {
     pub fn new(endpoint: Endpoint) -> Self {
-        PostgresSource { endpoint, snapshot: Default::default() }
+        PostgresSource { endpoint, snapshot: Default::default(), shared: None }
+    }
+
+    /// Reads through the shared connection, when there is one.
+    pub(super) fn shared(mut self, shared: Option<Shared>) -> Self {
+        self.shared = shared;
+        self
+    }
+
+    async fn session(&self) -> Result<Session> {
+        Session::open(&self.endpoint, self.shared.as_ref()).await
     }
 }
 
@@ -115,7 +128,7 @@ impl SourceDatabase for PostgresSource {
     }
 
     async fn tables(&self) -> Result<Vec<String>> {
-        let client = pg_connect(&self.endpoint).await?;
+        let client = self.session().await?;
         let rows = client
             .query(
                 "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -129,7 +142,7 @@ impl SourceDatabase for PostgresSource {
     }
 
     async fn schema(&self, table: &str) -> Result<SchemaRef> {
-        let client = pg_connect(&self.endpoint).await?;
+        let client = self.session().await?;
         let rows = client
             .query(
                 "SELECT a.attname, format_type(a.atttypid, NULL), a.atttypmod, a.attnotnull, \
@@ -167,7 +180,7 @@ impl SourceDatabase for PostgresSource {
     }
 
     async fn estimate(&self, table: &str) -> Result<SizeEstimate> {
-        let client = pg_connect(&self.endpoint).await?;
+        let client = self.session().await?;
         let row = client
             .query_opt(
                 "SELECT c.reltuples::bigint, pg_relation_size(c.oid) FROM pg_class c \
@@ -213,7 +226,7 @@ impl SourceDatabase for PostgresSource {
     }
 
     async fn split(&self, table: &str, parts: usize) -> Result<Vec<String>> {
-        let client = pg_connect(&self.endpoint).await?;
+        let client = self.session().await?;
         // A single-column integer primary key: its index answers min and max at once.
         let key = client
             .query_opt(
@@ -245,6 +258,9 @@ impl SourceDatabase for PostgresSource {
         let select = select_sql(self, &request);
         let copy = format!("COPY ({select}) TO STDOUT (FORMAT binary)");
         let endpoint = self.endpoint.clone();
+        if let Some(shared) = self.shared.clone() {
+            return read_shared(shared, copy, endpoint, request);
+        }
         let snapshot = request.part_sql.is_some().then(|| self.snapshot.clone());
         let mut builder = RecordBatchReceiverStream::builder(request.schema.clone(), 2);
         let tx = builder.tx();
@@ -290,6 +306,40 @@ impl SourceDatabase for PostgresSource {
         });
         builder.build()
     }
+}
+
+/// The rows of `copy` through the shared connection of a single transaction, which sees the
+/// rows the transaction wrote.
+fn read_shared(shared: Shared, copy: String, endpoint: Endpoint, request: ReadRequest) -> SendableRecordBatchStream {
+    use futures::StreamExt;
+    let mut builder = RecordBatchReceiverStream::builder(request.schema.clone(), 2);
+    let tx = builder.tx();
+    builder.spawn(async move {
+        let client = shared.lock_owned().await;
+        let source_error =
+            |message: String| FerryError::Source { url: endpoint.masked(), table: request.table.clone(), message };
+        let pg = |error: tokio_postgres::Error| source_error(pg_message(&error));
+        client.batch_execute(TEXT_SETTINGS).await.map_err(pg)?;
+        let stream = client.copy_out(copy.as_str()).await.map_err(pg)?;
+        let mut stream = std::pin::pin!(stream);
+        let mut decoder = CopyDecoder::new(request.schema.clone(), BATCH_ROWS);
+        loop {
+            let data = stream.next().await.transpose().map_err(pg)?;
+            let decoded = match &data {
+                Some(data) => decoder.push(data).map_err(source_error)?,
+                None => decoder.finish().map_err(source_error)?.into_iter().collect(),
+            };
+            for batch in decoded {
+                if tx.send(Ok(batch)).await.is_err() {
+                    return Ok(()); // the consumer stopped reading
+                }
+            }
+            if data.is_none() {
+                return Ok(());
+            }
+        }
+    });
+    builder.build()
 }
 
 /// `parts` conditions on `column` that split low..=high into ranges of equal width; the first
