@@ -183,6 +183,14 @@ pub fn translate(
                 selection.skipped.push(SchemaObject::new(&table.name, object, "skipped", Some(detail)));
             }
         }
+        if let Some(partitioning) = table.partitioning.take_if(|_| !native) {
+            let detail = format!(
+                "PARTITION BY {}: {}; read through the partitioned table, its partitions' rows are copied into one table",
+                partitioning.key,
+                why_not("partitioning")
+            );
+            selection.skipped.push(SchemaObject::new(&table.name, "partitioning".into(), "translated", Some(detail)));
+        }
         for object in table.unsupported.drain(..) {
             selection.skipped.push(SchemaObject::new(&table.name, object.object, "skipped", Some(object.reason)));
         }

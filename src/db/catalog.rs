@@ -58,6 +58,26 @@ pub struct TableDef {
     /// The tables it inherits from (PostgreSQL's table inheritance); its rows are also theirs.
     pub inherits: Vec<String>,
     pub comment: Option<String>,
+    /// How the engine splits the table's rows into partitions (PostgreSQL's declarative
+    /// partitioning), in the engine's own SQL; None for a plain table.
+    pub partitioning: Option<Partitioning>,
+}
+
+/// A partitioned table's key and partitions, in its engine's SQL.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Partitioning {
+    /// `RANGE (sold)`, `LIST (region)`, `HASH (id)`.
+    pub key: String,
+    pub partitions: Vec<Partition>,
+}
+
+/// One partition: its name, its bound (`FOR VALUES FROM (...) TO (...)`, `DEFAULT`) and, when it
+/// is partitioned in turn, its own partitions.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Partition {
+    pub name: String,
+    pub bound: String,
+    pub partitioning: Option<Partitioning>,
 }
 
 /// One column.

@@ -203,6 +203,7 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
             .collect(),
         checks,
         inherits: Vec::new(),
+        partitioning: None,
     })
 }
 

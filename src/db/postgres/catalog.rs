@@ -4,7 +4,8 @@ use tokio_postgres::{Client, Error};
 
 use crate::db::catalog::TRIGGER_NOT_COPIED;
 use crate::db::{
-    Catalog, CheckDef, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef, Unsupported, ViewDef,
+    Catalog, CheckDef, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, Partition, Partitioning, TableDef,
+    Unsupported, ViewDef,
 };
 
 pub async fn read(client: &Client) -> Result<Catalog, Error> {
@@ -168,7 +169,7 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    let mut unsupported: Vec<Unsupported> = client
+    let unsupported: Vec<Unsupported> = client
         .query(
             "SELECT tgname::text FROM pg_trigger WHERE tgrelid = to_regclass($1) AND NOT tgisinternal ORDER BY 1",
             &[&oid],
@@ -180,19 +181,7 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
             reason: TRIGGER_NOT_COPIED.into(),
         })
         .collect();
-    let partitioning: Option<String> = client
-        .query_one(
-            "SELECT CASE WHEN relkind = 'p' THEN pg_get_partkeydef(oid) END FROM pg_class WHERE oid = to_regclass($1)",
-            &[&oid],
-        )
-        .await?
-        .get(0);
-    if let Some(key) = partitioning {
-        let reason = format!(
-            "PARTITION BY {key}: read through the partitioned table, its partitions' rows are copied into one table"
-        );
-        unsupported.push(Unsupported { object: "partitioning".into(), reason });
-    }
+    let partitioning = partitioning(client, &oid).await?;
     let comment: Option<String> =
         client.query_one("SELECT obj_description(to_regclass($1), 'pg_class')", &[&oid]).await?.get(0);
     let columns = columns.into_iter().map(ColumnDef::portable).collect();
@@ -206,7 +195,57 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
         unsupported,
         checks,
         inherits,
+        partitioning,
     })
+}
+
+/// The partition key and partitions of a partitioned table (`oid` its quoted name), each
+/// partition's own when it is partitioned in turn; None for a plain table.
+async fn partitioning(client: &Client, oid: &str) -> Result<Option<Partitioning>, Error> {
+    let mut pending = vec![oid.to_string()];
+    let mut found: Vec<(String, Option<Partitioning>)> = Vec::new();
+    // Breadth first, then assembled bottom up: no recursion through async calls.
+    let mut at = 0;
+    while at < pending.len() {
+        let key: Option<String> = client
+            .query_one(
+                "SELECT CASE WHEN relkind = 'p' THEN pg_get_partkeydef(oid) END FROM pg_class WHERE oid = to_regclass($1)",
+                &[&pending[at]],
+            )
+            .await?
+            .get(0);
+        let partitioning = match key {
+            None => None,
+            Some(key) => {
+                let rows = client
+                    .query(
+                        "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i \
+                         JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass($1) ORDER BY 1",
+                        &[&pending[at]],
+                    )
+                    .await?;
+                let mut partitions = Vec::new();
+                for row in rows {
+                    let name: String = row.get(0);
+                    pending.push(super::ddl::quote(&name));
+                    partitions.push(Partition { name, bound: row.get(1), partitioning: None });
+                }
+                Some(Partitioning { key, partitions })
+            }
+        };
+        found.push((pending[at].clone(), partitioning));
+        at += 1;
+    }
+    while found.len() > 1 {
+        let Some((name, partitioning)) = found.pop() else { break };
+        let parent = found.iter_mut().rev().filter_map(|(_, p)| p.as_mut()).find_map(|p| {
+            p.partitions.iter_mut().find(|partition| super::ddl::quote(&partition.name) == name)
+        });
+        if let Some(partition) = parent {
+            partition.partitioning = partitioning;
+        }
+    }
+    Ok(found.pop().and_then(|(_, partitioning)| partitioning))
 }
 
 /// `pg_constraint`'s action letters.

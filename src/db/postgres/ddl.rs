@@ -1,7 +1,7 @@
 //! PostgreSQL DDL written from ferry's catalog model.
 
 use crate::db::catalog::{string_literals, Quoting};
-use crate::db::{CheckDef, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef};
+use crate::db::{CheckDef, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, Partitioning, TableDef};
 
 pub fn quote(identifier: &str) -> String {
     format!("\"{}\"", identifier.replace('"', "\"\""))
@@ -83,7 +83,15 @@ pub fn create_table(table: &TableDef) -> String {
             format!(" INHERITS ({})", table.inherits.iter().map(|t| quote_table(t)).collect::<Vec<_>>().join(", "))
         }
     };
-    sql += &QUOTING.create_table(table, table.columns.iter().map(column_sql).collect(), true, &inherits);
+    let partitioned = match &table.partitioning {
+        Some(partitioning) => format!(" PARTITION BY {}", partitioning.key),
+        None => String::new(),
+    };
+    let suffix = format!("{inherits}{partitioned}");
+    sql += &QUOTING.create_table(table, table.columns.iter().map(column_sql).collect(), true, &suffix);
+    if let Some(partitioning) = &table.partitioning {
+        sql += &partitions(&table.name, partitioning);
+    }
     let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
     if let Some(comment) = &table.comment {
         sql += &format!("; COMMENT ON TABLE {} IS {}", quote_table(&table.name), literal(comment));
@@ -92,6 +100,19 @@ pub fn create_table(table: &TableDef) -> String {
         if let Some(comment) = &column.comment {
             let name = format!("{}.{}", quote_table(&table.name), quote(&column.name));
             sql += &format!("; COMMENT ON COLUMN {name} IS {}", literal(comment));
+        }
+    }
+    sql
+}
+
+/// `CREATE TABLE ... PARTITION OF` for each partition of `parent`, and theirs in turn.
+fn partitions(parent: &str, partitioning: &Partitioning) -> String {
+    let mut sql = String::new();
+    for partition in &partitioning.partitions {
+        sql += &format!("; CREATE TABLE {} PARTITION OF {} {}", quote_table(&partition.name), quote_table(parent), partition.bound);
+        if let Some(inner) = &partition.partitioning {
+            sql += &format!(" PARTITION BY {}", inner.key);
+            sql += &partitions(&partition.name, inner);
         }
     }
     sql
