@@ -56,7 +56,7 @@ async fn run_command(args: RunArgs) -> Result<ExitCode> {
     let plan = load_plan(&args.job)?;
     let partitions = args.partitions.map(|n| crate::job::check_partitions(n, "--partitions")).transpose()?;
     let options =
-        RunOptions { full_refresh: args.full_refresh, from: args.from, to: args.to, run_id: None, partitions };
+        RunOptions { full_refresh: args.full_refresh, from: args.from, to: args.to, partitions, ..Default::default() };
     let report = crate::copy::run_job(&plan, &args.migrations, &options, Progress::Auto).await?;
     if let Some(path) = &args.output.junit {
         let suites: Vec<_> = report.migrations.iter().map(|m| (m.name.clone(), m.checks.clone())).collect();

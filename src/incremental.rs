@@ -30,6 +30,19 @@ pub struct RunOptions {
     pub run_id: Option<String>,
     /// Parts each source table is read in, for every migration (instead of the job's `partitions`).
     pub partitions: Option<usize>,
+    /// Work on a migration's table once its rows are published, beside its reconciliation.
+    pub after_publish: Option<AfterPublish>,
+}
+
+/// What to do with a table once a migration has published its rows (a copy builds its indexes
+/// and keys then), given the migration's name.
+#[derive(Clone)]
+pub struct AfterPublish(pub Arc<dyn Fn(String) -> futures::future::BoxFuture<'static, ()> + Send + Sync>);
+
+impl std::fmt::Debug for AfterPublish {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AfterPublish")
+    }
 }
 
 impl RunOptions {

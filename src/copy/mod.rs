@@ -7,6 +7,7 @@
 mod casts;
 mod job;
 mod journal;
+mod later;
 mod names;
 mod plan;
 mod rows;
@@ -22,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::connection::Endpoint;
-use crate::db::{self, Backend, Catalog, TableDef, ViewDef};
+use crate::db::{self, Backend, Catalog, TableDef};
 use crate::error::{FerryError, Result};
 use crate::report::RunReport;
 
@@ -162,7 +163,7 @@ async fn copy_with(
             if creates {
                 schema.push(SchemaObject::new(&table.name, "table".into(), "planned", None));
             }
-            schema.extend(after_rows(to.as_ref(), table, creates, true).await?);
+            schema.extend(later::after_rows(to.as_ref(), table, &table.foreign_keys, creates, true).await?);
         }
         return Ok(CopyReport { run: empty_run(), schema, ddl });
     }
@@ -174,6 +175,9 @@ async fn copy_with(
             schema.push(SchemaObject::new(&table.name, "table".into(), "created", None));
         }
     }
+    // Each table is all or nothing: the ones loaded get their indexes and keys as soon as their
+    // rows are in, a failed one (named in the report) none, and views wait for every table.
+    let later = later::Later::new(to.clone(), &tables, creates);
     let run = match options.schema_only {
         true => empty_run(),
         false => {
@@ -196,7 +200,7 @@ async fn copy_with(
                 sizes.push(estimate.bytes.or(estimate.rows).unwrap_or(0) as u64);
             }
             let (run, nullable) = tokio::join!(
-                rows::move_rows(source, &to, &tables, &sources, &converted, workers, &sizes),
+                rows::move_rows(source, &to, &tables, &sources, &converted, (workers, later.hook()), &sizes),
                 zero_dates(from.as_ref(), &tables, &sources, false)
             );
             for found in nullable? {
@@ -208,15 +212,16 @@ async fn copy_with(
     if options.single_transaction && run.error.is_some() {
         return Ok(CopyReport { run, schema, ddl: Vec::new() }); // all of it is rolled back
     }
-    // Each table is all or nothing: the ones loaded get their indexes and keys, a failed one
-    // (named in the report) none, and views wait for every table.
     let loaded = |table: &TableDef| {
         options.schema_only
             || run.migrations.iter().any(|m| m.name == table.name && m.status == crate::report::Status::Succeeded)
     };
-    for table in tables.iter().filter(|table| loaded(table)) {
-        schema.extend(after_rows(to.as_ref(), table, creates, false).await?);
+    if options.schema_only {
+        for table in &tables {
+            schema.extend(later::after_rows(to.as_ref(), table, &table.foreign_keys, creates, false).await?);
+        }
     }
+    schema.extend(later.finish().await);
     let finished: Vec<String> = tables.iter().filter(|t| loaded(t)).map(|t| t.name.clone()).collect();
     if !options.schema_only {
         journal::record(to.as_ref(), source, &run.run_id, &finished).await?;
@@ -224,7 +229,7 @@ async fn copy_with(
     if run.error.is_none() {
         // A view an earlier copy made stays as it is.
         let views = views.into_iter().filter(|v| !target_catalog.views.iter().any(|t| t.name == v.name)).collect();
-        schema.extend(create_views(to.as_ref(), views).await);
+        schema.extend(later::create_views(to.as_ref(), views).await);
     }
     Ok(CopyReport { run, schema, ddl: Vec::new() })
 }
@@ -341,78 +346,6 @@ fn without_later_keys(target: &dyn Backend, table: &TableDef) -> Result<TableDef
     created.foreign_keys = kept;
     created.indexes.clear();
     Ok(created)
-}
-
-/// After the rows: the secondary indexes, the foreign keys left for later, and identity columns
-/// moved past the copied rows. A dry run only says what it would do.
-async fn after_rows(target: &dyn Backend, table: &TableDef, creates: bool, dry_run: bool) -> Result<Vec<SchemaObject>> {
-    let mut done = Vec::new();
-    let status = if dry_run { "planned" } else { "created" };
-    if creates {
-        for index in &table.indexes {
-            let sql = target.create_index_sql(&table.name, index)?;
-            done.push(apply(target, &table.name, format!("index {}", index.name), sql, dry_run).await);
-        }
-        for check in &table.checks {
-            if let Some(sql) = target.add_check_sql(&table.name, check) {
-                done.push(apply(target, &table.name, format!("check {}", check.name), sql, dry_run).await);
-            }
-        }
-        for key in &table.foreign_keys {
-            if let Some(sql) = target.add_foreign_key_sql(&table.name, key)? {
-                done.push(apply(target, &table.name, format!("foreign key {}", key.name), sql, dry_run).await);
-            } else {
-                done.push(SchemaObject::new(&table.name, format!("foreign key {}", key.name), status, None));
-            }
-        }
-    }
-    for column in table.columns.iter().filter(|c| c.identity) {
-        let object = format!("identity {}", column.name);
-        if dry_run {
-            done.push(SchemaObject::new(&table.name, object, "planned", None));
-            continue;
-        }
-        done.push(match target.reset_identity(&table.name, &column.name).await {
-            Ok(()) => SchemaObject::new(&table.name, object, "created", None),
-            Err(error) => SchemaObject::new(&table.name, object, "failed", Some(error.to_string())),
-        });
-    }
-    Ok(done)
-}
-
-/// Runs one statement of the copy (a dry run only shows it); a failure is reported, not fatal:
-/// the rows are in by then.
-async fn apply(target: &dyn Backend, table: &str, object: String, sql: String, dry_run: bool) -> SchemaObject {
-    if dry_run {
-        return SchemaObject::new(table, object, "planned", Some(sql));
-    }
-    match target.execute(&sql).await {
-        Ok(()) => SchemaObject::new(table, object, "created", None),
-        Err(error) => SchemaObject::new(table, object, "failed", Some(error.to_string())),
-    }
-}
-
-/// Creates the views, in passes: a view that reads another view not made yet waits for the next
-/// pass; what still fails when a pass makes no progress is reported with the engine's error.
-async fn create_views(target: &dyn Backend, mut pending: Vec<ViewDef>) -> Vec<SchemaObject> {
-    let mut done = Vec::new();
-    loop {
-        let mut failed = Vec::new();
-        let before = pending.len();
-        for view in pending {
-            match target.execute(&view.create).await {
-                Ok(()) => done.push(SchemaObject::new(&view.name, "view".into(), "created", None)),
-                Err(error) => failed.push((view, error)),
-            }
-        }
-        if failed.is_empty() || failed.len() == before {
-            for (view, error) in failed {
-                done.push(SchemaObject::new(&view.name, "view".into(), "failed", Some(error.to_string())));
-            }
-            return done;
-        }
-        pending = failed.into_iter().map(|(view, _)| view).collect();
-    }
 }
 
 pub(crate) fn empty_run() -> RunReport {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::connection::Endpoint;
 use crate::db::{Backend, ColumnType, Reading, TableDef};
 use crate::error::{FerryError, Result};
-use crate::incremental::RunOptions;
+use crate::incremental::{AfterPublish, RunOptions};
 use crate::job::{Connection, MigrationPlan, Mode, Plan};
 use crate::report::RunReport;
 use crate::run::{run_with, Progress};
@@ -15,14 +15,14 @@ use crate::run::{run_with, Progress};
 /// tables at a time; a table that fails does not stop the others. With several workers the
 /// largest tables (by the source's `sizes` estimate) start first, so that the longest load is not
 /// the last to begin; with one they load in the order given. The report lists the tables in the
-/// order given.
+/// order given. `after_publish` runs on each table once its rows are in.
 pub async fn move_rows(
     source: &Endpoint,
     target: &Arc<dyn Backend>,
     tables: &[TableDef],
     sources: &BTreeMap<String, TableDef>,
     converted: &BTreeSet<(String, String)>,
-    workers: usize,
+    (workers, after_publish): (usize, AfterPublish),
     sizes: &[u64],
 ) -> Result<RunReport> {
     use futures::StreamExt;
@@ -31,7 +31,8 @@ pub async fn move_rows(
     for migration in &mut plan.migrations {
         migration.target.backend = Some(target.clone());
     }
-    let options = RunOptions { run_id: Some(crate::run::new_run_id()), ..Default::default() };
+    let options =
+        RunOptions { run_id: Some(crate::run::new_run_id()), after_publish: Some(after_publish), ..Default::default() };
     let mut order: Vec<usize> = (0..tables.len()).collect();
     if workers > 1 {
         order.sort_by_key(|&at| std::cmp::Reverse(sizes.get(at).copied().unwrap_or(0)));

@@ -212,6 +212,9 @@ pub struct Capabilities {
     pub comments: bool,
     /// Sets a column to the current time when its row is updated (MySQL's ON UPDATE).
     pub updates_now: bool,
+    /// Builds a table's indexes and keys while another session reads the table (where the
+    /// engine would make one of them wait or fail, they follow each other instead).
+    pub builds_beside_reads: bool,
 }
 
 /// Opens the backend behind an endpoint: the only place that knows every kind.

@@ -255,16 +255,29 @@ async fn load_migration(
         Some(digest) => Some(digest.get("digest").await?),
         None => None,
     };
-    let reconciliation = match (sent, migration.reconcile) {
-        (Some(sent), _) => match read_back(migration, &target_schema, sent, partitions).await {
-            Ok(reconciliation) => reconciliation,
-            Err(error) => {
-                tracing::warn!(migration = %migration.name, %error, "the published table could not be reconciled");
-                Reconciliation::unverified(loaded.rows, &error)
-            }
-        },
-        (None, true) => Reconciliation::skipped(loaded.rows, "an append's table also holds rows of earlier runs"),
-        (None, false) => Reconciliation::skipped(loaded.rows, "`reconcile = false`"),
+    let reconcile = async {
+        match (sent, migration.reconcile) {
+            (Some(sent), _) => match read_back(migration, &target_schema, sent, partitions).await {
+                Ok(reconciliation) => reconciliation,
+                Err(error) => {
+                    tracing::warn!(migration = %migration.name, %error, "the published table could not be reconciled");
+                    Reconciliation::unverified(loaded.rows, &error)
+                }
+            },
+            (None, true) => Reconciliation::skipped(loaded.rows, "an append's table also holds rows of earlier runs"),
+            (None, false) => Reconciliation::skipped(loaded.rows, "`reconcile = false`"),
+        }
+    };
+    let reconciliation = match &options.after_publish {
+        None => reconcile.await,
+        Some(after) if migration.target.backend().capabilities().builds_beside_reads => {
+            tokio::join!(reconcile, (after.0)(migration.name.clone())).0
+        }
+        Some(after) => {
+            let reconciliation = reconcile.await;
+            (after.0)(migration.name.clone()).await;
+            reconciliation
+        }
     };
     if reconciliation.status == ReconcileStatus::Differs {
         report.status = Status::Mismatched;

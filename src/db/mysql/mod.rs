@@ -52,6 +52,7 @@ impl Backend for MysqlBackend {
             text_forms: false,
             comments: true,
             updates_now: true,
+            builds_beside_reads: false,
         }
     }
 

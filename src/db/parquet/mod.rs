@@ -52,6 +52,7 @@ impl Backend for ParquetBackend {
             text_forms: true,
             comments: false,
             updates_now: false,
+            builds_beside_reads: false,
         }
     }
 

@@ -111,6 +111,7 @@ impl Backend for PostgresBackend {
             text_forms: true,
             comments: true,
             updates_now: false,
+            builds_beside_reads: true,
         }
     }
 

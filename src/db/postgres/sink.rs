@@ -158,6 +158,9 @@ impl PreparedLoad for PostgresLoad {
         // transaction's owner) rolls it back.
         client.begin().await.map_err(pg)?;
         let transaction: &Client = &client;
+        // Rows copied into a table this transaction made or truncated can be written frozen:
+        // no reader (the reconciliation's read-back first) has to set their hint bits later.
+        let mut emptied_here = create.is_some();
         if let Some(create) = &create {
             transaction.batch_execute(create).await.map_err(pg)?;
             table_columns = existing_columns(transaction, &table).await.map_err(pg)?;
@@ -174,6 +177,7 @@ impl PreparedLoad for PostgresLoad {
             let empty = if referenced { "DELETE FROM" } else { "TRUNCATE" };
             let only = if partitioned.unwrap_or(false) { "" } else { " ONLY" };
             transaction.batch_execute(&format!("{empty}{only} {}", quote_table(&table))).await.map_err(pg)?;
+            emptied_here = !referenced && !partitioned.unwrap_or(false);
         }
         // All the table's rows come from this load: its indexes are built once, after the rows.
         let emptied = create.is_some() || spec.mode == WriteMode::Replace;
@@ -204,7 +208,8 @@ impl PreparedLoad for PostgresLoad {
                 .map_err(pg)?;
         }
         let copy_into = if staged { STAGING.to_string() } else { quote_table(&table) };
-        let copy = format!("COPY {copy_into} ({}) FROM STDIN (FORMAT binary)", columns.join(", "));
+        let freeze = if emptied_here && !staged { ", FREEZE" } else { "" };
+        let copy = format!("COPY {copy_into} ({}) FROM STDIN (FORMAT binary{freeze})", columns.join(", "));
         let sink = transaction.copy_in::<_, Bytes>(copy.as_str()).await.map_err(pg)?;
         let mut sink = std::pin::pin!(sink);
         let mut buffer = BytesMut::with_capacity(FLUSH_BYTES * 2);

@@ -65,6 +65,7 @@ impl Backend for SqliteBackend {
             text_forms: false,
             comments: false,
             updates_now: false,
+            builds_beside_reads: false,
         }
     }
 
