@@ -107,6 +107,10 @@ pub struct RunArgs {
     /// one snapshot), instead of each migration's `partitions`.
     #[arg(long, value_name = "N")]
     pub partitions: Option<usize>,
+    /// Migrations run at once, each when those it depends on have succeeded [default: the
+    /// number of cores, at most 4].
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
 }
 
 /// The job file and the URLs that replace its `source` and `target` connections: every command

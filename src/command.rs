@@ -55,8 +55,19 @@ pub async fn execute(cli: Cli) -> ExitCode {
 async fn run_command(args: RunArgs) -> Result<ExitCode> {
     let plan = load_plan(&args.job)?;
     let partitions = args.partitions.map(|n| crate::job::check_partitions(n, "--partitions")).transpose()?;
-    let options =
-        RunOptions { full_refresh: args.full_refresh, from: args.from, to: args.to, partitions, ..Default::default() };
+    let jobs = match args.jobs {
+        Some(0) => return Err(crate::error::FerryError::Job("--jobs 0: give at least 1".into())),
+        Some(jobs) => jobs,
+        None => crate::run::default_jobs(),
+    };
+    let options = RunOptions {
+        full_refresh: args.full_refresh,
+        from: args.from,
+        to: args.to,
+        partitions,
+        jobs: Some(jobs),
+        ..Default::default()
+    };
     let report = crate::copy::run_job(&plan, &args.migrations, &options, Progress::Auto).await?;
     if let Some(path) = &args.output.junit {
         let suites: Vec<_> = report.migrations.iter().map(|m| (m.name.clone(), m.checks.clone())).collect();

@@ -32,6 +32,8 @@ pub struct RunOptions {
     pub partitions: Option<usize>,
     /// Work on a migration's table once its rows are published, beside its reconciliation.
     pub after_publish: Option<AfterPublish>,
+    /// Independent migrations run at once (one when None).
+    pub jobs: Option<usize>,
 }
 
 /// What to do with a table once a migration has published its rows (a copy builds its indexes

@@ -111,6 +111,8 @@ pub struct MigrationReport {
     pub checks: Vec<CheckResult>,
     /// The published table compared with the rows sent (null when the migration did not run).
     pub reconciliation: Option<Reconciliation>,
+    /// When the migration began (RFC 3339, UTC, milliseconds); null when it did not run.
+    pub started_at: Option<String>,
     pub seconds: f64,
     pub rows_per_second: f64,
     pub error: Option<String>,
@@ -275,6 +277,7 @@ mod tests {
             rows_null_cursor: None,
             checks: vec![],
             reconciliation: None,
+            started_at: None,
             seconds: 1.5,
             rows_per_second: 0.0,
             error: None,

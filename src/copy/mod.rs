@@ -70,7 +70,8 @@ pub async fn copy(source: &Endpoint, target: &Endpoint, options: &CopyOptions) -
     }
     let mut report = copied?;
     if let Some(error) = &mut report.run.error {
-        error.push_str("; the copy ran in one transaction (--single-transaction), rolled back: the target is as it was");
+        error
+            .push_str("; the copy ran in one transaction (--single-transaction), rolled back: the target is as it was");
     }
     Ok(report)
 }

@@ -2,9 +2,12 @@
 //! the target, stream the rows through the pipeline's stages (`pipeline`) into the sink, and
 //! publish.
 
+mod jobs;
 mod pipeline;
 mod progress;
 mod stage;
+
+pub use jobs::default_jobs;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -48,12 +51,12 @@ pub fn new_run_id() -> String {
 }
 
 /// Runs the named migrations (all when `names` is empty) and reports on each. A failure stops
-/// the run: later migrations are reported as skipped, and the report carries the error.
+/// the run: migrations not started yet are reported as skipped, and the report carries the error.
 pub async fn run(plan: &Plan, names: &[String], progress: Progress) -> Result<RunReport> {
     run_with(plan, names, &RunOptions::default(), progress).await
 }
 
-/// [`run`] with the command line's incremental options.
+/// [`run`] with the command line's options (incremental ranges, parts, migrations at once).
 pub async fn run_with(plan: &Plan, names: &[String], options: &RunOptions, progress: Progress) -> Result<RunReport> {
     let selected = plan.select(names)?;
     options.check(&selected)?;
@@ -65,45 +68,47 @@ pub async fn run_with(plan: &Plan, names: &[String], options: &RunOptions, progr
         error_kind: None,
         schema: Vec::new(),
     };
-    for migration in selected {
-        if report.error.is_some() {
-            report.migrations.push(skipped(migration));
-            continue;
+    jobs::run_all(plan, &selected, options, progress, &mut report).await?;
+    Ok(report)
+}
+
+/// Runs one migration and reports on it, with the error that stops the run, if any.
+async fn run_one(
+    plan: &Plan,
+    migration: &MigrationPlan,
+    options: &RunOptions,
+    run_id: &str,
+    progress: Progress,
+) -> (MigrationReport, Option<(String, crate::error::ErrorKind)>) {
+    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let started = Instant::now();
+    let mut checks = Vec::new();
+    let outcome =
+        run_migration(plan, migration, options, run_id, progress, &mut checks).await.map_err(|error| match error {
+            FerryError::Execution(message) => {
+                FerryError::Execution(format!("migration `{}`: {message}", migration.name))
+            }
+            other => other,
+        });
+    let seconds = started.elapsed().as_secs_f64();
+    match outcome {
+        Ok(mut done) => {
+            let error = done.error.clone().map(|error| (error, crate::error::ErrorKind::Failure));
+            done.seconds = seconds;
+            done.started_at = Some(started_at);
+            done.rows_per_second = if seconds > 0.0 { done.rows_read as f64 / seconds } else { 0.0 };
+            (done, error)
         }
-        let started = Instant::now();
-        let mut checks = Vec::new();
-        let outcome = run_migration(plan, migration, options, &report.run_id, progress.clone(), &mut checks)
-            .await
-            .map_err(|error| match error {
-                FerryError::Execution(message) => {
-                    FerryError::Execution(format!("migration `{}`: {message}", migration.name))
-                }
-                other => other,
-            });
-        let seconds = started.elapsed().as_secs_f64();
-        match outcome {
-            Ok(mut done) => {
-                if let Some(error) = &done.error {
-                    report.error = Some(error.clone());
-                    report.error_kind = Some(crate::error::ErrorKind::Failure);
-                }
-                done.seconds = seconds;
-                done.rows_per_second = if seconds > 0.0 { done.rows_read as f64 / seconds } else { 0.0 };
-                report.migrations.push(done);
-            }
-            Err(error) => {
-                let mut failed = skipped(migration);
-                failed.status = Status::Failed;
-                failed.seconds = seconds;
-                failed.checks = checks;
-                failed.error = Some(error.to_string());
-                report.migrations.push(failed);
-                report.error = Some(error.to_string());
-                report.error_kind = Some(error.kind());
-            }
+        Err(error) => {
+            let mut failed = skipped(migration);
+            failed.status = Status::Failed;
+            failed.seconds = seconds;
+            failed.started_at = Some(started_at);
+            failed.checks = checks;
+            failed.error = Some(error.to_string());
+            (failed, Some((error.to_string(), error.kind())))
         }
     }
-    Ok(report)
 }
 
 fn skipped(migration: &MigrationPlan) -> MigrationReport {
@@ -133,6 +138,7 @@ fn skipped(migration: &MigrationPlan) -> MigrationReport {
         rows_null_cursor: None,
         checks: Vec::new(),
         reconciliation: None,
+        started_at: None,
         seconds: 0.0,
         rows_per_second: 0.0,
         error: None,

@@ -9,6 +9,9 @@ use super::Progress;
 use crate::db::ReadCounter;
 use crate::report::thousands;
 
+/// The spinners of the migrations running at once.
+static BARS: std::sync::LazyLock<indicatif::MultiProgress> = std::sync::LazyLock::new(indicatif::MultiProgress::new);
+
 /// Shows rows read and rows/s while a migration runs; stops when dropped or finished.
 pub struct Ticker {
     task: Option<tokio::task::JoinHandle<()>>,
@@ -26,6 +29,7 @@ impl Ticker {
         }
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
+            BARS.remove(&bar);
         }
     }
 }
@@ -54,7 +58,8 @@ pub fn show_progress(name: &str, counter: Arc<ReadCounter>, progress: Progress) 
     let started = Instant::now();
     let rate = move |rows: u64| rows as f64 / started.elapsed().as_secs_f64().max(0.001);
     if std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new_spinner();
+        // One line per running migration, drawn together.
+        let bar = BARS.add(indicatif::ProgressBar::new_spinner());
         let style = indicatif::ProgressStyle::with_template("{spinner} {prefix}: {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
         bar.set_style(style);

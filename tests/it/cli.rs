@@ -55,6 +55,7 @@ fn run_writes_a_json_report() {
     insta::assert_json_snapshot!(report, {
         ".run_id" => "[run id]",
         ".started_at" => "[time]",
+        ".migrations[].started_at" => "[time]",
         ".migrations[].seconds" => "[seconds]",
         ".migrations[].rows_per_second" => "[rate]",
     });

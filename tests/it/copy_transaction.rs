@@ -34,10 +34,17 @@ async fn a_whole_copy_commits_at_once() {
         .run
         .migrations
         .iter()
-        .map(|m| (m.name.as_str(), m.rows_loaded, m.reconciliation.as_ref().is_some_and(|r| r.status == ReconcileStatus::Matched)))
+        .map(|m| {
+            (
+                m.name.as_str(),
+                m.rows_loaded,
+                m.reconciliation.as_ref().is_some_and(|r| r.status == ReconcileStatus::Matched),
+            )
+        })
         .collect();
     assert_eq!(reconciled, [("artist", 3, true), ("album", 3, true)]);
-    let rows = target.rows("SELECT name, title, plays, album.feeling FROM album_artist JOIN album USING (title) ORDER BY 2");
+    let rows =
+        target.rows("SELECT name, title, plays, album.feeling FROM album_artist JOIN album USING (title) ORDER BY 2");
     let expected = [
         ["AC/DC", "Back in Black", "100000", "happy"],
         ["AC/DC", "Highway", "5", ""],

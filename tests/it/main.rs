@@ -20,6 +20,7 @@ mod errors;
 mod expected;
 mod incremental;
 mod indexes;
+mod jobs;
 mod merge;
 mod migrations;
 mod reconcile;

@@ -4,8 +4,8 @@ use tokio_postgres::{Client, Error};
 
 use crate::db::catalog::TRIGGER_NOT_COPIED;
 use crate::db::{
-    Catalog, CheckDef, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, Partition, Partitioning, TableDef,
-    Unsupported, ViewDef,
+    Catalog, CheckDef, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, Partition, Partitioning,
+    TableDef, Unsupported, ViewDef,
 };
 
 pub async fn read(client: &Client) -> Result<Catalog, Error> {
@@ -238,9 +238,11 @@ async fn partitioning(client: &Client, oid: &str) -> Result<Option<Partitioning>
     }
     while found.len() > 1 {
         let Some((name, partitioning)) = found.pop() else { break };
-        let parent = found.iter_mut().rev().filter_map(|(_, p)| p.as_mut()).find_map(|p| {
-            p.partitions.iter_mut().find(|partition| super::ddl::quote(&partition.name) == name)
-        });
+        let parent = found
+            .iter_mut()
+            .rev()
+            .filter_map(|(_, p)| p.as_mut())
+            .find_map(|p| p.partitions.iter_mut().find(|partition| super::ddl::quote(&partition.name) == name));
         if let Some(partition) = parent {
             partition.partitioning = partitioning;
         }

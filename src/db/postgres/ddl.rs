@@ -109,7 +109,12 @@ pub fn create_table(table: &TableDef) -> String {
 fn partitions(parent: &str, partitioning: &Partitioning) -> String {
     let mut sql = String::new();
     for partition in &partitioning.partitions {
-        sql += &format!("; CREATE TABLE {} PARTITION OF {} {}", quote_table(&partition.name), quote_table(parent), partition.bound);
+        sql += &format!(
+            "; CREATE TABLE {} PARTITION OF {} {}",
+            quote_table(&partition.name),
+            quote_table(parent),
+            partition.bound
+        );
         if let Some(inner) = &partition.partitioning {
             sql += &format!(" PARTITION BY {}", inner.key);
             sql += &partitions(&partition.name, inner);

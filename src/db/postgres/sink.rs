@@ -347,11 +347,7 @@ impl RejectSpill {
 }
 
 /// Creates `_ferry_rejects` if needed and copies the run's rejects into it, in the transaction.
-async fn write_rejects(
-    transaction: &Client,
-    spec: &LoadSpec,
-    rejects: RejectSpill,
-) -> std::result::Result<(), String> {
+async fn write_rejects(transaction: &Client, spec: &LoadSpec, rejects: RejectSpill) -> std::result::Result<(), String> {
     use std::io::{Read, Seek, Write};
     let pg = |e: tokio_postgres::Error| pg_message(&e);
     let Some(mut file) = rejects.file else {
