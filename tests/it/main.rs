@@ -25,4 +25,5 @@ mod merge;
 mod migrations;
 mod reconcile;
 mod sql;
+mod tls;
 mod types;

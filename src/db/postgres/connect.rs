@@ -6,11 +6,12 @@ use crate::connection::Endpoint;
 use crate::error::FerryError;
 use crate::error::Result;
 
-/// Connects and drives the connection on the runtime; errors name the masked URL.
+/// Connects (with TLS as the URL asks, see `socket`) and drives the connection on the runtime;
+/// errors name the masked URL.
 pub async fn pg_connect(endpoint: &Endpoint) -> Result<Client> {
-    let (client, connection) = tokio_postgres::connect(&endpoint.secret_url(), NoTls)
-        .await
-        .map_err(|error| unreachable(endpoint, pg_message(&error)))?;
+    let (config, socket) = super::socket::open(endpoint).await.map_err(|message| unreachable(endpoint, message))?;
+    let (client, connection) =
+        config.connect_raw(socket, NoTls).await.map_err(|error| unreachable(endpoint, pg_message(&error)))?;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
             tracing::debug!(%error, "PostgreSQL connection closed");

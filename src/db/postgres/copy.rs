@@ -14,8 +14,7 @@ use std::task::{Context, Poll};
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio_postgres::config::Host;
-use tokio_postgres::{Config, NoTls};
+use tokio_postgres::NoTls;
 
 use super::connect::{pg_message, unreachable};
 use crate::connection::Endpoint;
@@ -24,9 +23,7 @@ use crate::error::Result;
 /// Free space the read buffer keeps before each read.
 const READ_BYTES: usize = 256 * 1024;
 
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-type Socket = Box<dyn Io>;
+use super::socket::Socket;
 
 pub struct CopySession {
     socket: Socket,
@@ -39,9 +36,9 @@ impl CopySession {
     /// Connects and authenticates as tokio-postgres would; errors name the masked URL.
     pub async fn open(endpoint: &Endpoint) -> Result<CopySession> {
         let failed = |message: String| unreachable(endpoint, message);
-        let config: Config = endpoint.secret_url().parse().map_err(|e| failed(pg_message(&e)))?;
         let start = async {
-            let slot = Arc::new(Mutex::new(Some(connect(&config).await?)));
+            let (config, socket) = super::socket::open(endpoint).await?;
+            let slot = Arc::new(Mutex::new(Some(socket)));
             // Startup only: the client is never used, so the connection is never polled and
             // writes nothing more (not even a Terminate) before the socket is taken back.
             let (client, connection) =
@@ -50,13 +47,7 @@ impl CopySession {
             let socket = slot.lock().ok().and_then(|mut socket| socket.take());
             socket.ok_or_else(|| "the connection was lost during its startup".to_string())
         };
-        let socket = match config.get_connect_timeout() {
-            Some(limit) => {
-                tokio::time::timeout(*limit, start).await.map_err(|_| failed(format!("no answer within {limit:?}")))?
-            }
-            None => start.await,
-        }
-        .map_err(failed)?;
+        let socket = start.await.map_err(failed)?;
         Ok(CopySession { socket, buffer: BytesMut::with_capacity(READ_BYTES), copy_left: 0 })
     }
 
@@ -146,36 +137,6 @@ fn error_text(body: &[u8]) -> String {
 
 fn broken(error: io::Error) -> String {
     format!("the connection to the server broke: {error}")
-}
-
-/// The first of the URL's hosts that accepts a connection.
-async fn connect(config: &Config) -> std::result::Result<Socket, String> {
-    let ports = config.get_ports();
-    let mut last = "the URL names no host".to_string();
-    for (index, host) in config.get_hosts().iter().enumerate() {
-        let port = ports.get(index).or(ports.first()).copied().unwrap_or(5432);
-        let attempt: io::Result<Socket> = match (host, config.get_hostaddrs().get(index)) {
-            (_, Some(address)) => tcp((*address, port)).await,
-            (Host::Tcp(name), None) => tcp((name.as_str(), port)).await,
-            #[cfg(unix)]
-            (Host::Unix(directory), None) => {
-                tokio::net::UnixStream::connect(directory.join(format!(".s.PGSQL.{port}")))
-                    .await
-                    .map(|socket| Box::new(socket) as Socket)
-            }
-        };
-        match attempt {
-            Ok(socket) => return Ok(socket),
-            Err(error) => last = format!("error connecting to server: {error}"),
-        }
-    }
-    Err(last)
-}
-
-async fn tcp(address: impl tokio::net::ToSocketAddrs) -> io::Result<Socket> {
-    let socket = tokio::net::TcpStream::connect(address).await?;
-    socket.set_nodelay(true)?;
-    Ok(Box::new(socket))
 }
 
 /// Lends the socket to tokio-postgres for the startup; taking it back leaves this end closed.

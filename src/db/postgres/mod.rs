@@ -11,6 +11,7 @@ pub mod encode;
 mod indexes;
 mod session;
 mod sink;
+mod socket;
 mod source;
 mod types;
 
