@@ -47,7 +47,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve_command(args).await.map(|()| ExitCode::SUCCESS),
     };
     outcome.unwrap_or_else(|error| {
-        eprintln!("error: {error}");
+        eprintln!("error: {}", crate::connection::mask_text(&error.to_string()));
         ExitCode::from(EXIT_ERROR)
     })
 }
@@ -117,7 +117,7 @@ async fn copy_command(args: CopyArgs) -> Result<ExitCode> {
         print!("{}", report.text());
     }
     if let Some(error) = &report.run.error {
-        eprintln!("error: {error}");
+        eprintln!("error: {}", crate::connection::mask_text(&error.to_string()));
         return Ok(ExitCode::from(EXIT_ERROR));
     }
     let failed = report.schema.iter().any(|object| object.status == "failed");
@@ -186,14 +186,14 @@ fn finish(report: &RunReport, json: bool, path: Option<&std::path::Path>) -> Exi
     }
     if let Some(path) = path {
         if let Err(error) = report.write_json(path) {
-            eprintln!("error: {error}");
+            eprintln!("error: {}", crate::connection::mask_text(&error.to_string()));
             return ExitCode::from(EXIT_ERROR);
         }
     }
     match &report.error {
         None => ExitCode::SUCCESS,
         Some(error) => {
-            eprintln!("error: {error}");
+            eprintln!("error: {}", crate::connection::mask_text(&error.to_string()));
             match report.error_kind {
                 Some(ErrorKind::Checks) => ExitCode::from(EXIT_CHECKS_FAILED),
                 _ => ExitCode::from(EXIT_ERROR),

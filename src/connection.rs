@@ -89,23 +89,35 @@ impl Endpoint {
         }
     }
 
-    /// The URL with its secrets, for handing to a driver only.
+    /// The URL with its secrets, for handing to a driver only. A MySQL URL without a password
+    /// takes `MYSQL_PWD`'s, as MySQL's own clients do (PostgreSQL's come from `PGPASSWORD` or
+    /// `~/.pgpass` when its sessions open).
     pub fn secret_url(&self) -> String {
         match self {
+            Endpoint::Mysql(url) if url.password().is_none() => {
+                let mut url = url.clone();
+                if let Some(password) = std::env::var("MYSQL_PWD").ok().filter(|p| !p.is_empty()) {
+                    let _ = url.set_password(Some(&password));
+                }
+                url.to_string()
+            }
             Endpoint::Postgres(url) | Endpoint::Mysql(url) | Endpoint::Parquet(url) => url.to_string(),
             Endpoint::Sqlite(path) => format!("sqlite://{}", path.display()),
         }
     }
 }
 
-/// Masks the password of any URL-looking text (used on driver messages that may echo one).
+/// The URL with its password, and any `password=` query parameter, replaced by `***`.
 pub fn mask_url(url: &url::Url) -> String {
     let mut shown = url.clone();
     if shown.password().is_some() {
         let _ = shown.set_password(Some("***"));
     }
-    shown.to_string()
+    mask_text(shown.as_str())
 }
+
+/// Query parameters whose values are secrets.
+const SECRET_PARAMETERS: [&str; 3] = ["password", "sslpassword", "pwd"];
 
 fn parse_server_url(text: &str) -> Result<url::Url> {
     let url = url::Url::parse(text).map_err(|e| bad_url(text, &e.to_string()))?;
@@ -119,20 +131,43 @@ fn bad_url(text: &str, why: &str) -> FerryError {
     FerryError::Job(format!("malformed connection URL `{}`: {why}", mask_text(text)))
 }
 
-/// Masks `user:password@` in text that may not parse as a URL.
+/// Masks the secrets of every URL in `text`, which may not parse as one (a driver's message, a
+/// password with an unencoded `/`, `?` or `#`): what follows `user:` up to the URL's last `@`, and
+/// the values of `password=` query parameters.
 pub fn mask_text(text: &str) -> String {
-    let Some(scheme_end) = text.find("://") else {
-        return text.to_string();
-    };
-    let rest = &text[scheme_end + 3..];
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match (authority.rfind('@'), authority.find(':')) {
-        (Some(at), Some(colon)) if colon < at => {
-            format!("{}://{}:***{}", &text[..scheme_end], &authority[..colon], &rest[at..])
-        }
-        _ => text.to_string(),
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(found) = rest.find("://") {
+        let token_end = rest[found + 3..]
+            .find(|c: char| c.is_whitespace() || matches!(c, '`' | '\'' | '"' | '<' | '>'))
+            .map_or(rest.len(), |end| found + 3 + end);
+        out.push_str(&rest[..found + 3]);
+        out.push_str(&mask_token(&rest[found + 3..token_end]));
+        rest = &rest[token_end..];
     }
+    out.push_str(rest);
+    out
+}
+
+/// One URL after its `scheme://`.
+fn mask_token(token: &str) -> String {
+    let mut masked = match (token.rfind('@'), token.find(':')) {
+        (Some(at), Some(colon)) if colon < at => format!("{}:***{}", &token[..colon], &token[at..]),
+        _ => token.to_string(),
+    };
+    for name in SECRET_PARAMETERS {
+        let mut from = 0;
+        while let Some(found) = masked[from..].find(&format!("{name}=")).map(|at| from + at) {
+            let starts_parameter = found > 0 && matches!(masked.as_bytes()[found - 1], b'?' | b'&' | b';');
+            let value = found + name.len() + 1;
+            let end = masked[value..].find(['&', ';']).map_or(masked.len(), |end| value + end);
+            if starts_parameter && end > value {
+                masked.replace_range(value..end, "***");
+            }
+            from = value.min(masked.len());
+        }
+    }
+    masked
 }
 
 /// Replaces every `${VAR}` with the environment variable's value, and `${VAR:-default}` with
@@ -186,6 +221,17 @@ mod tests {
         assert!(!format!("{endpoint:?}").contains("s3cret"));
         assert_eq!(mask_text("mysql://u:pw@h/db"), "mysql://u:***@h/db");
         assert_eq!(mask_text("mysql://u@h/db"), "mysql://u@h/db");
+        // Every URL of a message, unencoded characters in the password, and query passwords.
+        assert_eq!(
+            mask_text("from `postgres://a:p/s?w#d@h:1/x` to mysql://b:q@h/y failed"),
+            "from `postgres://a:***@h:1/x` to mysql://b:***@h/y failed"
+        );
+        assert_eq!(
+            mask_text("postgres://h/db?user=a&password=s3cret&sslmode=require"),
+            "postgres://h/db?user=a&password=***&sslmode=require"
+        );
+        let endpoint = Endpoint::parse("postgres://h/db?password=s3cret", Path::new(".")).unwrap();
+        assert_eq!(endpoint.masked(), "postgres://h/db?password=***");
     }
 
     #[test]

@@ -115,5 +115,6 @@ fn router(state: Arc<AppState>) -> Router {
 
 /// `{"error": message}` with a status.
 pub fn error_body(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(serde_json::json!({ "error": message.into() }))).into_response()
+    let message = crate::connection::mask_text(&message.into());
+    (status, Json(serde_json::json!({ "error": message }))).into_response()
 }

@@ -105,8 +105,10 @@ async fn run_one(
             failed.seconds = seconds;
             failed.started_at = Some(started_at);
             failed.checks = checks;
-            failed.error = Some(error.to_string());
-            (failed, Some((error.to_string(), error.kind())))
+            // Driver errors (a panic's message among them) may quote a URL.
+            let message = crate::connection::mask_text(&error.to_string());
+            failed.error = Some(message.clone());
+            (failed, Some((message, error.kind())))
         }
     }
 }

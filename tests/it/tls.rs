@@ -10,7 +10,7 @@ use std::process::Command;
 use ferry::connection::Endpoint;
 use ferry::copy::{copy, CopyOptions};
 
-use crate::common::sqlite_rows;
+use crate::common::{ferry, sqlite_rows};
 
 fn run(program: &str, args: &[&str]) {
     let output = Command::new(program).args(args).output().unwrap();
@@ -105,13 +105,15 @@ impl Cluster {
         std::fs::write(config.join("postgresql.conf"), conf).unwrap();
         std::fs::write(
             config.join("pg_hba.conf"),
-            "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n",
+            "local all all trust\nhostssl all secretive 127.0.0.1/32 scram-sha-256\n\
+             hostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n",
         )
         .unwrap();
         run("pg_ctlcluster", &["--skip-systemctl-redirect", &cluster.version, &cluster.name, "start"]);
         let socket = "/var/run/postgresql";
         run("psql", &["-h", socket, "-p", &cluster.port.to_string(), "-U", "postgres", "-c",
-            "CREATE TABLE artist (id INT PRIMARY KEY, name TEXT); INSERT INTO artist VALUES (1, 'AC/DC'), (2, NULL)"]);
+            "CREATE TABLE artist (id INT PRIMARY KEY, name TEXT); INSERT INTO artist VALUES (1, 'AC/DC'), (2, NULL); \
+             CREATE ROLE secretive LOGIN SUPERUSER PASSWORD 'p/ss?w#rd'"]);
         cluster
     }
 
@@ -181,4 +183,52 @@ async fn postgres_over_tls_as_the_url_asks() {
     let endpoint = cluster.url("localhost", "sslmode=verify-full&sslrootcert=/nonexistent/ca.crt");
     let error = copied(&endpoint).await.unwrap_err();
     assert!(error.contains("cannot read sslrootcert `/nonexistent/ca.crt`: "), "{error}");
+}
+
+/// The role's password, and as a URL spells it.
+const PASSWORD: &str = "p/ss?w#rd";
+const ENCODED: &str = "p%2Fss%3Fw%23rd";
+
+#[test]
+fn passwords_come_from_the_environment_and_never_show() {
+    let cluster = Cluster::new();
+    let dir = tempfile::tempdir().unwrap();
+    let url =
+        |auth: &str, database: &str| format!("postgres://{auth}localhost:{}/{database}?sslmode=require", cluster.port);
+    let copy = |source: &str, envs: &[(&str, &str)]| {
+        let target = format!("sqlite://{}", dir.path().join(format!("{}.db", envs.len())).display());
+        let mut command = ferry();
+        command.current_dir(dir.path()).env_remove("PGPASSWORD").env("PGPASSFILE", "/nonexistent");
+        command.args(["copy", "--source", source, "--target", &target, "--if-exists", "replace", "--json"]);
+        command.args(["--report", "report.json"]);
+        for (key, value) in envs {
+            command.env(key, value);
+        }
+        command.output().unwrap()
+    };
+    // From PGPASSWORD, and from a password file (ignored while others can read it).
+    let output = copy(&url("secretive@", "postgres"), &[("PGPASSWORD", PASSWORD)]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let file = dir.path().join("pgpass");
+    std::fs::write(&file, format!("localhost:*:*:secretive:{}\n", PASSWORD.replace(':', "\\:"))).unwrap();
+    run("chmod", &["600", file.to_str().unwrap()]);
+    let output = copy(&url("secretive@", "postgres"), &[("PGPASSFILE", file.to_str().unwrap())]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    // A run that fails (no such database) with the password in the URL, or as a parameter:
+    // nothing it prints or writes shows the password.
+    for source in [
+        url(&format!("secretive:{ENCODED}@"), "no_such_database"),
+        format!("{}&password={ENCODED}", url("secretive@", "no_such_database")),
+    ] {
+        let _ = std::fs::remove_file(dir.path().join("report.json"));
+        let output = copy(&source, &[]);
+        assert!(!output.status.success());
+        let mut shown = String::from_utf8_lossy(&output.stdout).to_string();
+        shown.push_str(&String::from_utf8_lossy(&output.stderr));
+        shown.push_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap_or_default());
+        assert!(shown.contains("no_such_database"), "{shown}");
+        for secret in [PASSWORD, ENCODED, "p/ss", "w#rd"] {
+            assert!(!shown.contains(secret), "{secret} shown in: {shown}");
+        }
+    }
 }

@@ -9,6 +9,7 @@ pub mod ddl;
 pub mod decode;
 pub mod encode;
 mod indexes;
+mod password;
 mod session;
 mod sink;
 mod socket;

@@ -100,6 +100,7 @@ fn settings(endpoint: &Endpoint) -> Result<(Config, Tls), String> {
     }
     let mut config: Config = url.as_str().parse().map_err(|e: tokio_postgres::Error| super::pg_message(&e))?;
     config.ssl_mode(SslMode::Disable); // ferry negotiates TLS itself, before tokio-postgres' startup
+    super::password::fill(&mut config);
     Ok((config, tls))
 }
 
