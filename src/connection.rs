@@ -81,6 +81,26 @@ impl Endpoint {
         }
     }
 
+    /// The same connection with `password` (a job file's `password_file`); an error when the URL
+    /// has a password already or the connection takes none.
+    pub fn with_password(self, password: &str) -> Result<Endpoint> {
+        match self {
+            Endpoint::Postgres(mut url) | Endpoint::Mysql(mut url) if url.password().is_none() => {
+                let is_postgres = matches!(url.scheme(), "postgres" | "postgresql");
+                url.set_password(Some(password))
+                    .map_err(|()| FerryError::Job(format!("`{}` cannot take a password", mask_url(&url))))?;
+                Ok(if is_postgres { Endpoint::Postgres(url) } else { Endpoint::Mysql(url) })
+            }
+            Endpoint::Postgres(url) | Endpoint::Mysql(url) => Err(FerryError::Job(format!(
+                "`{}` has a password already; give it in the URL or in password_file, not both",
+                mask_url(&url)
+            ))),
+            other => Err(FerryError::Job(format!(
+                "`{other}` takes no password: password_file is for postgres:// and mysql:// connections"
+            ))),
+        }
+    }
+
     /// The URL with its password replaced by `***`: the only form that may be shown.
     pub fn masked(&self) -> String {
         match self {
