@@ -111,6 +111,10 @@ pub struct RunArgs {
     /// number of cores, at most 4].
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// Times a migration is tried again after a connection refused or dropped, a restart, a
+    /// serialization failure or a deadlock, before it published anything.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub retries: u32,
 }
 
 /// The job file and the URLs that replace its `source` and `target` connections: every command

@@ -66,6 +66,7 @@ async fn run_command(args: RunArgs) -> Result<ExitCode> {
         to: args.to,
         partitions,
         jobs: Some(jobs),
+        retries: args.retries,
         ..Default::default()
     };
     let report = crate::copy::run_job(&plan, &args.migrations, &options, Progress::Auto).await?;

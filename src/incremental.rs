@@ -34,6 +34,8 @@ pub struct RunOptions {
     pub after_publish: Option<AfterPublish>,
     /// Independent migrations run at once (one when None).
     pub jobs: Option<usize>,
+    /// Times a migration that failed for a passing reason is tried again.
+    pub retries: u32,
 }
 
 /// What to do with a table once a migration has published its rows (a copy builds its indexes

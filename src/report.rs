@@ -113,6 +113,8 @@ pub struct MigrationReport {
     pub reconciliation: Option<Reconciliation>,
     /// When the migration began (RFC 3339, UTC, milliseconds); null when it did not run.
     pub started_at: Option<String>,
+    /// The errors of the attempts that failed for a passing reason and were retried.
+    pub retried: Vec<String>,
     pub seconds: f64,
     pub rows_per_second: f64,
     pub error: Option<String>,
@@ -278,6 +280,7 @@ mod tests {
             checks: vec![],
             reconciliation: None,
             started_at: None,
+            retried: Vec::new(),
             seconds: 1.5,
             rows_per_second: 0.0,
             error: None,

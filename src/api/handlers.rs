@@ -135,7 +135,8 @@ pub async fn start_run(
             }
         }
     };
-    let options = RunOptions { full_refresh: body.full_refresh, from: body.from, to: body.to, ..Default::default() };
+    let options =
+        RunOptions { full_refresh: body.full_refresh, from: body.from, to: body.to, retries: 3, ..Default::default() };
     let migration = state.plan.migrations.iter().find(|m| m.name == name);
     if let Err(error) = options.check(&migration.into_iter().collect::<Vec<_>>()) {
         return error_body(StatusCode::UNPROCESSABLE_ENTITY, error.to_string());

@@ -5,6 +5,7 @@
 mod jobs;
 mod pipeline;
 mod progress;
+mod retry;
 mod stage;
 
 pub use jobs::default_jobs;
@@ -18,7 +19,7 @@ use futures::StreamExt;
 
 use crate::check::reconcile::{ReconcileStatus, Reconciliation};
 use crate::check::sent::{read_back, Sent};
-use crate::check::{self, Audit, CheckResult};
+use crate::check::{self, Audit};
 use crate::db::{LoadSpec, WriteMode};
 use crate::error::{FerryError, Result};
 use crate::incremental::{plan_load, RunOptions};
@@ -82,20 +83,32 @@ async fn run_one(
 ) -> (MigrationReport, Option<(String, crate::error::ErrorKind)>) {
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let started = Instant::now();
-    let mut checks = Vec::new();
-    let outcome =
-        run_migration(plan, migration, options, run_id, progress, &mut checks).await.map_err(|error| match error {
-            FerryError::Execution(message) => {
-                FerryError::Execution(format!("migration `{}`: {message}", migration.name))
+    let mut retried = Vec::new();
+    let (outcome, checks) = loop {
+        let mut attempt = retry::Attempt::default();
+        let outcome = run_migration(plan, migration, options, run_id, progress.clone(), &mut attempt).await;
+        match outcome {
+            Err(error) if retried.len() < options.retries as usize && retry::retryable(&error, &attempt, migration) => {
+                let message = crate::connection::mask_text(&error.to_string());
+                let wait = retry::backoff(retried.len());
+                tracing::warn!(migration = %migration.name, error = %message, ?wait, "retrying");
+                retried.push(message);
+                tokio::time::sleep(wait).await;
             }
-            other => other,
-        });
+            outcome => break (outcome, attempt.checks),
+        }
+    };
+    let outcome = outcome.map_err(|error| match error {
+        FerryError::Execution(message) => FerryError::Execution(format!("migration `{}`: {message}", migration.name)),
+        other => other,
+    });
     let seconds = started.elapsed().as_secs_f64();
     match outcome {
         Ok(mut done) => {
             let error = done.error.clone().map(|error| (error, crate::error::ErrorKind::Failure));
             done.seconds = seconds;
             done.started_at = Some(started_at);
+            done.retried = retried;
             done.rows_per_second = if seconds > 0.0 { done.rows_read as f64 / seconds } else { 0.0 };
             (done, error)
         }
@@ -104,6 +117,7 @@ async fn run_one(
             failed.status = Status::Failed;
             failed.seconds = seconds;
             failed.started_at = Some(started_at);
+            failed.retried = retried;
             failed.checks = checks;
             // Driver errors (a panic's message among them) may quote a URL.
             let message = crate::connection::mask_text(&error.to_string());
@@ -141,6 +155,7 @@ fn skipped(migration: &MigrationPlan) -> MigrationReport {
         checks: Vec::new(),
         reconciliation: None,
         started_at: None,
+        retried: Vec::new(),
         seconds: 0.0,
         rows_per_second: 0.0,
         error: None,
@@ -153,23 +168,24 @@ async fn run_migration(
     options: &RunOptions,
     run_id: &str,
     progress: Progress,
-    checks: &mut Vec<CheckResult>,
+    attempt: &mut retry::Attempt,
 ) -> Result<MigrationReport> {
     let lock = migration.target.backend().lock(&migration.name).await?;
-    let report = load_migration(plan, migration, options, run_id, progress, checks).await;
+    let report = load_migration(plan, migration, options, run_id, progress, attempt).await;
     lock.release().await;
     report
 }
 
 /// One migration's rows, read, transformed and written while its lock is held. The checks'
-/// results go to `checks` as soon as they are known, so that a failed run reports them too.
+/// results go to `attempt` as soon as they are known, so that a failed run reports them too,
+/// and so does the moment the rows are published (a later failure is not retried).
 async fn load_migration(
     plan: &Plan,
     migration: &MigrationPlan,
     options: &RunOptions,
     run_id: &str,
     progress: Progress,
-    checks: &mut Vec<CheckResult>,
+    attempt: &mut retry::Attempt,
 ) -> Result<MigrationReport> {
     let partitions = options.partitions.unwrap_or(migration.partitions);
     let (frame, counter) = plan_migration_in(plan, migration, partitions).await?;
@@ -243,10 +259,11 @@ async fn load_migration(
     if let Some(verdict) = verdict {
         // Known once the rows have all passed, whether the load then failed or not.
         if let Ok(results) = verdict.get("checks").await {
-            *checks = results;
+            attempt.checks = results;
         }
     }
     let loaded = loaded?;
+    attempt.published = true;
     let counts = counts.get("conservation").await?;
     counts.acknowledged(&migration.name, &migration.table, loaded.rows)?;
     let rows_read = counter.get();
@@ -258,7 +275,7 @@ async fn load_migration(
     report.rows_inserted = loaded.rows - loaded.updated - loaded.unchanged;
     report.rows_updated = loaded.updated;
     report.rows_unchanged = loaded.unchanged;
-    report.checks = checks.clone();
+    report.checks = attempt.checks.clone();
     let sent = match digest {
         Some(digest) => Some(digest.get("digest").await?),
         None => None,

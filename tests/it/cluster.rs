@@ -1,8 +1,9 @@
-//! TLS to PostgreSQL: a cluster of the test's own (`pg_createcluster` on a free port) with
+//! Against a PostgreSQL cluster of the test's own (`pg_createcluster` on a free port) with
 //! `ssl = on`, a certificate for `localhost` signed by a CA the test makes, and `hostssl` only.
-//! `require`, `verify-ca` and `verify-full` connect (reads through ferry's own COPY reader
+//! TLS: `require`, `verify-ca` and `verify-full` connect (reads through ferry's own COPY reader
 //! included); `disable` is refused by the server; a wrong CA, or a host the certificate does not
-//! name, fails `verify-full` with a message that says so.
+//! name, fails `verify-full` with a message that says so. Passwords come from the environment and
+//! never show. A server that is down when a run starts is retried until it is back.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -122,6 +123,10 @@ impl Cluster {
         Endpoint::parse(&url, Path::new(".")).unwrap()
     }
 
+    fn control(&self, action: &str) {
+        run("pg_ctlcluster", &["--skip-systemctl-redirect", &self.version, &self.name, action]);
+    }
+
     fn ca(&self) -> String {
         self.dir.path().join("ca.crt").display().to_string()
     }
@@ -231,4 +236,50 @@ fn passwords_come_from_the_environment_and_never_show() {
             assert!(!shown.contains(secret), "{secret} shown in: {shown}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_down_when_the_run_starts_is_retried_until_it_is_back() {
+    let cluster = Cluster::new();
+    let dir = crate::common::job_dir(&[]);
+    let source = dir.path().join("source.db");
+    ferry::generate::generate(&Endpoint::Sqlite(source.clone()), 100, true).await.unwrap();
+    let migrate = |target: String, retries: u32| {
+        let overrides =
+            ferry::job::Overrides { source: Some(format!("sqlite://{}", source.display())), target: Some(target) };
+        let plan = ferry::job::Plan::load(&dir.path().join("ferry.toml"), &overrides).unwrap();
+        async move {
+            let options = ferry::incremental::RunOptions { retries, ..Default::default() };
+            ferry::run::run_with(&plan, &["users".to_string()], &options, ferry::run::Progress::Quiet).await.unwrap()
+        }
+    };
+    let target = format!("postgres://postgres@localhost:{}/postgres?sslmode=require", cluster.port);
+    cluster.control("stop");
+    let restart = {
+        let (version, name) = (cluster.version.clone(), cluster.name.clone());
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+            run("pg_ctlcluster", &["--skip-systemctl-redirect", &version, &name, "start"]);
+        })
+    };
+    let report = migrate(target.clone(), 5).await;
+    restart.join().unwrap();
+    assert_eq!(report.error, None);
+    let users = &report.migrations[0];
+    assert_eq!(users.rows_loaded, 105);
+    assert!(!users.retried.is_empty(), "no retry");
+    assert!(
+        users.retried.iter().all(|e| e.contains("Connection refused") || e.contains("starting up")),
+        "{:?}",
+        users.retried
+    );
+    // A wrong password does not pass: no retry.
+    let wrong = format!("postgres://secretive:wrong@localhost:{}/postgres?sslmode=require", cluster.port);
+    let report = migrate(wrong, 5).await;
+    assert!(
+        report.error.as_deref().unwrap_or_default().contains("password authentication failed"),
+        "{:?}",
+        report.error
+    );
+    assert!(report.migrations[0].retried.is_empty());
 }
