@@ -40,7 +40,7 @@ pub(super) async fn run_all(
     loop {
         while running.len() < jobs && report.error.is_none() {
             let met = |dependency: &String| succeeded.contains(dependency) || !chosen.contains(dependency.as_str());
-            let ready = (0..selected.len()).find(|&at| !started[at] && selected[at].depends_on.iter().all(|d| met(d)));
+            let ready = (0..selected.len()).find(|&at| !started[at] && selected[at].depends_on.iter().all(&met));
             let Some(at) = ready else { break };
             started[at] = true;
             let (plan, options, progress) = (shared.clone(), options.clone(), progress.clone());

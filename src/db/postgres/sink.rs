@@ -182,7 +182,7 @@ impl PreparedLoad for PostgresLoad {
         // All the table's rows come from this load: its indexes are built once, after the rows.
         let emptied = create.is_some() || spec.mode == WriteMode::Replace;
         let deferred =
-            if emptied { Some(defer_indexes(&transaction, &quote_table(&table)).await.map_err(pg)?) } else { None };
+            if emptied { Some(defer_indexes(transaction, &quote_table(&table)).await.map_err(pg)?) } else { None };
         let wires = wires(&target, &table_columns);
         let names: Vec<String> = target.fields().iter().map(|f| f.name().clone()).collect();
         let columns: Vec<String> = names.iter().map(|n| quote(n)).collect();
@@ -286,9 +286,9 @@ impl PreparedLoad for PostgresLoad {
             transaction.batch_execute(&format!("{insert}; DROP TABLE {STAGING}")).await.map_err(pg)?;
         }
         if let Some(deferred) = deferred {
-            deferred.rebuild(&transaction).await.map_err(pg)?;
+            deferred.rebuild(transaction).await.map_err(pg)?;
         }
-        write_rejects(&transaction, spec, rejects).await.map_err(|e| target_error(&endpoint, REJECTS_TABLE, e))?;
+        write_rejects(transaction, spec, rejects).await.map_err(|e| target_error(&endpoint, REJECTS_TABLE, e))?;
         if let Some(watermark) = &spec.watermark {
             let pg_state = |e: tokio_postgres::Error| target_error(&endpoint, STATE_TABLE, pg_message(&e));
             transaction.batch_execute(&if_not_exists(create_table(&state_table()))).await.map_err(pg_state)?;
