@@ -176,3 +176,37 @@ pub fn time_text(at: NaiveDateTime, is_date: bool) -> String {
         at.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
     }
 }
+
+/// `parts` conditions on `column` that split low..=high into ranges of equal width; the first
+/// and last are open, so rows outside the range read when splitting are still read.
+pub fn key_ranges(column: &str, low: i64, high: i64, parts: usize) -> Vec<String> {
+    let span = (high as i128 - low as i128 + 1).max(1);
+    let parts = (parts as i128).min(span);
+    if parts < 2 {
+        return Vec::new();
+    }
+    let bound = |k: i128| (low as i128 + span * k / parts) as i64;
+    (0..parts)
+        .map(|k| match k {
+            0 => format!("{column} < {}", bound(1)),
+            k if k == parts - 1 => format!("{column} >= {}", bound(k)),
+            k => format!("{column} >= {} AND {column} < {}", bound(k), bound(k + 1)),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_ranges;
+
+    #[test]
+    fn key_ranges_cover_everything_once() {
+        assert_eq!(
+            key_ranges("\"id\"", 1, 100, 4),
+            ["\"id\" < 26", "\"id\" >= 26 AND \"id\" < 51", "\"id\" >= 51 AND \"id\" < 76", "\"id\" >= 76"]
+        );
+        assert_eq!(key_ranges("k", 5, 6, 4), ["k < 6", "k >= 6"]);
+        assert!(key_ranges("k", 7, 7, 4).is_empty());
+        assert_eq!(key_ranges("k", i64::MIN, i64::MAX, 2), ["k < 0", "k >= 0"]);
+    }
+}

@@ -23,7 +23,9 @@ use datafusion::sql::unparser::dialect::{Dialect as UnparserDialect, MySqlDialec
 
 use super::connect::mysql_connect;
 use crate::connection::Endpoint;
-use crate::db::{comparison, select_sql, time_text, ReadRequest, SizeEstimate, SourceDatabase, PG_TYPE, TEXT_FORM};
+use crate::db::{
+    comparison, key_ranges, select_sql, time_text, ReadRequest, SizeEstimate, SourceDatabase, PG_TYPE, TEXT_FORM,
+};
 use crate::decimal::parse_unscaled;
 use crate::error::{FerryError, Result};
 
@@ -174,6 +176,47 @@ impl SourceDatabase for MysqlSource {
 
     fn quote(&self, identifier: &str) -> String {
         format!("`{}`", identifier.replace('`', "``"))
+    }
+
+    /// Key ranges of a single-column integer primary key. MySQL cannot share one snapshot
+    /// between sessions: each part is a consistent read of its own, taken moments apart.
+    async fn split(&self, table: &str, parts: usize) -> Result<Vec<String>> {
+        let endpoint = self.endpoint.clone();
+        let name = table.to_string();
+        let quote = |identifier: &str| format!("`{}`", identifier.replace('`', "``"));
+        let quoted_table = quote(table);
+        let range = tokio::task::spawn_blocking(move || -> Result<Option<(String, i64, i64)>> {
+            let error =
+                |e: mysql::Error| FerryError::Source { url: endpoint.masked(), table: name.clone(), message: e.to_string() };
+            let mut connection = mysql_connect(&endpoint)?;
+            let keys: Vec<(String, String)> = connection
+                .exec(
+                    "SELECT k.column_name, c.data_type FROM information_schema.key_column_usage k \
+                     JOIN information_schema.columns c ON c.table_schema = k.table_schema \
+                     AND c.table_name = k.table_name AND c.column_name = k.column_name \
+                     WHERE k.table_schema = DATABASE() AND k.table_name = ? AND k.constraint_name = 'PRIMARY'",
+                    (name.clone(),),
+                )
+                .map_err(error)?;
+            let [(key, data_type)] = keys.as_slice() else { return Ok(None) };
+            if !matches!(data_type.as_str(), "tinyint" | "smallint" | "mediumint" | "int" | "bigint") {
+                return Ok(None);
+            }
+            let column = format!("`{}`", key.replace('`', "``"));
+            // Unsigned bigints beyond i64 are read whole.
+            let bounds: Option<(Option<i64>, Option<i64>)> = connection
+                .query_first(format!(
+                    "SELECT CAST(MIN({column}) AS SIGNED), CAST(LEAST(MAX({column}), 9223372036854775807) AS SIGNED) FROM {quoted_table}"
+                ))
+                .map_err(error)?;
+            Ok(match bounds {
+                Some((Some(low), Some(high))) => Some((column, low, high)),
+                _ => None,
+            })
+        })
+        .await
+        .map_err(FerryError::internal)??;
+        Ok(range.map(|(column, low, high)| key_ranges(&column, low, high, parts)).unwrap_or_default())
     }
 
     fn text_form(&self, quoted: &str, source_type: &str) -> String {

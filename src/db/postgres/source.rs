@@ -22,7 +22,8 @@ use super::copy::CopySession;
 use super::decode::CopyDecoder;
 use crate::connection::Endpoint;
 use crate::db::{
-    comparison, quote_table, select_sql, time_text, ReadRequest, SizeEstimate, SourceDatabase, PG_TYPE, TEXT_FORM,
+    comparison, key_ranges, quote_table, select_sql, time_text, ReadRequest, SizeEstimate, SourceDatabase, PG_TYPE,
+    TEXT_FORM,
 };
 use crate::error::{FerryError, Result};
 
@@ -342,42 +343,8 @@ fn read_shared(shared: Shared, copy: String, endpoint: Endpoint, request: ReadRe
     builder.build()
 }
 
-/// `parts` conditions on `column` that split low..=high into ranges of equal width; the first
-/// and last are open, so rows outside the range read when splitting are still read.
-fn key_ranges(column: &str, low: i64, high: i64, parts: usize) -> Vec<String> {
-    let span = (high as i128 - low as i128 + 1).max(1);
-    let parts = (parts as i128).min(span);
-    if parts < 2 {
-        return Vec::new();
-    }
-    let bound = |k: i128| (low as i128 + span * k / parts) as i64;
-    (0..parts)
-        .map(|k| match k {
-            0 => format!("{column} < {}", bound(1)),
-            k if k == parts - 1 => format!("{column} >= {}", bound(k)),
-            k => format!("{column} >= {} AND {column} < {}", bound(k), bound(k + 1)),
-        })
-        .collect()
-}
-
 impl PostgresSource {
     fn source_error(&self, table: &str, error: &tokio_postgres::Error) -> FerryError {
         FerryError::Source { url: self.endpoint.masked(), table: table.to_string(), message: pg_message(error) }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::key_ranges;
-
-    #[test]
-    fn key_ranges_cover_everything_once() {
-        assert_eq!(
-            key_ranges("\"id\"", 1, 100, 4),
-            ["\"id\" < 26", "\"id\" >= 26 AND \"id\" < 51", "\"id\" >= 51 AND \"id\" < 76", "\"id\" >= 76"]
-        );
-        assert_eq!(key_ranges("k", 5, 6, 4), ["k < 6", "k >= 6"]);
-        assert!(key_ranges("k", 7, 7, 4).is_empty());
-        assert_eq!(key_ranges("k", i64::MIN, i64::MAX, 2), ["k < 0", "k >= 0"]);
     }
 }
