@@ -103,8 +103,8 @@ pub struct RunArgs {
     /// Backfill incremental migrations up to this cursor value (exclusive); the watermark stays.
     #[arg(long, value_name = "CURSOR_VALUE")]
     pub to: Option<String>,
-    /// Read each PostgreSQL or MySQL source table in N parts at once (ranges of its integer
-    /// primary key; PostgreSQL's on one snapshot), instead of each migration's `partitions`.
+    /// Read each source table in N parts at once (ranges of its integer primary key, or a
+    /// SQLite table's rowid; PostgreSQL's on one snapshot), instead of each migration's `partitions`.
     #[arg(long, value_name = "N")]
     pub partitions: Option<usize>,
     /// Migrations run at once, each when those it depends on have succeeded [default: the

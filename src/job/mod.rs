@@ -86,8 +86,8 @@ struct MigrationFile {
     /// Incremental mode: the query's output column whose value only grows (a timestamp, a date, an integer).
     #[serde(default)]
     cursor: Option<String>,
-    /// How many parts each PostgreSQL or MySQL source table is read in at once (ranges of its
-    /// integer primary key; PostgreSQL's all on one snapshot); 1 by default.
+    /// How many parts each database source table is read in at once (ranges of its integer
+    /// primary key or SQLite rowid; PostgreSQL's all on one snapshot); 1 by default.
     #[serde(default)]
     partitions: Option<usize>,
     /// Migrations that must run before this one.

@@ -97,14 +97,18 @@ async fn sqlite_to_sqlite() {
     let url = |p: &Path| format!("sqlite://{}", p.display());
     let report = run_shipped(dir.path(), &url(&source), &url(&target), &[]).await;
     assert_succeeded(&report);
-    let actual = [
-        sqlite_rows(&target, "SELECT user_id, full_name, age_group, city, substr(registered_date, 1, 19) FROM target_users ORDER BY user_id"),
-        sqlite_rows(&target, "SELECT order_id, user_id, printf('%.2f', order_total), substr(order_date, 1, 19) FROM target_orders ORDER BY order_id"),
-        sqlite_rows(&target, "SELECT source_key, reason FROM _ferry_rejects WHERE migration = 'orders' ORDER BY CAST(source_key AS INTEGER)"),
-        sqlite_rows(&target, "SELECT record_id, name, age, city FROM target_cleaned_data ORDER BY record_id"),
-        sqlite_rows(&target, "SELECT source_key, reason FROM _ferry_rejects WHERE migration = 'cleaned_data' ORDER BY CAST(source_key AS INTEGER)"),
-    ];
-    assert_same(&actual, &expected);
+    assert_same(&sqlite_target(&target), &expected);
+}
+
+/// The shipped job's target tables and rejects in a SQLite file, as text in PostgreSQL's forms.
+fn sqlite_target(target: &Path) -> [Rows; 5] {
+    [
+        sqlite_rows(target, "SELECT user_id, full_name, age_group, city, substr(registered_date, 1, 19) FROM target_users ORDER BY user_id"),
+        sqlite_rows(target, "SELECT order_id, user_id, printf('%.2f', order_total), substr(order_date, 1, 19) FROM target_orders ORDER BY order_id"),
+        sqlite_rows(target, "SELECT source_key, reason FROM _ferry_rejects WHERE migration = 'orders' ORDER BY CAST(source_key AS INTEGER)"),
+        sqlite_rows(target, "SELECT record_id, name, age, city FROM target_cleaned_data ORDER BY record_id"),
+        sqlite_rows(target, "SELECT source_key, reason FROM _ferry_rejects WHERE migration = 'cleaned_data' ORDER BY CAST(source_key AS INTEGER)"),
+    ]
 }
 
 /// Every row of a Parquet table folder, as text in PostgreSQL's forms.
@@ -260,4 +264,26 @@ async fn mysql_to_postgres_in_parts() {
     assert_same(&expected::pg_target(&target), &expected);
     assert_eq!(report.migrations[0].rows_read, 5_005);
     assert_eq!(report.migrations[1].rows_read, 15_005);
+}
+
+/// SQLite sources split on their rowid: the same rows as in one part.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_to_sqlite_in_parts() {
+    let (_pg_source, expected) = pg_source(3_000).await;
+    let dir = job_dir(&[]);
+    let (source, target) = (dir.path().join("source.db"), dir.path().join("target.db"));
+    generate(&Endpoint::Sqlite(source.clone()), 3_000, true).await.unwrap();
+    let overrides = ferry::job::Overrides {
+        source: Some(format!("sqlite://{}", source.display())),
+        target: Some(format!("sqlite://{}", target.display())),
+    };
+    let plan = ferry::job::Plan::load(&dir.path().join("ferry.toml"), &overrides).unwrap();
+    let (frame, _) = ferry::transform::plan_migration_in(&plan, &plan.migrations[0], 3).await.unwrap();
+    let physical = frame.create_physical_plan().await.unwrap();
+    let shown = datafusion::physical_plan::displayable(physical.as_ref()).indent(true).to_string();
+    assert!(shown.contains("table=source_table") && shown.contains("parts=3"), "{shown}");
+    let options = ferry::incremental::RunOptions { partitions: Some(3), ..Default::default() };
+    let report = ferry::run::run_with(&plan, &[], &options, ferry::run::Progress::Quiet).await.unwrap();
+    assert_succeeded(&report);
+    assert_same(&sqlite_target(&target), &expected);
 }

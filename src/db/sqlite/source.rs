@@ -21,7 +21,7 @@ use datafusion::sql::unparser::dialect::{Dialect as UnparserDialect, SqliteDiale
 
 use super::connect::sqlite_open;
 use crate::connection::Endpoint;
-use crate::db::{select_sql, time_text, ReadRequest, SourceDatabase, PG_TYPE};
+use crate::db::{key_ranges, select_sql, time_text, ReadRequest, SourceDatabase, PG_TYPE};
 use crate::decimal::parse_decimal;
 use crate::error::{FerryError, Result};
 
@@ -285,6 +285,31 @@ impl SourceDatabase for SqliteSource {
 
     fn quote(&self, identifier: &str) -> String {
         format!("\"{}\"", identifier.replace('"', "\"\""))
+    }
+
+    /// Ranges of the table's rowid (its INTEGER PRIMARY KEY, where it has one); a view or a
+    /// table WITHOUT ROWID is read whole.
+    async fn split(&self, table: &str, parts: usize) -> Result<Vec<String>> {
+        let connection = self.open()?;
+        // A column may be named like the rowid and hide it: one of its other names, then.
+        let mut statement = connection.prepare("SELECT name FROM pragma_table_info(?1)").map_err(|e| {
+            FerryError::Source { url: self.endpoint.masked(), table: table.to_string(), message: e.to_string() }
+        })?;
+        let columns: Vec<String> = statement
+            .query_map([table], |row| row.get::<_, String>(0))
+            .map(|rows| rows.flatten().map(|name| name.to_ascii_lowercase()).collect())
+            .unwrap_or_default();
+        let Some(rowid) = ["rowid", "_rowid_", "oid"].into_iter().find(|name| !columns.iter().any(|c| c == name))
+        else {
+            return Ok(Vec::new());
+        };
+        let sql = format!("SELECT min({rowid}), max({rowid}) FROM {}", self.quote(table));
+        let bounds: Option<(Option<i64>, Option<i64>)> =
+            connection.query_row(&sql, [], |row| Ok((row.get(0)?, row.get(1)?))).ok();
+        Ok(match bounds {
+            Some((Some(low), Some(high))) => key_ranges(rowid, low, high, parts),
+            _ => Vec::new(),
+        })
     }
 
     fn unparser_dialect(&self) -> Box<dyn UnparserDialect> {
