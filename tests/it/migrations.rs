@@ -224,14 +224,7 @@ async fn postgres_to_postgres_in_parts() {
     let (source, expected) = pg_source(20_000).await;
     let target = PgDatabase::new();
     let dir = job_dir(&[]);
-    let overrides = ferry::job::Overrides { source: Some(source.url.clone()), target: Some(target.url.clone()) };
-    let plan = ferry::job::Plan::load(&dir.path().join("ferry.toml"), &overrides).unwrap();
-    let (frame, _) = ferry::transform::plan_migration_in(&plan, &plan.migrations[0], 4).await.unwrap();
-    let physical = frame.create_physical_plan().await.unwrap();
-    let shown = datafusion::physical_plan::displayable(physical.as_ref()).indent(true).to_string();
-    assert!(shown.contains("table=source_table") && shown.contains("parts=4"), "{shown}");
-    let options = ferry::incremental::RunOptions { partitions: Some(4), ..Default::default() };
-    let report = ferry::run::run_with(&plan, &[], &options, ferry::run::Progress::Quiet).await.unwrap();
+    let report = run_in_parts(dir.path(), &source.url, &target.url, 4).await;
     assert_succeeded(&report);
     assert_same(&expected::pg_target(&target), &expected);
     assert_eq!(report.migrations[0].rows_read, 20_005);
@@ -252,14 +245,7 @@ async fn mysql_to_postgres_in_parts() {
     generate(&source.endpoint(), 5_000, true).await.unwrap();
     let target = PgDatabase::new();
     let dir = job_dir(&[]);
-    let overrides = ferry::job::Overrides { source: Some(source.url.clone()), target: Some(target.url.clone()) };
-    let plan = ferry::job::Plan::load(&dir.path().join("ferry.toml"), &overrides).unwrap();
-    let (frame, _) = ferry::transform::plan_migration_in(&plan, &plan.migrations[0], 4).await.unwrap();
-    let physical = frame.create_physical_plan().await.unwrap();
-    let shown = datafusion::physical_plan::displayable(physical.as_ref()).indent(true).to_string();
-    assert!(shown.contains("table=source_table") && shown.contains("parts=4"), "{shown}");
-    let options = ferry::incremental::RunOptions { partitions: Some(4), ..Default::default() };
-    let report = ferry::run::run_with(&plan, &[], &options, ferry::run::Progress::Quiet).await.unwrap();
+    let report = run_in_parts(dir.path(), &source.url, &target.url, 4).await;
     assert_succeeded(&report);
     assert_same(&expected::pg_target(&target), &expected);
     assert_eq!(report.migrations[0].rows_read, 5_005);
@@ -273,17 +259,21 @@ async fn sqlite_to_sqlite_in_parts() {
     let dir = job_dir(&[]);
     let (source, target) = (dir.path().join("source.db"), dir.path().join("target.db"));
     generate(&Endpoint::Sqlite(source.clone()), 3_000, true).await.unwrap();
-    let overrides = ferry::job::Overrides {
-        source: Some(format!("sqlite://{}", source.display())),
-        target: Some(format!("sqlite://{}", target.display())),
-    };
-    let plan = ferry::job::Plan::load(&dir.path().join("ferry.toml"), &overrides).unwrap();
-    let (frame, _) = ferry::transform::plan_migration_in(&plan, &plan.migrations[0], 3).await.unwrap();
-    let physical = frame.create_physical_plan().await.unwrap();
-    let shown = datafusion::physical_plan::displayable(physical.as_ref()).indent(true).to_string();
-    assert!(shown.contains("table=source_table") && shown.contains("parts=3"), "{shown}");
-    let options = ferry::incremental::RunOptions { partitions: Some(3), ..Default::default() };
-    let report = ferry::run::run_with(&plan, &[], &options, ferry::run::Progress::Quiet).await.unwrap();
+    let url = |p: &Path| format!("sqlite://{}", p.display());
+    let report = run_in_parts(dir.path(), &url(&source), &url(&target), 3).await;
     assert_succeeded(&report);
     assert_same(&sqlite_target(&target), &expected);
+}
+
+/// The shipped job from `source` into `target` with every source table read in `parts` parts,
+/// once the plan shows `source_table` read so.
+async fn run_in_parts(dir: &Path, source: &str, target: &str, parts: usize) -> ferry::report::RunReport {
+    let overrides = ferry::job::Overrides { source: Some(source.to_string()), target: Some(target.to_string()) };
+    let plan = ferry::job::Plan::load(&dir.join("ferry.toml"), &overrides).unwrap();
+    let (frame, _) = ferry::transform::plan_migration_in(&plan, &plan.migrations[0], parts).await.unwrap();
+    let physical = frame.create_physical_plan().await.unwrap();
+    let shown = datafusion::physical_plan::displayable(physical.as_ref()).indent(true).to_string();
+    assert!(shown.contains("table=source_table") && shown.contains(&format!("parts={parts}")), "{shown}");
+    let options = ferry::incremental::RunOptions { partitions: Some(parts), ..Default::default() };
+    ferry::run::run_with(&plan, &[], &options, ferry::run::Progress::Quiet).await.unwrap()
 }
