@@ -3,7 +3,7 @@
 //! ```text
 //!  ferry.toml ──> job::Plan ───────────> run::run ─────────────────────────────────> report::RunReport
 //!  (parse, then   (URLs, query files,     │ per migration, in dependency order, its lock held:
-//!   validate)      checks, depends_on)    │
+//!   validate)      checks, depends_on)    │ (`--jobs` of them at once, each once its dependencies succeeded)
 //!                                         │  source/            transform/         run::pipeline        db::PreparedLoad
 //!   db::open(endpoint) -> dyn Backend ────┼─ DatabaseTable ──> queries/*.sql ──> QueryRows ──────> write_all:
 //!     postgres/ binary COPY -> Arrow      │  (TableProvider:   (DataFusion;       Splitter (rejects,   COPY / INSERT /
@@ -25,9 +25,11 @@
 //! merges, and narrows an incremental query to the rows at or after its watermark.
 //!
 //! `copy` moves a whole database: the source backend's catalog becomes the target's DDL (tables
-//! with their keys first, indexes, checks, foreign keys and views after the rows; what the target
-//! cannot make is reported), and each table's rows go through the same pipeline as a migration
-//! (a replace of `SELECT *`), several at once. A job's `[[copies]]` (`job::copies`) run through
+//! with their keys first; each table's indexes, checks and foreign keys as soon as its rows are
+//! in, through the run's `after_publish` hook; views last; what the target cannot make is
+//! reported), and each table's rows go through the same pipeline as a migration (a replace of
+//! `SELECT *`), several at once, or one after another on the one connection of
+//! `Backend::single_transaction`. A job's `[[copies]]` (`job::copies`) run through
 //! `copy::run_job` before its migrations, for `ferry run` and the API alike.
 //!
 //! Dependencies point one way: `cli`/`command` and `api` (the HTTP server) -> `copy` -> `run` ->
@@ -41,8 +43,8 @@
 //!    `Endpoint::parse`, and the variant in `masked` and `secret_url`.
 //! 2. `src/db/<engine>/`: a [`db::Backend`] (connect, ping, lock, catalog, DDL, statements) with
 //!    a [`db::SourceDatabase`] to read with SQL (or `Backend::files`), a [`db::Sink`] whose
-//!    [`db::PreparedLoad`] writes in one transaction, and its types; then `pub mod <engine>` and
-//!    one arm in [`db::open`]. A source-only or target-only engine says no in `sink` or
+//!    [`db::PreparedLoad`] writes in one transaction, and its types; [`db::Capabilities`] says
+//!    what else it can do; then `pub mod <engine>` and one arm in [`db::open`]. A source-only or target-only engine says no in `sink` or
 //!    `database`.
 //! 3. One line in `tests/it/backends.rs` runs the conformance suite on it; its own tests beside it.
 
