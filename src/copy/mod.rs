@@ -190,6 +190,8 @@ async fn copy_with(
             }
             // One transaction is one connection: one table at a time.
             let workers = if checked_now || options.single_transaction { 1 } else { options.workers.max(1) };
+            // A table's load is retried on its own; in one transaction a failure ends it all.
+            let retries = if options.single_transaction { 0 } else { 3 };
             let mut sizes = Vec::new();
             let database = from.database();
             for table in &tables {
@@ -201,7 +203,7 @@ async fn copy_with(
                 sizes.push(estimate.bytes.or(estimate.rows).unwrap_or(0) as u64);
             }
             let (run, nullable) = tokio::join!(
-                rows::move_rows(source, &to, &tables, &sources, &converted, (workers, later.hook()), &sizes),
+                rows::move_rows(source, &to, &tables, &sources, &converted, (workers, retries, later.hook()), &sizes),
                 zero_dates(from.as_ref(), &tables, &sources, false)
             );
             for found in nullable? {

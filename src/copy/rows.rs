@@ -15,14 +15,15 @@ use crate::run::{run_with, Progress};
 /// tables at a time; a table that fails does not stop the others. With several workers the
 /// largest tables (by the source's `sizes` estimate) start first, so that the longest load is not
 /// the last to begin; with one they load in the order given. The report lists the tables in the
-/// order given. `after_publish` runs on each table once its rows are in.
+/// order given. `after_publish` runs on each table once its rows are in; a table whose load
+/// failed for a passing reason is tried again up to `retries` times.
 pub async fn move_rows(
     source: &Endpoint,
     target: &Arc<dyn Backend>,
     tables: &[TableDef],
     sources: &BTreeMap<String, TableDef>,
     converted: &BTreeSet<(String, String)>,
-    (workers, after_publish): (usize, AfterPublish),
+    (workers, retries, after_publish): (usize, u32, AfterPublish),
     sizes: &[u64],
 ) -> Result<RunReport> {
     use futures::StreamExt;
@@ -31,8 +32,8 @@ pub async fn move_rows(
     for migration in &mut plan.migrations {
         migration.target.backend = Some(target.clone());
     }
-    let options =
-        RunOptions { run_id: Some(crate::run::new_run_id()), after_publish: Some(after_publish), ..Default::default() };
+    let run_id = Some(crate::run::new_run_id());
+    let options = RunOptions { run_id, after_publish: Some(after_publish), retries, ..Default::default() };
     let mut order: Vec<usize> = (0..tables.len()).collect();
     if workers > 1 {
         order.sort_by_key(|&at| std::cmp::Reverse(sizes.get(at).copied().unwrap_or(0)));
