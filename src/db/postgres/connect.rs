@@ -20,12 +20,15 @@ pub async fn pg_connect(endpoint: &Endpoint) -> Result<Client> {
     Ok(client)
 }
 
-/// The error of a connection that could not be opened, with what to check.
+/// The error of a connection that could not be opened, with what to check when nothing answered
+/// (a refused password or certificate says what is wrong by itself).
 pub fn unreachable(endpoint: &Endpoint, message: String) -> FerryError {
-    FerryError::Connection {
-        url: endpoint.masked(),
-        message: format!("{message}; is the PostgreSQL server running and the URL right?"),
-    }
+    let unanswered = message.starts_with("error connecting to server") || message.starts_with("no answer within");
+    let message = match unanswered {
+        true => format!("{message}; is the PostgreSQL server running and the URL right?"),
+        false => message,
+    };
+    FerryError::Connection { url: endpoint.masked(), message }
 }
 
 /// The server's own message (with detail and hint) rather than tokio-postgres' "db error".

@@ -46,11 +46,16 @@ pub async fn open(endpoint: &Endpoint) -> Result<(Config, Socket), String> {
     let (config, tls) = settings(endpoint)?;
     let connecting = async {
         let (socket, host) = connect(&config).await?;
-        let socket = match host {
-            Some(host) => negotiate(socket, &tls, &host).await?,
-            None => socket, // a Unix socket: no TLS, as with libpq
-        };
-        Ok::<_, String>(socket)
+        let Some(host) = host else { return Ok(socket) }; // a Unix socket: no TLS, as with libpq
+        match negotiate(socket, &tls, &host).await {
+            // As libpq: `prefer` goes on without TLS when the handshake fails.
+            Err(error) if tls.mode == Mode::Prefer => {
+                tracing::warn!(%error, "TLS failed; going on unencrypted (sslmode=prefer)");
+                let plain = Tls { mode: Mode::Disable, ..tls.clone() };
+                negotiate(connect(&config).await?.0, &plain, &host).await
+            }
+            outcome => outcome,
+        }
     };
     let socket = match config.get_connect_timeout() {
         Some(limit) => {
