@@ -105,10 +105,76 @@ async fn a_failure_stops_new_starts_and_dependents_are_skipped() {
     assert!(report.migrations[1].started_at.is_none());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loads_of_one_run_at_once_into_one_parquet_location() {
+    // One load publishes (and cleans up) while another of the same run is still writing: each
+    // stages apart, so the second still publishes all its rows.
+    use arrow::array::Int64Array;
+    use arrow::datatypes::{DataType, Field, Schema};
+    use arrow::record_batch::RecordBatch;
+    use ferry::db::{LoadSpec, SinkBatch, WriteMode};
+    use futures::StreamExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Endpoint::parse(&format!("file://{}", dir.path().display()), Path::new(".")).unwrap();
+    let schema = std::sync::Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
+    let spec = |name: &str| LoadSpec {
+        migration: name.to_string(),
+        run_id: "run-1".to_string(),
+        table: name.to_string(),
+        mode: WriteMode::Replace,
+        key: Vec::new(),
+        schema: schema.clone(),
+        watermark: None,
+    };
+    // Values that do not compress, so that the slow load's file reaches the disk before it ends.
+    let batch = |from: i64, rows: i64| {
+        let ids =
+            Int64Array::from_iter_values((from..from + rows).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15_u64 as i64)));
+        Ok(SinkBatch::Rows(RecordBatch::try_new(schema.clone(), vec![std::sync::Arc::new(ids)]).unwrap()))
+    };
+    let backend = ferry::db::open(&lake);
+    let slow = backend.sink().unwrap().prepare(&spec("slow")).await.unwrap();
+    let fast = backend.sink().unwrap().prepare(&spec("fast")).await.unwrap();
+    let (sender, receiver) = futures::channel::mpsc::unbounded();
+    for part in 0..25 {
+        sender.unbounded_send(batch(part * 100_000, 100_000)).unwrap();
+    }
+    let slow = tokio::spawn(slow.write_all(receiver.boxed()));
+    // The slow load has written its first row groups to a staged file.
+    let staged = dir.path().join("_ferry_staging");
+    for _ in 0..100 {
+        let written: u64 = walk(&staged).iter().map(|f| f.metadata().map(|m| m.len()).unwrap_or(0)).sum();
+        if written > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(!walk(&staged).is_empty(), "the slow load staged nothing");
+    let fast = fast.write_all(futures::stream::iter([batch(0, 10)]).boxed()).await.unwrap();
+    assert_eq!(fast.rows, 10);
+    sender.unbounded_send(batch(2_500_000, 10)).unwrap();
+    drop(sender);
+    assert_eq!(slow.await.unwrap().unwrap().rows, 2_500_010);
+    assert!(!dir.path().join("_ferry_staging").exists());
+}
+
 #[test]
 fn jobs_zero_is_refused() {
     let dir = job_dir(&[]);
     let output = crate::common::ferry().current_dir(dir.path()).args(["run", "--jobs", "0"]).output().unwrap();
     assert!(!output.status.success());
     assert_eq!(String::from_utf8_lossy(&output.stderr), "error: --jobs 0: give at least 1\n");
+}
+
+/// The files below `folder`, at any depth.
+fn walk(folder: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(folder) else { return Vec::new() };
+    entries
+        .flatten()
+        .flat_map(|entry| match entry.path().is_dir() {
+            true => walk(&entry.path()),
+            false => vec![entry.path()],
+        })
+        .collect()
 }

@@ -1,5 +1,5 @@
 //! Parquet sink (zstd) to a local directory or any object store. A table is a folder of
-//! `part-<run>-<n>.parquet` files. Files are written under `_ferry_staging/<run>/` and renamed
+//! `part-<run>-<n>.parquet` files. Files are written under `_ferry_staging/<run>/<migration>/` and renamed
 //! into the table's folder only when every one is complete, then `_SUCCESS` is written; a failed
 //! run deletes its staging files and leaves the table as it was.
 //!
@@ -181,9 +181,10 @@ impl PreparedLoad for ParquetLoad {
         let ParquetLoad { sink, spec, target } = *self;
         let spec = &spec;
         let (store, prefix) = sink.store()?;
-        let staging = child(&prefix, &["_ferry_staging", &spec.run_id, &spec.table]);
+        // Each load stages apart: the migrations of one run may load at once (`--jobs`).
+        let staging = child(&prefix, &["_ferry_staging", &spec.run_id, &spec.migration, &spec.table]);
         let mut roller = FileRoller::new(store.clone(), staging, target);
-        let reject_staging = child(&prefix, &["_ferry_staging", &spec.run_id, "_ferry_rejects"]);
+        let reject_staging = child(&prefix, &["_ferry_staging", &spec.run_id, &spec.migration, "_ferry_rejects"]);
         let mut reject_roller = FileRoller::new(store.clone(), reject_staging, rejects_schema());
         let written: Result<(u64, Vec<StorePath>, Vec<StorePath>)> = async {
             let mut loaded = 0u64;
@@ -210,7 +211,7 @@ impl PreparedLoad for ParquetLoad {
         let (loaded, files, reject_files) = match written {
             Ok(done) => done,
             Err(error) => {
-                sink.remove_staging(&store, &prefix, &spec.run_id).await;
+                sink.remove_staging(&store, &prefix, spec).await;
                 return Err(error);
             }
         };
@@ -252,15 +253,16 @@ impl PreparedLoad for ParquetLoad {
             .put(&folder.child("_SUCCESS"), PutPayload::from(spec.run_id.clone().into_bytes()))
             .await
             .map_err(|e| sink.error(&spec.table, e))?;
-        sink.remove_staging(&store, &prefix, &spec.run_id).await;
+        sink.remove_staging(&store, &prefix, spec).await;
         Ok(Loaded { rows: loaded, ..Loaded::default() })
     }
 }
 
 impl ParquetSink {
-    /// Best-effort removal of a run's staging files (and, on a local disk, its folders).
-    async fn remove_staging(&self, store: &Arc<dyn ObjectStore>, prefix: &StorePath, run_id: &str) {
-        let folder = child(prefix, &["_ferry_staging", run_id]);
+    /// Best-effort removal of a load's staging files (and, on a local disk, its folders, and the
+    /// run's and the location's staging folders once nothing else stages in them).
+    async fn remove_staging(&self, store: &Arc<dyn ObjectStore>, prefix: &StorePath, spec: &LoadSpec) {
+        let folder = child(prefix, &["_ferry_staging", &spec.run_id, &spec.migration]);
         let files: Vec<StorePath> =
             store.list(Some(&folder)).map_ok(|m| m.location).try_collect().await.unwrap_or_default();
         for file in files {
@@ -269,7 +271,8 @@ impl ParquetSink {
         if let Endpoint::Parquet(url) = &self.endpoint {
             if let Ok(root) = url.to_file_path() {
                 let staging = root.join("_ferry_staging");
-                let _ = std::fs::remove_dir_all(staging.join(run_id));
+                let _ = std::fs::remove_dir_all(staging.join(&spec.run_id).join(&spec.migration));
+                let _ = std::fs::remove_dir(staging.join(&spec.run_id)); // only if no other load of the run stages
                 let _ = std::fs::remove_dir(staging); // only if no other run is staging
             }
         }
