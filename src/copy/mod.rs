@@ -188,8 +188,10 @@ async fn copy_with(
             for table in &tables {
                 checked_now |= !without_later_keys(to.as_ref(), table)?.foreign_keys.is_empty();
             }
-            // One transaction is one connection: one table at a time.
-            let workers = if checked_now || options.single_transaction { 1 } else { options.workers.max(1) };
+            // One transaction is one connection, and a one-writer target one writer: one table
+            // at a time.
+            let one_at_a_time = checked_now || options.single_transaction || to.capabilities().one_writer;
+            let workers = if one_at_a_time { 1 } else { options.workers.max(1) };
             // A table's load is retried on its own; in one transaction a failure ends it all.
             let retries = if options.single_transaction { 0 } else { 3 };
             let mut sizes = Vec::new();

@@ -215,6 +215,9 @@ pub struct Capabilities {
     /// Builds a table's indexes and keys while another session reads the table (where the
     /// engine would make one of them wait or fail, they follow each other instead).
     pub builds_beside_reads: bool,
+    /// Takes one writing transaction at a time (SQLite): loads into it run one after another,
+    /// as a second writer would wait for the first and give up after a while.
+    pub one_writer: bool,
 }
 
 /// Opens the backend behind an endpoint: the only place that knows every kind.

@@ -1,7 +1,8 @@
 //! Several migrations at once: each starts once the migrations it depends on (among those of
 //! the run) have succeeded, at most `jobs` at a time, each on a task of its own so that their CPU
-//! work runs on as many cores. A failure stops new starts; the migrations already running finish,
-//! and those never started are reported as skipped. With one job this is the plain dependency
+//! work runs on as many cores, except into a target that takes one writer at a time (SQLite). A
+//! failure stops new starts; the migrations already running finish, and those never started are
+//! reported as skipped. With one job this is the plain dependency
 //! order, one migration after another.
 
 use std::collections::BTreeSet;
@@ -40,7 +41,18 @@ pub(super) async fn run_all(
     loop {
         while running.len() < jobs && report.error.is_none() {
             let met = |dependency: &String| succeeded.contains(dependency) || !chosen.contains(dependency.as_str());
-            let ready = (0..selected.len()).find(|&at| !started[at] && selected[at].depends_on.iter().all(&met));
+            // A target that takes one writer at a time gets one migration at a time.
+            let writing = |at: usize| {
+                let target = &selected[at].target;
+                target.backend().capabilities().one_writer
+                    && (0..selected.len()).any(|other| {
+                        started[other]
+                            && finished[other].is_none()
+                            && selected[other].target.endpoint == target.endpoint
+                    })
+            };
+            let ready = (0..selected.len())
+                .find(|&at| !started[at] && selected[at].depends_on.iter().all(&met) && !writing(at));
             let Some(at) = ready else { break };
             started[at] = true;
             let (plan, options, progress) = (shared.clone(), options.clone(), progress.clone());

@@ -53,6 +53,7 @@ impl Backend for MysqlBackend {
             comments: true,
             updates_now: true,
             builds_beside_reads: false,
+            one_writer: false,
         }
     }
 

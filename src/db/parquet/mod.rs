@@ -53,6 +53,7 @@ impl Backend for ParquetBackend {
             comments: false,
             updates_now: false,
             builds_beside_reads: false,
+            one_writer: false,
         }
     }
 

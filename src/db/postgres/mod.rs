@@ -114,6 +114,7 @@ impl Backend for PostgresBackend {
             comments: true,
             updates_now: false,
             builds_beside_reads: true,
+            one_writer: false,
         }
     }
 

@@ -66,6 +66,7 @@ impl Backend for SqliteBackend {
             comments: false,
             updates_now: false,
             builds_beside_reads: false,
+            one_writer: true,
         }
     }
 
