@@ -2,8 +2,8 @@
 //! the run) have succeeded, at most `jobs` at a time, each on a task of its own so that their CPU
 //! work runs on as many cores, except into a target that takes one writer at a time (SQLite). A
 //! failure stops new starts; the migrations already running finish, and those never started are
-//! reported as skipped. With one job this is the plain dependency
-//! order, one migration after another.
+//! reported as skipped. With one job this is the plain dependency order, one migration after
+//! another.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -56,16 +56,14 @@ pub(super) async fn run_all(
             let Some(at) = ready else { break };
             started[at] = true;
             let (plan, options, progress) = (shared.clone(), options.clone(), progress.clone());
-            let (name, run_id) = (selected[at].name.clone(), report.run_id.clone());
+            let (migration, run_id) = (selected[at].clone(), report.run_id.clone());
             let task = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
-                let migration = plan.migrations.iter().find(|m| m.name == name)?;
-                Some(run_one(&plan, migration, &options, &run_id, progress).await)
+                run_one(&plan, &migration, &options, &run_id, progress).await
             }));
             running.push(async move { (at, task.await) });
         }
         let Some((at, outcome)) = running.next().await else { break };
-        let outcome = outcome.map_err(FerryError::internal)?;
-        let Some((done, error)) = outcome else { continue };
+        let (done, error) = outcome.map_err(FerryError::internal)?;
         match error {
             Some((error, kind)) if report.error.is_none() => {
                 (report.error, report.error_kind) = (Some(error), Some(kind))
