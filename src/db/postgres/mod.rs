@@ -90,6 +90,23 @@ fn with_literals(sql: &str, values: &[Option<String>]) -> String {
     out
 }
 
+/// A URL's query parameters, decoded, in order.
+fn query_pairs(url: &url::Url) -> Vec<(String, String)> {
+    url.query_pairs().map(|(key, value)| (key.into_owned(), value.into_owned())).collect()
+}
+
+/// Replaces a URL's query with `pairs` (none: no query).
+fn set_query_pairs(url: &mut url::Url, pairs: &[(String, String)]) {
+    url.set_query(None);
+    if pairs.is_empty() {
+        return;
+    }
+    url.query_pairs_mut().extend_pairs(pairs);
+    // Form encoding writes a space as `+`, which libpq-style URL parsing keeps as a plus.
+    let query = url.query().map(|q| q.replace('+', "%20"));
+    url.set_query(query.as_deref());
+}
+
 fn parameters(values: &[Option<String>]) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
     values.iter().map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync)).collect()
 }
@@ -230,25 +247,12 @@ impl Backend for PostgresBackend {
         let mut url = url.clone();
         let quoted = ddl::quote(schema).replace('\\', "\\\\").replace(' ', "\\ ");
         let setting = format!("-c search_path={quoted}");
-        let options: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-        let mut pairs = url.query_pairs_mut();
-        pairs.clear();
-        let mut set = false;
-        for (key, value) in options {
-            if key == "options" {
-                pairs.append_pair("options", &format!("{value} {setting}"));
-                set = true;
-            } else {
-                pairs.append_pair(&key, &value);
-            }
+        let mut pairs = query_pairs(&url);
+        match pairs.iter_mut().find(|(key, _)| key == "options") {
+            Some((_, value)) => *value = format!("{value} {setting}"),
+            None => pairs.push(("options".into(), setting)),
         }
-        if !set {
-            pairs.append_pair("options", &setting);
-        }
-        drop(pairs);
-        // Form encoding writes a space as `+`, which libpq-style URL parsing keeps as a plus.
-        let query = url.query().map(|q| q.replace('+', "%20"));
-        url.set_query(query.as_deref());
+        set_query_pairs(&mut url, &pairs);
         Ok(Endpoint::Postgres(url))
     }
 

@@ -39,8 +39,6 @@ struct Tls {
     key: Option<PathBuf>,
 }
 
-const TLS_PARAMETERS: [&str; 4] = ["sslmode", "sslrootcert", "sslcert", "sslkey"];
-
 /// The session's settings from its URL, and its socket, connected and (as asked) encrypted.
 pub async fn open(endpoint: &Endpoint) -> Result<(Config, Socket), String> {
     let (config, tls) = settings(endpoint)?;
@@ -69,7 +67,8 @@ pub async fn open(endpoint: &Endpoint) -> Result<(Config, Socket), String> {
 /// tokio-postgres' settings without the TLS parameters (which it does not know all of), and those.
 fn settings(endpoint: &Endpoint) -> Result<(Config, Tls), String> {
     let mut url = url::Url::parse(&endpoint.secret_url()).map_err(|e| e.to_string())?;
-    let pairs: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let pairs = super::query_pairs(&url);
+    let given = pairs.len();
     let mut tls = Tls { mode: Mode::Prefer, root: None, cert: None, key: None };
     let mut kept = Vec::new();
     for (key, value) in pairs {
@@ -94,14 +93,8 @@ fn settings(endpoint: &Endpoint) -> Result<(Config, Tls), String> {
             _ => kept.push((key, value)),
         }
     }
-    if url.query_pairs().any(|(key, _)| TLS_PARAMETERS.contains(&key.as_ref())) {
-        url.set_query(None);
-        if !kept.is_empty() {
-            url.query_pairs_mut().extend_pairs(kept);
-            // Form encoding writes a space as `+`, which libpq-style URL parsing keeps as a plus.
-            let query = url.query().map(|q| q.replace('+', "%20"));
-            url.set_query(query.as_deref());
-        }
+    if kept.len() < given {
+        super::set_query_pairs(&mut url, &kept);
     }
     let mut config: Config = url.as_str().parse().map_err(|e: tokio_postgres::Error| super::pg_message(&e))?;
     config.ssl_mode(SslMode::Disable); // ferry negotiates TLS itself, before tokio-postgres' startup
