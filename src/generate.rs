@@ -116,6 +116,7 @@ async fn write(
         key: vec![],
         schema: schema.clone(),
         watermark: None,
+        publish: db::Publish::Auto,
     };
     let load = db::open(endpoint).sink()?.prepare(&spec).await?;
     let target = load.schema();

@@ -115,6 +115,10 @@ pub struct MigrationReport {
     pub started_at: Option<String>,
     /// The errors of the attempts that failed for a passing reason and were retried.
     pub retried: Vec<String>,
+    /// How a replace of an existing table was published: `swap` (a shadow table swapped in,
+    /// readers never waited) or `in place`; and why it was not swapped. Null otherwise.
+    pub publish_method: Option<String>,
+    pub publish_note: Option<String>,
     pub seconds: f64,
     pub rows_per_second: f64,
     pub error: Option<String>,
@@ -281,6 +285,8 @@ mod tests {
             reconciliation: None,
             started_at: None,
             retried: Vec::new(),
+        publish_method: None,
+        publish_note: None,
             seconds: 1.5,
             rows_per_second: 0.0,
             error: None,

@@ -62,6 +62,7 @@ pub async fn stage(plan: &Plan, names: &[String], to: &str, from: &str) -> Resul
             depends_on: vec![],
             checks: vec![],
             reconcile: false,
+            publish: crate::db::Publish::Auto,
         });
     }
     let mut connections = plan.connections.clone();

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::connection::Endpoint;
-use crate::db::{Backend, ColumnType, Reading, TableDef};
+use crate::db::{Backend, ColumnType, Publish, Reading, TableDef};
 use crate::error::{FerryError, Result};
 use crate::incremental::{AfterPublish, RunOptions};
 use crate::job::{Connection, MigrationPlan, Mode, Plan};
@@ -97,6 +97,8 @@ pub(super) fn copy_plan(
             depends_on: Vec::new(),
             checks: Vec::new(),
             reconcile: true,
+            // The copy made the table itself a moment ago: nobody reads it yet.
+            publish: Publish::InPlace,
         })
         .collect();
     let connections = BTreeMap::from([("source".to_string(), from), ("target".to_string(), to)]);

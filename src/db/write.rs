@@ -36,6 +36,29 @@ pub enum WriteMode {
     Merge,
 }
 
+/// How a replace publishes over a table that exists (`publish` in a migration).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Publish {
+    /// Swapped in where the engine can without losing anything, in place otherwise.
+    #[default]
+    Auto,
+    /// Swapped in, or the load fails saying why it cannot be.
+    Swap,
+    /// Emptied and loaded in the table itself.
+    InPlace,
+}
+
+impl Publish {
+    pub fn parse(text: &str) -> Option<Publish> {
+        match text {
+            "auto" => Some(Publish::Auto),
+            "swap" => Some(Publish::Swap),
+            "in_place" => Some(Publish::InPlace),
+            _ => None,
+        }
+    }
+}
+
 /// Everything a sink needs to know about one load.
 #[derive(Clone, Debug)]
 pub struct LoadSpec {
@@ -49,10 +72,12 @@ pub struct LoadSpec {
     /// Incremental loads: the watermark saved in `_ferry_state` in the load's transaction, read
     /// once the stream has ended.
     pub watermark: Option<Arc<Watermark>>,
+    /// How a replace publishes over an existing table.
+    pub publish: Publish,
 }
 
 /// What a load published.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Loaded {
     /// Rows written (inserted, updated, or merged unchanged), as the target counted them.
     pub rows: u64,
@@ -60,6 +85,10 @@ pub struct Loaded {
     pub updated: u64,
     /// Rows whose key the table already held with these very values (merge only).
     pub unchanged: u64,
+    /// How a replace of an existing table was published (`swap` or `in place`), and why not
+    /// swapped when it could not be; None when the engine has one way only.
+    pub method: Option<&'static str>,
+    pub note: Option<String>,
 }
 
 #[async_trait]
@@ -252,6 +281,7 @@ mod tests {
             key: vec![],
             schema: Arc::new(Schema::new(fields)),
             watermark: None,
+            publish: Publish::Auto,
         }
     }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::connection::Endpoint;
-use crate::db::{Backend, Reading};
+use crate::db::{Backend, Publish, Reading};
 use crate::error::{FerryError, Result};
 use check_plan::check_all_checks;
 use checks::{check_checks, Check, CheckFile};
@@ -78,6 +78,9 @@ struct MigrationFile {
     /// Read the published table back and compare it with the rows sent (default true).
     #[serde(default)]
     reconcile: Option<bool>,
+    /// How a replace publishes over an existing table: `auto` (default), `swap` or `in_place`.
+    #[serde(default)]
+    publish: Option<String>,
 }
 
 /// A named connection of the job.
@@ -123,6 +126,8 @@ pub struct MigrationPlan {
     pub checks: Vec<Check>,
     /// Whether a run reads the published table back to compare it with the rows sent.
     pub reconcile: bool,
+    /// How a replace publishes over an existing table.
+    pub publish: Publish,
 }
 
 /// A job ready to run: every connection parsed, every migration checked, in dependency order.
@@ -268,6 +273,12 @@ fn check_migration(
     let mode = Mode::parse(migration.mode.as_deref().unwrap_or("replace"), name)?;
     check_mode(mode, migration, &target)?;
     let partitions = check_partitions(migration.partitions.unwrap_or(1), &format!("migration `{name}`: partitions"))?;
+    let publish = match migration.publish.as_deref() {
+        None => Publish::Auto,
+        Some(text) => Publish::parse(text).ok_or_else(|| {
+            FerryError::Job(format!("migration `{name}`: unknown publish `{text}`; use `auto`, `swap` or `in_place`"))
+        })?,
+    };
     let query_path: PathBuf = base.join(&migration.query);
     let query_sql = std::fs::read_to_string(&query_path).map_err(|error| {
         FerryError::Job(format!("migration `{name}`: cannot read query file `{}`: {error}", query_path.display()))
@@ -291,6 +302,7 @@ fn check_migration(
         depends_on: migration.depends_on.clone(),
         checks: Vec::new(),
         reconcile: migration.reconcile.unwrap_or(true),
+        publish,
     })
 }
 
@@ -424,6 +436,8 @@ mod tests {
         assert_eq!(error, "migration `a`: unknown source connection `nope`; the job defines: `source`, `target`");
         let error = plan(&format!("{CONNECTIONS}{}mode = \"upsert\"\n", migration("a", ""))).unwrap_err().to_string();
         assert_eq!(error, "migration `a`: unknown mode `upsert`; use `replace`, `append`, `merge` or `incremental`");
+        let error = plan(&format!("{CONNECTIONS}{}publish = \"atomic\"\n", migration("a", ""))).unwrap_err().to_string();
+        assert_eq!(error, "migration `a`: unknown publish `atomic`; use `auto`, `swap` or `in_place`");
     }
 
     #[test]

@@ -156,6 +156,8 @@ fn skipped(migration: &MigrationPlan) -> MigrationReport {
         reconciliation: None,
         started_at: None,
         retried: Vec::new(),
+        publish_method: None,
+        publish_note: None,
         seconds: 0.0,
         rows_per_second: 0.0,
         error: None,
@@ -201,6 +203,7 @@ async fn load_migration(
         key: migration.key.clone(),
         schema: splitter.output_schema(),
         watermark: load.watermark.clone(),
+        publish: migration.publish,
     };
     let watermark = match (&load.watermark, &load.cursor) {
         (Some(watermark), Some(cursor)) => Some((watermark.clone(), query_schema.index_of(cursor)?)),
@@ -275,6 +278,8 @@ async fn load_migration(
     report.rows_inserted = loaded.rows - loaded.updated - loaded.unchanged;
     report.rows_updated = loaded.updated;
     report.rows_unchanged = loaded.unchanged;
+    report.publish_method = loaded.method.map(str::to_string);
+    report.publish_note = loaded.note.clone();
     report.checks = attempt.checks.clone();
     let sent = match digest {
         Some(digest) => Some(digest.get("digest").await?),

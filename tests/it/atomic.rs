@@ -24,11 +24,16 @@ pub async fn source(dir: &Path) -> String {
 
 /// Runs one migration of `query` from `source` into table `t` of `target`; returns the error.
 pub async fn load(dir: &Path, source: &str, target: &str, query: &str, mode: &str) -> Option<String> {
+    load_with(dir, source, target, query, mode, "").await
+}
+
+/// [`load`], with `extra` lines in the migration.
+pub async fn load_with(dir: &Path, source: &str, target: &str, query: &str, mode: &str, extra: &str) -> Option<String> {
     std::fs::create_dir_all(dir.join("queries")).unwrap();
     std::fs::write(dir.join("queries/q.sql"), query).unwrap();
     let job = format!(
         "[connections]\nsource = \"{source}\"\ntarget = \"{target}\"\n[[migrations]]\nname = \"m\"\nsource = \"source\"\n\
-         query = \"queries/q.sql\"\ntarget = \"target\"\ntable = \"t\"\nmode = \"{mode}\"\nkey = [\"user_id\"]\n"
+         query = \"queries/q.sql\"\ntarget = \"target\"\ntable = \"t\"\nmode = \"{mode}\"\nkey = [\"user_id\"]\n{extra}\n"
     );
     let plan = Plan::from_toml(&job, "job.toml", dir, &Overrides::default()).unwrap();
     run(&plan, &[], Progress::Quiet).await.unwrap().error

@@ -55,6 +55,7 @@ async fn load(backend: &dyn Backend, batches: Vec<RecordBatch>) -> u64 {
         key: vec!["id".into()],
         schema: rows_schema(),
         watermark: None,
+        publish: ferry::db::Publish::Auto,
     };
     let load = backend.sink().unwrap().prepare(&spec).await.unwrap();
     let target = load.schema();

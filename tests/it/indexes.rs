@@ -2,7 +2,7 @@
 //! and gets back exactly the indexes and key constraints it had; a table where dropping them
 //! would lose something keeps them through the load.
 
-use crate::atomic::{load, source};
+use crate::atomic::{load, load_with, source};
 use crate::common::PgDatabase;
 
 const ALL_ROWS: &str =
@@ -16,8 +16,14 @@ const CONSTRAINTS: &str = "SELECT conname, pg_get_constraintdef(oid) FROM pg_con
                            WHERE conrelid = 't'::regclass ORDER BY 1";
 const INDEX_OIDS: &str = "SELECT indexrelid::int8 FROM pg_index WHERE indrelid = 't'::regclass ORDER BY 1";
 
+/// In place the indexes are dropped and built again in the table; swapped, built in the shadow.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replaced_table_gets_its_indexes_back_built_after_the_rows() {
+    indexes_back("publish = \"in_place\"").await;
+    indexes_back("publish = \"swap\"").await;
+}
+
+async fn indexes_back(publish: &str) {
     let dir = tempfile::tempdir().unwrap();
     let source = source(dir.path()).await;
     let target = PgDatabase::new();
@@ -35,7 +41,7 @@ async fn a_replaced_table_gets_its_indexes_back_built_after_the_rows() {
     let (definitions, constraints, oids) =
         (target.rows(DEFINITIONS), target.rows(CONSTRAINTS), target.rows(INDEX_OIDS));
     assert_eq!(definitions.len(), 4);
-    assert_eq!(load(dir.path(), &source, &target.url, ALL_ROWS, "replace").await, None);
+    assert_eq!(load_with(dir.path(), &source, &target.url, ALL_ROWS, "replace", publish).await, None);
     assert_eq!(target.rows(DEFINITIONS), definitions);
     assert_eq!(target.rows(CONSTRAINTS), constraints);
     assert_ne!(target.rows(INDEX_OIDS), oids, "the indexes were built again");
@@ -49,7 +55,8 @@ async fn a_replaced_table_gets_its_indexes_back_built_after_the_rows() {
     assert!(found.contains(&vec![Some("17".to_string())]), "{found:?}");
 
     // A key the rows break fails where the key is built, and nothing changes.
-    let error = load(dir.path(), &source, &target.url, REPEATED_KEYS, "replace").await.expect("repeated keys");
+    let error =
+        load_with(dir.path(), &source, &target.url, REPEATED_KEYS, "replace", publish).await.expect("repeated keys");
     assert!(error.contains("could not create unique index \"t_key\"") && error.contains("is duplicated"), "{error}");
     assert_eq!(target.rows("SELECT count(*) FROM t"), [[Some("40000".into())]]);
     assert_eq!(target.rows(DEFINITIONS), definitions);
@@ -65,7 +72,8 @@ async fn a_key_a_foreign_key_points_at_is_kept_through_the_load() {
          CREATE INDEX t_name ON t (full_name)",
     );
     let oids = target.rows(INDEX_OIDS);
-    assert_eq!(load(dir.path(), &source, &target.url, ALL_ROWS, "replace").await, None);
+    let in_place = "publish = \"in_place\"";
+    assert_eq!(load_with(dir.path(), &source, &target.url, ALL_ROWS, "replace", in_place).await, None);
     assert_eq!(target.rows(INDEX_OIDS), oids, "the indexes were kept, not rebuilt");
     assert_eq!(target.rows("SELECT count(*) FROM t"), [[Some("40000".into())]]);
 }

@@ -26,4 +26,5 @@ mod merge;
 mod migrations;
 mod reconcile;
 mod sql;
+mod swap;
 mod types;

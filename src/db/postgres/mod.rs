@@ -13,6 +13,7 @@ mod password;
 mod session;
 mod sink;
 mod socket;
+mod swap;
 mod source;
 mod types;
 

@@ -16,6 +16,7 @@ use super::ddl::create_table;
 use super::encode::{encode_batch, header, trailer, WireType};
 use super::indexes::defer_indexes;
 use super::session::{Session, Shared};
+use super::swap::{self, Plan};
 use super::types::{existing_columns, new_column_type, wires, write_type, PgColumn};
 use crate::connection::Endpoint;
 use crate::db::bookkeeping::{if_not_exists, rejects_table, state_table};
@@ -25,7 +26,7 @@ use crate::db::merge::{
 };
 use crate::db::state::{SavedState, STATE_TABLE};
 use crate::db::{
-    match_columns, new_table_columns, rejects_schema, target_error, LoadSpec, Loaded, PreparedLoad, RowStream, Sink,
+    match_columns, new_table_columns, rejects_schema, target_error, LoadSpec, Loaded, PreparedLoad, Publish, RowStream, Sink,
     SinkBatch, TargetColumn, WriteMode, REJECTS_TABLE,
 };
 use crate::error::{FerryError, Result};
@@ -161,10 +162,32 @@ impl PreparedLoad for PostgresLoad {
         // Rows copied into a table this transaction made or truncated can be written frozen:
         // no reader (the reconciliation's read-back first) has to set their hint bits later.
         let mut emptied_here = create.is_some();
+        // A replace of an existing table fills a shadow table that is swapped in at the end.
+        let mut swap = None;
+        let (mut method, mut note) = (None, None);
+        if spec.mode == WriteMode::Replace && create.is_none() && !client.is_shared() && spec.publish != Publish::InPlace
+        {
+            match swap::plan(transaction, &quote_table(&table)).await.map_err(pg)? {
+                Plan::Swap(planned) => {
+                    planned.create(transaction).await.map_err(pg)?;
+                    (swap, method, emptied_here) = (Some(planned), Some("swap"), true);
+                }
+                Plan::InPlace(why) if spec.publish == Publish::Swap => {
+                    return Err(target_error(
+                        &endpoint,
+                        &table,
+                        format!("`publish = \"swap\"`, but the table cannot be swapped: {why}; use `publish = \"in_place\"` (readers then wait for the load), or change the table"),
+                    ));
+                }
+                Plan::InPlace(why) => (method, note) = (Some("in place"), Some(why)),
+            }
+        } else if spec.mode == WriteMode::Replace && create.is_none() {
+            method = Some("in place");
+        }
         if let Some(create) = &create {
             transaction.batch_execute(create).await.map_err(pg)?;
             table_columns = existing_columns(transaction, &table).await.map_err(pg)?;
-        } else if spec.mode == WriteMode::Replace {
+        } else if spec.mode == WriteMode::Replace && swap.is_none() {
             // TRUNCATE refuses a table another table's foreign key references, even when no row
             // does: such a table's rows are deleted instead (which fails only if rows refer to them).
             // Only the table's own rows go, not those of tables inheriting from it; a partitioned
@@ -180,7 +203,7 @@ impl PreparedLoad for PostgresLoad {
             emptied_here = !referenced && !partitioned.unwrap_or(false);
         }
         // All the table's rows come from this load: its indexes are built once, after the rows.
-        let emptied = create.is_some() || spec.mode == WriteMode::Replace;
+        let emptied = (create.is_some() || spec.mode == WriteMode::Replace) && swap.is_none();
         let deferred =
             if emptied { Some(defer_indexes(transaction, &quote_table(&table)).await.map_err(pg)?) } else { None };
         let wires = wires(&target, &table_columns);
@@ -207,7 +230,9 @@ impl PreparedLoad for PostgresLoad {
                 .await
                 .map_err(pg)?;
         }
-        let copy_into = if staged { STAGING.to_string() } else { quote_table(&table) };
+        // Where the rows go: the table, or its shadow (which `sink` names as it names tables).
+        let into = swap.as_ref().map_or(table.clone(), |swap| swap.shadow_name.clone());
+        let copy_into = if staged { STAGING.to_string() } else { quote_table(&into) };
         let freeze = if emptied_here && !staged { ", FREEZE" } else { "" };
         let copy = format!("COPY {copy_into} ({}) FROM STDIN (FORMAT binary{freeze})", columns.join(", "));
         let sink = transaction.copy_in::<_, Bytes>(copy.as_str()).await.map_err(pg)?;
@@ -281,7 +306,7 @@ impl PreparedLoad for PostgresLoad {
                 })
                 .collect();
             let merge_key = (spec.mode == WriteMode::Merge && create.is_none()).then_some(key.as_slice());
-            let insert = insert_sql(Dialect::Postgres, &table, &names, &selected, merge_key);
+            let insert = insert_sql(Dialect::Postgres, &into, &names, &selected, merge_key);
             // Dropped now rather than at commit: the next load of a shared transaction makes it again.
             transaction.batch_execute(&format!("{insert}; DROP TABLE {STAGING}")).await.map_err(pg)?;
         }
@@ -301,9 +326,33 @@ impl PreparedLoad for PostgresLoad {
                 .await
                 .map_err(pg_state)?;
         }
+        if let Some(swap) = &swap {
+            swap.build(transaction).await.map_err(|message| target_error(&endpoint, &table, message))?;
+            // Last, so that the lock it takes is held for as short a time as can be.
+            swap.swap(transaction).await.map_err(|e| swap_error(&endpoint, &table, &e))?;
+        }
         client.commit().await.map_err(pg)?;
-        Ok(Loaded { rows: loaded, updated, unchanged })
+        if let Some(swap) = &swap {
+            if let Err(error) = swap.validate(transaction).await {
+                tracing::warn!(table = %table, error = %pg_message(&error), "a foreign key moved to the new table is left NOT VALID");
+            }
+        }
+        Ok(Loaded { rows: loaded, updated, unchanged, method, note })
     }
+}
+
+/// A swap that failed: a lock not granted in time is said as such, with what to do.
+fn swap_error(endpoint: &Endpoint, table: &str, error: &tokio_postgres::Error) -> FerryError {
+    if error.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) {
+        return target_error(
+            endpoint,
+            table,
+            "the new rows were ready, but the table could not be locked for the swap within lock_timeout \
+             (10 s unless set): a long query or transaction is using it; nothing was changed. Run again later, \
+             raise lock_timeout (e.g. `?options=-c%20lock_timeout%3D60s` in the URL), or use `publish = \"in_place\"`",
+        );
+    }
+    target_error(endpoint, table, pg_message(error))
 }
 
 /// The column sets of the table's primary key and unique indexes (those an upsert can match on).
