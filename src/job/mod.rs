@@ -436,7 +436,8 @@ mod tests {
         assert_eq!(error, "migration `a`: unknown source connection `nope`; the job defines: `source`, `target`");
         let error = plan(&format!("{CONNECTIONS}{}mode = \"upsert\"\n", migration("a", ""))).unwrap_err().to_string();
         assert_eq!(error, "migration `a`: unknown mode `upsert`; use `replace`, `append`, `merge` or `incremental`");
-        let error = plan(&format!("{CONNECTIONS}{}publish = \"atomic\"\n", migration("a", ""))).unwrap_err().to_string();
+        let error =
+            plan(&format!("{CONNECTIONS}{}publish = \"atomic\"\n", migration("a", ""))).unwrap_err().to_string();
         assert_eq!(error, "migration `a`: unknown publish `atomic`; use `auto`, `swap` or `in_place`");
     }
 

@@ -10,7 +10,7 @@ use ferry::job::{Overrides, Plan};
 use ferry::report::MigrationReport;
 use ferry::run::{run, Progress};
 
-use crate::common::PgDatabase;
+use crate::common::{MysqlDatabase, PgDatabase};
 
 /// Replaces table `people` of `db` with the rows of `query` (over the same database).
 async fn replace(dir: &Path, db: &PgDatabase, query: &str, publish: &str) -> MigrationReport {
@@ -105,7 +105,13 @@ async fn new_rows_that_would_orphan_referencing_rows_change_nothing() {
     let db = PgDatabase::new();
     db.rows(SCHEMA);
     let before = db.rows("SELECT * FROM people ORDER BY id");
-    let report = replace(dir.path(), &db, "SELECT id, name, email, NULL::bigint AS manager_id FROM source_people WHERE id > 5", "").await;
+    let report = replace(
+        dir.path(),
+        &db,
+        "SELECT id, name, email, NULL::bigint AS manager_id FROM source_people WHERE id > 5",
+        "",
+    )
+    .await;
     insta::assert_snapshot!(report.error.unwrap().replace(&db.name, "DB"), @"writing `people` to `postgres://postgres@127.0.0.1:5432/DB`: 5 rows of public.orders refer through the foreign key bought_by to keys that the new rows lack; load the referenced rows too, or fix those rows first");
     assert_eq!(db.rows("SELECT * FROM people ORDER BY id"), before);
     assert!(db.rows("SELECT relname FROM pg_class WHERE relname LIKE '\\_ferry%'").is_empty());
@@ -161,4 +167,57 @@ async fn readers_do_not_wait_for_a_replace() {
     assert_eq!((report.error, report.publish_method.as_deref()), (None, Some("in place")));
     let slowest = reads.iter().map(|(took, _)| *took).max().unwrap();
     assert!(slowest > Duration::from_secs(1), "in place, a read waits for the load ({slowest:?})");
+}
+
+/// Replaces MySQL table `people` of `db` with the rows of `query` (over the same database).
+async fn replace_mysql(dir: &Path, db: &MysqlDatabase, query: &str) -> MigrationReport {
+    std::fs::create_dir_all(dir.join("queries")).unwrap();
+    std::fs::write(dir.join("queries/q.sql"), query).unwrap();
+    let job = format!(
+        "[connections]\ndb = \"{}\"\n[[migrations]]\nname = \"m\"\nsource = \"db\"\nquery = \"queries/q.sql\"\n\
+         target = \"db\"\ntable = \"people\"\nkey = [\"id\"]\n",
+        db.url
+    );
+    let plan = Plan::from_toml(&job, "job.toml", dir, &Overrides::default()).unwrap();
+    let mut report = run(&plan, &[], Progress::Quiet).await.unwrap();
+    report.migrations.remove(0)
+}
+
+/// MySQL: the rows go into a shadow renamed into place in one statement; what a killed run
+/// left is removed by the next; a table with foreign keys is loaded in place, as the report says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_replace_renames_a_shadow_into_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = MysqlDatabase::new();
+    db.execute(
+        "CREATE TABLE source_people (id BIGINT PRIMARY KEY, name VARCHAR(100));
+         INSERT INTO source_people SELECT seq, CONCAT('person ', seq) FROM seq_1_to_1000;
+         CREATE TABLE people (id BIGINT PRIMARY KEY, name VARCHAR(100), KEY people_name (name)) COMMENT 'everyone';
+         INSERT INTO people VALUES (1, 'old');
+         CREATE VIEW named AS SELECT name FROM people;
+         CREATE TABLE _ferry_shadow_5febfa3518d4930e (left_by INT);",
+    );
+    let shape = "SELECT index_name, column_name FROM information_schema.statistics \
+                 WHERE table_schema = DATABASE() AND table_name = 'people' ORDER BY 1, 2";
+    let before = db.rows(shape);
+    let report = replace_mysql(dir.path(), &db, "SELECT * FROM source_people").await;
+    assert_eq!(report.error, None);
+    assert_eq!((report.publish_method.as_deref(), report.publish_note.as_deref()), (Some("swap"), None));
+    assert_eq!(db.rows("SELECT count(*), min(name) FROM named"), [[Some("1000".into()), Some("person 1".into())]]);
+    assert_eq!(db.rows(shape), before, "the indexes are the table's own");
+    let comment =
+        "SELECT table_comment FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'people'";
+    assert_eq!(db.rows(comment), [[Some("everyone".into())]]);
+    let ours = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE '\\_ferry%' ORDER BY 1";
+    assert_eq!(db.rows(ours), [[Some("_ferry_rejects".into())]], "the shadow a killed run left is gone, and no other");
+
+    db.execute("CREATE TABLE orders (id INT PRIMARY KEY, person_id BIGINT, CONSTRAINT bought_by FOREIGN KEY (person_id) REFERENCES people (id))");
+    let report = replace_mysql(dir.path(), &db, "SELECT * FROM source_people WHERE id <= 10").await;
+    assert_eq!(report.error, None);
+    assert_eq!(report.publish_method.as_deref(), Some("in place"));
+    assert_eq!(
+        report.publish_note.as_deref(),
+        Some("the foreign key bought_by of orders would stay with the old table")
+    );
+    assert_eq!(db.rows("SELECT count(*) FROM people"), [[Some("10".into())]]);
 }

@@ -7,6 +7,7 @@ pub mod connect;
 pub mod ddl;
 mod sink;
 mod source;
+mod swap;
 
 use std::sync::Arc;
 

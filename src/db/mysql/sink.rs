@@ -13,6 +13,7 @@ use mysql::prelude::Queryable;
 use super::connect::{mysql_connect, mysql_text_rows};
 use super::ddl::create_table;
 use super::source::mysql_arrow_type;
+use super::swap;
 use crate::connection::Endpoint;
 use crate::db::insert::{publish, InsertSession};
 use crate::db::merge::{check_unique_key, Dialect, STAGING};
@@ -20,8 +21,8 @@ use crate::db::state::{SavedState, STATE_TABLE};
 use crate::db::target_error;
 use crate::db::values::{cell, column_type, write_type, Cell};
 use crate::db::{
-    feed_blocking, instants_as_utc, match_columns, new_table_columns, LoadSpec, Loaded, PreparedLoad, RowStream, Sink,
-    TableDef, TargetColumn, TextRows, WriteMode,
+    feed_blocking, instants_as_utc, match_columns, new_table_columns, LoadSpec, Loaded, PreparedLoad, Publish,
+    RowStream, Sink, TableDef, TargetColumn, TextRows, WriteMode,
 };
 use crate::error::{FerryError, Result};
 
@@ -36,9 +37,13 @@ pub struct MysqlSink {
 struct MysqlLoad {
     endpoint: Endpoint,
     spec: LoadSpec,
-    /// The `CREATE TABLE` to run first when the table does not exist.
+    /// The columns of the `CREATE TABLE` to run first when the table does not exist.
     create: Option<String>,
     target: SchemaRef,
+}
+
+fn create_sql(table: &str, columns: &str) -> String {
+    format!("CREATE TABLE {} ({columns}) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4", quote_table(table))
 }
 
 impl MysqlSink {
@@ -194,10 +199,7 @@ impl Sink for MysqlSink {
                 })
             };
             let (columns, target) = new_table_columns(spec, "MySQL", sql_type, quote, write_type)?;
-            create = Some(format!(
-                "CREATE TABLE {} ({columns}) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
-                quote_table(&spec.table)
-            ));
+            create = Some(columns);
             target
         } else {
             // The session's zone is UTC: a TIMESTAMP column takes instants as exactly as the
@@ -219,23 +221,86 @@ impl PreparedLoad for MysqlLoad {
         self.target.clone()
     }
 
+    /// A new table, and a replace, go into a shadow table renamed into place at the end (see
+    /// `swap`); the rest into the table itself.
     async fn write_all(self: Box<Self>, rows: RowStream) -> Result<Loaded> {
         let MysqlLoad { endpoint, spec, create, target } = *self;
         feed_blocking(rows, move |batches| {
+            let table = spec.table.clone();
+            let error = |e: mysql::Error| target_error(&endpoint, &table, e);
             let mut connection = mysql_connect(&endpoint)?;
-            session(&mut connection).map_err(|e| target_error(&endpoint, &spec.table, e))?;
-            publish(&mut MysqlSession { connection }, &spec, create.as_deref(), &target, batches, &endpoint)
+            session(&mut connection).map_err(error)?;
+            let replace = spec.mode == WriteMode::Replace;
+            if create.is_some() || replace {
+                swap::clear(&mut connection, &table).map_err(error)?;
+            }
+            let (mut method, mut note) = (None, None);
+            let shadowed = if create.is_some() {
+                true
+            } else if replace && spec.publish != Publish::InPlace {
+                match swap::blocker(&mut connection, &table).map_err(error)? {
+                    None => {
+                        swap::shadow_like(&mut connection, &table).map_err(error)?;
+                        method = Some("swap");
+                        true
+                    }
+                    Some(why) if spec.publish == Publish::Swap => {
+                        return Err(target_error(
+                            &endpoint,
+                            &table,
+                            format!("`publish = \"swap\"`, but the table cannot be swapped: {why}; use `publish = \"in_place\"`, or change the table"),
+                        ));
+                    }
+                    Some(why) => {
+                        (method, note) = (Some("in place"), Some(why));
+                        false
+                    }
+                }
+            } else {
+                method = replace.then_some("in place");
+                false
+            };
+            let mut into = spec.clone();
+            if shadowed {
+                into.table = swap::shadow_name(&table);
+            }
+            let create = create.map(|columns| create_sql(&into.table, &columns));
+            let published =
+                publish(&mut MysqlSession { connection: &mut connection }, &into, create.as_deref(), &target, batches, &endpoint)
+                    .and_then(|loaded| match shadowed {
+                        true => swap::swap(&mut connection, &table, create.is_none()).map(|()| loaded).map_err(error),
+                        false => Ok(loaded),
+                    });
+            match published {
+                Ok(loaded) => Ok(Loaded { method, note, ..loaded }),
+                Err(failure) => {
+                    if shadowed {
+                        let _ = swap::clear(&mut connection, &table);
+                    }
+                    Err(named_as_the_table(failure, &into.table, &table))
+                }
+            }
         })
         .await
     }
 }
 
-/// The load's session, for the INSERT engines' shared publish sequence.
-struct MysqlSession {
-    connection: mysql::Conn,
+/// An error about the shadow names the table the user knows.
+fn named_as_the_table(error: FerryError, shadow: &str, table: &str) -> FerryError {
+    match error {
+        FerryError::Target { url, table: named, message } if named == shadow => {
+            FerryError::Target { url, table: table.to_string(), message: message.replace(shadow, table) }
+        }
+        other => other,
+    }
 }
 
-impl InsertSession for MysqlSession {
+/// The load's session, for the INSERT engines' shared publish sequence.
+struct MysqlSession<'a> {
+    connection: &'a mut mysql::Conn,
+}
+
+impl InsertSession for MysqlSession<'_> {
     fn dialect(&self) -> Dialect {
         Dialect::Mysql
     }
@@ -284,10 +349,10 @@ impl InsertSession for MysqlSession {
     }
 
     fn text_rows(&mut self, sql: &str) -> std::result::Result<TextRows, String> {
-        mysql_text_rows(&mut self.connection, sql, Vec::new()).map_err(|e| e.to_string())
+        mysql_text_rows(self.connection, sql, Vec::new()).map_err(|e| e.to_string())
     }
 
     fn insert(&mut self, table: &str, batch: &RecordBatch) -> std::result::Result<u64, String> {
-        insert_batch(&mut self.connection, table, batch)
+        insert_batch(self.connection, table, batch)
     }
 }

@@ -10,11 +10,12 @@ pub mod decode;
 pub mod encode;
 mod indexes;
 mod password;
+mod rejects;
 mod session;
 mod sink;
 mod socket;
-mod swap;
 mod source;
+mod swap;
 mod types;
 
 use std::sync::Arc;

@@ -108,9 +108,8 @@ pub async fn plan(client: &Client, table: &str) -> Result<Plan, Error> {
     let unlogged = if row.get::<_, String>(5) == "u" { "UNLOGGED " } else { "" };
     let options = row.get::<_, Option<String>>(10).map(|o| format!(" WITH ({o})")).unwrap_or_default();
     let space = row.get::<_, Option<String>>(11).map(|s| format!(" TABLESPACE {s}")).unwrap_or_default();
-    let mut create = vec![format!(
-        "CREATE {unlogged}TABLE {shadow} (LIKE {table} INCLUDING ALL EXCLUDING INDEXES){options}{space}"
-    )];
+    let mut create =
+        vec![format!("CREATE {unlogged}TABLE {shadow} (LIKE {table} INCLUDING ALL EXCLUDING INDEXES){options}{space}")];
     if let Some(comment) = row.get::<_, Option<String>>(12) {
         create.push(format!("COMMENT ON TABLE {shadow} IS {comment}"));
     }
@@ -124,7 +123,11 @@ pub async fn plan(client: &Client, table: &str) -> Result<Plan, Error> {
         .await?;
     for grant in &grants {
         let option = if grant.get(2) { " WITH GRANT OPTION" } else { "" };
-        create.push(format!("GRANT {} ON {shadow} TO {}{option}", grant.get::<_, String>(0), grant.get::<_, String>(1)));
+        create.push(format!(
+            "GRANT {} ON {shadow} TO {}{option}",
+            grant.get::<_, String>(0),
+            grant.get::<_, String>(1)
+        ));
     }
     let mut swap = Swap {
         table: table.to_string(),
@@ -214,7 +217,8 @@ impl Swap {
                 (Some(constraint), Some(definition)) => {
                     let build = format!("ALTER TABLE {} ADD CONSTRAINT {temporary} {definition}", self.shadow);
                     self.build.push((build, Some((temporary.clone(), constraint.clone()))));
-                    self.rename.push(format!("ALTER TABLE {} RENAME CONSTRAINT {temporary} TO {constraint}", self.table));
+                    self.rename
+                        .push(format!("ALTER TABLE {} RENAME CONSTRAINT {temporary} TO {constraint}", self.table));
                 }
                 _ => {
                     let definition: String = index.get(3);
@@ -346,20 +350,16 @@ impl Swap {
         for reference in &self.referencing {
             let table = if reference.own { &self.table } else { &reference.table };
             let later = if reference.definition.ends_with("NOT VALID") { "" } else { " NOT VALID" };
-            statements.push(format!(
-                "ALTER TABLE {table} ADD CONSTRAINT {} {}{later}",
-                reference.name, reference.definition
-            ));
+            statements
+                .push(format!("ALTER TABLE {table} ADD CONSTRAINT {} {}{later}", reference.name, reference.definition));
         }
         client.batch_execute(&statements.join("; ")).await?;
         // The identity sequences made with the shadow take the old ones' names.
         for (column, sequence, identity) in &self.sequences {
             if *identity {
                 let bare = sequence.rsplit('.').next().unwrap_or(sequence);
-                let current: String = client
-                    .query_one("SELECT pg_get_serial_sequence($1, $2)", &[&self.table, column])
-                    .await?
-                    .get(0);
+                let current: String =
+                    client.query_one("SELECT pg_get_serial_sequence($1, $2)", &[&self.table, column]).await?.get(0);
                 client.batch_execute(&format!("ALTER SEQUENCE {current} RENAME TO {bare}")).await?;
             }
         }
