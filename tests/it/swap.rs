@@ -221,3 +221,24 @@ async fn mysql_replace_renames_a_shadow_into_place() {
     );
     assert_eq!(db.rows("SELECT count(*) FROM people"), [[Some("10".into())]]);
 }
+
+/// A reader holding the table past `lock_timeout` makes the swap fail cleanly: nothing changed,
+/// and the next run, with the table free, swaps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swap_that_cannot_get_its_lock_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = PgDatabase::new();
+    db.rows(SCHEMA);
+    let (reader, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    reader.batch_execute("BEGIN; SELECT count(*) FROM people").await.unwrap();
+    let impatient = PgDatabase { name: db.name.clone(), url: format!("{}?options=-c%20lock_timeout%3D300ms", db.url) };
+    let report = replace(dir.path(), &impatient, "SELECT * FROM source_people", "").await;
+    std::mem::forget(impatient); // the database is `db`'s to drop
+    insta::assert_snapshot!(report.error.unwrap().replace(&db.name, "DB"), @r#"writing `people` to `postgres://postgres@127.0.0.1:5432/DB?options=-c%20lock_timeout%3D300ms`: the new rows were ready, but the table could not be locked for the swap within lock_timeout (10 s unless set): a long query or transaction is using it; nothing was changed. Run again later, raise lock_timeout (e.g. `?options=-c%20lock_timeout%3D60s` in the URL), or use `publish = "in_place"`"#);
+    reader.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(db.rows("SELECT count(*) FROM people"), [[Some("20".into())]]);
+    assert!(db.rows("SELECT relname FROM pg_class WHERE relname LIKE '\\_ferry%'").is_empty());
+    let report = replace(dir.path(), &db, "SELECT * FROM source_people", "").await;
+    assert_eq!((report.error, report.publish_method.as_deref()), (None, Some("swap")));
+}
