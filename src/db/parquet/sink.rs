@@ -1,10 +1,9 @@
 //! Parquet sink (zstd) to a local directory or any object store. A table is a folder of
-//! `part-<run>-<n>.parquet` files. Files are written under `_ferry_staging/<run>/<migration>/` and renamed
-//! into the table's folder only when every one is complete, then `_SUCCESS` is written; a failed
-//! run deletes its staging files and leaves the table as it was.
-//!
-//! Object stores have no multi-file transaction: during a replace's publish a reader may see the
-//! new files next to the old ones for the moment between the renames and the deletes.
+//! `part-<run>-<n>.parquet` files and the manifest listing them. Files are written under
+//! `_ferry_staging/<run>/<migration>/` and published only when every one is complete: renamed
+//! into the table's folder, then the manifest switched to them, then the files it no longer
+//! lists deleted (see `manifest`); a failed run deletes its staging files and leaves the table as
+//! it was.
 
 use std::sync::Arc;
 
@@ -12,12 +11,13 @@ use arrow::datatypes::{Schema, SchemaRef};
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as StorePath;
-use object_store::{ObjectStore, PutPayload};
+use object_store::ObjectStore;
 use parquet::arrow::async_reader::{ParquetObjectReader, ParquetRecordBatchStreamBuilder};
 use parquet::arrow::async_writer::{AsyncArrowWriter, ParquetObjectWriter};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
+use super::manifest;
 use super::store::object_store;
 use crate::connection::Endpoint;
 use crate::db::state::SavedState;
@@ -138,12 +138,11 @@ impl Sink for ParquetSink {
         let target = if spec.mode == WriteMode::Append {
             // Appended files must agree with the files already there.
             let folder = child(&prefix, &[&spec.table]);
-            let existing =
-                store.list(Some(&folder)).try_collect::<Vec<_>>().await.map_err(|e| self.error(&spec.table, e))?;
-            match existing.iter().find(|m| m.location.as_ref().ends_with(".parquet")) {
+            let existing = manifest::table_files(&store, &folder).await.map_err(|e| self.error(&spec.table, e))?;
+            match existing.first() {
                 None => spec.schema.clone(),
                 Some(file) => {
-                    let reader = ParquetObjectReader::new(store.clone(), file.location.clone());
+                    let reader = ParquetObjectReader::new(store.clone(), folder.child(file.as_str()));
                     let schema = ParquetRecordBatchStreamBuilder::new(reader)
                         .await
                         .map_err(|e| self.error(&spec.table, e))?
@@ -216,41 +215,18 @@ impl PreparedLoad for ParquetLoad {
             }
         };
         // Rejects first: a replace clears the migration's earlier ones, as the database sinks do.
+        // Each folder's manifest, written last, is what publishes it (see `manifest`).
+        let replace = spec.mode == WriteMode::Replace;
         let rejects_folder = child(&prefix, &[REJECTS_FOLDER, &spec.migration]);
-        if spec.mode == WriteMode::Replace {
-            let earlier: Vec<StorePath> = store
-                .list(Some(&rejects_folder))
-                .map_ok(|m| m.location)
-                .try_collect()
+        let reject_name = |index: usize| format!("{}-{index:05}.parquet", spec.run_id);
+        if !reject_files.is_empty() || replace {
+            manifest::publish(&store, &rejects_folder, &reject_files, reject_name, &spec.run_id, !replace)
                 .await
                 .map_err(|e| sink.error(REJECTS_FOLDER, e))?;
-            for file in earlier {
-                store.delete(&file).await.map_err(|e| sink.error(REJECTS_FOLDER, e))?;
-            }
         }
-        for (index, file) in reject_files.iter().enumerate() {
-            let destination = rejects_folder.child(format!("{}-{index:05}.parquet", spec.run_id));
-            store.rename(file, &destination).await.map_err(|e| sink.error(REJECTS_FOLDER, e))?;
-        }
-        // Publish: new files in, then (replace) the old ones out, then the marker.
         let folder = child(&prefix, &[&spec.table]);
-        let old: Vec<StorePath> = store
-            .list(Some(&folder))
-            .map_ok(|m| m.location)
-            .try_collect()
-            .await
-            .map_err(|e| sink.error(&spec.table, e))?;
-        for (index, file) in files.iter().enumerate() {
-            let destination = folder.child(format!("part-{}-{index:05}.parquet", spec.run_id));
-            store.rename(file, &destination).await.map_err(|e| sink.error(&spec.table, e))?;
-        }
-        if spec.mode == WriteMode::Replace {
-            for file in old.iter().filter(|p| p.as_ref().ends_with(".parquet")) {
-                store.delete(file).await.map_err(|e| sink.error(&spec.table, e))?;
-            }
-        }
-        store
-            .put(&folder.child("_SUCCESS"), PutPayload::from(spec.run_id.clone().into_bytes()))
+        let name = |index: usize| format!("part-{}-{index:05}.parquet", spec.run_id);
+        manifest::publish(&store, &folder, &files, name, &spec.run_id, !replace)
             .await
             .map_err(|e| sink.error(&spec.table, e))?;
         sink.remove_staging(&store, &prefix, spec).await;

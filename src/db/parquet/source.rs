@@ -8,6 +8,7 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::prelude::SessionContext;
 
+use super::manifest;
 use super::store::{object_store, store_root};
 use crate::connection::mask_url;
 use crate::error::{FerryError, Result};
@@ -40,19 +41,31 @@ fn folder_url(url: &url::Url) -> url::Url {
     folder
 }
 
-/// A `ListingTable` over the Parquet files of one folder.
+/// A `ListingTable` over the Parquet files of one folder: those its manifest lists, or every
+/// `*.parquet` file when it has none.
 pub async fn listing_table(ctx: &SessionContext, url: &url::Url) -> Result<Arc<ListingTable>> {
     let error = |message: String| FerryError::Source {
         url: mask_url(url),
         table: url.path_segments().and_then(|mut s| s.nth_back(1)).unwrap_or("").to_string(),
         message,
     };
-    let table_url = ListingTableUrl::parse(url.as_str()).map_err(|e| error(e.to_string()))?;
+    let (store, folder) = object_store(url)?;
+    let paths = match manifest::read(&store, &folder).await.map_err(error)? {
+        None => vec![ListingTableUrl::parse(url.as_str()).map_err(|e| error(e.to_string()))?],
+        Some(manifest) => manifest
+            .files
+            .iter()
+            .map(|file| {
+                let file = url.join(file).map_err(|e| error(e.to_string()))?;
+                ListingTableUrl::parse(file.as_str()).map_err(|e| error(e.to_string()))
+            })
+            .collect::<Result<Vec<_>>>()?,
+    };
     // Field metadata written by ferry (a column's source type) tells a PostgreSQL target which
     // type to create; DataFusion drops it unless told otherwise.
     let format = ParquetFormat::default().with_skip_metadata(false);
     let options = ListingOptions::new(Arc::new(format)).with_file_extension(".parquet");
-    let config = ListingTableConfig::new(table_url)
+    let config = ListingTableConfig::new_with_multi_paths(paths)
         .with_listing_options(options)
         .infer_schema(&ctx.state())
         .await
