@@ -28,9 +28,12 @@ pub async fn move_rows(
 ) -> Result<RunReport> {
     use futures::StreamExt;
     let mut plan = copy_plan(source, target.endpoint(), tables, sources, converted);
-    // The target as opened: a single transaction's loads all go through its connection.
+    // The target as opened: a single transaction's loads all go through its connection. The
+    // source read in one snapshot, so that the tables agree with each other (PostgreSQL).
+    let reader = crate::db::open(source).one_snapshot();
     for migration in &mut plan.migrations {
         migration.target.backend = Some(target.clone());
+        migration.source.backend = Some(reader.clone());
     }
     let run_id = Some(crate::run::new_run_id());
     let options = RunOptions { run_id, after_publish: Some(after_publish), retries, ..Default::default() };

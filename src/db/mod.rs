@@ -84,6 +84,10 @@ pub trait Backend: Debug + Send + Sync {
         )))
     }
 
+    /// The same database with every read through it, of any table, in one snapshot (for a
+    /// copy, whose tables must agree with each other); itself where reads cannot share one.
+    fn one_snapshot(self: Arc<Self>) -> Arc<dyn Backend>;
+
     /// Commits (`commit`) or rolls back the transaction of [`Backend::single_transaction`];
     /// nothing for a backend without one.
     async fn finish(&self, _commit: bool) -> Result<()> {

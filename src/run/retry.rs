@@ -21,7 +21,7 @@ pub struct Attempt {
 }
 
 /// Words of the messages of failures that pass (as drivers and servers put them).
-const TRANSIENT: [&str; 14] = [
+const TRANSIENT: [&str; 15] = [
     "connection refused",
     "connection reset",
     "connection closed",
@@ -35,6 +35,7 @@ const TRANSIENT: [&str; 14] = [
     "deadlock detected",
     "lost connection",
     "server has gone away",
+    "server disconnected",
     "timed out",
 ];
 

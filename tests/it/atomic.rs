@@ -143,7 +143,10 @@ async fn parquet_rows(lake: &Path) -> usize {
 fn manifest(lake: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(lake.join("t/_ferry_manifest.json")).unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    json["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_string()).collect()
+    let mut files: Vec<String> =
+        json["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_string()).collect();
+    files.sort();
+    files
 }
 
 fn parquet_files(lake: &Path) -> Vec<String> {

@@ -44,6 +44,12 @@ impl Backend for MysqlBackend {
         "MySQL"
     }
 
+    /// Its reads cannot share one snapshot (MySQL's cannot be exported; SQLite and Parquet
+    /// are read as they are).
+    fn one_snapshot(self: Arc<Self>) -> Arc<dyn Backend> {
+        self
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             runs_sql: true,

@@ -30,12 +30,16 @@ use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
 pub use connect::{pg_connect, pg_message};
 use session::{Session, Shared};
+use source::SharedSnapshot;
 pub use source::{arrow_type, PostgresSource};
 
 pub struct PostgresBackend {
     endpoint: Endpoint,
     /// Set when every operation shares one connection and its transaction.
     shared: Option<Shared>,
+    /// The snapshot every read through this backend shares ([`Backend::one_snapshot`]); None:
+    /// the reads of each `database()` share one of their own.
+    snapshot: Option<SharedSnapshot>,
 }
 
 impl std::fmt::Debug for PostgresBackend {
@@ -47,7 +51,7 @@ impl std::fmt::Debug for PostgresBackend {
 
 impl PostgresBackend {
     pub fn new(endpoint: Endpoint) -> Self {
-        PostgresBackend { endpoint, shared: None }
+        PostgresBackend { endpoint, shared: None, snapshot: None }
     }
 
     /// A session for one operation.
@@ -138,7 +142,14 @@ impl Backend for PostgresBackend {
     }
 
     fn database(&self) -> Option<Arc<dyn SourceDatabase>> {
-        Some(Arc::new(PostgresSource::new(self.endpoint.clone()).shared(self.shared.clone())))
+        // `snapshot=off` in the URL: each read sees the database as it is then.
+        let snapshot = source::snapshot_wanted(&self.endpoint).then(|| self.snapshot.clone().unwrap_or_default());
+        Some(Arc::new(PostgresSource::new(self.endpoint.clone(), snapshot).shared(self.shared.clone())))
+    }
+
+    fn one_snapshot(self: Arc<Self>) -> Arc<dyn Backend> {
+        let snapshot = Some(self.snapshot.clone().unwrap_or_default());
+        Arc::new(PostgresBackend { endpoint: self.endpoint.clone(), shared: self.shared.clone(), snapshot })
     }
 
     fn sink(&self) -> Result<Box<dyn Sink>> {
@@ -147,7 +158,7 @@ impl Backend for PostgresBackend {
 
     async fn single_transaction(&self) -> Result<Arc<dyn Backend>> {
         let shared = session::begin_shared(&self.endpoint).await?;
-        Ok(Arc::new(PostgresBackend { endpoint: self.endpoint.clone(), shared: Some(shared) }))
+        Ok(Arc::new(PostgresBackend { endpoint: self.endpoint.clone(), shared: Some(shared), snapshot: None }))
     }
 
     async fn finish(&self, commit: bool) -> Result<()> {

@@ -90,6 +90,9 @@ fn settings(endpoint: &Endpoint) -> Result<(Config, Tls), String> {
             "sslrootcert" => tls.root = Some(PathBuf::from(value)),
             "sslcert" => tls.cert = Some(PathBuf::from(value)),
             "sslkey" => tls.key = Some(PathBuf::from(value)),
+            // ferry's own: see `source::snapshot_wanted`.
+            "snapshot" if value == "on" || value == "off" => {}
+            "snapshot" => return Err(format!("snapshot={value}: use snapshot=on (the default) or snapshot=off")),
             _ => kept.push((key, value)),
         }
     }

@@ -37,14 +37,17 @@ const BATCH_ROWS: usize = 16 * 1024;
 #[derive(Debug)]
 pub struct PostgresSource {
     endpoint: Endpoint,
-    /// The snapshot the parts of tables read in parts share, exported by a transaction that
-    /// stays open as long as this source (None inside: exporting failed, parts read apart).
-    snapshot: Arc<tokio::sync::OnceCell<Option<Snapshot>>>,
+    /// The snapshot every read shares (every table, every part), exported on the first read by
+    /// a transaction that stays open as long as the backend; None with `snapshot=off`.
+    snapshot: Option<SharedSnapshot>,
     /// The connection of a single transaction, which reads what it has written.
     shared: Option<Shared>,
 }
 
-struct Snapshot {
+/// The snapshot of one backend's reads.
+pub type SharedSnapshot = Arc<tokio::sync::OnceCell<Snapshot>>;
+
+pub struct Snapshot {
     _exporter: Client,
     id: String,
 }
@@ -56,8 +59,9 @@ impl std::fmt::Debug for Snapshot {
 }
 
 impl PostgresSource {
-    pub fn new(endpoint: Endpoint) -> Self {
-        PostgresSource { endpoint, snapshot: Default::default(), shared: None }
+    /// A source whose reads share `snapshot` (None: each read sees the database as it is then).
+    pub fn new(endpoint: Endpoint, snapshot: Option<SharedSnapshot>) -> Self {
+        PostgresSource { endpoint, snapshot, shared: None }
     }
 
     /// Reads through the shared connection, when there is one.
@@ -71,26 +75,35 @@ impl PostgresSource {
     }
 }
 
-/// The id of the source's shared snapshot, exported on first use.
-async fn shared_snapshot(endpoint: &Endpoint, cell: &tokio::sync::OnceCell<Option<Snapshot>>) -> Option<String> {
+/// The id of the shared snapshot, exported on first use; a failure is an error, since reads
+/// apart could see a table's parts, or related tables, at different moments.
+async fn shared_snapshot(endpoint: &Endpoint, cell: &SharedSnapshot) -> std::result::Result<String, String> {
     let snapshot = cell
-        .get_or_init(|| async {
-            let export = async {
-                let client = pg_connect(endpoint).await.ok()?;
-                client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await.ok()?;
-                let row = client.query_one("SELECT pg_export_snapshot()", &[]).await;
-                match row {
-                    Ok(row) => Some(Snapshot { id: row.get(0), _exporter: client }),
-                    Err(error) => {
-                        tracing::warn!(error = %pg_message(&error), "no shared snapshot: the parts of a table are read apart");
-                        None
-                    }
-                }
+        .get_or_try_init(|| async {
+            let client = pg_connect(endpoint).await.map_err(|e| e.to_string())?;
+            let export = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT pg_export_snapshot()";
+            let exported = async {
+                client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?;
+                client.query_one("SELECT pg_export_snapshot()", &[]).await
             };
-            export.await
+            match exported.await {
+                Ok(row) => Ok(Snapshot { id: row.get(0), _exporter: client }),
+                Err(error) => Err(format!(
+                    "the snapshot all reads share could not be exported ({export}: {}); \
+                     behind a pooler that does not keep sessions, add `snapshot=off` to the URL to read without one",
+                    pg_message(&error)
+                )),
+            }
         })
-        .await;
-    snapshot.as_ref().map(|s| s.id.clone())
+        .await?;
+    Ok(snapshot.id.clone())
+}
+
+/// Whether the URL leaves reads their shared snapshot (anything but `snapshot=off`; a value
+/// other than `on` or `off` is refused when a connection is opened).
+pub fn snapshot_wanted(endpoint: &Endpoint) -> bool {
+    let Ok(url) = url::Url::parse(&endpoint.secret_url()) else { return true };
+    !url.query_pairs().any(|(key, value)| key == "snapshot" && value == "off")
 }
 
 /// The Arrow type ferry reads a PostgreSQL column as; `None` means "read its text form".
@@ -262,7 +275,7 @@ impl SourceDatabase for PostgresSource {
         if let Some(shared) = self.shared.clone() {
             return read_shared(shared, copy, endpoint, request);
         }
-        let snapshot = request.part_sql.is_some().then(|| self.snapshot.clone());
+        let snapshot = self.snapshot.clone();
         let mut builder = RecordBatchReceiverStream::builder(request.schema.clone(), 2);
         let tx = builder.tx();
         builder.spawn(async move {
@@ -272,13 +285,12 @@ impl SourceDatabase for PostgresSource {
             // Text forms that do not depend on the server's or the role's settings.
             session.execute(TEXT_SETTINGS).await.map_err(source_error)?;
             if let Some(cell) = snapshot {
-                if let Some(id) = shared_snapshot(&endpoint, &cell).await {
-                    let join = format!(
-                        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{}'",
-                        id.replace('\'', "''")
-                    );
-                    session.execute(&join).await.map_err(source_error)?;
-                }
+                let id = shared_snapshot(&endpoint, &cell).await.map_err(source_error)?;
+                let join = format!(
+                    "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{}'",
+                    id.replace('\'', "''")
+                );
+                session.execute(&join).await.map_err(source_error)?;
             }
             session.query(&copy).await.map_err(source_error)?;
             let mut decoder = CopyDecoder::new(request.schema.clone(), BATCH_ROWS);

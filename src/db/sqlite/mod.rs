@@ -56,6 +56,12 @@ impl Backend for SqliteBackend {
         "SQLite"
     }
 
+    /// Its reads cannot share one snapshot (MySQL's cannot be exported; SQLite and Parquet
+    /// are read as they are).
+    fn one_snapshot(self: Arc<Self>) -> Arc<dyn Backend> {
+        self
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             runs_sql: true,
