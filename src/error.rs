@@ -56,6 +56,10 @@ pub enum FerryError {
     #[error("cannot write `{path}`: {source}")]
     Io { path: PathBuf, source: std::io::Error },
 
+    /// A temporary file (the rows checks audit, a merge's keys) could not be written.
+    #[error("cannot write the temporary file `{path}`: {source}; free space there, or point TMPDIR at a larger disk")]
+    Spill { path: PathBuf, source: std::io::Error },
+
     /// A bug in ferry: please report it.
     #[error("internal error (a bug in ferry, please report it): {0}")]
     Internal(String),
@@ -89,9 +93,11 @@ impl FerryError {
             FerryError::Busy { .. } => ErrorKind::Busy,
             FerryError::ChecksFailed { .. } => ErrorKind::Checks,
             FerryError::Connection { .. } => ErrorKind::Unavailable,
-            FerryError::Source { .. } | FerryError::Target { .. } | FerryError::Io { .. } | FerryError::Internal(_) => {
-                ErrorKind::Failure
-            }
+            FerryError::Source { .. }
+            | FerryError::Target { .. }
+            | FerryError::Io { .. }
+            | FerryError::Spill { .. }
+            | FerryError::Internal(_) => ErrorKind::Failure,
         }
     }
 

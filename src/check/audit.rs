@@ -184,7 +184,7 @@ impl Audit {
             let path = folder.path().join("staged.arrow");
             let file = std::fs::File::create(&path).map_err(|source| FerryError::Io { path: path.clone(), source })?;
             let projected = Schema::new(spilled.iter().map(|&i| schema.field(i).clone()).collect::<Vec<_>>());
-            let writer = FileWriter::try_new(file, &projected)?;
+            let writer = FileWriter::try_new(file, &projected).map_err(|e| super::spill_error(&path, e))?;
             Some(Spill { writer, columns: spilled, path })
         };
         Ok(Audit {
@@ -229,7 +229,7 @@ impl Audit {
             proof.observe(batch)?;
         }
         if let Some(spill) = &mut self.spill {
-            spill.writer.write(&batch.project(&spill.columns)?)?;
+            spill.writer.write(&batch.project(&spill.columns)?).map_err(|e| super::spill_error(&spill.path, e))?;
         }
         Ok(())
     }
@@ -244,7 +244,7 @@ impl Audit {
     pub async fn finish(mut self, source_rows: Option<u64>) -> Result<Vec<CheckResult>> {
         let staged = match self.spill.take() {
             Some(mut spill) => {
-                spill.writer.finish()?;
+                spill.writer.finish().map_err(|e| super::spill_error(&spill.path, e))?;
                 Some(spill.path)
             }
             None => None,

@@ -172,6 +172,15 @@ async fn check_target(migration: &MigrationPlan) -> Result<TableChecks> {
 }
 
 /// A private folder for one audit's spill files, removed when the audit ends.
+/// An error writing a spill file: a full disk (or a folder that cannot be written) is the
+/// user's to fix, named with the file, not a bug.
+pub fn spill_error(path: &std::path::Path, error: arrow::error::ArrowError) -> FerryError {
+    match error {
+        arrow::error::ArrowError::IoError(_, source) => FerryError::Spill { path: path.to_path_buf(), source },
+        other => other.into(),
+    }
+}
+
 pub fn audit_folder() -> Result<tempfile::TempDir> {
     tempfile::Builder::new()
         .prefix("ferry-audit-")

@@ -37,7 +37,8 @@ impl Sent {
                 let path = folder.path().join("sent_keys.arrow");
                 let file =
                     std::fs::File::create(&path).map_err(|source| FerryError::Io { path: path.clone(), source })?;
-                let writer = FileWriter::try_new(file, &schema.project(&columns)?)?;
+                let writer =
+                    FileWriter::try_new(file, &schema.project(&columns)?).map_err(|e| super::spill_error(&path, e))?;
                 Some(KeySpill { writer, columns, path, _folder: folder })
             }
             _ => None,
@@ -48,7 +49,7 @@ impl Sent {
     pub fn add(&mut self, batch: &RecordBatch) -> Result<()> {
         self.figures.add(batch.columns())?;
         if let Some(keys) = &mut self.keys {
-            keys.writer.write(&batch.project(&keys.columns)?)?;
+            keys.writer.write(&batch.project(&keys.columns)?).map_err(|e| super::spill_error(&keys.path, e))?;
         }
         Ok(())
     }
@@ -73,7 +74,7 @@ pub async fn read_back(
     // The keys' file lives until the read below has run (the plan reads it lazily).
     let mut keys = sent.keys;
     if let Some(keys) = &mut keys {
-        keys.writer.finish()?;
+        keys.writer.finish().map_err(|e| super::spill_error(&keys.path, e))?;
         let path = keys.path.display().to_string();
         ctx.register_arrow("ferry_sent_keys", &path, ArrowReadOptions::default()).await?;
         let renamed: Vec<String> = (0..migration.key.len()).map(|i| format!("ferry_key_{i}")).collect();

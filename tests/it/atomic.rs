@@ -132,7 +132,7 @@ async fn parquet_target_is_unchanged() {
 }
 
 /// The rows of Parquet table `t` as ferry's own source reads them.
-async fn parquet_rows(lake: &Path) -> usize {
+pub async fn parquet_rows(lake: &Path) -> usize {
     let url = url::Url::parse(&format!("file://{}/t/", lake.display())).unwrap();
     let ctx = datafusion::prelude::SessionContext::new();
     let table = ferry::db::parquet::listing_table(&ctx, &url).await.unwrap();

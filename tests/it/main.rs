@@ -17,6 +17,7 @@ mod copy_pairs;
 mod copy_transaction;
 mod crash;
 mod deploy;
+mod disk;
 mod errors;
 mod expected;
 mod faults;
