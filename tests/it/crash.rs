@@ -180,3 +180,75 @@ async fn one_run_at_a_time_in_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     one_run_at_a_time(Db::Lite(dir.path().join("db.sqlite"))).await;
 }
+
+/// A job moving `query`'s rows from `source` into table `t` of `target`, in its own folder.
+fn kill_job(dir: &std::path::Path, source: &str, target: &str, query: &str) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir.join("queries")).unwrap();
+    std::fs::write(dir.join("queries/q.sql"), query).unwrap();
+    let job = format!(
+        "[connections]\nsource = \"{source}\"\ntarget = \"{target}\"\n[[migrations]]\nname = \"m\"\n\
+         source = \"source\"\nquery = \"queries/q.sql\"\ntarget = \"target\"\ntable = \"t\"\n"
+    );
+    std::fs::write(dir.join("job.toml"), job).unwrap();
+    dir.join("job.toml")
+}
+
+/// Kills a run once its source has sent 20,000 rows (it then waits 3 s for the rest).
+fn kill_mid_load(job: &std::path::Path, source: &PgDatabase) {
+    let temporary = tempfile::tempdir().unwrap();
+    let mut child = ferry().env("TMPDIR", temporary.path()).args(["run", "--job"]).arg(job).spawn().unwrap();
+    wait_for("the source to be read", || {
+        !source
+            .rows("SELECT 1 FROM pg_stat_activity WHERE query LIKE 'COPY%slow_rows%' AND wait_event = 'PgSleep'")
+            .is_empty()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "ferry finished early");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+const SLOW_ROWS: &str = "CREATE VIEW slow_rows AS SELECT g AS user_id, md5(g::text) AS name \
+    FROM generate_series(1, 40000) g WHERE CASE WHEN g = 20000 THEN pg_sleep(3)::text = '' ELSE true END;
+    CREATE VIEW few_rows AS SELECT g AS user_id, md5(g::text) AS name FROM generate_series(1, 5) g";
+
+/// Killed in the middle of a replace (PostgreSQL: its shadow filling; Parquet: its files
+/// being written): the table is as it was, and after the next run nothing of the killed run is
+/// left, a Parquet location's staging included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_killed_mid_replace_leave_the_old_table_and_nothing_behind() {
+    let source = PgDatabase::new();
+    source.rows(SLOW_ROWS);
+    let (target, dir) = (PgDatabase::new(), tempfile::tempdir().unwrap());
+    let lake = dir.path().join("lake");
+    let parquet = format!("file://{}", lake.display());
+    for target_url in [target.url.as_str(), parquet.as_str()] {
+        let first = kill_job(dir.path(), &source.url, target_url, "SELECT * FROM few_rows WHERE user_id <= 3");
+        load(&first, RunOptions::default()).await.unwrap();
+        let slow = kill_job(dir.path(), &source.url, target_url, "SELECT * FROM slow_rows");
+        kill_mid_load(&slow, &source);
+        let rows: usize = match target_url == parquet {
+            true => crate::atomic::parquet_rows(&lake).await,
+            false => target.rows("SELECT count(*) FROM t")[0][0].clone().unwrap().parse().unwrap(),
+        };
+        assert_eq!(rows, 3, "{target_url}: the old rows, as they were");
+        if target_url == parquet {
+            // What a run killed after its files were closed leaves: staged files of the migration.
+            let staged = lake.join("_ferry_staging/20200101T000000-killed/m/t");
+            std::fs::create_dir_all(&staged).unwrap();
+            std::fs::write(staged.join("part-00000.parquet"), "unfinished").unwrap();
+        }
+        let next = kill_job(dir.path(), &source.url, target_url, "SELECT * FROM few_rows");
+        load(&next, RunOptions::default()).await.unwrap();
+        match target_url == parquet {
+            true => {
+                assert_eq!(crate::atomic::parquet_rows(&lake).await, 5);
+                assert!(!lake.join("_ferry_staging").exists(), "the killed run's staging is gone");
+            }
+            false => {
+                assert_eq!(target.rows("SELECT count(*) FROM t"), [[Some("5".into())]]);
+                assert!(target.rows("SELECT relname FROM pg_class WHERE relname LIKE '\\_ferry\\_shadow%'").is_empty());
+            }
+        }
+    }
+}

@@ -180,6 +180,7 @@ impl PreparedLoad for ParquetLoad {
         let ParquetLoad { sink, spec, target } = *self;
         let spec = &spec;
         let (store, prefix) = sink.store()?;
+        sink.remove_killed_staging(&store, &prefix, spec).await;
         // Each load stages apart: the migrations of one run may load at once (`--jobs`).
         let staging = child(&prefix, &["_ferry_staging", &spec.run_id, &spec.migration, &spec.table]);
         let mut roller = FileRoller::new(store.clone(), staging, target);
@@ -235,6 +236,34 @@ impl PreparedLoad for ParquetLoad {
 }
 
 impl ParquetSink {
+    /// Removes what killed runs of this migration left staged: a run holds the migration's lock
+    /// while it loads, so staging of the migration by another run belongs to no live run.
+    async fn remove_killed_staging(&self, store: &Arc<dyn ObjectStore>, prefix: &StorePath, spec: &LoadSpec) {
+        let staging = child(prefix, &["_ferry_staging"]);
+        let Ok(runs) = store.list_with_delimiter(Some(&staging)).await else { return };
+        for run in runs.common_prefixes {
+            if run.filename() == Some(spec.run_id.as_str()) {
+                continue;
+            }
+            let killed = run.child(spec.migration.as_str());
+            let files: Vec<StorePath> =
+                store.list(Some(&killed)).map_ok(|m| m.location).try_collect().await.unwrap_or_default();
+            if !files.is_empty() {
+                tracing::info!(migration = %spec.migration, folder = %killed, "removing what a killed run staged");
+            }
+            for file in files {
+                let _ = store.delete(&file).await;
+            }
+            if let (Endpoint::Parquet(url), Some(run)) = (&self.endpoint, run.filename()) {
+                if let Ok(root) = url.to_file_path() {
+                    let folder = root.join("_ferry_staging").join(run);
+                    let _ = std::fs::remove_dir_all(folder.join(&spec.migration));
+                    let _ = std::fs::remove_dir(folder); // only if no other migration stages there
+                }
+            }
+        }
+    }
+
     /// Best-effort removal of a load's staging files (and, on a local disk, its folders, and the
     /// run's and the location's staging folders once nothing else stages in them).
     async fn remove_staging(&self, store: &Arc<dyn ObjectStore>, prefix: &StorePath, spec: &LoadSpec) {
