@@ -13,13 +13,13 @@ use ferry::copy::{copy, CopyOptions};
 
 use crate::common::{ferry, sqlite_rows};
 
-fn run(program: &str, args: &[&str]) {
+pub fn run(program: &str, args: &[&str]) {
     let output = Command::new(program).args(args).output().unwrap();
     assert!(output.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&output.stderr));
 }
 
 /// A CA (`name`.crt, `name`.key) in `dir`.
-fn certificate_authority(dir: &Path, name: &str) -> PathBuf {
+pub fn certificate_authority(dir: &Path, name: &str) -> PathBuf {
     let (key, crt) = (dir.join(format!("{name}.key")), dir.join(format!("{name}.crt")));
     run(
         "openssl",
@@ -42,6 +42,37 @@ fn certificate_authority(dir: &Path, name: &str) -> PathBuf {
     crt
 }
 
+/// A CA (`ca.crt`) and a certificate for `localhost` it signed (`server.crt`, `server.key`).
+pub fn server_certificate(dir: &Path) {
+    let ca = certificate_authority(dir, "ca");
+    let (key, csr, crt) = (dir.join("server.key"), dir.join("server.csr"), dir.join("server.crt"));
+    let (key, csr, crt) = (key.to_str().unwrap(), csr.to_str().unwrap(), crt.to_str().unwrap());
+    run("openssl", &["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", key, "-out", csr]);
+    let extensions = dir.join("san.ext");
+    std::fs::write(&extensions, "subjectAltName = DNS:localhost\n").unwrap();
+    let (ca_key, ca) = (dir.join("ca.key"), ca.to_str().unwrap().to_string());
+    run(
+        "openssl",
+        &[
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            &ca,
+            "-CAkey",
+            ca_key.to_str().unwrap(),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            crt,
+            "-extfile",
+            extensions.to_str().unwrap(),
+        ],
+    );
+}
+
 /// A PostgreSQL cluster that exists for one test, TLS only over TCP.
 struct Cluster {
     version: String,
@@ -57,37 +88,7 @@ impl Cluster {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let name = format!("ferry_tls_{}_{port}", std::process::id());
         let dir = tempfile::tempdir().unwrap();
-        let ca = certificate_authority(dir.path(), "ca");
-        let (key, csr, crt) =
-            (dir.path().join("server.key"), dir.path().join("server.csr"), dir.path().join("server.crt"));
-        let (key, csr, crt) = (key.to_str().unwrap(), csr.to_str().unwrap(), crt.to_str().unwrap());
-        run(
-            "openssl",
-            &["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", key, "-out", csr],
-        );
-        let extensions = dir.path().join("san.ext");
-        std::fs::write(&extensions, "subjectAltName = DNS:localhost\n").unwrap();
-        let (ca_key, ca) = (dir.path().join("ca.key"), ca.to_str().unwrap().to_string());
-        run(
-            "openssl",
-            &[
-                "x509",
-                "-req",
-                "-in",
-                csr,
-                "-CA",
-                &ca,
-                "-CAkey",
-                ca_key.to_str().unwrap(),
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-out",
-                crt,
-                "-extfile",
-                extensions.to_str().unwrap(),
-            ],
-        );
+        server_certificate(dir.path());
         run("pg_createcluster", &[&version, &name, "-p", &port.to_string()]);
         let cluster = Cluster { version, name, port, dir };
         let data = PathBuf::from(format!("/var/lib/postgresql/{}/{}", cluster.version, cluster.name));

@@ -24,6 +24,7 @@ mod faults;
 mod incremental;
 mod indexes;
 mod jobs;
+mod mariadb_tls;
 mod merge;
 mod migrations;
 mod proxy;

@@ -8,6 +8,7 @@ pub mod ddl;
 mod sink;
 mod source;
 mod swap;
+mod tls;
 
 use std::sync::Arc;
 

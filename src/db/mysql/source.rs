@@ -21,7 +21,7 @@ use chrono::NaiveDateTime;
 use datafusion::logical_expr::Operator;
 use datafusion::sql::unparser::dialect::{Dialect as UnparserDialect, MySqlDialect};
 
-use super::connect::mysql_connect;
+use super::connect::{mysql_connect, reader_url};
 use crate::connection::Endpoint;
 use crate::db::{
     comparison, key_ranges, select_sql, time_text, ReadRequest, SizeEstimate, SourceDatabase, PG_TYPE, TEXT_FORM,
@@ -249,11 +249,12 @@ impl SourceDatabase for MysqlSource {
 
     fn read(&self, request: ReadRequest) -> SendableRecordBatchStream {
         let sql = select_sql(self, &request);
-        let url = self.endpoint.secret_url();
+        let endpoint = self.endpoint.clone();
         let masked = self.endpoint.masked();
         let mut builder = RecordBatchReceiverStream::builder(request.schema.clone(), 2);
         let tx = builder.tx();
         builder.spawn_blocking(move || {
+            let url = reader_url(&endpoint)?;
             let schema = request.schema.clone();
             let mut failure = None;
             let result = with_connectorx(&url, &sql, &mut |batch| {
