@@ -107,6 +107,10 @@ pub struct RunArgs {
     /// SQLite table's rowid; PostgreSQL's on one snapshot), instead of each migration's `partitions`.
     #[arg(long, value_name = "N")]
     pub partitions: Option<usize>,
+    /// Connections that write a PostgreSQL replace's rows at once (into the shadow table it
+    /// swaps in), instead of each migration's `writers`.
+    #[arg(long, value_name = "N")]
+    pub writers: Option<usize>,
     /// Migrations run at once, each when those it depends on have succeeded [default: the
     /// number of cores, at most 4].
     #[arg(long, value_name = "N")]

@@ -55,6 +55,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
 async fn run_command(args: RunArgs) -> Result<ExitCode> {
     let plan = load_plan(&args.job)?;
     let partitions = args.partitions.map(|n| crate::job::check_partitions(n, "--partitions")).transpose()?;
+    let writers = args.writers.map(|n| crate::job::check_writers(n, "--writers")).transpose()?;
     let jobs = match args.jobs {
         Some(0) => return Err(crate::error::FerryError::Job("--jobs 0: give at least 1".into())),
         Some(jobs) => jobs,
@@ -65,6 +66,7 @@ async fn run_command(args: RunArgs) -> Result<ExitCode> {
         from: args.from,
         to: args.to,
         partitions,
+        writers,
         jobs: Some(jobs),
         retries: args.retries,
         ..Default::default()

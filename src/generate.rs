@@ -117,6 +117,7 @@ async fn write(
         schema: schema.clone(),
         watermark: None,
         publish: db::Publish::Auto,
+        writers: 1,
     };
     let load = db::open(endpoint).sink()?.prepare(&spec).await?;
     let target = load.schema();

@@ -30,6 +30,8 @@ pub struct RunOptions {
     pub run_id: Option<String>,
     /// Parts each source table is read in, for every migration (instead of the job's `partitions`).
     pub partitions: Option<usize>,
+    /// Connections writing a swapped replace's rows, for every migration (instead of `writers`).
+    pub writers: Option<usize>,
     /// Work on a migration's table once its rows are published, beside its reconciliation.
     pub after_publish: Option<AfterPublish>,
     /// Independent migrations run at once (one when None).

@@ -74,6 +74,8 @@ pub struct LoadSpec {
     pub watermark: Option<Arc<Watermark>>,
     /// How a replace publishes over an existing table.
     pub publish: Publish,
+    /// Connections that write the rows at once, where the engine can (a PostgreSQL swap).
+    pub writers: usize,
 }
 
 /// What a load published.
@@ -282,6 +284,7 @@ mod tests {
             schema: Arc::new(Schema::new(fields)),
             watermark: None,
             publish: Publish::Auto,
+            writers: 1,
         }
     }
 

@@ -23,7 +23,7 @@ mod mode;
 mod query;
 
 use mode::check_mode;
-pub use mode::{check_partitions, Mode};
+pub use mode::{check_partitions, check_writers, Mode};
 pub use query::parse_query;
 
 /// `ferry.toml` as written.
@@ -81,6 +81,9 @@ struct MigrationFile {
     /// How a replace publishes over an existing table: `auto` (default), `swap` or `in_place`.
     #[serde(default)]
     publish: Option<String>,
+    /// Connections writing a swapped replace's rows at once (PostgreSQL); 1 by default.
+    #[serde(default)]
+    writers: Option<usize>,
 }
 
 /// A named connection of the job.
@@ -128,6 +131,8 @@ pub struct MigrationPlan {
     pub reconcile: bool,
     /// How a replace publishes over an existing table.
     pub publish: Publish,
+    /// Connections writing a swapped replace's rows at once.
+    pub writers: usize,
 }
 
 /// A job ready to run: every connection parsed, every migration checked, in dependency order.
@@ -279,6 +284,7 @@ fn check_migration(
             FerryError::Job(format!("migration `{name}`: unknown publish `{text}`; use `auto`, `swap` or `in_place`"))
         })?,
     };
+    let writers = check_writers(migration.writers.unwrap_or(1), &format!("migration `{name}`: writers"))?;
     let query_path: PathBuf = base.join(&migration.query);
     let query_sql = std::fs::read_to_string(&query_path).map_err(|error| {
         FerryError::Job(format!("migration `{name}`: cannot read query file `{}`: {error}", query_path.display()))
@@ -303,6 +309,7 @@ fn check_migration(
         checks: Vec::new(),
         reconcile: migration.reconcile.unwrap_or(true),
         publish,
+        writers,
     })
 }
 
@@ -439,6 +446,8 @@ mod tests {
         let error =
             plan(&format!("{CONNECTIONS}{}publish = \"atomic\"\n", migration("a", ""))).unwrap_err().to_string();
         assert_eq!(error, "migration `a`: unknown publish `atomic`; use `auto`, `swap` or `in_place`");
+        let error = plan(&format!("{CONNECTIONS}{}writers = 0\n", migration("a", ""))).unwrap_err().to_string();
+        assert_eq!(error, "migration `a`: writers is 0; use a number from 1 to 16");
     }
 
     #[test]

@@ -63,6 +63,15 @@ pub(super) fn check_mode(mode: Mode, migration: &MigrationFile, target: &Connect
 }
 
 /// Reads in parts: at least one, and not more than a database would gladly serve at once.
+/// Writers of one load: 1 to 16 (each a connection and a server backend).
+pub fn check_writers(writers: usize, what: &str) -> Result<usize> {
+    if (1..=16).contains(&writers) {
+        Ok(writers)
+    } else {
+        Err(FerryError::Job(format!("{what} is {writers}; use a number from 1 to 16")))
+    }
+}
+
 pub fn check_partitions(partitions: usize, what: &str) -> Result<usize> {
     if (1..=64).contains(&partitions) {
         Ok(partitions)

@@ -204,6 +204,7 @@ async fn load_migration(
         schema: splitter.output_schema(),
         watermark: load.watermark.clone(),
         publish: migration.publish,
+        writers: options.writers.unwrap_or(migration.writers),
     };
     let watermark = match (&load.watermark, &load.cursor) {
         (Some(watermark), Some(cursor)) => Some((watermark.clone(), query_schema.index_of(cursor)?)),

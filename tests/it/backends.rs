@@ -56,6 +56,7 @@ async fn load(backend: &dyn Backend, batches: Vec<RecordBatch>) -> u64 {
         schema: rows_schema(),
         watermark: None,
         publish: ferry::db::Publish::Auto,
+        writers: 1,
     };
     let load = backend.sink().unwrap().prepare(&spec).await.unwrap();
     let target = load.schema();

@@ -136,6 +136,7 @@ async fn loads_of_one_run_at_once_into_one_parquet_location() {
         schema: schema.clone(),
         watermark: None,
         publish: ferry::db::Publish::Auto,
+        writers: 1,
     };
     // Values that do not compress, so that the slow load's file reaches the disk before it ends.
     let batch = |from: i64, rows: i64| {

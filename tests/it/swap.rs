@@ -43,17 +43,25 @@ const SCHEMA: &str = "
     CREATE TABLE orders (id int PRIMARY KEY, person_id bigint CONSTRAINT bought_by REFERENCES people (id));
     INSERT INTO orders SELECT g, g FROM generate_series(1, 10) g;";
 
-/// What a swap must keep: every index and constraint with its definition, and more.
-const KEPT: &str = "
-    SELECT 'index ' || indexname || ': ' || indexdef FROM pg_indexes WHERE tablename = 'people'
-    UNION ALL SELECT 'constraint ' || conname || ': ' || pg_get_constraintdef(oid) || ' valid ' || convalidated
-        FROM pg_constraint WHERE conrelid = 'people'::regclass OR confrelid = 'people'::regclass
-    UNION ALL SELECT 'comment ' || coalesce(obj_description('people'::regclass, 'pg_class'), '')
-        || ' / ' || coalesce(col_description('people'::regclass, 3), '')
-    UNION ALL SELECT 'sequence ' || pg_get_serial_sequence('people', 'id')
-    UNION ALL SELECT 'grant ' || has_table_privilege('ferry_swap_reader', 'people', 'SELECT')
-    UNION ALL SELECT 'owner ' || pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'people'::regclass
-    ORDER BY 1";
+/// What a swap must keep: every index and constraint with its definition, and more (grants to
+/// the role `ferry_swap_reader` too when `grant`).
+fn kept(grant: bool) -> String {
+    let grant = match grant {
+        true => "UNION ALL SELECT 'grant ' || has_table_privilege('ferry_swap_reader', 'people', 'SELECT')",
+        false => "",
+    };
+    format!(
+        "SELECT 'index ' || indexname || ': ' || indexdef FROM pg_indexes WHERE tablename = 'people'
+         UNION ALL SELECT 'constraint ' || conname || ': ' || pg_get_constraintdef(oid) || ' valid ' || convalidated
+             FROM pg_constraint WHERE conrelid = 'people'::regclass OR confrelid = 'people'::regclass
+         UNION ALL SELECT 'comment ' || coalesce(obj_description('people'::regclass, 'pg_class'), '')
+             || ' / ' || coalesce(col_description('people'::regclass, 3), '')
+         UNION ALL SELECT 'sequence ' || pg_get_serial_sequence('people', 'id')
+         {grant}
+         UNION ALL SELECT 'owner ' || pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'people'::regclass
+         ORDER BY 1"
+    )
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replace_swaps_and_keeps_what_the_table_had() {
@@ -62,13 +70,13 @@ async fn replace_swaps_and_keeps_what_the_table_had() {
     db.rows(SCHEMA);
     db.rows("DO $$ BEGIN CREATE ROLE ferry_swap_reader; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
     db.rows("GRANT SELECT ON people TO ferry_swap_reader");
-    let before = db.rows(KEPT);
+    let before = db.rows(&kept(true));
     let oid = db.rows("SELECT 'people'::regclass::oid")[0][0].clone();
     let report = replace(dir.path(), &db, "SELECT * FROM source_people", "").await;
     assert_eq!(report.error, None);
     assert_eq!((report.publish_method.as_deref(), report.publish_note.as_deref()), (Some("swap"), None));
     assert_eq!(report.rows_loaded, 1000);
-    assert_eq!(db.rows(KEPT), before, "the swapped-in table keeps what the old one had");
+    assert_eq!(db.rows(&kept(true)), before, "the swapped-in table keeps what the old one had");
     assert_ne!(db.rows("SELECT 'people'::regclass::oid")[0][0], oid, "a new table took the old one's place");
     assert_eq!(db.rows("SELECT count(*), min(name) FROM people"), [[Some("1000".into()), Some("person 1".into())]]);
     // The identity goes on where the old one was; keys still hold, in both directions.
@@ -241,4 +249,27 @@ async fn a_swap_that_cannot_get_its_lock_changes_nothing() {
     assert!(db.rows("SELECT relname FROM pg_class WHERE relname LIKE '\\_ferry%'").is_empty());
     let report = replace(dir.path(), &db, "SELECT * FROM source_people", "").await;
     assert_eq!((report.error, report.publish_method.as_deref()), (None, Some("swap")));
+}
+
+/// Several writers fill the shadow at once; the swap still publishes all or nothing, and a load
+/// that fails leaves no shadow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_writers_fill_the_shadow() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = PgDatabase::new();
+    db.rows(SCHEMA);
+    db.rows("INSERT INTO source_people SELECT g, 'person ' || g, NULL, NULL FROM generate_series(1001, 200000) g");
+    let before = db.rows(&kept(false));
+    let report = replace(dir.path(), &db, "SELECT * FROM source_people", "writers = 3").await;
+    assert_eq!((report.error, report.publish_method.as_deref()), (None, Some("swap")));
+    assert_eq!(report.rows_loaded, 200_000);
+    assert_eq!(report.reconciliation.unwrap().status, ferry::check::reconcile::ReconcileStatus::Matched);
+    assert_eq!(db.rows(&kept(false)), before);
+    // A value that fails the check constraint, late in the rows: nothing changes, nothing is left.
+    let failing =
+        "SELECT id, CASE WHEN id = 150000 THEN '' ELSE name END AS name, email, manager_id FROM source_people";
+    let report = replace(dir.path(), &db, failing, "writers = 3").await;
+    assert!(report.error.unwrap().contains("named"), "the check constraint `named` fails");
+    assert_eq!(db.rows("SELECT count(*) FROM people"), [[Some("200000".into())]]);
+    assert!(db.rows("SELECT relname FROM pg_class WHERE relname LIKE '\\_ferry%'").is_empty());
 }

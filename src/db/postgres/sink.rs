@@ -11,7 +11,7 @@ use bytes::{Bytes, BytesMut};
 use futures::{SinkExt, StreamExt};
 use tokio_postgres::Client;
 
-use super::connect::pg_message;
+use super::connect::{pg_connect, pg_message};
 use super::ddl::create_table;
 use super::encode::{encode_batch, header, trailer, WireType};
 use super::indexes::defer_indexes;
@@ -19,6 +19,7 @@ use super::rejects::{write_rejects, RejectSpill};
 use super::session::{Session, Shared};
 use super::swap::{self, Plan};
 use super::types::{existing_columns, new_column_type, wires, write_type, PgColumn};
+use super::writers::copy_in_parallel;
 use crate::connection::Endpoint;
 use crate::db::bookkeeping::{if_not_exists, state_table};
 use crate::db::merge::{
@@ -151,8 +152,24 @@ impl PreparedLoad for PostgresLoad {
         self.target.clone()
     }
 
-    async fn write_all(self: Box<Self>, mut rows: RowStream) -> Result<Loaded> {
-        let PostgresLoad { endpoint, client, spec, create, columns: mut table_columns, target } = *self;
+    async fn write_all(self: Box<Self>, rows: RowStream) -> Result<Loaded> {
+        let endpoint = self.endpoint.clone();
+        let mut committed_shadow = None;
+        let written = self.write(rows, &mut committed_shadow).await;
+        // A shadow committed for several writers goes with a failed load (best effort: a kill
+        // leaves it to the next load of the table, which drops it first).
+        if let (Err(_), Some(shadow)) = (&written, committed_shadow) {
+            if let Ok(client) = pg_connect(&endpoint).await {
+                let _ = client.batch_execute(&format!("DROP TABLE IF EXISTS {shadow}")).await;
+            }
+        }
+        written
+    }
+}
+
+impl PostgresLoad {
+    async fn write(self, mut rows: RowStream, committed_shadow: &mut Option<String>) -> Result<Loaded> {
+        let PostgresLoad { endpoint, client, spec, create, columns: mut table_columns, target } = self;
         let spec = &spec;
         let table = spec.table.clone();
         let pg = |e: tokio_postgres::Error| target_error(&endpoint, &table, pg_message(&e));
@@ -237,29 +254,40 @@ impl PreparedLoad for PostgresLoad {
         // Where the rows go: the table, or its shadow (which `sink` names as it names tables).
         let into = swap.as_ref().map_or(table.clone(), |swap| swap.shadow_name.clone());
         let copy_into = if staged { STAGING.to_string() } else { quote_table(&into) };
-        let freeze = if emptied_here && !staged { ", FREEZE" } else { "" };
+        // Several writers need the shadow committed (empty) first, so that their connections
+        // see it; it is still published only by the swap.
+        let writers = if swap.is_some() && !staged { spec.writers.max(1) } else { 1 };
+        let freeze = if emptied_here && !staged && writers == 1 { ", FREEZE" } else { "" };
         let copy = format!("COPY {copy_into} ({}) FROM STDIN (FORMAT binary{freeze})", columns.join(", "));
-        let sink = transaction.copy_in::<_, Bytes>(copy.as_str()).await.map_err(pg)?;
-        let mut sink = std::pin::pin!(sink);
-        let mut buffer = BytesMut::with_capacity(FLUSH_BYTES * 2);
-        header(&mut buffer);
         let mut rejects = RejectSpill::default();
-        while let Some(batch) = rows.next().await {
-            match batch? {
-                SinkBatch::Rows(batch) => {
-                    encode_batch(&batch, &wires, &mut buffer).map_err(|e| target_error(&endpoint, &table, e))?;
-                    if buffer.len() >= FLUSH_BYTES {
-                        sink.send(buffer.split().freeze()).await.map_err(pg)?;
+        let loaded = if writers > 1 {
+            client.commit().await.map_err(pg)?;
+            *committed_shadow = swap.as_ref().map(|swap| swap.shadow.clone());
+            let loaded = copy_in_parallel(&endpoint, &table, &copy, &wires, writers, &mut rows, &mut rejects).await?;
+            client.begin().await.map_err(pg)?;
+            loaded
+        } else {
+            let sink = transaction.copy_in::<_, Bytes>(copy.as_str()).await.map_err(pg)?;
+            let mut sink = std::pin::pin!(sink);
+            let mut buffer = BytesMut::with_capacity(FLUSH_BYTES * 2);
+            header(&mut buffer);
+            while let Some(batch) = rows.next().await {
+                match batch? {
+                    SinkBatch::Rows(batch) => {
+                        encode_batch(&batch, &wires, &mut buffer).map_err(|e| target_error(&endpoint, &table, e))?;
+                        if buffer.len() >= FLUSH_BYTES {
+                            sink.send(buffer.split().freeze()).await.map_err(pg)?;
+                        }
+                    }
+                    SinkBatch::Rejects(batch) => {
+                        rejects.push(&batch).map_err(|e| target_error(&endpoint, REJECTS_TABLE, e))?
                     }
                 }
-                SinkBatch::Rejects(batch) => {
-                    rejects.push(&batch).map_err(|e| target_error(&endpoint, REJECTS_TABLE, e))?
-                }
             }
-        }
-        trailer(&mut buffer);
-        sink.send(buffer.split().freeze()).await.map_err(pg)?;
-        let loaded = sink.as_mut().finish().await.map_err(pg)?;
+            trailer(&mut buffer);
+            sink.send(buffer.split().freeze()).await.map_err(pg)?;
+            sink.as_mut().finish().await.map_err(pg)?
+        };
         let (mut updated, mut unchanged) = (0, 0);
         if staged {
             let key = key_columns(spec, &target);

@@ -31,7 +31,7 @@ pub struct Swap {
     name: String,
     /// The shadow as `sink` names tables (`schema.name`, unquoted), and quoted.
     pub shadow_name: String,
-    shadow: String,
+    pub shadow: String,
     /// Statements that make the shadow before the rows come.
     create: Vec<String>,
     /// Statements that build the shadow's indexes, keys and foreign keys after the rows, with
