@@ -181,13 +181,14 @@ async fn one_run_at_a_time_in_sqlite() {
     one_run_at_a_time(Db::Lite(dir.path().join("db.sqlite"))).await;
 }
 
-/// A job moving `query`'s rows from `source` into table `t` of `target`, in its own folder.
-fn kill_job(dir: &std::path::Path, source: &str, target: &str, query: &str) -> std::path::PathBuf {
+/// A job moving `query`'s rows from `source` into table `t` of `target` (with `extra` lines in
+/// the migration: mode, key, publish), in its own folder.
+fn kill_job(dir: &std::path::Path, source: &str, target: &str, query: &str, extra: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(dir.join("queries")).unwrap();
     std::fs::write(dir.join("queries/q.sql"), query).unwrap();
     let job = format!(
         "[connections]\nsource = \"{source}\"\ntarget = \"{target}\"\n[[migrations]]\nname = \"m\"\n\
-         source = \"source\"\nquery = \"queries/q.sql\"\ntarget = \"target\"\ntable = \"t\"\n"
+         source = \"source\"\nquery = \"queries/q.sql\"\ntarget = \"target\"\ntable = \"t\"\n{extra}\n"
     );
     std::fs::write(dir.join("job.toml"), job).unwrap();
     dir.join("job.toml")
@@ -212,43 +213,92 @@ const SLOW_ROWS: &str = "CREATE VIEW slow_rows AS SELECT g AS user_id, md5(g::te
     FROM generate_series(1, 40000) g WHERE CASE WHEN g = 20000 THEN pg_sleep(3)::text = '' ELSE true END;
     CREATE VIEW few_rows AS SELECT g AS user_id, md5(g::text) AS name FROM generate_series(1, 5) g";
 
-/// Killed in the middle of a replace (PostgreSQL: its shadow filling; Parquet: its files
-/// being written): the table is as it was, and after the next run nothing of the killed run is
-/// left, a Parquet location's staging included.
+/// A target of the kill test: its rows of `t`, and the objects of ferry's it holds (shadows,
+/// staging files).
+enum Target {
+    Pg(PgDatabase),
+    My(MysqlDatabase),
+    Lake(std::path::PathBuf),
+}
+
+impl Target {
+    fn url(&self) -> String {
+        match self {
+            Target::Pg(db) => db.url.clone(),
+            Target::My(db) => db.url.clone(),
+            Target::Lake(path) => format!("file://{}", path.display()),
+        }
+    }
+
+    async fn rows(&self) -> usize {
+        let count = |rows: Vec<Vec<Option<String>>>| rows[0][0].clone().unwrap().parse().unwrap();
+        match self {
+            Target::Pg(db) => count(db.rows("SELECT count(*) FROM t")),
+            Target::My(db) => count(db.rows("SELECT count(*) FROM t")),
+            Target::Lake(path) => crate::atomic::parquet_rows(path).await,
+        }
+    }
+
+    fn leftovers(&self) -> Vec<String> {
+        let names = |rows: Vec<Vec<Option<String>>>| rows.into_iter().filter_map(|row| row[0].clone()).collect();
+        match self {
+            Target::Pg(db) => {
+                names(db.rows("SELECT relname::text FROM pg_class WHERE relname LIKE '\\_ferry\\_shadow%'"))
+            }
+            Target::My(db) => names(db.rows(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() \
+                 AND (table_name LIKE '\\_ferry\\_shadow%' OR table_name LIKE '\\_ferry\\_old%')",
+            )),
+            Target::Lake(path) => walk(&path.join("_ferry_staging")),
+        }
+    }
+}
+
+fn walk(folder: &std::path::Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(folder) else { return vec![] };
+    entries
+        .flatten()
+        .flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path().display().to_string()] })
+        .collect()
+}
+
+/// SIGKILL in the middle of a load, at eight points: a PostgreSQL replace (swapped, and in
+/// place), merge and append; a MySQL replace (its shadow filling) and merge; a Parquet replace
+/// and append (files being written). The table is as it was, and after the next run, which
+/// completes, nothing of the killed run is left: no shadow, no staging. (With the two kills
+/// before an incremental run's commit above, ten points.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn runs_killed_mid_replace_leave_the_old_table_and_nothing_behind() {
+async fn runs_killed_mid_load_leave_the_old_table_and_nothing_behind() {
     let source = PgDatabase::new();
     source.rows(SLOW_ROWS);
-    let (target, dir) = (PgDatabase::new(), tempfile::tempdir().unwrap());
-    let lake = dir.path().join("lake");
-    let parquet = format!("file://{}", lake.display());
-    for target_url in [target.url.as_str(), parquet.as_str()] {
-        let first = kill_job(dir.path(), &source.url, target_url, "SELECT * FROM few_rows WHERE user_id <= 3");
+    let dir = tempfile::tempdir().unwrap();
+    let merge = "mode = \"merge\"\nkey = [\"user_id\"]";
+    let cases: Vec<(Target, &str, usize)> = vec![
+        (Target::Pg(PgDatabase::new()), "", 5),
+        (Target::Pg(PgDatabase::new()), "publish = \"in_place\"", 5),
+        (Target::Pg(PgDatabase::new()), merge, 5),
+        (Target::Pg(PgDatabase::new()), "mode = \"append\"", 8),
+        (Target::My(MysqlDatabase::new()), "", 5),
+        (Target::My(MysqlDatabase::new()), merge, 5),
+        (Target::Lake(dir.path().join("lake")), "", 5),
+        (Target::Lake(dir.path().join("lake_appended")), "mode = \"append\"", 8),
+    ];
+    for (target, extra, after) in cases {
+        let url = target.url();
+        let first = kill_job(dir.path(), &source.url, &url, "SELECT * FROM few_rows WHERE user_id <= 3", extra);
         load(&first, RunOptions::default()).await.unwrap();
-        let slow = kill_job(dir.path(), &source.url, target_url, "SELECT * FROM slow_rows");
+        let slow = kill_job(dir.path(), &source.url, &url, "SELECT * FROM slow_rows", extra);
         kill_mid_load(&slow, &source);
-        let rows: usize = match target_url == parquet {
-            true => crate::atomic::parquet_rows(&lake).await,
-            false => target.rows("SELECT count(*) FROM t")[0][0].clone().unwrap().parse().unwrap(),
-        };
-        assert_eq!(rows, 3, "{target_url}: the old rows, as they were");
-        if target_url == parquet {
+        assert_eq!(target.rows().await, 3, "{url} {extra}: the old rows, as they were");
+        if let Target::Lake(path) = &target {
             // What a run killed after its files were closed leaves: staged files of the migration.
-            let staged = lake.join("_ferry_staging/20200101T000000-killed/m/t");
+            let staged = path.join("_ferry_staging/20200101T000000-killed/m/t");
             std::fs::create_dir_all(&staged).unwrap();
             std::fs::write(staged.join("part-00000.parquet"), "unfinished").unwrap();
         }
-        let next = kill_job(dir.path(), &source.url, target_url, "SELECT * FROM few_rows");
+        let next = kill_job(dir.path(), &source.url, &url, "SELECT * FROM few_rows", extra);
         load(&next, RunOptions::default()).await.unwrap();
-        match target_url == parquet {
-            true => {
-                assert_eq!(crate::atomic::parquet_rows(&lake).await, 5);
-                assert!(!lake.join("_ferry_staging").exists(), "the killed run's staging is gone");
-            }
-            false => {
-                assert_eq!(target.rows("SELECT count(*) FROM t"), [[Some("5".into())]]);
-                assert!(target.rows("SELECT relname FROM pg_class WHERE relname LIKE '\\_ferry\\_shadow%'").is_empty());
-            }
-        }
+        assert_eq!(target.rows().await, after, "{url} {extra}: the next run's rows");
+        assert_eq!(target.leftovers(), Vec::<String>::new(), "{url} {extra}: nothing of the killed run is left");
     }
 }
