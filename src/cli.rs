@@ -107,6 +107,10 @@ pub struct RunArgs {
     /// SQLite table's rowid; PostgreSQL's on one snapshot), instead of each migration's `partitions`.
     #[arg(long, value_name = "N")]
     pub partitions: Option<usize>,
+    /// The memory the run's queries may hold together (e.g. `256MB`), instead of the job's
+    /// `memory_limit` [default: 512MB].
+    #[arg(long, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
     /// Connections that write a PostgreSQL replace's rows at once (into the shadow table it
     /// swaps in), instead of each migration's `writers`.
     #[arg(long, value_name = "N")]

@@ -53,7 +53,10 @@ pub async fn execute(cli: Cli) -> ExitCode {
 }
 
 async fn run_command(args: RunArgs) -> Result<ExitCode> {
-    let plan = load_plan(&args.job)?;
+    let mut plan = load_plan(&args.job)?;
+    if let Some(limit) = &args.memory_limit {
+        plan.memory_limit = crate::job::size::parse_size(limit, "--memory-limit")?;
+    }
     let partitions = args.partitions.map(|n| crate::job::check_partitions(n, "--partitions")).transpose()?;
     let writers = args.writers.map(|n| crate::job::check_writers(n, "--writers")).transpose()?;
     let jobs = match args.jobs {

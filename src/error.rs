@@ -127,6 +127,13 @@ impl From<datafusion::error::DataFusionError> for FerryError {
     fn from(error: datafusion::error::DataFusionError) -> Self {
         // Errors raised by our own sources and sinks travel through DataFusion wrapped as
         // `External`; unwrap them so the user sees the original, culprit-naming message.
+        // The memory budget stops a query however deep in the plan: say so, and what to do.
+        if let datafusion::error::DataFusionError::ResourcesExhausted(message) = error.find_root() {
+            return FerryError::Execution(format!(
+                "the query needs more memory than the run's budget allows ({message}); raise `memory_limit` in the job \
+                 file or --memory-limit, run fewer migrations at once (--jobs), or simplify the query"
+            ));
+        }
         match error {
             datafusion::error::DataFusionError::External(inner) => match inner.downcast::<FerryError>() {
                 Ok(ferry) => *ferry,

@@ -68,5 +68,6 @@ pub async fn stage(plan: &Plan, names: &[String], to: &str, from: &str) -> Resul
     }
     let mut connections = plan.connections.clone();
     connections.insert(stage.name.clone(), stage);
-    run(&Plan { connections, migrations, copies: Vec::new() }, &[], Progress::Auto).await
+    run(&Plan { connections, migrations, copies: Vec::new(), memory_limit: plan.memory_limit }, &[], Progress::Auto)
+        .await
 }

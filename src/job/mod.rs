@@ -20,6 +20,10 @@ pub mod checks;
 mod connections;
 pub mod copies;
 mod mode;
+pub mod size;
+
+/// The memory a run's queries may hold together when the job does not say.
+pub const DEFAULT_MEMORY_LIMIT: usize = 512 << 20;
 mod query;
 
 use mode::check_mode;
@@ -40,6 +44,10 @@ struct JobFile {
     /// Whole databases copied, schema and rows, before the migrations run.
     #[serde(default)]
     copies: Vec<copies::CopyFile>,
+    /// The memory the run's queries may hold together (`512MB` by default); beyond it they
+    /// spill to disk where they can, or fail saying so.
+    #[serde(default)]
+    memory_limit: Option<String>,
 }
 
 /// One `[[migrations]]` entry as written.
@@ -142,6 +150,8 @@ pub struct Plan {
     pub migrations: Vec<MigrationPlan>,
     /// Run before the migrations, in the order written.
     pub copies: Vec<copies::CopyPlan>,
+    /// Bytes the run's queries may hold together (DataFusion's memory pool).
+    pub memory_limit: usize,
 }
 
 /// Command-line replacements for the connections named `source` and `target`.
@@ -214,7 +224,11 @@ impl Plan {
         }
         let copied: Vec<String> = copies.iter().map(|c: &copies::CopyPlan| c.name.clone()).collect();
         let migrations = dependency_order(migrations, &copied)?;
-        Ok(Plan { connections, migrations, copies })
+        let memory_limit = match &file.memory_limit {
+            Some(text) => size::parse_size(text, "memory_limit")?,
+            None => DEFAULT_MEMORY_LIMIT,
+        };
+        Ok(Plan { connections, migrations, copies, memory_limit })
     }
 
     /// The connection a migration or copy of this name writes to.

@@ -49,7 +49,8 @@ impl SqlSession {
             }
             plan.connections.insert(name.to_string(), Connection::new(name, endpoint));
         }
-        Ok(SqlSession { plan, ctx: new_session(None, 1), opened: BTreeMap::new() })
+        let ctx = new_session(None, 1, plan.memory_limit);
+        Ok(SqlSession { plan, ctx, opened: BTreeMap::new() })
     }
 
     pub fn connections(&self) -> impl Iterator<Item = &Connection> {

@@ -5,6 +5,7 @@
 //! the connections a query names are opened, and every table it names is checked to exist before
 //! planning, so a typo is reported with the tables that do exist.
 
+pub mod budget;
 pub mod lookup;
 mod rejects;
 
@@ -33,7 +34,7 @@ pub async fn session_for(
     error: &(dyn Fn(String) -> FerryError + Sync),
     partitions: usize,
 ) -> Result<(SessionContext, Arc<ReadCounter>)> {
-    let ctx = new_session(default.map(|c| c.name.as_str()), partitions);
+    let ctx = new_session(default.map(|c| c.name.as_str()), partitions, plan.memory_limit);
     let statement = parse_query(sql).map_err(error)?;
     let counter = Arc::new(ReadCounter::default());
     let mut opened = BTreeMap::new();
@@ -91,17 +92,22 @@ pub fn named_tables(
 }
 
 /// A session whose catalog holds the job's connections as schemas. `partitions` is how many
-/// parts a source table is read in at once (when its database can split it).
-pub fn new_session(default_schema: Option<&str>, partitions: usize) -> SessionContext {
+/// parts a source table is read in at once (when its database can split it); its queries share
+/// the memory pool of every session with the same `memory_limit` (see [`budget`]).
+pub fn new_session(default_schema: Option<&str>, partitions: usize, memory_limit: usize) -> SessionContext {
     let config = SessionConfig::new()
         .with_default_catalog_and_schema(CATALOG, default_schema.unwrap_or("public"))
         .with_create_default_catalog_and_schema(true)
         .with_information_schema(true)
         // One partition per part a source table is read in: more than the reads give only adds
         // repartitioning (measured: the orders join 15% slower with two on two cores).
-        .with_target_partitions(partitions.max(1));
+        .with_target_partitions(partitions.max(1))
+        // A sort keeps this much back to merge its spilled runs (10 MB by default): an eighth of
+        // a small budget, so that a sort in it can still spill.
+        .with_sort_spill_reservation_bytes((memory_limit / 8).min(10 << 20));
     let state = datafusion::execution::SessionStateBuilder::new()
         .with_config(config)
+        .with_runtime_env(budget::runtime(memory_limit))
         .with_default_features()
         .with_physical_optimizer_rule(Arc::new(lookup::LookupJoinRule))
         .build();

@@ -25,6 +25,7 @@ mod incremental;
 mod indexes;
 mod jobs;
 mod mariadb_tls;
+mod memory;
 mod merge;
 mod migrations;
 mod proxy;
