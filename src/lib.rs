@@ -21,7 +21,9 @@
 //! counts its own rows (`run::pipeline`); the last one checks, before the sink commits, that no
 //! row was lost between the query and the sink. A load is all or nothing: the sink publishes
 //! rows, rejects, replace mode's removal of the old rows and an incremental run's watermark in
-//! one transaction. `incremental` decides per run whether a migration replaces, appends or
+//! one transaction; a replace fills a shadow table that takes the table's place at the end
+//! (PostgreSQL, MySQL) or a Parquet folder's manifest switches to the new files, so readers see
+//! the old rows, without waiting, until the new ones are all there. `incremental` decides per run whether a migration replaces, appends or
 //! merges, and narrows an incremental query to the rows at or after its watermark.
 //!
 //! `copy` moves a whole database: the source backend's catalog becomes the target's DDL (tables
@@ -44,7 +46,8 @@
 //! 2. `src/db/<engine>/`: a [`db::Backend`] (connect, ping, lock, catalog, DDL, statements) with
 //!    a [`db::SourceDatabase`] to read with SQL (or `Backend::files`), a [`db::Sink`] whose
 //!    [`db::PreparedLoad`] writes in one transaction, and its types; [`db::Capabilities`] says
-//!    what else it can do; then `pub mod <engine>` and one arm in [`db::open`]. A source-only or target-only engine says no in `sink` or
+//!    what else it can do, and `Backend::one_snapshot` whether its reads can share one snapshot;
+//!    then `pub mod <engine>` and one arm in [`db::open`]. A source-only or target-only engine says no in `sink` or
 //!    `database`.
 //! 3. One line in `tests/it/backends.rs` runs the conformance suite on it; its own tests beside it.
 
