@@ -8,18 +8,12 @@
 # Needs a release build (cargo build --release), MariaDB/MySQL as root at $MYSQL_HOST:3306 and
 # PostgreSQL as $PGUSER at $PGHOST:5432 (defaults 127.0.0.1, postgres). Databases ferry_copy_src
 # (MySQL) and ferry_copy_dst (PostgreSQL) are replaced.
-set -euo pipefail
-ROWS=${1:-1000000}
-RUNS=${2:-3}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-FERRY=${FERRY:-${CARGO_TARGET_DIR:-$ROOT/target}/release/ferry}
-export PGHOST=${PGHOST:-127.0.0.1} PGUSER=${PGUSER:-postgres}
+DEFAULT_RUNS=3
+source "$(dirname "$0")/common.sh" "$@"
 MYSQL_HOST=${MYSQL_HOST:-127.0.0.1}
 SRC=mysql://root@$MYSQL_HOST:3306/ferry_copy_src
 DST=postgresql://$PGUSER@$PGHOST:5432/ferry_copy_dst
-[ -x "$FERRY" ] || { echo "no release binary at $FERRY; run: cargo build --release" >&2; exit 2; }
 command -v pgloader >/dev/null || { echo "pgloader is missing: apt-get install pgloader" >&2; exit 2; }
-command -v /usr/bin/time >/dev/null || { echo "GNU time is missing: apt-get install time" >&2; exit 2; }
 
 mysql -h "$MYSQL_HOST" -u root -e "DROP DATABASE IF EXISTS ferry_copy_src; CREATE DATABASE ferry_copy_src"
 "$FERRY" generate --rows "$ROWS" --to "$SRC" > /dev/null
@@ -38,7 +32,6 @@ loaded() {
   local got; got=$(psql -Atq ferry_copy_dst -c "SELECT (SELECT count(*) FROM source_table) + (SELECT count(*) FROM source_orders) + (SELECT count(*) FROM source_unnormalized)" 2>/dev/null || echo 0)
   [ "$got" = $((5 * ROWS)) ] || { echo "$1 loaded $got rows of $((5 * ROWS)):" >&2; tail -20 /tmp/ferry_copy.out >&2; exit 1; }
 }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 : > /tmp/ferry_copy.ferry; : > /tmp/ferry_copy.pgloader
 for run in $(seq 1 "$RUNS"); do
   fresh; p=$(measure pgloader "$SRC" "$DST"); loaded pgloader

@@ -9,14 +9,8 @@
 #
 # Needs a release build (cargo build --release).
 set -euo pipefail
-ROWS=${1:-3000000}
-RUNS=${2:-3}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-FERRY=${FERRY:-${CARGO_TARGET_DIR:-$ROOT/target}/release/ferry}
-[ -x "$FERRY" ] || { echo "no release binary at $FERRY; run: cargo build --release" >&2; exit 2; }
-command -v /usr/bin/time >/dev/null || { echo "GNU time is missing: apt-get install time" >&2; exit 2; }
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+DEFAULT_ROWS=3000000 DEFAULT_RUNS=3
+source "$(dirname "$0")/common.sh" "$@"
 cp -r "$ROOT/queries" "$WORK/"
 python3 - "$ROOT/ferry.toml" "$WORK" <<'PY'
 import re, sys
@@ -30,7 +24,6 @@ PY
 cd "$WORK"
 "$FERRY" generate --rows "$ROWS" --to "sqlite://$WORK/src.db" > /dev/null 2>&1
 "$FERRY" stage source_table source_orders source_unnormalized --job stage.toml --to "file://$WORK/lake" > /dev/null 2>&1
-median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 JOBS=${JOBS:-1 2}
 for run in $(seq 1 "$RUNS"); do
   for jobs in $JOBS; do

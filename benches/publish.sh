@@ -9,24 +9,11 @@
 #
 # Needs a release build (cargo build --release) and a PostgreSQL reachable as $PGUSER at
 # $PGHOST:5432 (defaults: postgres@127.0.0.1). Databases ferry_src and ferry_dst are replaced.
-set -euo pipefail
-ROWS=${1:-1000000}
-RUNS=${2:-3}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-FERRY=${FERRY:-${CARGO_TARGET_DIR:-$ROOT/target}/release/ferry}
-export PGHOST=${PGHOST:-127.0.0.1} PGUSER=${PGUSER:-postgres}
-SRC=ferry_src DST=ferry_dst
-URL="postgres://$PGUSER@$PGHOST:5432"
-[ -x "$FERRY" ] || { echo "no release binary at $FERRY; run: cargo build --release" >&2; exit 2; }
-command -v /usr/bin/time >/dev/null || { echo "GNU time is missing: apt-get install time" >&2; exit 2; }
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-
-for db in $SRC $DST; do dropdb --if-exists "$db"; createdb "$db"; done
-"$FERRY" generate --rows "$ROWS" --to "$URL/$SRC" >/dev/null
-psql -q "$SRC" -c "VACUUM ANALYZE" >/dev/null
-# The shipped job, its queries by absolute path, once as it is and once loading in place.
-sed "s|query = \"queries/|query = \"$ROOT/queries/|" "$ROOT/ferry.toml" > "$WORK/swap.toml"
+DEFAULT_RUNS=3
+source "$(dirname "$0")/common.sh" "$@"
+pg_pair
+# The shipped job once as it is and once loading in place.
+cp "$WORK/job.toml" "$WORK/swap.toml"
 awk '{ print } /^\[\[migrations\]\]/ { print "publish = \"in_place\"" }' "$WORK/swap.toml" > "$WORK/in_place.toml"
 # A first run makes the tables (a created table loads in its own transaction either way).
 "$FERRY" run --job "$WORK/swap.toml" users orders --source "$URL/$SRC" --target "$URL/$DST" >/dev/null
@@ -43,8 +30,6 @@ reader() {
   done
   echo "$slowest"
 }
-
-median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
 for migration in users orders; do
   for method in swap in_place; do : > "$WORK/$migration.$method"; done

@@ -109,7 +109,7 @@ fn files(folder: &Path) -> Vec<String> {
     names
 }
 
-fn walk(folder: &Path) -> Vec<std::path::PathBuf> {
+pub fn walk(folder: &Path) -> Vec<std::path::PathBuf> {
     let Ok(entries) = std::fs::read_dir(folder) else { return vec![] };
     entries.flatten().flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] }).collect()
 }

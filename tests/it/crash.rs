@@ -249,17 +249,11 @@ impl Target {
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() \
                  AND (table_name LIKE '\\_ferry\\_shadow%' OR table_name LIKE '\\_ferry\\_old%')",
             )),
-            Target::Lake(path) => walk(&path.join("_ferry_staging")),
+            Target::Lake(path) => {
+                crate::atomic::walk(&path.join("_ferry_staging")).iter().map(|p| p.display().to_string()).collect()
+            }
         }
     }
-}
-
-fn walk(folder: &std::path::Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(folder) else { return vec![] };
-    entries
-        .flatten()
-        .flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path().display().to_string()] })
-        .collect()
 }
 
 /// SIGKILL in the middle of a load, at eight points: a PostgreSQL replace (swapped, and in

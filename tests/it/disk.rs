@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::atomic::{load, parquet_rows, source};
+use crate::atomic::{load, parquet_rows, source, walk};
 use crate::common::{ferry, PgDatabase};
 
 /// A 1 MB tmpfs mounted at a new folder, unmounted when dropped.
@@ -52,11 +52,6 @@ async fn a_full_disk_while_writing_parquet_publishes_nothing() {
     assert_eq!(parquet_rows(&disk.path).await, 3, "the table as it was");
     let staged: Vec<_> = walk(&disk.path.join("_ferry_staging"));
     assert!(staged.is_empty(), "the staged files are removed: {staged:?}");
-}
-
-fn walk(folder: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(folder) else { return vec![] };
-    entries.flatten().flat_map(|e| if e.path().is_dir() { walk(&e.path()) } else { vec![e.path()] }).collect()
 }
 
 /// The `unique` check spills the rows it audits to the temporary folder: there, the disk fills.

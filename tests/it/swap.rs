@@ -14,12 +14,17 @@ use crate::common::{MysqlDatabase, PgDatabase};
 
 /// Replaces table `people` of `db` with the rows of `query` (over the same database).
 async fn replace(dir: &Path, db: &PgDatabase, query: &str, publish: &str) -> MigrationReport {
+    replace_at(dir, &db.url, query, publish).await
+}
+
+/// Replaces table `people` of the database at `url` with the rows of `query` over it, with
+/// `extra` lines in the migration.
+async fn replace_at(dir: &Path, url: &str, query: &str, extra: &str) -> MigrationReport {
     std::fs::create_dir_all(dir.join("queries")).unwrap();
     std::fs::write(dir.join("queries/q.sql"), query).unwrap();
     let job = format!(
-        "[connections]\ndb = \"{}\"\n[[migrations]]\nname = \"m\"\nsource = \"db\"\nquery = \"queries/q.sql\"\n\
-         target = \"db\"\ntable = \"people\"\nkey = [\"id\"]\n{publish}\n",
-        db.url
+        "[connections]\ndb = \"{url}\"\n[[migrations]]\nname = \"m\"\nsource = \"db\"\nquery = \"queries/q.sql\"\n\
+         target = \"db\"\ntable = \"people\"\nkey = [\"id\"]\n{extra}\n"
     );
     let plan = Plan::from_toml(&job, "job.toml", dir, &Overrides::default()).unwrap();
     let mut report = run(&plan, &[], Progress::Quiet).await.unwrap();
@@ -177,20 +182,6 @@ async fn readers_do_not_wait_for_a_replace() {
     assert!(slowest > Duration::from_secs(1), "in place, a read waits for the load ({slowest:?})");
 }
 
-/// Replaces MySQL table `people` of `db` with the rows of `query` (over the same database).
-async fn replace_mysql(dir: &Path, db: &MysqlDatabase, query: &str) -> MigrationReport {
-    std::fs::create_dir_all(dir.join("queries")).unwrap();
-    std::fs::write(dir.join("queries/q.sql"), query).unwrap();
-    let job = format!(
-        "[connections]\ndb = \"{}\"\n[[migrations]]\nname = \"m\"\nsource = \"db\"\nquery = \"queries/q.sql\"\n\
-         target = \"db\"\ntable = \"people\"\nkey = [\"id\"]\n",
-        db.url
-    );
-    let plan = Plan::from_toml(&job, "job.toml", dir, &Overrides::default()).unwrap();
-    let mut report = run(&plan, &[], Progress::Quiet).await.unwrap();
-    report.migrations.remove(0)
-}
-
 /// MySQL: the rows go into a shadow renamed into place in one statement; what a killed run
 /// left is removed by the next; a table with foreign keys is loaded in place, as the report says.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,7 +199,7 @@ async fn mysql_replace_renames_a_shadow_into_place() {
     let shape = "SELECT index_name, column_name FROM information_schema.statistics \
                  WHERE table_schema = DATABASE() AND table_name = 'people' ORDER BY 1, 2";
     let before = db.rows(shape);
-    let report = replace_mysql(dir.path(), &db, "SELECT * FROM source_people").await;
+    let report = replace_at(dir.path(), &db.url, "SELECT * FROM source_people", "").await;
     assert_eq!(report.error, None);
     assert_eq!((report.publish_method.as_deref(), report.publish_note.as_deref()), (Some("swap"), None));
     assert_eq!(db.rows("SELECT count(*), min(name) FROM named"), [[Some("1000".into()), Some("person 1".into())]]);
@@ -220,7 +211,7 @@ async fn mysql_replace_renames_a_shadow_into_place() {
     assert_eq!(db.rows(ours), [[Some("_ferry_rejects".into())]], "the shadow a killed run left is gone, and no other");
 
     db.execute("CREATE TABLE orders (id INT PRIMARY KEY, person_id BIGINT, CONSTRAINT bought_by FOREIGN KEY (person_id) REFERENCES people (id))");
-    let report = replace_mysql(dir.path(), &db, "SELECT * FROM source_people WHERE id <= 10").await;
+    let report = replace_at(dir.path(), &db.url, "SELECT * FROM source_people WHERE id <= 10", "").await;
     assert_eq!(report.error, None);
     assert_eq!(report.publish_method.as_deref(), Some("in place"));
     assert_eq!(
@@ -240,9 +231,8 @@ async fn a_swap_that_cannot_get_its_lock_changes_nothing() {
     let (reader, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
     reader.batch_execute("BEGIN; SELECT count(*) FROM people").await.unwrap();
-    let impatient = PgDatabase { name: db.name.clone(), url: format!("{}?options=-c%20lock_timeout%3D300ms", db.url) };
-    let report = replace(dir.path(), &impatient, "SELECT * FROM source_people", "").await;
-    std::mem::forget(impatient); // the database is `db`'s to drop
+    let impatient = format!("{}?options=-c%20lock_timeout%3D300ms", db.url);
+    let report = replace_at(dir.path(), &impatient, "SELECT * FROM source_people", "").await;
     insta::assert_snapshot!(report.error.unwrap().replace(&db.name, "DB"), @r#"writing `people` to `postgres://postgres@127.0.0.1:5432/DB?options=-c%20lock_timeout%3D300ms`: the new rows were ready, but the table could not be locked for the swap within lock_timeout (10 s unless set): a long query or transaction is using it; nothing was changed. Run again later, raise lock_timeout (e.g. `?options=-c%20lock_timeout%3D60s` in the URL), or use `publish = "in_place"`"#);
     reader.batch_execute("COMMIT").await.unwrap();
     assert_eq!(db.rows("SELECT count(*) FROM people"), [[Some("20".into())]]);
