@@ -2,7 +2,7 @@
 //! the rows it audits. Each is a clear error, and nothing is published. The full disk is a 1 MB
 //! tmpfs the test mounts (it runs as root, as CI does).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::atomic::{load, parquet_rows, source, walk};
 use crate::common::{ferry, PgDatabase};
