@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{Schema, SchemaRef};
 use arrow::ipc::writer::FileWriter;
 use datafusion::common::DFSchema;
@@ -14,7 +14,8 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::prelude::SessionContext;
 
 use super::keyset::KeyProof;
-use super::result::{quote, row_sample, CheckResult, Finding, SAMPLE};
+use super::result::{quote, CheckResult, Finding};
+use super::smallest::Smallest;
 use super::table::{table_level, Spilled};
 use crate::error::{FerryError, Result};
 use crate::job::checks::{Check, CheckKind, Literal};
@@ -35,11 +36,11 @@ pub struct Audit {
     folder: tempfile::TempDir,
 }
 
-/// One failing-row predicate of a check, and the columns its sample shows.
+/// One failing-row predicate of a check, and the sample of its failing rows.
 struct RowCheck {
     check: usize,
     failing: Arc<dyn PhysicalExpr>,
-    sample: Vec<usize>,
+    sample: Smallest,
     /// Schema checks count NULLs per NOT NULL column: the column, for the finding's text.
     null_column: Option<String>,
     nulls: u64,
@@ -162,10 +163,12 @@ impl Audit {
             for (sql, null_column) in predicates {
                 let expr = ctx.parse_sql_expr(&sql, &df_schema).map_err(|e| fail(e.to_string()))?;
                 let failing = ctx.create_physical_expr(expr, &df_schema).map_err(|e| fail(type_message(&e)))?;
-                let sample = match &null_column {
+                let columns = match &null_column {
                     Some(column) => key.iter().chain([column]).filter_map(|c| schema.index_of(c).ok()).collect(),
                     None => sample.clone(),
                 };
+                let order = key.iter().filter_map(|c| schema.index_of(c).ok()).collect();
+                let sample = Smallest::new(order, columns);
                 row_checks.push(RowCheck { check: index, failing, sample, null_column, nulls: 0 });
             }
             finding.sample_columns = match &check.kind {
@@ -216,14 +219,8 @@ impl Audit {
                 row_check.nulls += count as u64;
                 continue;
             }
-            let finding = &mut self.findings[row_check.check];
-            finding.failing += count as u64;
-            for row in (0..failing.len()).filter(|&r| failing.is_valid(r) && failing.value(r)) {
-                if finding.sample.len() >= SAMPLE {
-                    break;
-                }
-                finding.sample.push(row_sample(batch, &row_check.sample, row));
-            }
+            self.findings[row_check.check].failing += count as u64;
+            row_check.sample.offer(batch, failing)?;
         }
         for proof in &mut self.proofs {
             proof.observe(batch)?;
@@ -256,10 +253,13 @@ impl Audit {
             }
             table_level(&self.migration, index, check, finding, &spilled, self.rows, source_rows).await?;
         }
-        for row_check in &self.row_checks {
+        for row_check in std::mem::take(&mut self.row_checks) {
             if let (Some(column), 1..) = (&row_check.null_column, row_check.nulls) {
                 let problem = format!("holds {} NULL values but is declared NOT NULL", row_check.nulls);
                 self.findings[row_check.check].problems.push((column.clone(), problem));
+            }
+            if row_check.null_column.is_none() {
+                self.findings[row_check.check].sample.extend(row_check.sample.rows());
             }
         }
         let results = self.checks.iter().zip(self.findings).map(|(check, f)| f.judge(check, self.rows)).collect();

@@ -20,6 +20,7 @@ pub mod keyset;
 pub mod reconcile;
 pub mod result;
 pub mod sent;
+mod smallest;
 pub mod table;
 
 use std::sync::Arc;

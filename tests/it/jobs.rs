@@ -189,3 +189,56 @@ fn walk(folder: &Path) -> Vec<std::path::PathBuf> {
         })
         .collect()
 }
+
+/// A report's migrations without what depends on timing (start, seconds, rates) or names the
+/// target database.
+fn timeless(report: &RunReport) -> serde_json::Value {
+    let mut value = serde_json::to_value(&report.migrations).unwrap();
+    for migration in value.as_array_mut().unwrap() {
+        let fields = migration.as_object_mut().unwrap();
+        for timed in ["started_at", "seconds", "rows_per_second", "target"] {
+            fields.remove(timed);
+        }
+    }
+    value
+}
+
+/// The shipped job read in 1 and in 8 parts (PostgreSQL source, on one snapshot): the same
+/// targets, rejects and reports, check samples included (a warning check that most rows fail
+/// is added, so that its sample has rows to choose from: the smallest keys).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_do_not_depend_on_partitions() {
+    let source = crate::common::PgDatabase::new();
+    ferry::generate::generate(&source.endpoint(), 6_000, true).await.unwrap();
+    let dir = job_dir(&[]);
+    let job = dir.path().join("ferry.toml");
+    let mut text = std::fs::read_to_string(&job).unwrap();
+    text.push_str("\n[[migrations.checks]]\nname = \"young\"\ntype = \"range\"\ncolumn = \"age\"\nmax = 20\nseverity = \"warn\"\n");
+    std::fs::write(&job, text).unwrap();
+    let mut reports = Vec::new();
+    let mut tables = Vec::new();
+    for parts in [1, 8] {
+        let target = crate::common::PgDatabase::new();
+        let overrides = Overrides { source: Some(source.url.clone()), target: Some(target.url.clone()) };
+        let plan = Plan::load(&dir.path().join("ferry.toml"), &overrides).unwrap();
+        let options = RunOptions { partitions: Some(parts), ..Default::default() };
+        let report = run_with(&plan, &[], &options, Progress::Quiet).await.unwrap();
+        assert_eq!(report.error, None, "{parts} parts");
+        reports.push(timeless(&report));
+        tables.push(
+            [
+                "SELECT * FROM target_users ORDER BY 1",
+                "SELECT * FROM target_orders ORDER BY 1",
+                "SELECT * FROM target_cleaned_data ORDER BY 1",
+                "SELECT migration, source_key, reason, source_row::text FROM _ferry_rejects ORDER BY 1, 2, 3, 4",
+            ]
+            .map(|sql| target.rows(sql)),
+        );
+    }
+    assert!(tables[0].iter().all(|rows| !rows.is_empty()));
+    assert!(tables[0] == tables[1], "the targets differ between 1 and 8 parts");
+    let young = &reports[0][2]["checks"][4];
+    assert_eq!(young["name"], "young");
+    assert!(young["failing"].as_u64().unwrap() > 1000 && young["sample"].as_array().unwrap().len() == 10, "{young}");
+    assert_eq!(reports[0], reports[1]);
+}
