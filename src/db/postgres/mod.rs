@@ -225,8 +225,16 @@ impl Backend for PostgresBackend {
     }
 
     async fn execute(&self, sql: &str) -> Result<()> {
+        // DDL after the rows validates foreign keys with a join of two whole tables: more
+        // memory than the default 4 MB makes it one hash join (3M orders against 1M users:
+        // 1.77 s -> 1.56 s). A session that has more already keeps it.
+        const ROOMIER: &str = "SELECT set_config('work_mem', '256MB', false) \
+                               WHERE pg_size_bytes(current_setting('work_mem')) < pg_size_bytes('256MB')";
         match self.session().await? {
-            Session::Own(client) => client.batch_execute(sql).await,
+            Session::Own(client) => match client.batch_execute(ROOMIER).await {
+                Ok(()) => client.batch_execute(sql).await,
+                Err(error) => Err(error),
+            },
             Session::Shared(client) => session::alone(&client, sql).await,
         }
         .map_err(|e| self.error("(schema)", &e))
