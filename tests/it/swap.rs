@@ -263,3 +263,33 @@ async fn several_writers_fill_the_shadow() {
     assert_eq!(db.rows("SELECT count(*) FROM people"), [[Some("200000".into())]]);
     assert!(db.rows("SELECT relname FROM pg_class WHERE relname LIKE '\\_ferry%'").is_empty());
 }
+
+/// A table in another schema, its name and its index's spelled with capitals: the swap quotes
+/// them all and keeps them as they were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_of_another_schema_with_capitals_swaps() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = PgDatabase::new();
+    db.rows(
+        "CREATE SCHEMA crm;
+         CREATE TABLE source_people AS SELECT g::bigint AS id, 'person ' || g AS name FROM generate_series(1, 100) g;
+         CREATE TABLE crm.\"People\" (id bigint CONSTRAINT \"People_Key\" PRIMARY KEY, name text);
+         CREATE INDEX \"People_Name\" ON crm.\"People\" (name);
+         INSERT INTO crm.\"People\" VALUES (1, 'old');",
+    );
+    let shape = "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'crm' ORDER BY 1";
+    let before = db.rows(shape);
+    std::fs::create_dir_all(dir.path().join("queries")).unwrap();
+    std::fs::write(dir.path().join("queries/q.sql"), "SELECT * FROM source_people").unwrap();
+    let job = format!(
+        "[connections]\ndb = \"{}\"\n[[migrations]]\nname = \"m\"\nsource = \"db\"\nquery = \"queries/q.sql\"\n\
+         target = \"db\"\ntable = \"crm.People\"\nkey = [\"id\"]\n",
+        db.url
+    );
+    let plan = Plan::from_toml(&job, "job.toml", dir.path(), &Overrides::default()).unwrap();
+    let report = run(&plan, &[], Progress::Quiet).await.unwrap();
+    let migration = &report.migrations[0];
+    assert_eq!((report.error.as_deref(), migration.publish_method.as_deref()), (None, Some("swap")));
+    assert_eq!(db.rows(shape), before);
+    assert_eq!(db.rows("SELECT count(*) FROM crm.\"People\""), [[Some("100".into())]]);
+}
