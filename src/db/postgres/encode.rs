@@ -137,6 +137,9 @@ pub fn encode_batch(batch: &RecordBatch, wires: &[WireType], out: &mut BytesMut)
     Ok(())
 }
 
+/// Bytes of encoded rows gathered before one CopyData message is sent.
+pub const FLUSH_BYTES: usize = 1 << 20;
+
 /// The header that opens a binary COPY stream.
 pub fn header(out: &mut BytesMut) {
     out.put_slice(SIGNATURE);

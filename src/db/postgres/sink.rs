@@ -13,7 +13,7 @@ use tokio_postgres::Client;
 
 use super::connect::{pg_connect, pg_message};
 use super::ddl::create_table;
-use super::encode::{encode_batch, header, trailer, WireType};
+use super::encode::{encode_batch, header, trailer, WireType, FLUSH_BYTES};
 use super::indexes::defer_indexes;
 use super::rejects::{write_rejects, RejectSpill};
 use super::session::{Session, Shared};
@@ -32,9 +32,6 @@ use crate::db::{
     SinkBatch, TargetColumn, WriteMode, REJECTS_TABLE,
 };
 use crate::error::{FerryError, Result};
-
-/// Bytes gathered before one CopyData message is sent.
-const FLUSH_BYTES: usize = 1 << 20;
 
 pub struct PostgresSink {
     endpoint: Endpoint,

@@ -9,14 +9,11 @@ use bytes::{Bytes, BytesMut};
 use futures::{SinkExt, StreamExt};
 
 use super::connect::{pg_connect, pg_message};
-use super::encode::{encode_batch, header, trailer, WireType};
+use super::encode::{encode_batch, header, trailer, WireType, FLUSH_BYTES};
 use super::rejects::RejectSpill;
 use crate::connection::Endpoint;
 use crate::db::{target_error, RowStream, SinkBatch, REJECTS_TABLE};
 use crate::error::{FerryError, Result};
-
-/// Bytes gathered before one CopyData message is sent.
-const FLUSH_BYTES: usize = 1 << 20;
 
 /// Copies the stream's rows into the shadow through `writers` connections (`copy` is the
 /// statement each runs) and its rejects into `rejects`; returns the rows the server counted.
