@@ -216,6 +216,12 @@ impl RunReport {
                 );
             }
         }
+        for m in &self.migrations {
+            // A replace that could not swap kept readers waiting: say so, and why.
+            if let (Some("in place"), Some(note)) = (m.publish_method.as_deref(), &m.publish_note) {
+                let _ = writeln!(out, "{}: replaced in place (readers waited for the load): {note}", m.name);
+            }
+        }
         for m in self.migrations.iter().filter(|m| !m.rejects.is_empty()) {
             let reasons: Vec<String> = m.rejects.iter().map(|(r, n)| format!("{r} {}", thousands(*n as i64))).collect();
             let _ = writeln!(
@@ -316,6 +322,19 @@ mod tests {
             ..migration("cleaned_data")
         };
         insta::assert_snapshot!(report(vec![cleaned]).table());
+    }
+
+    #[test]
+    fn a_replace_that_could_not_swap_says_why() {
+        let users = MigrationReport {
+            publish_method: Some("in place".into()),
+            publish_note: Some("view active_users depends on it".into()),
+            ..migration("users")
+        };
+        let swapped = MigrationReport { publish_method: Some("swap".into()), ..migration("orders") };
+        let table = report(vec![users, swapped]).table();
+        let said: Vec<&str> = table.lines().filter(|line| line.contains("in place")).collect();
+        assert_eq!(said, ["users: replaced in place (readers waited for the load): view active_users depends on it"]);
     }
 
     #[test]
