@@ -111,8 +111,8 @@ pub struct RunArgs {
     /// `memory_limit` [default: 512MB].
     #[arg(long, value_name = "SIZE")]
     pub memory_limit: Option<String>,
-    /// Connections that write a PostgreSQL replace's rows at once (into the shadow table it
-    /// swaps in), instead of each migration's `writers`.
+    /// Writers of the rows at once (COPY connections into a PostgreSQL replace's shadow table,
+    /// Parquet file writers), instead of each migration's `writers`.
     #[arg(long, value_name = "N")]
     pub writers: Option<usize>,
     /// Migrations run at once, each when those it depends on have succeeded [default: the

@@ -89,7 +89,8 @@ struct MigrationFile {
     /// How a replace publishes over an existing table: `auto` (default), `swap` or `in_place`.
     #[serde(default)]
     publish: Option<String>,
-    /// Connections writing a swapped replace's rows at once (PostgreSQL); 1 by default.
+    /// Writers of the rows at once: COPY connections into a swapped PostgreSQL replace, Parquet
+    /// file writers; 1 by default.
     #[serde(default)]
     writers: Option<usize>,
 }

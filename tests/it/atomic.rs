@@ -185,3 +185,22 @@ async fn a_parquet_table_is_what_its_manifest_lists() {
     assert_eq!(manifest(&lake).len(), 2);
     assert_eq!(manifest(&lake), parquet_files(&lake));
 }
+
+/// Several writers into a Parquet table: each its own files, all listed by the one manifest,
+/// every row there once (the reconciliation says so).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_writers_write_a_parquet_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = source(dir.path()).await;
+    let lake = dir.path().join("lake");
+    let target = format!("file://{}", lake.display());
+    let all = "SELECT CAST(id AS INT) AS user_id, name AS full_name, CAST(id AS BIGINT) AS boom FROM source_table";
+    assert_eq!(load_with(dir.path(), &source, &target, all, "replace", "writers = 3").await, None);
+    assert_eq!(parquet_rows(&lake).await, 40_000);
+    assert_eq!(manifest(&lake).len(), 3, "40,000 rows come in 3 batches, one for each writer");
+    assert_eq!(manifest(&lake), parquet_files(&lake));
+    // No rows: one empty file still gives the table its schema.
+    let none = format!("{all} WHERE id < 0");
+    assert_eq!(load_with(dir.path(), &source, &target, &none, "replace", "writers = 3").await, None);
+    assert_eq!((parquet_rows(&lake).await, parquet_files(&lake).len()), (0, 1));
+}

@@ -13,10 +13,8 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as StorePath;
 use object_store::ObjectStore;
 use parquet::arrow::async_reader::{ParquetObjectReader, ParquetRecordBatchStreamBuilder};
-use parquet::arrow::async_writer::{AsyncArrowWriter, ParquetObjectWriter};
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
 
+use super::files::{FileRoller, Rollers};
 use super::manifest;
 use super::store::object_store;
 use crate::connection::Endpoint;
@@ -26,9 +24,6 @@ use crate::db::{
 };
 use crate::error::{FerryError, Result};
 
-/// A new Parquet file is started after this many rows or bytes, whichever comes first.
-const ROWS_PER_FILE: usize = 1_000_000;
-const BYTES_PER_FILE: usize = 128 << 20;
 /// Where a Parquet location keeps each migration's rejected rows.
 const REJECTS_FOLDER: &str = "_ferry_rejects";
 
@@ -61,64 +56,8 @@ impl ParquetSink {
     }
 }
 
-fn properties() -> WriterProperties {
-    WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default())).build()
-}
-
 fn child(prefix: &StorePath, parts: &[&str]) -> StorePath {
     parts.iter().fold(prefix.clone(), |path, part| path.child(*part))
-}
-
-/// Writes batches into numbered files under `folder`; returns the files and the row count.
-struct FileRoller {
-    store: Arc<dyn ObjectStore>,
-    folder: StorePath,
-    schema: SchemaRef,
-    writer: Option<AsyncArrowWriter<ParquetObjectWriter>>,
-    rows_in_file: usize,
-    files: Vec<StorePath>,
-}
-
-impl FileRoller {
-    fn new(store: Arc<dyn ObjectStore>, folder: StorePath, schema: SchemaRef) -> Self {
-        FileRoller { store, folder, schema, writer: None, rows_in_file: 0, files: Vec::new() }
-    }
-
-    async fn write(&mut self, batch: &arrow::record_batch::RecordBatch) -> Result<(), String> {
-        let full = self.writer.as_ref().is_some_and(|w| w.bytes_written() + w.in_progress_size() >= BYTES_PER_FILE);
-        if self.writer.is_none() || self.rows_in_file >= ROWS_PER_FILE || full {
-            self.close_file().await?;
-            let path = self.folder.child(format!("part-{:05}.parquet", self.files.len()));
-            let output = ParquetObjectWriter::new(self.store.clone(), path.clone());
-            let writer = AsyncArrowWriter::try_new(output, self.schema.clone(), Some(properties()))
-                .map_err(|e| e.to_string())?;
-            self.writer = Some(writer);
-            self.files.push(path);
-            self.rows_in_file = 0;
-        }
-        if let Some(writer) = self.writer.as_mut() {
-            writer.write(batch).await.map_err(|e| e.to_string())?;
-        }
-        self.rows_in_file += batch.num_rows();
-        Ok(())
-    }
-
-    async fn close_file(&mut self) -> Result<(), String> {
-        if let Some(writer) = self.writer.take() {
-            writer.close().await.map_err(|e| e.to_string())?;
-        }
-        Ok(())
-    }
-
-    /// Closes the last file; a load of no rows still leaves one file, so the table has a schema.
-    async fn finish(mut self) -> Result<Vec<StorePath>, String> {
-        if self.files.is_empty() {
-            let empty = arrow::record_batch::RecordBatch::new_empty(self.schema.clone());
-            self.write(&empty).await?;
-        }
-        self.close_file().await?;
-        Ok(self.files)
-    }
 }
 
 #[async_trait]
@@ -183,7 +122,7 @@ impl PreparedLoad for ParquetLoad {
         sink.remove_killed_staging(&store, &prefix, spec).await;
         // Each load stages apart: the migrations of one run may load at once (`--jobs`).
         let staging = child(&prefix, &["_ferry_staging", &spec.run_id, &spec.migration, &spec.table]);
-        let mut roller = FileRoller::new(store.clone(), staging, target);
+        let mut rollers = Rollers::new(store.clone(), staging, target, spec.writers);
         let reject_staging = child(&prefix, &["_ferry_staging", &spec.run_id, &spec.migration, "_ferry_rejects"]);
         let mut reject_roller = FileRoller::new(store.clone(), reject_staging, rejects_schema());
         let written: Result<(u64, Vec<StorePath>, Vec<StorePath>)> = async {
@@ -191,20 +130,16 @@ impl PreparedLoad for ParquetLoad {
             while let Some(batch) = rows.next().await {
                 match batch? {
                     SinkBatch::Rows(batch) => {
-                        roller.write(&batch).await.map_err(|e| sink.error(&spec.table, e))?;
                         loaded += batch.num_rows() as u64;
+                        rollers.write(batch).await.map_err(|e| sink.error(&spec.table, e))?;
                     }
                     SinkBatch::Rejects(batch) => {
                         reject_roller.write(&batch).await.map_err(|e| sink.error(REJECTS_FOLDER, e))?;
                     }
                 }
             }
-            let files = roller.finish().await.map_err(|e| sink.error(&spec.table, e))?;
-            let reject_files = if reject_roller.files.is_empty() {
-                Vec::new()
-            } else {
-                reject_roller.finish().await.map_err(|e| sink.error(REJECTS_FOLDER, e))?
-            };
+            let files = rollers.finish().await.map_err(|e| sink.error(&spec.table, e))?;
+            let reject_files = reject_roller.finish(false).await.map_err(|e| sink.error(REJECTS_FOLDER, e))?;
             Ok((loaded, files, reject_files))
         }
         .await;
