@@ -74,7 +74,7 @@ pub struct LoadSpec {
     pub watermark: Option<Arc<Watermark>>,
     /// How a replace publishes over an existing table.
     pub publish: Publish,
-    /// Connections that write the rows at once, where the engine can (a PostgreSQL swap).
+    /// Writers of the rows at once, where the engine can (a PostgreSQL swap, Parquet files).
     pub writers: usize,
 }
 
