@@ -4,7 +4,7 @@
 //! no database is touched, so bad input fails before any connection opens.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -13,20 +13,21 @@ use crate::connection::Endpoint;
 use crate::db::{Backend, Publish, Reading};
 use crate::error::{FerryError, Result};
 use check_plan::check_all_checks;
-use checks::{check_checks, Check, CheckFile};
+use checks::{check_checks, Check};
+use migration::{check_migration, MigrationFile};
 
 pub mod check_plan;
 pub mod checks;
 mod connections;
 pub mod copies;
+mod migration;
 mod mode;
+mod query;
 pub mod size;
 
 /// The memory a run's queries may hold together when the job does not say.
 pub const DEFAULT_MEMORY_LIMIT: usize = 512 << 20;
-mod query;
 
-use mode::check_mode;
 pub use mode::{check_partitions, check_writers, Mode};
 pub use query::parse_query;
 
@@ -48,51 +49,6 @@ struct JobFile {
     /// spill to disk where they can, or fail saying so.
     #[serde(default)]
     memory_limit: Option<String>,
-}
-
-/// One `[[migrations]]` entry as written.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MigrationFile {
-    /// The migration's name, used on the command line and in reports.
-    name: String,
-    /// The connection whose tables the query sees by bare name.
-    source: String,
-    /// The SQL file, relative to the job file, that computes the target rows.
-    query: String,
-    /// The connection written to.
-    target: String,
-    /// The target table (a folder name for Parquet targets).
-    table: String,
-    /// `replace` (default), `append`, `merge` or `incremental`.
-    #[serde(default)]
-    mode: Option<String>,
-    /// The target's primary key columns.
-    #[serde(default)]
-    key: Vec<String>,
-    /// Incremental mode: the query's output column whose value only grows (a timestamp, a date, an integer).
-    #[serde(default)]
-    cursor: Option<String>,
-    /// How many parts each database source table is read in at once (ranges of its integer
-    /// primary key or SQLite rowid; PostgreSQL's all on one snapshot); 1 by default.
-    #[serde(default)]
-    partitions: Option<usize>,
-    /// Migrations that must run before this one.
-    #[serde(default)]
-    depends_on: Vec<String>,
-    /// Data checks on the rows before they are published (`[[migrations.checks]]`).
-    #[serde(default)]
-    checks: Vec<CheckFile>,
-    /// Read the published table back and compare it with the rows sent (default true).
-    #[serde(default)]
-    reconcile: Option<bool>,
-    /// How a replace publishes over an existing table: `auto` (default), `swap` or `in_place`.
-    #[serde(default)]
-    publish: Option<String>,
-    /// Writers of the rows at once: COPY connections into a swapped PostgreSQL replace, Parquet
-    /// file writers; 1 by default.
-    #[serde(default)]
-    writers: Option<usize>,
 }
 
 /// A named connection of the job.
@@ -275,59 +231,6 @@ impl Plan {
     }
 }
 
-fn check_migration(
-    migration: &MigrationFile,
-    connections: &BTreeMap<String, Connection>,
-    base: &Path,
-) -> Result<MigrationPlan> {
-    let name = &migration.name;
-    check_identifier(name, "migration name")?;
-    let owner = format!("migration `{name}`");
-    let source = named_connection(connections, &migration.source, "source", &owner)?;
-    let target = named_connection(connections, &migration.target, "target", &owner)?;
-    let table = migration.table.clone();
-    check_table_name(&table, name)?;
-    for column in &migration.key {
-        check_identifier(column, &format!("migration `{name}`: key column"))?;
-    }
-    let mode = Mode::parse(migration.mode.as_deref().unwrap_or("replace"), name)?;
-    check_mode(mode, migration, &target)?;
-    let partitions = check_partitions(migration.partitions.unwrap_or(1), &format!("migration `{name}`: partitions"))?;
-    let publish = match migration.publish.as_deref() {
-        None => Publish::Auto,
-        Some(text) => Publish::parse(text).ok_or_else(|| {
-            FerryError::Job(format!("migration `{name}`: unknown publish `{text}`; use `auto`, `swap` or `in_place`"))
-        })?,
-    };
-    let writers = check_writers(migration.writers.unwrap_or(1), &format!("migration `{name}`: writers"))?;
-    let query_path: PathBuf = base.join(&migration.query);
-    let query_sql = std::fs::read_to_string(&query_path).map_err(|error| {
-        FerryError::Job(format!("migration `{name}`: cannot read query file `{}`: {error}", query_path.display()))
-    })?;
-    parse_query(&query_sql).map_err(|message| FerryError::Query {
-        migration: name.clone(),
-        file: migration.query.clone(),
-        message,
-    })?;
-    Ok(MigrationPlan {
-        name: name.clone(),
-        source,
-        target,
-        query_file: migration.query.clone(),
-        query_sql,
-        table,
-        mode,
-        key: migration.key.clone(),
-        cursor: migration.cursor.clone(),
-        partitions,
-        depends_on: migration.depends_on.clone(),
-        checks: Vec::new(),
-        reconcile: migration.reconcile.unwrap_or(true),
-        publish,
-        writers,
-    })
-}
-
 /// The connection a migration or copy (`owner`) names as its `role`; an unknown one is an error
 /// listing those the job defines.
 fn named_connection(
@@ -377,19 +280,6 @@ pub fn check_identifier(name: &str, what: &str) -> Result<()> {
             "{what} `{name}` is not a plain identifier; use letters, digits, `_` and `-`, starting with a letter"
         )))
     }
-}
-
-fn check_table_name(table: &str, migration: &str) -> Result<()> {
-    let parts: Vec<&str> = table.split('.').collect();
-    if parts.len() > 2 {
-        return Err(FerryError::Job(format!(
-            "migration `{migration}`: table `{table}` has more than one `.`; write `table` or `schema.table`"
-        )));
-    }
-    for part in parts {
-        check_identifier(part, &format!("migration `{migration}`: table"))?;
-    }
-    Ok(())
 }
 
 fn list(names: &BTreeSet<String>) -> String {

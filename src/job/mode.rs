@@ -1,6 +1,7 @@
 //! How a migration publishes its rows, the settings each mode needs, and how it reads.
 
-use super::{check_identifier, Connection, MigrationFile};
+use super::migration::MigrationFile;
+use super::{check_identifier, Connection};
 use crate::error::{FerryError, Result};
 
 /// How a migration's rows are published.
