@@ -101,15 +101,39 @@ async fn a_table_a_swap_would_break_is_loaded_in_place_or_refused() {
     let db = PgDatabase::new();
     db.rows(SCHEMA);
     // In place, the old rows' DELETE would trip the key of `orders` (a swap's check does not).
-    db.rows("DROP TABLE orders; CREATE VIEW named_people AS SELECT name FROM people");
+    db.rows("DROP TABLE orders; CREATE MATERIALIZED VIEW named_people AS SELECT name FROM people");
     let report = replace(dir.path(), &db, "SELECT * FROM source_people", "").await;
     assert_eq!(report.error, None);
     assert_eq!(report.publish_method.as_deref(), Some("in place"));
-    assert_eq!(report.publish_note.as_deref(), Some("view named_people depends on it"));
-    assert_eq!(db.rows("SELECT count(*) FROM named_people"), [[Some("1000".into())]]);
+    assert_eq!(report.publish_note.as_deref(), Some("the materialized view public.named_people depends on it"));
+    assert_eq!(db.rows("SELECT count(*) FROM people"), [[Some("1000".into())]]);
     let report = replace(dir.path(), &db, "SELECT * FROM source_people WHERE id < 500", "publish = \"swap\"").await;
-    insta::assert_snapshot!(report.error.unwrap().replace(&db.name, "DB"), @r#"writing `people` to `postgres://postgres@127.0.0.1:5432/DB`: `publish = "swap"`, but the table cannot be swapped: view named_people depends on it; use `publish = "in_place"` (readers then wait for the load), or change the table"#);
+    insta::assert_snapshot!(report.error.unwrap().replace(&db.name, "DB"), @r#"writing `people` to `postgres://postgres@127.0.0.1:5432/DB`: `publish = "swap"`, but the table cannot be swapped: the materialized view public.named_people depends on it; use `publish = "in_place"` (readers then wait for the load), or change the table"#);
     assert_eq!(db.rows("SELECT count(*) FROM people"), [[Some("1000".into())]], "nothing changed");
+}
+
+/// Plain views over the table, and a view over those, are made again over the new table with
+/// their definitions, options, owner, grants and comments.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_over_the_table_are_made_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = PgDatabase::new();
+    db.rows(SCHEMA);
+    db.rows(
+        "CREATE VIEW named_people AS SELECT id, name FROM people WHERE name IS NOT NULL;
+         CREATE VIEW named_count WITH (security_barrier) AS SELECT count(*) AS people FROM named_people;
+         COMMENT ON VIEW named_people IS 'with names';
+         GRANT SELECT ON named_people TO PUBLIC;",
+    );
+    let shape = "SELECT c.relname, pg_get_viewdef(c.oid), c.reloptions::text, c.relacl::text, \
+                 obj_description(c.oid, 'pg_class'), pg_get_userbyid(c.relowner) \
+                 FROM pg_class c WHERE c.relkind = 'v' AND c.relnamespace = 'public'::regnamespace ORDER BY 1";
+    let before = db.rows(shape);
+    assert_eq!(before.len(), 2);
+    let report = replace(dir.path(), &db, "SELECT * FROM source_people", "").await;
+    assert_eq!((report.error, report.publish_method.as_deref()), (None, Some("swap")));
+    assert_eq!(db.rows(shape), before);
+    assert_eq!(db.rows("SELECT people FROM named_count"), [[Some("1000".into())]]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,6 +17,7 @@ mod socket;
 mod source;
 mod swap;
 mod types;
+mod views;
 mod writers;
 
 use std::sync::Arc;

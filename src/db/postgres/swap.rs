@@ -8,13 +8,15 @@
 //! `lock_timeout` (10 s unless the session sets its own) for readers already inside. Everything
 //! is in the load's transaction: a failure or a kill leaves the old table as it was and no shadow.
 //!
-//! A table whose swap would lose something (a view, rule, trigger or policy on it, a table
-//! inheriting from it, a function using its row type...) is loaded in place instead, and the
-//! report says why; see [`plan`].
+//! Plain views over the table are dropped with the old table and made again over the new one
+//! (`views`). A table whose swap would lose something (a materialized view, a rule, trigger or
+//! policy on it, a table inheriting from it, a function using its row type...) is loaded in
+//! place instead, and the report says why; see [`plan`].
 
 use tokio_postgres::{Client, Error};
 
 use super::connect::pg_message;
+use super::views::{views_over, Views};
 
 /// How a replace of an existing table publishes.
 pub enum Plan {
@@ -43,6 +45,8 @@ pub struct Swap {
     sequences: Vec<(String, String, bool)>,
     /// Foreign keys pointing at the table (its own included): (table, name, definition, valid).
     referencing: Vec<Reference>,
+    /// The views over the table, dropped with it and made again over the new one.
+    views: Views,
     owner: Option<String>,
 }
 
@@ -99,8 +103,15 @@ pub async fn plan(client: &Client, table: &str) -> Result<Plan, Error> {
     if row.get(14) {
         return in_place("it has column privileges");
     }
-    if let Some(dependent) = dependents(client, oid).await?.into_iter().next() {
-        return Ok(Plan::InPlace(format!("{dependent} depends on it")));
+    let views = match views_over(client, oid).await? {
+        Ok(views) => views,
+        Err(why) => return Ok(Plan::InPlace(why)),
+    };
+    for over in std::iter::once(oid).chain(views.oids.iter().copied()) {
+        if let Some(dependent) = dependents(client, over, &views.oids).await?.into_iter().next() {
+            let on = if over == oid { "it" } else { "a view over it" };
+            return Ok(Plan::InPlace(format!("{dependent} depends on {on}")));
+        }
     }
     let shadow_bare = format!("_ferry_shadow_{oid}");
     let shadow_name = format!("{}.{shadow_bare}", row.get::<_, String>(15));
@@ -140,6 +151,7 @@ pub async fn plan(client: &Client, table: &str) -> Result<Plan, Error> {
         rename: Vec::new(),
         sequences: Vec::new(),
         referencing: Vec::new(),
+        views,
         owner: row.get(7),
     };
     if let Some(why) = swap.indexes(client, oid).await? {
@@ -167,9 +179,10 @@ pub async fn plan(client: &Client, table: &str) -> Result<Plan, Error> {
     Ok(Plan::Swap(Box::new(swap)))
 }
 
-/// What the catalog records as depending on the table or its row type, beyond what a swap
-/// carries over (indexes, constraints, defaults, owned sequences, statistics, foreign keys).
-async fn dependents(client: &Client, oid: i64) -> Result<Vec<String>, Error> {
+/// What the catalog records as depending on the table (or view) or its row type, beyond what a
+/// swap carries over (indexes, constraints, defaults, owned sequences, statistics, foreign keys,
+/// the `views` it makes again).
+async fn dependents(client: &Client, oid: i64, views: &[i64]) -> Result<Vec<String>, Error> {
     let rows = client
         .query(
             "SELECT DISTINCT replace(pg_describe_object(d.classid, d.objid, d.objsubid), 'rule _RETURN on ', '') \
@@ -182,8 +195,10 @@ async fn dependents(client: &Client, oid: i64) -> Result<Vec<String>, Error> {
                       AND (x.relkind IN ('i', 'S', 't')) AND d.deptype IN ('a', 'i'))) \
              AND NOT (d.classid = 'pg_trigger'::regclass \
                       AND EXISTS (SELECT 1 FROM pg_trigger t WHERE t.oid = d.objid AND t.tgisinternal)) \
+             AND NOT (d.classid = 'pg_rewrite'::regclass AND EXISTS (SELECT 1 FROM pg_rewrite r \
+                      WHERE r.oid = d.objid AND r.rulename = '_RETURN' AND r.ev_class = ANY($2::int8[]::oid[]))) \
              ORDER BY 1",
-            &[&oid],
+            &[&oid, &views],
         )
         .await?;
     Ok(rows.iter().map(|row| row.get(0)).collect())
@@ -341,12 +356,14 @@ impl Swap {
         for reference in self.referencing.iter().filter(|r| !r.own) {
             statements.push(format!("ALTER TABLE {} DROP CONSTRAINT {}", reference.table, reference.name));
         }
+        statements.extend(self.views.drop.iter().cloned());
         statements.push(format!("DROP TABLE {}", self.table));
         statements.push(format!("ALTER TABLE {} RENAME TO {}", self.shadow, self.name));
         statements.extend(self.rename.iter().cloned());
         if let Some(owner) = &self.owner {
             statements.push(format!("ALTER TABLE {} OWNER TO {owner}", self.table));
         }
+        statements.extend(self.views.create.iter().cloned());
         for reference in &self.referencing {
             let table = if reference.own { &self.table } else { &reference.table };
             let later = if reference.definition.ends_with("NOT VALID") { "" } else { " NOT VALID" };
