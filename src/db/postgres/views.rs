@@ -31,7 +31,8 @@ pub async fn views_over(client: &Client, oid: i64) -> Result<Result<Views, Strin
                     array_to_string(c.reloptions, ', '), quote_ident(pg_get_userbyid(c.relowner)), \
                     quote_literal(obj_description(c.oid, 'pg_class')), \
                     EXISTS (SELECT 1 FROM pg_description x WHERE x.objoid = c.oid AND x.objsubid > 0), \
-                    EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attacl IS NOT NULL) \
+                    EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attacl IS NOT NULL), \
+                    pg_has_role(c.relowner, 'MEMBER') \
              FROM over o JOIN pg_class c ON c.oid = o.oid JOIN pg_namespace n ON n.oid = c.relnamespace \
              GROUP BY c.oid, n.nspname ORDER BY 2, 4",
             &[&oid],
@@ -46,6 +47,9 @@ pub async fn views_over(client: &Client, oid: i64) -> Result<Result<Views, Strin
         }
         if row.get(8) || row.get(9) {
             return Ok(Err(format!("the view {name} depends on it, with column comments or privileges")));
+        }
+        if !row.get::<_, bool>(10) {
+            return Ok(Err(format!("the view {name} depends on it, and ferry's role is not a member of its owner")));
         }
         views.oids.push(view);
         names.push(name);
