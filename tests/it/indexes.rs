@@ -79,9 +79,9 @@ async fn a_key_a_foreign_key_points_at_is_kept_through_the_load() {
 }
 
 /// A login role that exists for one test, removed (with its grants) when dropped.
-struct Role<'a> {
-    name: String,
-    database: &'a PgDatabase,
+pub struct Role<'a> {
+    pub name: String,
+    pub database: &'a PgDatabase,
 }
 
 impl Drop for Role<'_> {

@@ -317,3 +317,29 @@ async fn a_table_of_another_schema_with_capitals_swaps() {
     assert_eq!(db.rows(shape), before);
     assert_eq!(db.rows("SELECT count(*) FROM crm.\"People\""), [[Some("100".into())]]);
 }
+
+/// A view over the table that ferry's role cannot drop and make again (another role owns it)
+/// means in place, said in the report, not a swap that fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_view_of_another_owner_means_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = PgDatabase::new();
+    let role = crate::indexes::Role { name: format!("{}_owner", db.name), database: &db };
+    db.rows(&format!(
+        "CREATE ROLE {0} LOGIN; GRANT CREATE, USAGE ON SCHEMA public TO {0};
+         CREATE TABLE source_people AS SELECT g::bigint AS id, 'person ' || g AS name FROM generate_series(1, 100) g;
+         GRANT SELECT ON source_people TO {0};
+         CREATE TABLE people (id bigint PRIMARY KEY, name text); ALTER TABLE people OWNER TO {0};
+         CREATE VIEW named AS SELECT name FROM people;",
+        role.name
+    ));
+    let mut url = url::Url::parse(&db.url).unwrap();
+    url.set_username(&role.name).unwrap();
+    let report = replace_at(dir.path(), url.as_str(), "SELECT * FROM source_people", "").await;
+    assert_eq!(report.error, None);
+    assert_eq!(report.publish_method.as_deref(), Some("in place"));
+    let note = "the view public.named depends on it, and ferry's role is not a member of its owner";
+    assert_eq!(report.publish_note.as_deref(), Some(note));
+    assert_eq!(db.rows("SELECT count(*) FROM named"), [[Some("100".into())]]);
+    db.rows("DROP VIEW named");
+}
