@@ -20,11 +20,16 @@ async fn replace(dir: &Path, db: &PgDatabase, query: &str, publish: &str) -> Mig
 /// Replaces table `people` of the database at `url` with the rows of `query` over it, with
 /// `extra` lines in the migration.
 async fn replace_at(dir: &Path, url: &str, query: &str, extra: &str) -> MigrationReport {
+    replace_into(dir, url, "people", query, extra).await
+}
+
+/// [`replace_at`] into `table`.
+async fn replace_into(dir: &Path, url: &str, table: &str, query: &str, extra: &str) -> MigrationReport {
     std::fs::create_dir_all(dir.join("queries")).unwrap();
     std::fs::write(dir.join("queries/q.sql"), query).unwrap();
     let job = format!(
         "[connections]\ndb = \"{url}\"\n[[migrations]]\nname = \"m\"\nsource = \"db\"\nquery = \"queries/q.sql\"\n\
-         target = \"db\"\ntable = \"people\"\nkey = [\"id\"]\n{extra}\n"
+         target = \"db\"\ntable = \"{table}\"\nkey = [\"id\"]\n{extra}\n"
     );
     let plan = Plan::from_toml(&job, "job.toml", dir, &Overrides::default()).unwrap();
     let mut report = run(&plan, &[], Progress::Quiet).await.unwrap();
@@ -303,17 +308,8 @@ async fn a_table_of_another_schema_with_capitals_swaps() {
     );
     let shape = "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'crm' ORDER BY 1";
     let before = db.rows(shape);
-    std::fs::create_dir_all(dir.path().join("queries")).unwrap();
-    std::fs::write(dir.path().join("queries/q.sql"), "SELECT * FROM source_people").unwrap();
-    let job = format!(
-        "[connections]\ndb = \"{}\"\n[[migrations]]\nname = \"m\"\nsource = \"db\"\nquery = \"queries/q.sql\"\n\
-         target = \"db\"\ntable = \"crm.People\"\nkey = [\"id\"]\n",
-        db.url
-    );
-    let plan = Plan::from_toml(&job, "job.toml", dir.path(), &Overrides::default()).unwrap();
-    let report = run(&plan, &[], Progress::Quiet).await.unwrap();
-    let migration = &report.migrations[0];
-    assert_eq!((report.error.as_deref(), migration.publish_method.as_deref()), (None, Some("swap")));
+    let report = replace_into(dir.path(), &db.url, "crm.People", "SELECT * FROM source_people", "").await;
+    assert_eq!((report.error.as_deref(), report.publish_method.as_deref()), (None, Some("swap")));
     assert_eq!(db.rows(shape), before);
     assert_eq!(db.rows("SELECT count(*) FROM crm.\"People\""), [[Some("100".into())]]);
 }

@@ -146,7 +146,7 @@ impl PreparedLoad for ParquetLoad {
         let (loaded, files, reject_files) = match written {
             Ok(done) => done,
             Err(error) => {
-                sink.remove_staging(&store, &prefix, spec).await;
+                sink.remove_staging(&store, &prefix, &spec.run_id, &spec.migration).await;
                 return Err(error);
             }
         };
@@ -165,7 +165,7 @@ impl PreparedLoad for ParquetLoad {
         manifest::publish(&store, &folder, &files, name, &spec.run_id, !replace)
             .await
             .map_err(|e| sink.error(&spec.table, e))?;
-        sink.remove_staging(&store, &prefix, spec).await;
+        sink.remove_staging(&store, &prefix, &spec.run_id, &spec.migration).await;
         Ok(Loaded { rows: loaded, ..Loaded::default() })
     }
 }
@@ -176,45 +176,37 @@ impl ParquetSink {
     async fn remove_killed_staging(&self, store: &Arc<dyn ObjectStore>, prefix: &StorePath, spec: &LoadSpec) {
         let staging = child(prefix, &["_ferry_staging"]);
         let Ok(runs) = store.list_with_delimiter(Some(&staging)).await else { return };
-        for run in runs.common_prefixes {
-            if run.filename() == Some(spec.run_id.as_str()) {
-                continue;
-            }
-            let killed = run.child(spec.migration.as_str());
-            let files: Vec<StorePath> =
-                store.list(Some(&killed)).map_ok(|m| m.location).try_collect().await.unwrap_or_default();
-            if !files.is_empty() {
-                tracing::info!(migration = %spec.migration, folder = %killed, "removing what a killed run staged");
-            }
-            for file in files {
-                let _ = store.delete(&file).await;
-            }
-            if let (Endpoint::Parquet(url), Some(run)) = (&self.endpoint, run.filename()) {
-                if let Ok(root) = url.to_file_path() {
-                    let folder = root.join("_ferry_staging").join(run);
-                    let _ = std::fs::remove_dir_all(folder.join(&spec.migration));
-                    let _ = std::fs::remove_dir(folder); // only if no other migration stages there
-                }
+        for run in runs.common_prefixes.iter().filter_map(|run| run.filename()) {
+            if run != spec.run_id && self.remove_staging(store, prefix, run, &spec.migration).await > 0 {
+                tracing::info!(migration = %spec.migration, run, "removed what a killed run staged");
             }
         }
     }
 
-    /// Best-effort removal of a load's staging files (and, on a local disk, its folders, and the
-    /// run's and the location's staging folders once nothing else stages in them).
-    async fn remove_staging(&self, store: &Arc<dyn ObjectStore>, prefix: &StorePath, spec: &LoadSpec) {
-        let folder = child(prefix, &["_ferry_staging", &spec.run_id, &spec.migration]);
+    /// Best-effort removal of what `run` staged for `migration` (and, on a local disk, its
+    /// folders, and the run's and the location's staging folders once nothing else stages in
+    /// them); returns the files removed.
+    async fn remove_staging(
+        &self,
+        store: &Arc<dyn ObjectStore>,
+        prefix: &StorePath,
+        run: &str,
+        migration: &str,
+    ) -> usize {
+        let folder = child(prefix, &["_ferry_staging", run, migration]);
         let files: Vec<StorePath> =
             store.list(Some(&folder)).map_ok(|m| m.location).try_collect().await.unwrap_or_default();
-        for file in files {
-            let _ = store.delete(&file).await;
+        for file in &files {
+            let _ = store.delete(file).await;
         }
         if let Endpoint::Parquet(url) = &self.endpoint {
             if let Ok(root) = url.to_file_path() {
                 let staging = root.join("_ferry_staging");
-                let _ = std::fs::remove_dir_all(staging.join(&spec.run_id).join(&spec.migration));
-                let _ = std::fs::remove_dir(staging.join(&spec.run_id)); // only if no other load of the run stages
+                let _ = std::fs::remove_dir_all(staging.join(run).join(migration));
+                let _ = std::fs::remove_dir(staging.join(run)); // only if no other load of the run stages
                 let _ = std::fs::remove_dir(staging); // only if no other run is staging
             }
         }
+        files.len()
     }
 }

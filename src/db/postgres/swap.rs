@@ -16,7 +16,7 @@
 use tokio_postgres::{Client, Error};
 
 use super::connect::pg_message;
-use super::views::{views_over, Views};
+use super::views::{grants, views_over, Views};
 
 /// How a replace of an existing table publishes.
 pub enum Plan {
@@ -124,22 +124,7 @@ pub async fn plan(client: &Client, table: &str) -> Result<Plan, Error> {
     if let Some(comment) = row.get::<_, Option<String>>(12) {
         create.push(format!("COMMENT ON TABLE {shadow} IS {comment}"));
     }
-    let grants = client
-        .query(
-            "SELECT a.privilege_type, CASE WHEN a.grantee = 0 THEN 'PUBLIC' \
-             ELSE quote_ident(pg_get_userbyid(a.grantee)) END, a.is_grantable \
-             FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = $1::int8::oid AND a.grantee <> c.relowner",
-            &[&oid],
-        )
-        .await?;
-    for grant in &grants {
-        let option = if grant.get(2) { " WITH GRANT OPTION" } else { "" };
-        create.push(format!(
-            "GRANT {} ON {shadow} TO {}{option}",
-            grant.get::<_, String>(0),
-            grant.get::<_, String>(1)
-        ));
-    }
+    create.extend(grants(client, oid, &shadow).await?);
     let mut swap = Swap {
         table: table.to_string(),
         schema,

@@ -63,25 +63,29 @@ pub async fn views_over(client: &Client, oid: i64) -> Result<Result<Views, Strin
         if let Some(comment) = row.get::<_, Option<String>>(7) {
             views.create.push(format!("COMMENT ON VIEW {name} IS {comment}"));
         }
-        let grants = client
-            .query(
-                "SELECT a.privilege_type, CASE WHEN a.grantee = 0 THEN 'PUBLIC' \
-                 ELSE quote_ident(pg_get_userbyid(a.grantee)) END, a.is_grantable \
-                 FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = $1::int8::oid AND a.grantee <> c.relowner",
-                &[&row.get::<_, i64>(0)],
-            )
-            .await?;
-        for grant in &grants {
-            let option = if grant.get(2) { " WITH GRANT OPTION" } else { "" };
-            views.create.push(format!(
-                "GRANT {} ON {name} TO {}{option}",
-                grant.get::<_, String>(0),
-                grant.get::<_, String>(1)
-            ));
-        }
+        views.create.extend(grants(client, row.get(0), name).await?);
     }
     if !names.is_empty() {
         views.drop = Some(format!("DROP VIEW {}", names.join(", ")));
     }
     Ok(Ok(views))
+}
+
+/// The `GRANT`s that give the relation `on` what relation `oid` grants to others than its owner.
+pub async fn grants(client: &Client, oid: i64, on: &str) -> Result<Vec<String>, Error> {
+    let rows = client
+        .query(
+            "SELECT a.privilege_type, CASE WHEN a.grantee = 0 THEN 'PUBLIC' \
+             ELSE quote_ident(pg_get_userbyid(a.grantee)) END, a.is_grantable \
+             FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = $1::int8::oid AND a.grantee <> c.relowner",
+            &[&oid],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|grant| {
+            let option = if grant.get(2) { " WITH GRANT OPTION" } else { "" };
+            format!("GRANT {} ON {on} TO {}{option}", grant.get::<_, String>(0), grant.get::<_, String>(1))
+        })
+        .collect())
 }
