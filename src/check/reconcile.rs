@@ -92,6 +92,10 @@ pub struct Reconciliation {
     /// Columns whose NULL count or checksum differ.
     pub columns_differing: Vec<String>,
     pub detail: Option<String>,
+    /// How the table's figures were had: `in_database` (a count and a checksum the target
+    /// database computed over its table) or `read_back` (the table streamed back to ferry).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<&'static str>,
 }
 
 impl Reconciliation {
@@ -103,6 +107,20 @@ impl Reconciliation {
             columns_compared: 0,
             columns_differing: vec![],
             detail: Some(reason.to_string()),
+            method: None,
+        }
+    }
+
+    /// The database's own figures of the table were the rows sent.
+    pub fn matched_in_database(schema: &SchemaRef, rows: u64) -> Reconciliation {
+        Reconciliation {
+            status: ReconcileStatus::Matched,
+            rows_sent: rows,
+            rows_in_target: rows,
+            columns_compared: schema.fields().len(),
+            columns_differing: vec![],
+            detail: None,
+            method: Some("in_database"),
         }
     }
 
@@ -136,6 +154,7 @@ impl Reconciliation {
             columns_compared: schema.fields().len(),
             columns_differing,
             detail,
+            method: Some("read_back"),
         }
     }
 }

@@ -10,7 +10,7 @@ use datafusion::functions_aggregate::expr_fn::{max, min};
 use datafusion::prelude::{cast, col, lit};
 
 use super::reconcile::{table_figures, Figures, Reconciliation};
-use crate::db::WriteMode;
+use crate::db::{TableDigest, WriteMode};
 use crate::error::{FerryError, Result};
 use crate::job::MigrationPlan;
 
@@ -19,6 +19,8 @@ use crate::job::MigrationPlan;
 pub struct Sent {
     pub figures: Figures,
     keys: Option<KeySpill>,
+    /// The same rows' figures as the target database computes them, where it can.
+    digest: Option<Box<dyn TableDigest>>,
 }
 
 struct KeySpill {
@@ -29,7 +31,13 @@ struct KeySpill {
 }
 
 impl Sent {
-    pub fn new(schema: &SchemaRef, key: &[String], write: WriteMode) -> Result<Sent> {
+    /// `digest` is the target's own, for a replace (whose table then holds exactly the rows sent).
+    pub fn new(
+        schema: &SchemaRef,
+        key: &[String],
+        write: WriteMode,
+        digest: Option<Box<dyn TableDigest>>,
+    ) -> Result<Sent> {
         let keys = match write {
             WriteMode::Merge => {
                 let columns = key.iter().map(|k| schema.index_of(k)).collect::<Result<Vec<_>, _>>()?;
@@ -43,11 +51,15 @@ impl Sent {
             }
             _ => None,
         };
-        Ok(Sent { figures: Figures::new(schema.fields().len()), keys })
+        let digest = if write == WriteMode::Replace { digest } else { None };
+        Ok(Sent { figures: Figures::new(schema.fields().len()), keys, digest })
     }
 
     pub fn add(&mut self, batch: &RecordBatch) -> Result<()> {
         self.figures.add(batch.columns())?;
+        if let Some(digest) = &mut self.digest {
+            digest.add(batch)?;
+        }
         if let Some(keys) = &mut self.keys {
             keys.writer.write(&batch.project(&keys.columns)?).map_err(|e| super::spill_error(&keys.path, e))?;
         }
@@ -67,6 +79,17 @@ pub async fn read_back(
     sent: Sent,
     partitions: usize,
 ) -> Result<Reconciliation> {
+    let mut sent = sent;
+    if let Some(digest) = sent.digest.take() {
+        // The database's count and checksum settle a match; anything else (figures that
+        // differ, a type the digest does not cover, an error) is settled by reading back, which
+        // also names the columns that differ.
+        match digest.matches().await {
+            Ok(true) => return Ok(Reconciliation::matched_in_database(schema, sent.figures.rows)),
+            Ok(false) => tracing::debug!(table = %migration.table, "the database's digest differs; reading back"),
+            Err(error) => tracing::debug!(table = %migration.table, %error, "no database digest; reading back"),
+        }
+    }
     let ctx = super::table::bounded_session(READ_BACK_MEMORY, partitions)?;
     let Some(mut frame) = super::target_table(&ctx, migration, &migration.table).await? else {
         return Err(FerryError::internal(format!("the published table `{}` is missing", migration.table)));

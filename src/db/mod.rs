@@ -41,7 +41,7 @@ pub use read::{
 };
 pub use write::{
     compatible, feed_blocking, instants_as_utc, match_columns, new_table_columns, rejects_schema, LoadSpec, Loaded,
-    PreparedLoad, Publish, RowStream, Sink, SinkBatch, TargetColumn, WriteMode, REJECTS_TABLE,
+    PreparedLoad, Publish, RowStream, Sink, SinkBatch, TableDigest, TargetColumn, WriteMode, REJECTS_TABLE,
 };
 
 /// A statement with `?` placeholders and its values, all text (NULL as None).

@@ -112,6 +112,24 @@ pub trait PreparedLoad: Send {
     /// Loads every row and reject of the stream and publishes them at once, with the watermark;
     /// on any error (the stream's included) the target is left as it was.
     async fn write_all(self: Box<Self>, rows: RowStream) -> Result<Loaded>;
+    /// A digest of the rows this load sends that the database can compute over the published
+    /// table itself, when the engine has one: the reconciliation of a replace then reads a
+    /// count and a checksum instead of the whole table.
+    fn digest(&self) -> Option<Box<dyn TableDigest>> {
+        None
+    }
+}
+
+/// Figures of rows that both ferry (over the rows it sends) and the target database (over the
+/// table it published) compute: a row count and a checksum of whole rows.
+#[async_trait]
+pub trait TableDigest: Send {
+    /// Folds in rows as they are sent (cast to the load's schema).
+    fn add(&mut self, batch: &RecordBatch) -> Result<()>;
+    /// Whether the published table's figures, computed by the database, are the rows'. False
+    /// also when the database cannot compute them exactly as ferry did (a column type the
+    /// digest does not cover): the caller then reads the table back.
+    async fn matches(self: Box<Self>) -> Result<bool>;
 }
 
 /// The quarantine table's columns (`_ferry_rejects` in every target).

@@ -232,7 +232,8 @@ async fn load_migration(
         }
     };
     let reconcile = migration.reconcile && load.write != WriteMode::Append;
-    let sent = reconcile.then(|| Sent::new(&target_schema, &migration.key, load.write)).transpose()?;
+    let sent =
+        reconcile.then(|| Sent::new(&target_schema, &migration.key, load.write, prepared.digest())).transpose()?;
     let query = frame.execute_stream().await.map_err(FerryError::from)?.map(|batch| batch.map_err(FerryError::from));
     let (rows, query_rows) = adapt(query.boxed(), QueryRows { watermark, rows: 0 });
     let splitter = Splitter {

@@ -13,6 +13,7 @@ use tokio_postgres::Client;
 
 use super::connect::{pg_connect, pg_message};
 use super::ddl::create_table;
+use super::digest::PostgresDigest;
 use super::encode::{encode_batch, header, trailer, WireType, FLUSH_BYTES};
 use super::indexes::defer_indexes;
 use super::rejects::{write_rejects, RejectSpill};
@@ -29,7 +30,7 @@ use crate::db::merge::{
 use crate::db::state::{SavedState, STATE_TABLE};
 use crate::db::{
     match_columns, new_table_columns, target_error, LoadSpec, Loaded, PreparedLoad, Publish, RowStream, Sink,
-    SinkBatch, TargetColumn, WriteMode, REJECTS_TABLE,
+    SinkBatch, TableDigest, TargetColumn, WriteMode, REJECTS_TABLE,
 };
 use crate::error::{FerryError, Result};
 
@@ -147,6 +148,14 @@ impl Sink for PostgresSink {
 impl PreparedLoad for PostgresLoad {
     fn schema(&self) -> SchemaRef {
         self.target.clone()
+    }
+
+    fn digest(&self) -> Option<Box<dyn TableDigest>> {
+        // Rows of a shared transaction are the owner's to verify (they are not published yet).
+        if self.client.is_shared() {
+            return None;
+        }
+        Some(Box::new(PostgresDigest::new(self.endpoint.clone(), self.spec.table.clone(), &self.target)))
     }
 
     async fn write_all(self: Box<Self>, rows: RowStream) -> Result<Loaded> {
