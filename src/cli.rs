@@ -40,6 +40,30 @@ pub enum Command {
     Sql(SqlArgs),
     /// Serve the HTTP API: the old system's endpoints, runs and their history, health, metrics.
     Serve(ServeArgs),
+    /// Write a commented starter job (ferry.toml) in the current folder; given a source, one
+    /// migration per source table, with its query under queries/.
+    Init(InitArgs),
+    /// Print the shell's completion script: `ferry completions bash > /etc/bash_completion.d/ferry`.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The source database: its tables become one migration each.
+    #[arg(long, value_name = "URL")]
+    pub source: Option<String>,
+    /// The target database [default: $FERRY_TARGET, else sqlite://target.db].
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Overwrite an existing ferry.toml and query files.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// bash, zsh, fish, elvish or powershell.
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -233,9 +257,10 @@ pub struct CopyArgs {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// The job whose migrations the demo runs.
-    #[arg(long, default_value = "ferry.toml")]
-    pub job: PathBuf,
+    /// The job whose migrations the demo runs [default: ferry.toml in the current folder if
+    /// there is one, else the shipped job, which the binary carries].
+    #[arg(long)]
+    pub job: Option<PathBuf>,
     /// Where the demo's databases and Parquet files go.
     #[arg(long, default_value = "data/demo")]
     pub dir: PathBuf,

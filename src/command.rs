@@ -45,6 +45,12 @@ pub async fn execute(cli: Cli) -> ExitCode {
         Command::Stage(args) => stage_command(args).await,
         Command::Sql(args) => sql_command(args).await,
         Command::Serve(args) => serve_command(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Init(args) => crate::init::init(&args, std::path::Path::new(".")).await.map(|()| ExitCode::SUCCESS),
+        Command::Completions(args) => {
+            let mut command = <crate::cli::Cli as clap::CommandFactory>::command();
+            clap_complete::generate(args.shell, &mut command, "ferry", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
     };
     outcome.unwrap_or_else(|error| {
         eprintln!("error: {}", crate::connection::mask_text(&error.to_string()));

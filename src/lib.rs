@@ -12,7 +12,8 @@
 //!     parquet/  ListingTable              │   parts pushed                         before the commit)   _ferry_rejects and
 //!                                         │   down)                                Digest (checksums)   _ferry_state in it
 //!                                         │                                        Conservation (counts)
-//!                                         └─> check/ reads the published table back and reconciles it
+//!                                         └─> check/ reconciles the published table: the target's own
+//!                                             count and checksum (`PreparedLoad::digest`), else a read-back
 //! ```
 //!
 //! Batches, and the quarantine records of rejected rows, stream from source to sink; no table is
@@ -34,7 +35,8 @@
 //! `Backend::single_transaction`. A job's `[[copies]]` (`job::copies`) run through
 //! `copy::run_job` before its migrations, for `ferry run` and the API alike.
 //!
-//! Dependencies point one way: `cli`/`command` and `api` (the HTTP server) -> `copy` -> `run` ->
+//! Dependencies point one way: `cli`/`command` (with `demo` and `init`, the starter job) and `api`
+//! (the HTTP server) -> `copy` -> `run` ->
 //! `transform`, `check`, `sink`, `source` -> `db` -> `connection` -> `error`; `job` (the plan)
 //! is read by all of them above `db` and reads nothing of theirs; `error` imports nothing of
 //! ferry's. Nothing under `db/` knows the CLI, the API or the job file, and outside `db/` and
@@ -46,7 +48,8 @@
 //! 2. `src/db/<engine>/`: a [`db::Backend`] (connect, ping, lock, catalog, DDL, statements) with
 //!    a [`db::SourceDatabase`] to read with SQL (or `Backend::files`), a [`db::Sink`] whose
 //!    [`db::PreparedLoad`] writes in one transaction, and its types; [`db::Capabilities`] says
-//!    what else it can do, and `Backend::one_snapshot` whether its reads can share one snapshot;
+//!    what else it can do, `Backend::one_snapshot` whether its reads can share one snapshot, and
+//!    `PreparedLoad::digest` (optional) how the database verifies a load without a read-back;
 //!    then `pub mod <engine>` and one arm in [`db::open`]. A source-only or target-only engine says no in `sink` or
 //!    `database`.
 //! 3. One line in `tests/it/backends.rs` runs the conformance suite on it; its own tests beside it.
@@ -63,6 +66,7 @@ pub mod demo;
 pub mod error;
 pub mod generate;
 pub mod incremental;
+pub mod init;
 pub mod job;
 pub mod report;
 pub mod run;

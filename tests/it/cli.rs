@@ -148,3 +148,75 @@ fn incremental_flags_reach_the_run() {
     assert_eq!(code, Some(2));
     assert!(stderr.contains("none of the migrations to run is incremental"), "{stderr}");
 }
+
+/// An installed ferry in an empty folder: the demo runs on the job the binary carries.
+#[test]
+fn demo_runs_in_an_empty_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = ferry().current_dir(dir.path()).args(["demo", "--rows", "50"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let users = sqlite_rows(&dir.path().join("data/demo/target.db"), "SELECT count(*) FROM target_users");
+    assert_eq!(users[0][0].as_deref(), Some("55"));
+    assert!(dir.path().join("data/demo/parquet/target_orders/_SUCCESS").exists());
+    // A job that cannot be read fails before anything is made.
+    let output =
+        ferry().current_dir(dir.path()).args(["demo", "--job", "missing.toml", "--dir", "other"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("missing.toml"));
+    assert!(!dir.path().join("other").exists());
+}
+
+/// `ferry init --source URL` writes a job with one migration per source table, which runs.
+#[test]
+fn init_writes_a_job_that_runs() {
+    let source = PgDatabase::new();
+    source.rows("CREATE TABLE items (id INT PRIMARY KEY, name TEXT)");
+    source.rows("INSERT INTO items VALUES (1, 'a'), (2, NULL)");
+    source.rows("CREATE TABLE \"Audit Log\" (at TIMESTAMP, \"What\" TEXT)");
+    source.rows("INSERT INTO \"Audit Log\" VALUES ('2024-01-01 00:00:00', 'x')");
+    let dir = tempfile::tempdir().unwrap();
+    let init = |extra: &[&str]| {
+        ferry()
+            .current_dir(dir.path())
+            .args(["init", "--source", &source.url, "--target", "sqlite://target.db"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let output = init(&[]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let job = std::fs::read_to_string(dir.path().join("ferry.toml")).unwrap();
+    assert!(job.contains("name = \"items\"") && job.contains("key = [\"id\"]"), "{job}");
+    assert!(job.contains("name = \"Audit_Log\"") && job.contains("# from the source table \"Audit Log\""), "{job}");
+    assert!(dir.path().join("queries/Audit_Log.sql").exists());
+    let output = ferry().current_dir(dir.path()).arg("run").output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let target = dir.path().join("target.db");
+    assert_eq!(sqlite_rows(&target, "SELECT count(*) FROM items")[0][0].as_deref(), Some("2"));
+    assert_eq!(sqlite_rows(&target, "SELECT \"What\" FROM \"Audit_Log\"")[0][0].as_deref(), Some("x"));
+    // An existing job is kept unless --force.
+    let output = init(&[]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr).replace(&dir.path().display().to_string(), "[dir]");
+    insta::assert_snapshot!(stderr.trim(), @"error: ./ferry.toml exists; edit it, or run `ferry init --force` to overwrite it");
+    assert!(init(&["--force"]).status.success());
+    // Without a source: a commented starter that names the commands.
+    let empty = tempfile::tempdir().unwrap();
+    let output = ferry().current_dir(empty.path()).arg("init").output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let job = std::fs::read_to_string(empty.path().join("ferry.toml")).unwrap();
+    assert!(job.contains("[connections]") && job.contains("# [[migrations]]"), "{job}");
+}
+
+#[test]
+fn completions_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let output = ferry().args(["completions", shell]).output().unwrap();
+        assert!(output.status.success());
+        let script = String::from_utf8(output.stdout).unwrap();
+        // Commands and their options (fish spells `--source` as `-l source`).
+        assert!(script.contains("ferry") && script.contains("reconcile") && script.contains("source"), "{shell}");
+    }
+    let output = ferry().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
