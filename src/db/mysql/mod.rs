@@ -5,6 +5,7 @@
 pub mod catalog;
 pub mod connect;
 pub mod ddl;
+mod digest;
 mod sink;
 mod source;
 mod swap;

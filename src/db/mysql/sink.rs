@@ -12,6 +12,7 @@ use mysql::prelude::Queryable;
 
 use super::connect::{mysql_connect, mysql_text_rows};
 use super::ddl::create_table;
+use super::digest::MysqlDigest;
 use super::source::mysql_arrow_type;
 use super::swap;
 use crate::connection::Endpoint;
@@ -22,7 +23,7 @@ use crate::db::target_error;
 use crate::db::values::{cell, column_type, write_type, Cell};
 use crate::db::{
     feed_blocking, instants_as_utc, match_columns, new_table_columns, LoadSpec, Loaded, PreparedLoad, Publish,
-    RowStream, Sink, TableDef, TargetColumn, TextRows, WriteMode,
+    RowStream, Sink, TableDef, TableDigest, TargetColumn, TextRows, WriteMode,
 };
 use crate::error::{FerryError, Result};
 
@@ -219,6 +220,10 @@ impl Sink for MysqlSink {
 impl PreparedLoad for MysqlLoad {
     fn schema(&self) -> SchemaRef {
         self.target.clone()
+    }
+
+    fn digest(&self) -> Option<Box<dyn TableDigest>> {
+        Some(Box::new(MysqlDigest::new(self.endpoint.clone(), self.spec.table.clone(), &self.target)))
     }
 
     /// A new table, and a replace, go into a shadow table renamed into place at the end (see
