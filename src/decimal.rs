@@ -106,9 +106,60 @@ pub fn format_unscaled<T: Unscaled>(unscaled: T, scale: i8) -> String {
     }
 }
 
+/// [`format_unscaled`] for a Decimal128 into `out` (cleared first), without allocating: the
+/// digest of a load prints a decimal per row.
+pub fn write_unscaled(unscaled: i128, scale: i8, out: &mut Vec<u8>) {
+    out.clear();
+    let scale = scale.max(0) as usize;
+    let mut digits = [0u8; 40];
+    let mut start = digits.len();
+    let mut rest = unscaled.unsigned_abs();
+    // Word-sized division once the value fits: most decimals do from the start.
+    while rest > u64::MAX as u128 {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    let mut small = rest as u64;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (small % 10) as u8;
+        small /= 10;
+        if small == 0 {
+            break;
+        }
+    }
+    // At least one digit before the point.
+    while digits.len() - start < scale + 1 {
+        start -= 1;
+        digits[start] = b'0';
+    }
+    if unscaled < 0 {
+        out.push(b'-');
+    }
+    let point = digits.len() - scale;
+    out.extend_from_slice(&digits[start..point]);
+    if scale > 0 {
+        out.push(b'.');
+        out.extend_from_slice(&digits[point..]);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writes_as_it_formats() {
+        let mut out = Vec::new();
+        let values = [0i128, 1, -1, 5, -5, 10050, -10050, 999, 1000, i64::MAX as i128 + 1, i128::MAX, i128::MIN + 1];
+        for value in values {
+            for scale in [0i8, 1, 2, 4, 10, 38] {
+                write_unscaled(value, scale, &mut out);
+                assert_eq!(String::from_utf8(out.clone()).unwrap(), format_unscaled(value, scale), "{value} {scale}");
+            }
+        }
+    }
 
     #[test]
     fn parses_exactly_or_refuses() {

@@ -24,7 +24,7 @@ use super::types::existing_columns;
 use crate::connection::Endpoint;
 use crate::db::merge::{quote, quote_table, Dialect};
 use crate::db::{target_error, TableDigest};
-use crate::decimal::format_unscaled;
+use crate::decimal::write_unscaled;
 use crate::error::Result;
 
 /// How ferry hashes a column's values, from the Arrow type they are sent as.
@@ -205,7 +205,12 @@ fn fold(array: &dyn Array, hashing: Hashing, seed: u64, rows: &mut [u64]) {
         }
         (Hashing::Decimal(scale), _) => {
             let values = array.as_primitive::<Decimal128Type>();
-            each(&|r| hash::bytes(format_unscaled(values.value(r), scale).as_bytes(), seed))
+            let text = std::cell::RefCell::new(Vec::with_capacity(48));
+            each(&|r| {
+                let mut text = text.borrow_mut();
+                write_unscaled(values.value(r), scale, &mut text);
+                hash::bytes(&text, seed)
+            })
         }
     }
 }
