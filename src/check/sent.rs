@@ -76,10 +76,9 @@ const READ_BACK_MEMORY: usize = 128 * 1024 * 1024;
 pub async fn read_back(
     migration: &MigrationPlan,
     schema: &SchemaRef,
-    sent: Sent,
+    mut sent: Sent,
     partitions: usize,
 ) -> Result<Reconciliation> {
-    let mut sent = sent;
     if let Some(digest) = sent.digest.take() {
         // The database's count and checksum settle a match; anything else (figures that
         // differ, a type the digest does not cover, an error) is settled by reading back, which
