@@ -61,11 +61,7 @@ pub async fn demo(args: &DemoArgs) -> Result<RunReport> {
 /// its path.
 fn write_embedded_job(folder: &Path) -> Result<std::path::PathBuf> {
     for (name, text) in EMBEDDED {
-        let path = folder.join(name);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| FerryError::Io { path: parent.to_path_buf(), source })?;
-        }
-        std::fs::write(&path, text).map_err(|source| FerryError::Io { path: path.clone(), source })?;
+        crate::init::write_file(&folder.join(name), text)?;
     }
     Ok(folder.join("ferry.toml"))
 }

@@ -88,9 +88,9 @@ pub async fn init(args: &InitArgs, folder: &Path) -> Result<()> {
         }
     }
     for (path, sql) in queries {
-        write(&folder.join(path), &sql)?;
+        write_file(&folder.join(path), &sql)?;
     }
-    write(&job, &text)?;
+    write_file(&job, &text)?;
     if !tables.is_empty() {
         Plan::load(&job, &Overrides::default())?;
     }
@@ -141,7 +141,8 @@ fn plain_name(table: &str) -> String {
     }
 }
 
-fn write(path: &Path, text: &str) -> Result<()> {
+/// Writes `text` to `path`, making its folder first.
+pub fn write_file(path: &Path, text: &str) -> Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|source| FerryError::Io { path: parent.to_path_buf(), source })?;
     }
