@@ -107,6 +107,10 @@ pub struct SqlArgs {
     /// Write the result to this file instead of standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Compute everything in ferry: send the databases only projections, filters and limits,
+    /// not whole subqueries (joins, aggregates, sorts) over their own tables.
+    #[arg(long)]
+    pub no_pushdown: bool,
 }
 
 #[derive(Debug, Args)]

@@ -276,7 +276,7 @@ async fn sql_command(args: SqlArgs) -> Result<ExitCode> {
         }
         _ => load_plan(&args.job)?,
     };
-    let mut session = crate::sql::SqlSession::new(plan, &args.parquet)?;
+    let mut session = crate::sql::SqlSession::new(plan, &args.parquet)?.pushdown(!args.no_pushdown);
     let Some(query) = args.query else {
         let mut stdout = std::io::stdout();
         if std::io::stdin().is_terminal() {

@@ -16,6 +16,10 @@
 //!                                             count and checksum (`PreparedLoad::digest`), else a read-back
 //! ```
 //!
+//! A query's largest parts over the tables of one database, where that database computes them
+//! exactly as DataFusion does, become one SQL statement run there (`source::pushdown`, an
+//! analyzer rule, using each engine's `SourceDatabase::pushdown` allow list).
+//!
 //! Batches, and the quarantine records of rejected rows, stream from source to sink; no table is
 //! held in memory (a join holds its smaller side, and a lookup on an integer key only a bitmap of
 //! it: `transform::lookup`). Each pipeline stage is a stream adapter that owns its state and
@@ -48,7 +52,8 @@
 //! 2. `src/db/<engine>/`: a [`db::Backend`] (connect, ping, lock, catalog, DDL, statements) with
 //!    a [`db::SourceDatabase`] to read with SQL (or `Backend::files`), a [`db::Sink`] whose
 //!    [`db::PreparedLoad`] writes in one transaction, and its types; [`db::Capabilities`] says
-//!    what else it can do, `Backend::one_snapshot` whether its reads can share one snapshot, and
+//!    what else it can do, `Backend::one_snapshot` whether its reads can share one snapshot,
+//!    `SourceDatabase::pushdown` (optional) what its SQL computes as DataFusion does, and
 //!    `PreparedLoad::digest` (optional) how the database verifies a load without a read-back;
 //!    then `pub mod <engine>` and one arm in [`db::open`]. A source-only or target-only engine says no in `sink` or
 //!    `database`.

@@ -59,6 +59,7 @@ pub async fn stage(plan: &Plan, names: &[String], to: &str, from: &str) -> Resul
             key: vec![],
             cursor: None,
             partitions: 1,
+            pushdown: false,
             depends_on: vec![],
             checks: vec![],
             reconcile: false,

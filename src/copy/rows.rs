@@ -97,6 +97,7 @@ pub(super) fn copy_plan(
             key: table.primary_key.clone(),
             cursor: None,
             partitions: 1,
+            pushdown: false,
             depends_on: Vec::new(),
             checks: Vec::new(),
             reconcile: true,

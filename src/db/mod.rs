@@ -36,8 +36,8 @@ pub use catalog::{
 };
 pub use lock::{busy, lock_name, FileLock, HeldLock, MigrationLock, NoLock};
 pub use read::{
-    comparison, key_ranges, quote_table, select_sql, time_text, ReadCounter, ReadRequest, Reading, SizeEstimate,
-    SourceDatabase, PG_TYPE, TEXT_FORM,
+    comparison, key_ranges, quote_table, select_sql, time_text, Pushdown, ReadCounter, ReadRequest, Reading,
+    SizeEstimate, SourceDatabase, COMPARES_OTHERWISE, PG_TYPE, TEXT_FORM,
 };
 pub use write::{
     compatible, feed_blocking, instants_as_utc, match_columns, new_table_columns, rejects_schema, LoadSpec, Loaded,

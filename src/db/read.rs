@@ -55,9 +55,43 @@ pub trait SourceDatabase: Debug + Send + Sync {
     async fn split(&self, _table: &str, _parts: usize) -> Result<Vec<String>> {
         Ok(Vec::new())
     }
-    /// Streams the rows of `SELECT <columns> FROM <table> [WHERE ...] [LIMIT ...]`;
-    /// the batches match `schema` (the projected columns).
+    /// What this database computes exactly as DataFusion does, for sending whole subqueries to
+    /// it (`source::pushdown`); None: only projections, filters and limits reach it.
+    fn pushdown(&self) -> Option<Pushdown> {
+        None
+    }
+    /// `expression` cast to this database's type that reads back as `data_type`, where the
+    /// type the database computes (a `SUM`'s) may be wider; None: read as it comes.
+    fn cast_to(&self, _expression: &str, _data_type: &DataType) -> Option<String> {
+        None
+    }
+    /// Streams the rows of `SELECT <columns> FROM <table> [WHERE ...] [LIMIT ...]`, or of the
+    /// request's whole query; the batches match `schema` (the projected columns, by position).
     fn read(&self, request: ReadRequest) -> SendableRecordBatchStream;
+}
+
+/// Where a database's SQL means what DataFusion's does, beyond integers, decimals, `AND`/`OR`,
+/// `IS NULL`, `count/sum/min/max`, inner and left joins, `GROUP BY`, `ORDER BY` and `LIMIT`,
+/// which every engine here computes alike.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pushdown {
+    /// Text is equal only when its bytes are (`=`, `IN`, `GROUP BY`, `DISTINCT`, join keys):
+    /// PostgreSQL's deterministic collations and SQLite's BINARY; not MySQL's, which fold case
+    /// and trailing spaces.
+    pub text_equality: bool,
+    /// Text sorts in byte order (`<`, `ORDER BY`, `min`/`max`): SQLite's BINARY collation.
+    pub text_order: bool,
+    /// `LIKE` is case-sensitive, with no escape character unless one is written.
+    pub like: bool,
+    /// `ORDER BY` takes `NULLS FIRST`/`NULLS LAST`; without it, NULLs sort as the smallest value.
+    pub nulls_order: bool,
+    /// Dates and date-times are stored and compared as such (not as SQLite's text or numbers).
+    pub temporal: bool,
+    /// Decimals are exact (not SQLite's floating-point `NUMERIC`).
+    pub decimals: bool,
+    /// Booleans are only true or false (not MySQL's and SQLite's integers, where `2` is true
+    /// to ferry but a value of its own to `=` and `GROUP BY`).
+    pub booleans: bool,
 }
 
 /// A table's size as its database's catalog estimates it (not exact, possibly stale).
@@ -69,6 +103,10 @@ pub struct SizeEstimate {
 
 /// Field metadata marking a column read through its text form (the value is the source type).
 pub const TEXT_FORM: &str = "ferry.read_as_text";
+
+/// Field metadata marking a column the database compares otherwise than its Arrow values
+/// compare (PostgreSQL's `char(n)`, equal whatever its trailing spaces): never pushed down.
+pub const COMPARES_OTHERWISE: &str = "ferry.compares_otherwise";
 
 /// Field metadata naming the PostgreSQL type a PostgreSQL target column created for this field
 /// gets: the source's own type (with its modifiers) for PostgreSQL sources, the closest one for
@@ -99,6 +137,8 @@ pub struct ReadRequest {
     pub own_rows: bool,
     /// Zero dates (MySQL's `0000-00-00`) read as NULL rather than failing the read.
     pub zero_dates_as_null: bool,
+    /// A whole statement to run instead (a pushed-down subquery); `table` then names its tables.
+    pub query: Option<String>,
 }
 
 /// Rows read so far through the tables of one schema: the "read" count and the progress bar.
@@ -117,6 +157,9 @@ impl ReadCounter {
 /// `SELECT <columns> FROM <table> [WHERE ...] [LIMIT n]`; a column marked [`TEXT_FORM`] is read
 /// through the database's cast to text.
 pub fn select_sql(database: &dyn SourceDatabase, request: &ReadRequest) -> String {
+    if let Some(query) = &request.query {
+        return query.clone();
+    }
     let columns: Vec<String> = request
         .schema
         .fields()

@@ -38,6 +38,10 @@ pub(super) struct MigrationFile {
     /// primary key or SQLite rowid; PostgreSQL's all on one snapshot); 1 by default.
     #[serde(default)]
     pub(super) partitions: Option<usize>,
+    /// Whether joins, aggregates and sorts over one database's tables may run in that database
+    /// where it computes them exactly as ferry does; true by default.
+    #[serde(default)]
+    pub(super) pushdown: Option<bool>,
     /// Migrations that must run before this one.
     #[serde(default)]
     pub(super) depends_on: Vec<String>,
@@ -101,6 +105,7 @@ pub(super) fn check_migration(
         key: migration.key.clone(),
         cursor: migration.cursor.clone(),
         partitions,
+        pushdown: migration.pushdown.unwrap_or(true),
         depends_on: migration.depends_on.clone(),
         checks: Vec::new(),
         reconcile: migration.reconcile.unwrap_or(true),

@@ -89,6 +89,8 @@ pub struct MigrationPlan {
     pub cursor: Option<String>,
     /// Parts each source table is read in at once.
     pub partitions: usize,
+    /// Whole subqueries over one database sent to it (`source::pushdown`).
+    pub pushdown: bool,
     pub depends_on: Vec<String>,
     /// Checks run on the rows before they are published, in the order written.
     pub checks: Vec<Check>,

@@ -4,6 +4,7 @@
 //! rows it yields into the run's [`ReadCounter`].
 
 mod counted;
+pub mod pushdown;
 mod table;
 
 use std::any::Any;

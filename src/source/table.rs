@@ -46,6 +46,24 @@ impl DatabaseTable {
         DatabaseTable { database, table, schema, estimate, counter, own_rows: false, zero_dates_as_null: false }
     }
 
+    pub fn database(&self) -> &Arc<dyn SourceDatabase> {
+        &self.database
+    }
+
+    /// The table as its database names it.
+    pub fn name(&self) -> &str {
+        &self.table
+    }
+
+    pub fn counter(&self) -> &Arc<ReadCounter> {
+        &self.counter
+    }
+
+    /// Whether the table is read as it is (not as a whole-database copy reads it).
+    pub fn reads_plainly(&self) -> bool {
+        !self.own_rows && !self.zero_dates_as_null
+    }
+
     /// Reads as a whole-database copy does.
     pub fn reading(mut self, reading: &Reading) -> Self {
         self.own_rows = reading.own_rows.contains(&self.table);
@@ -136,6 +154,7 @@ impl TableProvider for DatabaseTable {
             part_sql: None,
             own_rows: self.own_rows,
             zero_dates_as_null: self.zero_dates_as_null,
+            query: None,
         };
         // A table is read in parts when the session asks for several and its database can split it.
         let wanted = state.config().target_partitions();
@@ -282,7 +301,7 @@ pub struct DatabaseScanExec {
 }
 
 impl DatabaseScanExec {
-    fn new(
+    pub(crate) fn new(
         database: Arc<dyn SourceDatabase>,
         requests: Vec<ReadRequest>,
         estimate: SizeEstimate,
@@ -301,6 +320,9 @@ impl DatabaseScanExec {
 impl DisplayAs for DatabaseScanExec {
     fn fmt_as(&self, _: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         let request = &self.requests[0];
+        if let Some(query) = &request.query {
+            return write!(f, "DatabaseScanExec: {} query=[{query}]", self.database.endpoint());
+        }
         let columns: Vec<&str> = request.schema.fields().iter().map(|f| f.name().as_str()).collect();
         write!(
             f,

@@ -1,7 +1,9 @@
 //! `ferry sql`: ad-hoc SQL over every connection of the job. Each connection is a schema
 //! (`source.source_table`, `target.target_users`, `lake.users`); a connection is opened the
 //! first time a statement names it, so one that is down makes only its own tables unavailable.
-//! Projections and filters reach the source databases as in a migration. It reads: statements
+//! Projections and filters reach the source databases as in a migration, and so do whole
+//! subqueries over one database's tables where it computes them alike (`source::pushdown`;
+//! `EXPLAIN` shows the SQL each database receives). It reads: statements
 //! that would write to a connection are refused; `COPY (query) TO 'file'` writes a file.
 
 mod output;
@@ -49,8 +51,16 @@ impl SqlSession {
             }
             plan.connections.insert(name.to_string(), Connection::new(name, endpoint));
         }
-        let ctx = new_session(None, 1, plan.memory_limit);
+        let ctx = new_session(None, 1, plan.memory_limit, true);
         Ok(SqlSession { plan, ctx, opened: BTreeMap::new() })
+    }
+
+    /// Whether whole subqueries over one database are sent to it (on by default); set before
+    /// the first statement.
+    pub fn pushdown(mut self, enabled: bool) -> Self {
+        self.ctx = new_session(None, 1, self.plan.memory_limit, enabled);
+        self.opened.clear();
+        self
     }
 
     pub fn connections(&self) -> impl Iterator<Item = &Connection> {

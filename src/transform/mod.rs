@@ -19,7 +19,7 @@ use datafusion::sql::TableReference;
 use crate::db::ReadCounter;
 use crate::error::{FerryError, Result};
 use crate::job::{parse_query, Connection, MigrationPlan, Plan};
-use crate::source::schema_provider;
+use crate::source::{pushdown, schema_provider};
 
 pub use rejects::{RejectSplitter, REJECT_COLUMN, SOURCE_ROW_COLUMN};
 
@@ -33,8 +33,9 @@ pub async fn session_for(
     sql: &str,
     error: &(dyn Fn(String) -> FerryError + Sync),
     partitions: usize,
+    pushdown: bool,
 ) -> Result<(SessionContext, Arc<ReadCounter>)> {
-    let ctx = new_session(default.map(|c| c.name.as_str()), partitions, plan.memory_limit);
+    let ctx = new_session(default.map(|c| c.name.as_str()), partitions, plan.memory_limit, pushdown);
     let statement = parse_query(sql).map_err(error)?;
     let counter = Arc::new(ReadCounter::default());
     let mut opened = BTreeMap::new();
@@ -94,7 +95,13 @@ pub fn named_tables(
 /// A session whose catalog holds the job's connections as schemas. `partitions` is how many
 /// parts a source table is read in at once (when its database can split it); its queries share
 /// the memory pool of every session with the same `memory_limit` (see [`budget`]).
-pub fn new_session(default_schema: Option<&str>, partitions: usize, memory_limit: usize) -> SessionContext {
+/// `pushdown`: whole subqueries over one database go to that database (`source::pushdown`).
+pub fn new_session(
+    default_schema: Option<&str>,
+    partitions: usize,
+    memory_limit: usize,
+    pushdown: bool,
+) -> SessionContext {
     let config = SessionConfig::new()
         .with_default_catalog_and_schema(CATALOG, default_schema.unwrap_or("public"))
         .with_create_default_catalog_and_schema(true)
@@ -105,13 +112,16 @@ pub fn new_session(default_schema: Option<&str>, partitions: usize, memory_limit
         // A sort keeps this much back to merge its spilled runs (10 MB by default): an eighth of
         // a small budget, so that a sort in it can still spill.
         .with_sort_spill_reservation_bytes((memory_limit / 8).min(10 << 20));
-    let state = datafusion::execution::SessionStateBuilder::new()
+    let mut state = datafusion::execution::SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(budget::runtime(memory_limit))
         .with_default_features()
-        .with_physical_optimizer_rule(Arc::new(lookup::LookupJoinRule))
-        .build();
-    SessionContext::new_with_state(state)
+        .with_query_planner(Arc::new(pushdown::Planner))
+        .with_physical_optimizer_rule(Arc::new(lookup::LookupJoinRule));
+    if pushdown {
+        state = state.with_analyzer_rule(Arc::new(pushdown::PushdownRule));
+    }
+    SessionContext::new_with_state(state.build())
 }
 
 /// Opens connection `name` and registers it as a schema of `ctx`'s catalog.
@@ -215,7 +225,9 @@ pub async fn plan_migration_in(
         file: migration.query_file.clone(),
         message,
     };
-    let (ctx, counter) = session_for(plan, Some(&migration.source), &migration.query_sql, &error, partitions).await?;
+    let (ctx, counter) =
+        session_for(plan, Some(&migration.source), &migration.query_sql, &error, partitions, migration.pushdown)
+            .await?;
     let frame = ctx.sql(&migration.query_sql).await.map_err(|e| match FerryError::from(e) {
         FerryError::Execution(message) => error(message),
         other => other,

@@ -29,6 +29,7 @@ mod memory;
 mod merge;
 mod migrations;
 mod proxy;
+mod pushdown;
 mod reconcile;
 mod snapshot;
 mod sql;

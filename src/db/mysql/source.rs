@@ -24,7 +24,8 @@ use datafusion::sql::unparser::dialect::{Dialect as UnparserDialect, MySqlDialec
 use super::connect::{mysql_connect, reader_url};
 use crate::connection::Endpoint;
 use crate::db::{
-    comparison, key_ranges, select_sql, time_text, ReadRequest, SizeEstimate, SourceDatabase, PG_TYPE, TEXT_FORM,
+    comparison, key_ranges, select_sql, time_text, Pushdown, ReadRequest, SizeEstimate, SourceDatabase, PG_TYPE,
+    TEXT_FORM,
 };
 use crate::decimal::parse_unscaled;
 use crate::error::{FerryError, Result};
@@ -234,6 +235,31 @@ impl SourceDatabase for MysqlSource {
 
     fn unparser_dialect(&self) -> Box<dyn UnparserDialect> {
         Box::new(MySqlDialect {})
+    }
+
+    /// Text compares by collation (case and trailing spaces folded), `LIKE` too, and `ORDER BY`
+    /// has no `NULLS FIRST`/`LAST`: text stays in DataFusion except as plain columns.
+    fn pushdown(&self) -> Option<Pushdown> {
+        Some(Pushdown {
+            text_equality: false,
+            text_order: false,
+            like: false,
+            nulls_order: false,
+            temporal: true,
+            decimals: true,
+            booleans: false,
+        })
+    }
+
+    fn cast_to(&self, expression: &str, data_type: &DataType) -> Option<String> {
+        match data_type {
+            DataType::Int16 | DataType::Int32 | DataType::Int64 => Some(format!("CAST({expression} AS SIGNED)")),
+            // As text: the driver carries decimals through a 38,10 decimal.
+            DataType::Decimal128(precision, scale) => {
+                Some(format!("CAST(CAST({expression} AS DECIMAL({precision}, {scale})) AS CHAR)"))
+            }
+            _ => None,
+        }
     }
 
     /// A TIMESTAMP, read as an instant, compares through UNIX_TIMESTAMP (exact, whatever the

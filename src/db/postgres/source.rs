@@ -22,8 +22,8 @@ use super::copy::CopySession;
 use super::decode::CopyDecoder;
 use crate::connection::Endpoint;
 use crate::db::{
-    comparison, key_ranges, quote_table, select_sql, time_text, ReadRequest, SizeEstimate, SourceDatabase, PG_TYPE,
-    TEXT_FORM,
+    comparison, key_ranges, quote_table, select_sql, time_text, Pushdown, ReadRequest, SizeEstimate, SourceDatabase,
+    COMPARES_OTHERWISE, PG_TYPE, TEXT_FORM,
 };
 use crate::error::{FerryError, Result};
 
@@ -183,6 +183,9 @@ impl SourceDatabase for PostgresSource {
                 if built_in {
                     metadata.insert(PG_TYPE.to_string(), full_type);
                 }
+                if matches!(type_name.as_str(), "character" | "bpchar") {
+                    metadata.insert(COMPARES_OTHERWISE.to_string(), "trailing spaces".to_string());
+                }
                 let data_type = arrow_type(&type_name, modifier).unwrap_or_else(|| {
                     metadata.insert(TEXT_FORM.to_string(), type_name);
                     DataType::Utf8
@@ -231,6 +234,33 @@ impl SourceDatabase for PostgresSource {
 
     fn unparser_dialect(&self) -> Box<dyn UnparserDialect> {
         Box::new(PostgreSqlDialect {})
+    }
+
+    /// Text sorts by the database's collation, not byte order, so text ordering stays in
+    /// DataFusion; equality is bytewise (deterministic collations).
+    fn pushdown(&self) -> Option<Pushdown> {
+        Some(Pushdown {
+            text_equality: true,
+            text_order: false,
+            like: true,
+            nulls_order: true,
+            temporal: true,
+            decimals: true,
+            booleans: true,
+        })
+    }
+
+    fn cast_to(&self, expression: &str, data_type: &DataType) -> Option<String> {
+        let name = match data_type {
+            DataType::Int16 => "smallint".to_string(),
+            DataType::Int32 => "integer".to_string(),
+            DataType::Int64 => "bigint".to_string(),
+            DataType::Float32 => "real".to_string(),
+            DataType::Float64 => "double precision".to_string(),
+            DataType::Decimal128(precision, scale) => format!("numeric({precision}, {scale})"),
+            _ => return None,
+        };
+        Some(format!("CAST({expression} AS {name})"))
     }
 
     fn compare_time(&self, quoted: &str, op: Operator, at: NaiveDateTime, is_date: bool, zoned: bool) -> String {

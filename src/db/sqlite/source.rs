@@ -21,7 +21,7 @@ use datafusion::sql::unparser::dialect::{Dialect as UnparserDialect, SqliteDiale
 
 use super::connect::sqlite_open;
 use crate::connection::Endpoint;
-use crate::db::{key_ranges, select_sql, time_text, ReadRequest, SourceDatabase, PG_TYPE};
+use crate::db::{key_ranges, select_sql, time_text, Pushdown, ReadRequest, SourceDatabase, PG_TYPE};
 use crate::decimal::parse_decimal;
 use crate::error::{FerryError, Result};
 
@@ -314,6 +314,21 @@ impl SourceDatabase for SqliteSource {
 
     fn unparser_dialect(&self) -> Box<dyn UnparserDialect> {
         Box::new(SqliteDialect {})
+    }
+
+    /// Text compares and sorts bytewise (the BINARY collation; a column declared with another
+    /// collation is not told apart); `LIKE` folds ASCII case; dates and decimals are text or
+    /// floating point, so they stay in DataFusion except as plain columns.
+    fn pushdown(&self) -> Option<Pushdown> {
+        Some(Pushdown {
+            text_equality: true,
+            text_order: true,
+            like: false,
+            nulls_order: true,
+            temporal: false,
+            decimals: false,
+            booleans: false,
+        })
     }
 
     /// SQLite keeps date-times as text or Unix seconds: text is compared on SQLite's own reading

@@ -1,0 +1,135 @@
+//! A subquery sent whole to one database: the logical node that stands for it, and its
+//! physical plan, one read of the statement's rows.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::common::DFSchemaRef;
+use datafusion::error::Result as DfResult;
+use datafusion::execution::context::QueryPlanner;
+use datafusion::execution::session_state::SessionState;
+use datafusion::logical_expr::{Expr, LogicalPlan, UserDefinedLogicalNode, UserDefinedLogicalNodeCore};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
+
+use crate::db::{ReadCounter, ReadRequest, SourceDatabase};
+use crate::source::table::DatabaseScanExec;
+
+/// Rows computed by the database: `sql` yields, by position, the columns of `schema`.
+pub struct PushedQuery {
+    pub database: Arc<dyn SourceDatabase>,
+    pub counter: Arc<ReadCounter>,
+    /// The tables the statement reads, for messages.
+    pub tables: String,
+    pub sql: String,
+    pub schema: DFSchemaRef,
+}
+
+impl fmt::Debug for PushedQuery {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "PushedQuery({})", self.sql)
+    }
+}
+
+impl PartialEq for PushedQuery {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.database, &other.database) && self.sql == other.sql && self.schema == other.schema
+    }
+}
+
+impl Eq for PushedQuery {}
+
+impl PartialOrd for PushedQuery {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        self.sql.partial_cmp(&other.sql)
+    }
+}
+
+impl Hash for PushedQuery {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.sql.hash(state);
+    }
+}
+
+impl UserDefinedLogicalNodeCore for PushedQuery {
+    fn name(&self) -> &str {
+        "DatabaseQuery"
+    }
+
+    fn inputs(&self) -> Vec<&LogicalPlan> {
+        vec![]
+    }
+
+    fn schema(&self) -> &DFSchemaRef {
+        &self.schema
+    }
+
+    fn expressions(&self) -> Vec<Expr> {
+        vec![]
+    }
+
+    fn fmt_for_explain(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "DatabaseQuery: {} sql=[{}]", self.database.endpoint(), self.sql)
+    }
+
+    fn with_exprs_and_inputs(&self, _exprs: Vec<Expr>, _inputs: Vec<LogicalPlan>) -> DfResult<Self> {
+        Ok(PushedQuery {
+            database: self.database.clone(),
+            counter: self.counter.clone(),
+            tables: self.tables.clone(),
+            sql: self.sql.clone(),
+            schema: self.schema.clone(),
+        })
+    }
+}
+
+/// Plans [`PushedQuery`] nodes; everything else as DataFusion does.
+#[derive(Debug)]
+pub struct Planner;
+
+#[async_trait]
+impl QueryPlanner for Planner {
+    async fn create_physical_plan(
+        &self,
+        logical_plan: &LogicalPlan,
+        session_state: &SessionState,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        DefaultPhysicalPlanner::with_extension_planners(vec![Arc::new(PushedPlanner)])
+            .create_physical_plan(logical_plan, session_state)
+            .await
+    }
+}
+
+struct PushedPlanner;
+
+#[async_trait]
+impl ExtensionPlanner for PushedPlanner {
+    async fn plan_extension(
+        &self,
+        _planner: &dyn PhysicalPlanner,
+        node: &dyn UserDefinedLogicalNode,
+        _logical_inputs: &[&LogicalPlan],
+        _physical_inputs: &[Arc<dyn ExecutionPlan>],
+        _session_state: &SessionState,
+    ) -> DfResult<Option<Arc<dyn ExecutionPlan>>> {
+        let Some(query) = node.as_any().downcast_ref::<PushedQuery>() else {
+            return Ok(None);
+        };
+        let request = ReadRequest {
+            table: query.tables.clone(),
+            schema: Arc::new(query.schema.as_arrow().clone()),
+            filter_sql: None,
+            limit: None,
+            part_sql: None,
+            own_rows: false,
+            zero_dates_as_null: false,
+            query: Some(query.sql.clone()),
+        };
+        let exec =
+            DatabaseScanExec::new(query.database.clone(), vec![request], Default::default(), query.counter.clone());
+        Ok(Some(Arc::new(exec)))
+    }
+}
