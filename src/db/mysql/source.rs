@@ -251,9 +251,10 @@ impl SourceDatabase for MysqlSource {
         })
     }
 
+    /// Integers come as MySQL computes them (a `SUM` as a decimal) and are narrowed on reading,
+    /// which fails on overflow (`CAST(... AS SIGNED)` would clamp).
     fn cast_to(&self, expression: &str, data_type: &DataType) -> Option<String> {
         match data_type {
-            DataType::Int16 | DataType::Int32 | DataType::Int64 => Some(format!("CAST({expression} AS SIGNED)")),
             // As text: the driver carries decimals through a 38,10 decimal.
             DataType::Decimal128(precision, scale) => {
                 Some(format!("CAST(CAST({expression} AS DECIMAL({precision}, {scale})) AS CHAR)"))

@@ -9,6 +9,7 @@
 //! worth a statement of its own.
 
 mod allow;
+mod exec;
 mod node;
 mod sql;
 
@@ -182,6 +183,7 @@ fn pushed(plan: &LogicalPlan, target: Target) -> Option<LogicalPlan> {
             tables: target.tables.join(", "),
             sql,
             schema: plan.schema().clone(),
+            original: plan.clone(),
         }),
     });
     Some(match top_sort(plan) {

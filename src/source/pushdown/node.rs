@@ -15,6 +15,7 @@ use datafusion::logical_expr::{Expr, LogicalPlan, UserDefinedLogicalNode, UserDe
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
 
+use super::exec::PushedExec;
 use crate::db::{ReadCounter, ReadRequest, SourceDatabase};
 use crate::source::table::DatabaseScanExec;
 
@@ -26,6 +27,8 @@ pub struct PushedQuery {
     pub tables: String,
     pub sql: String,
     pub schema: DFSchemaRef,
+    /// The subtree the statement stands for, which ferry computes if the database fails.
+    pub original: LogicalPlan,
 }
 
 impl fmt::Debug for PushedQuery {
@@ -82,6 +85,7 @@ impl UserDefinedLogicalNodeCore for PushedQuery {
             tables: self.tables.clone(),
             sql: self.sql.clone(),
             schema: self.schema.clone(),
+            original: self.original.clone(),
         })
     }
 }
@@ -109,11 +113,11 @@ struct PushedPlanner;
 impl ExtensionPlanner for PushedPlanner {
     async fn plan_extension(
         &self,
-        _planner: &dyn PhysicalPlanner,
+        planner: &dyn PhysicalPlanner,
         node: &dyn UserDefinedLogicalNode,
         _logical_inputs: &[&LogicalPlan],
         _physical_inputs: &[Arc<dyn ExecutionPlan>],
-        _session_state: &SessionState,
+        session_state: &SessionState,
     ) -> DfResult<Option<Arc<dyn ExecutionPlan>>> {
         let Some(query) = node.as_any().downcast_ref::<PushedQuery>() else {
             return Ok(None);
@@ -128,8 +132,12 @@ impl ExtensionPlanner for PushedPlanner {
             zero_dates_as_null: false,
             query: Some(query.sql.clone()),
         };
-        let exec =
+        let read =
             DatabaseScanExec::new(query.database.clone(), vec![request], Default::default(), query.counter.clone());
-        Ok(Some(Arc::new(exec)))
+        // Optimized only: the analyzer (which holds the pushdown rule) has run on it.
+        let optimized = session_state.optimizer().optimize(query.original.clone(), session_state, |_, _| {})?;
+        let fallback = planner.create_physical_plan(&optimized, session_state).await?;
+        let database = query.database.endpoint().to_string();
+        Ok(Some(Arc::new(PushedExec::new(Arc::new(read), fallback, database))))
     }
 }
