@@ -48,8 +48,9 @@ impl Allow<'_> {
         keys && aggregate.aggr_expr.iter().all(|e| self.aggregate_function(e))
     }
 
-    /// `count`, `sum` of integers and decimals, `min`/`max` of what sorts alike; no `FILTER`,
-    /// no ordered aggregates, `DISTINCT` only in `count`.
+    /// `count`, `sum` of integers and decimals, `avg` of integers (sent as a sum and a count:
+    /// `sql::averages`), `min`/`max` of what sorts alike; no `FILTER`, no ordered aggregates,
+    /// `DISTINCT` only in `count`.
     fn aggregate_function(&self, expr: &Expr) -> bool {
         let expr = match expr {
             Expr::Alias(Alias { expr, .. }) => expr,
@@ -64,6 +65,11 @@ impl Allow<'_> {
         let [argument] = params.args.as_slice() else {
             return false;
         };
+        if func.name() == "avg" {
+            let integer =
+                |inner: &Expr| self.value(inner) && self.type_of(inner).is_some_and(|t| t.is_signed_integer());
+            return !params.distinct && averaged_integer(argument).is_some_and(integer);
+        }
         let Some(argument_type) = self.type_of(argument).filter(|_| self.value(argument)) else {
             return false;
         };
@@ -215,6 +221,14 @@ fn plain(field: &Field) -> bool {
     let metadata = field.metadata();
     let text_form = metadata.contains_key(TEXT_FORM) && !matches!(field.data_type(), DataType::Decimal128(..));
     !text_form && !metadata.contains_key(COMPARES_OTHERWISE)
+}
+
+/// The integer an `avg` averages: DataFusion casts it to a float first.
+pub(super) fn averaged_integer(argument: &Expr) -> Option<&Expr> {
+    match argument {
+        Expr::Cast(Cast { expr, data_type: DataType::Float64 }) => Some(expr),
+        _ => None,
+    }
 }
 
 fn temporal(data_type: &DataType) -> bool {

@@ -13,6 +13,7 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::EquivalenceProperties;
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties};
 use futures::StreamExt;
@@ -26,6 +27,8 @@ pub(super) struct PushedExec {
     /// Where the statement goes, for messages.
     database: String,
     properties: PlanProperties,
+    /// `fallbacks`: 1 where ferry computed the rows (`EXPLAIN ANALYZE` shows it).
+    metrics: ExecutionPlanMetricsSet,
 }
 
 impl PushedExec {
@@ -40,7 +43,7 @@ impl PushedExec {
             EmissionType::Incremental,
             Boundedness::Bounded,
         );
-        PushedExec { read, fallback, database, properties }
+        PushedExec { read, fallback, database, properties, metrics: ExecutionPlanMetricsSet::new() }
     }
 }
 
@@ -67,6 +70,10 @@ impl ExecutionPlan for PushedExec {
         vec![]
     }
 
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+
     fn with_new_children(self: Arc<Self>, _children: Vec<Arc<dyn ExecutionPlan>>) -> DfResult<Arc<dyn ExecutionPlan>> {
         Ok(self)
     }
@@ -75,11 +82,13 @@ impl ExecutionPlan for PushedExec {
         let mut read = self.read.execute(partition, context.clone())?;
         let (fallback, database, schema) = (self.fallback.clone(), self.database.clone(), self.schema());
         let conform = schema.clone();
+        let fallbacks = MetricBuilder::new(&self.metrics).global_counter("fallbacks");
         let stream = futures::stream::once(async move {
             match read.next().await {
                 Some(Err(error)) => match fallback.execute(0, context) {
                     Ok(rows) => {
                         tracing::warn!(%error, "the statement sent to {database} failed; ferry computes it instead");
+                        fallbacks.add(1);
                         rows.map(move |batch| {
                             let batch = batch?;
                             Ok(RecordBatch::try_new(conform.clone(), batch.columns().to_vec())?)

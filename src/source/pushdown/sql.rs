@@ -4,13 +4,18 @@
 
 use std::sync::Arc;
 
+use arrow::datatypes::DataType;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, Result as DfResult, TableReference};
 use datafusion::datasource::source_as_provider;
+use datafusion::functions_aggregate::expr_fn::{count, sum};
 use datafusion::logical_expr::expr_rewriter::NamePreserver;
-use datafusion::logical_expr::{Distinct, Expr, Limit, LogicalPlan, Projection, Sort, SubqueryAlias, TableScan};
+use datafusion::logical_expr::{
+    cast, Aggregate, Distinct, Expr, Limit, LogicalPlan, Projection, Sort, SubqueryAlias, TableScan,
+};
 use datafusion::sql::unparser::Unparser;
 
+use super::allow::averaged_integer;
 use crate::db::SourceDatabase;
 use crate::source::DatabaseTable;
 
@@ -69,12 +74,12 @@ fn renamed(plan: LogicalPlan, top: bool, renames: &mut Renames) -> DfResult<Logi
     let under_join = matches!(plan, LogicalPlan::Join(_) | LogicalPlan::Aggregate(_));
     let plan = plan
         .map_children(|child| {
+            let child = renamed(child, children_top, renames)?;
             let derived = match &child {
                 LogicalPlan::Projection(_) => !children_top,
                 LogicalPlan::Aggregate(_) => under_join,
                 _ => false,
             };
-            let child = renamed(child, children_top, renames)?;
             Ok(Transformed::yes(if derived { derived_table(child, renames)? } else { child }))
         })?
         .data;
@@ -94,7 +99,53 @@ fn renamed(plan: LogicalPlan, top: bool, renames: &mut Renames) -> DfResult<Logi
             Ok(expr.update_data(|expr| saved.restore(expr)))
         })?
         .data;
-    plan.recompute_schema()
+    averages(plan.recompute_schema()?)
+}
+
+/// An aggregate's `avg(x)` of integers as `CAST(sum(x) AS DOUBLE) / count(x)` in a projection
+/// above it: what DataFusion computes (the sum rounded once to a float, then divided), where
+/// the databases' own `avg` returns decimals (PostgreSQL's to 16 digits, MySQL's to 4).
+fn averages(plan: LogicalPlan) -> DfResult<LogicalPlan> {
+    let LogicalPlan::Aggregate(aggregate) = &plan else {
+        return Ok(plan);
+    };
+    let average = |expr: &Expr| match unaliased(expr.clone()) {
+        Expr::AggregateFunction(function) if function.func.name() == "avg" => {
+            function.params.args.first().and_then(averaged_integer).cloned()
+        }
+        _ => None,
+    };
+    if !aggregate.aggr_expr.iter().any(|expr| average(expr).is_some()) {
+        return Ok(plan);
+    }
+    let schema = aggregate.schema.clone();
+    let groups = aggregate.group_expr.len();
+    let mut aggregates = Vec::new();
+    let mut outputs: Vec<Expr> = schema
+        .iter()
+        .take(groups)
+        .map(|(qualifier, field)| Expr::Column(Column::new(qualifier.cloned(), field.name())))
+        .collect();
+    for (index, expr) in aggregate.aggr_expr.iter().enumerate() {
+        let (qualifier, field) = schema.qualified_field(groups + index);
+        match average(expr) {
+            Some(integer) => {
+                let (total, counted) = (format!("ferry_sum_{index}"), format!("ferry_count_{index}"));
+                aggregates.push(sum(cast(integer.clone(), DataType::Int64)).alias(&total));
+                aggregates.push(count(integer).alias(&counted));
+                let float = |name: &str| cast(Expr::Column(Column::from_name(name)), DataType::Float64);
+                outputs.push((float(&total) / float(&counted)).alias_qualified(qualifier.cloned(), field.name()));
+            }
+            None => {
+                let name = format!("ferry_aggregate_{index}");
+                aggregates.push(expr.clone().alias(&name));
+                outputs.push(Expr::Column(Column::from_name(name)).alias_qualified(qualifier.cloned(), field.name()));
+            }
+        }
+    }
+    let input = aggregate.input.clone();
+    let split = Aggregate::try_new(input, aggregate.group_expr.clone(), aggregates)?;
+    Ok(LogicalPlan::Projection(Projection::try_new(outputs, Arc::new(LogicalPlan::Aggregate(split)))?))
 }
 
 /// `plan` as a derived table with an alias of its own, which the columns above now name.
