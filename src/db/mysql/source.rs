@@ -255,10 +255,9 @@ impl SourceDatabase for MysqlSource {
     /// which fails on overflow (`CAST(... AS SIGNED)` would clamp).
     fn cast_to(&self, expression: &str, data_type: &DataType) -> Option<String> {
         match data_type {
-            // As text: the driver carries decimals through a 38,10 decimal.
-            DataType::Decimal128(precision, scale) => {
-                Some(format!("CAST(CAST({expression} AS DECIMAL({precision}, {scale})) AS CHAR)"))
-            }
+            // As text (the driver carries decimals through a 38,10 decimal), read exactly or not
+            // at all: a value wider than the column fails (a CAST to DECIMAL would clamp it).
+            DataType::Decimal128(..) => Some(format!("CAST({expression} AS CHAR)")),
             _ => None,
         }
     }
