@@ -239,3 +239,62 @@ fn literal_limit(limit: &Limit) -> bool {
     matches!(limit.get_skip_type(), Ok(SkipType::Literal(_)))
         && matches!(limit.get_fetch_type(), Ok(FetchType::Literal(_)))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use arrow::datatypes::{Field, Schema};
+    use datafusion::prelude::{cast, col, lit};
+
+    use super::*;
+
+    fn rules(text: bool, like: bool, decimals: bool) -> Pushdown {
+        Pushdown {
+            text_equality: text,
+            text_order: false,
+            like,
+            nulls_order: true,
+            temporal: true,
+            decimals,
+            booleans: true,
+        }
+    }
+
+    fn schema() -> DFSchema {
+        let json = HashMap::from([(TEXT_FORM.to_string(), "json".to_string())]);
+        let fields = vec![
+            Field::new("qty", DataType::Int32, true),
+            Field::new("label", DataType::Utf8, true),
+            Field::new("score", DataType::Float64, true),
+            Field::new("price", DataType::Decimal128(10, 2), true),
+            Field::new("doc", DataType::Utf8, true).with_metadata(json),
+        ];
+        DFSchema::try_from(Schema::new(fields)).unwrap()
+    }
+
+    #[test]
+    fn only_what_computes_alike_is_allowed() {
+        let schema = schema();
+        let postgres = Allow { rules: rules(true, true, true), schema: &schema };
+        let mysql = Allow { rules: rules(false, false, true), schema: &schema };
+        let sqlite = Allow { rules: rules(true, false, false), schema: &schema };
+        let everywhere = [&postgres, &mysql, &sqlite];
+        let text_equal = col("label").eq(lit("a"));
+        assert!(postgres.value(&text_equal) && !mysql.value(&text_equal) && sqlite.value(&text_equal));
+        assert!(everywhere.iter().all(|allow| allow.value(&(col("qty") * lit(2)).gt(lit(3)))));
+        // Floats, division and functions stay in DataFusion everywhere.
+        assert!(everywhere.iter().all(|allow| !allow.value(&col("score").gt(lit(1.5)))));
+        assert!(everywhere.iter().all(|allow| !allow.value(&(col("qty") / lit(2)).eq(lit(1)))));
+        assert!(!postgres.value(&datafusion::functions::string::expr_fn::upper(col("label")).eq(lit("A"))));
+        // LIKE only case-sensitive, and without backslashes.
+        assert!(postgres.value(&col("label").like(lit("a%"))) && !mysql.value(&col("label").like(lit("a%"))));
+        assert!(!postgres.value(&col("label").like(lit("a\\%"))));
+        // A decimal where decimals are exact; a column read as its text form nowhere.
+        let widened = cast(col("qty"), DataType::Decimal128(12, 2)).lt(col("price"));
+        assert!(postgres.value(&widened) && !sqlite.value(&widened));
+        assert!(!postgres.value(&col("doc").is_null()));
+        let narrowed = cast(col("price"), DataType::Decimal128(10, 1)).eq(lit(ScalarValue::Decimal128(Some(5), 10, 1)));
+        assert!(!postgres.value(&narrowed));
+    }
+}
