@@ -7,11 +7,13 @@
 #
 # PostgreSQL gets the generated tables and target_users (the users migration's output, made in
 # SQL); MariaDB/MySQL at $MYSQL_URL (default mysql://root@127.0.0.1:3306) gets the users, for
-# the queries there and the join across the two. Databases ferry_src and ferry_push are replaced.
+# the queries there and the join across the two. Databases ferry_src and ferry_push are replaced
+# (SETUP=0 keeps them from the last run). MEMORY sets the job's memory_limit (default 4GB).
 DEFAULT_ROWS=5000000 DEFAULT_RUNS=5
 source "$(dirname "$0")/common.sh"
 MYSQL_URL=${MYSQL_URL:-mysql://root@127.0.0.1:3306}
 export SRC=ferry_src PG="postgres://$PGUSER@$PGHOST:5432/ferry_src" MY="$MYSQL_URL/ferry_push"
+if [ "${SETUP:-1}" = 1 ]; then
 dropdb --if-exists $SRC; createdb $SRC
 mysql -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS ferry_push; CREATE DATABASE ferry_push CHARACTER SET utf8mb4"
 "$FERRY" generate --rows "$ROWS" --to "$PG" >/dev/null
@@ -23,7 +25,9 @@ CREATE TABLE target_users AS SELECT id AS user_id, name AS full_name,
 VACUUM ANALYZE;
 SQL
 mysql -h 127.0.0.1 -u root ferry_push -e "ANALYZE TABLE source_table" >/dev/null
-printf '[connections]\npg = "%s"\nmy = "%s"\n' "$PG" "$MY" > "$WORK/job.toml"
+fi
+# Without pushdown the top-N query groups 5M users in ferry, past the default 512MB budget.
+printf 'memory_limit = "%s"\n[connections]\npg = "%s"\nmy = "%s"\n' "${MEMORY:-4GB}" "$PG" "$MY" > "$WORK/job.toml"
 
 # name | the query as ferry runs it (pg. and my. name the connections) | the database's client
 QUERIES=(

@@ -195,6 +195,7 @@ impl Backend for PostgresBackend {
         match client {
             Session::Own(client) => Ok(MigrationLock::new(AdvisoryLock { client, name: lock_name(migration) })),
             Session::Shared(_) => Ok(MigrationLock::new(NoLock)),
+            Session::Kept(_) => Err(FerryError::internal("a migration lock on a kept catalog connection")),
         }
     }
 
@@ -239,6 +240,7 @@ impl Backend for PostgresBackend {
                 Err(error) => Err(error),
             },
             Session::Shared(client) => session::alone(&client, sql).await,
+            Session::Kept(client) => client.batch_execute(sql).await,
         }
         .map_err(|e| self.error("(schema)", &e))
     }

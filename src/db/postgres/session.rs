@@ -4,7 +4,7 @@
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{Mutex, OwnedMappedMutexGuard, OwnedMutexGuard};
 use tokio_postgres::Client;
 
 use super::connect::{pg_connect, pg_message};
@@ -14,10 +14,15 @@ use crate::error::{FerryError, Result};
 /// The one connection of a backend in a single transaction, opened with `BEGIN`.
 pub type Shared = Arc<Mutex<Client>>;
 
-/// A connection to work in: the operation's own, or the shared one while the operation holds it.
+/// A connection kept for a source's catalog queries, opened again when it has closed.
+pub type Cache = Arc<Mutex<Option<Client>>>;
+
+/// A connection to work in: the operation's own, the shared one while the operation holds it,
+/// or a source's kept one.
 pub enum Session {
     Own(Client),
     Shared(OwnedMutexGuard<Client>),
+    Kept(OwnedMappedMutexGuard<Option<Client>, Client>),
 }
 
 impl Session {
@@ -29,6 +34,21 @@ impl Session {
         }
     }
 
+    /// The kept connection of `cache` (each operation's own connection would cost a connection
+    /// set-up, TLS included, for every catalog question), or the shared one.
+    pub async fn kept(endpoint: &Endpoint, cache: &Cache, shared: Option<&Shared>) -> Result<Session> {
+        if shared.is_some() {
+            return Session::open(endpoint, shared).await;
+        }
+        let mut guard = cache.clone().lock_owned().await;
+        if guard.as_ref().is_none_or(|client| client.is_closed()) {
+            *guard = Some(pg_connect(endpoint).await?);
+        }
+        let client = OwnedMutexGuard::try_map(guard, Option::as_mut)
+            .map_err(|_| FerryError::internal("the kept catalog connection is missing"))?;
+        Ok(Session::Kept(client))
+    }
+
     /// Whether the work joins a transaction that someone else commits.
     pub fn is_shared(&self) -> bool {
         matches!(self, Session::Shared(_))
@@ -38,6 +58,7 @@ impl Session {
     pub async fn begin(&self) -> std::result::Result<(), tokio_postgres::Error> {
         match self {
             Session::Own(client) => client.batch_execute("BEGIN").await,
+            Session::Kept(client) => client.batch_execute("BEGIN").await,
             Session::Shared(_) => Ok(()),
         }
     }
@@ -46,6 +67,7 @@ impl Session {
     pub async fn commit(&self) -> std::result::Result<(), tokio_postgres::Error> {
         match self {
             Session::Own(client) => client.batch_execute("COMMIT").await,
+            Session::Kept(client) => client.batch_execute("COMMIT").await,
             Session::Shared(_) => Ok(()),
         }
     }
@@ -58,6 +80,7 @@ impl Deref for Session {
         match self {
             Session::Own(client) => client,
             Session::Shared(guard) => guard,
+            Session::Kept(guard) => guard,
         }
     }
 }
@@ -67,6 +90,7 @@ impl DerefMut for Session {
         match self {
             Session::Own(client) => client,
             Session::Shared(guard) => guard,
+            Session::Kept(guard) => guard,
         }
     }
 }

@@ -12,7 +12,7 @@ use datafusion::physical_plan::stream::RecordBatchReceiverStream;
 use tokio_postgres::Client;
 
 use super::connect::{pg_connect, pg_message};
-use super::session::{Session, Shared};
+use super::session::{Cache, Session, Shared};
 
 use chrono::NaiveDateTime;
 use datafusion::logical_expr::Operator;
@@ -42,6 +42,8 @@ pub struct PostgresSource {
     snapshot: Option<SharedSnapshot>,
     /// The connection of a single transaction, which reads what it has written.
     shared: Option<Shared>,
+    /// The connection catalog questions (tables, columns, sizes, key ranges) go through.
+    catalog: Cache,
 }
 
 /// The snapshot of one backend's reads.
@@ -61,7 +63,7 @@ impl std::fmt::Debug for Snapshot {
 impl PostgresSource {
     /// A source whose reads share `snapshot` (None: each read sees the database as it is then).
     pub fn new(endpoint: Endpoint, snapshot: Option<SharedSnapshot>) -> Self {
-        PostgresSource { endpoint, snapshot, shared: None }
+        PostgresSource { endpoint, snapshot, shared: None, catalog: Cache::default() }
     }
 
     /// Reads through the shared connection, when there is one.
@@ -71,7 +73,7 @@ impl PostgresSource {
     }
 
     async fn session(&self) -> Result<Session> {
-        Session::open(&self.endpoint, self.shared.as_ref()).await
+        Session::kept(&self.endpoint, &self.catalog, self.shared.as_ref()).await
     }
 }
 
@@ -309,13 +311,21 @@ impl SourceDatabase for PostgresSource {
         let mut builder = RecordBatchReceiverStream::builder(request.schema.clone(), 2);
         let tx = builder.tx();
         builder.spawn(async move {
-            let mut session = CopySession::open(&endpoint).await?;
+            // The first read connects while the snapshot is exported, not after.
+            let exported = async {
+                match &snapshot {
+                    Some(cell) => Some(shared_snapshot(&endpoint, cell).await),
+                    None => None,
+                }
+            };
+            let (session, exported) = tokio::join!(CopySession::open(&endpoint), exported);
+            let mut session = session?;
             let source_error =
                 |message: String| FerryError::Source { url: endpoint.masked(), table: request.table.clone(), message };
             // Text forms that do not depend on the server's or the role's settings.
             session.execute(TEXT_SETTINGS).await.map_err(source_error)?;
-            if let Some(cell) = snapshot {
-                let id = shared_snapshot(&endpoint, &cell).await.map_err(source_error)?;
+            if let Some(exported) = exported {
+                let id = exported.map_err(source_error)?;
                 let join = format!(
                     "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{}'",
                     id.replace('\'', "''")
