@@ -60,7 +60,7 @@ for entry in "${QUERIES[@]}"; do
     printf '%-16s run %d: ferry sql %6ss  --no-pushdown %6ss  %s %6ss\n' "$name" "$run" "$f" "$p" "$own" "$o"
   done
   f=$(median < "$WORK/ferry"); p=$(median < "$WORK/pulled")
-  line="$name: ferry sql ${f}s, --no-pushdown ${p}s ($(ratio "$p" "$f") slower)"
+  line="$name: ferry sql ${f}s, --no-pushdown ${p}s (= $(ratio "$p" "$f") ferry sql's time)"
   if [ "$own" != - ]; then o=$(median < "$WORK/own"); line="$line, $own ${o}s: ferry sql = $(ratio "$f" "$o") of $own"; fi
   summary+=("$line")
 done

@@ -13,6 +13,11 @@ use futures::TryStreamExt;
 
 use crate::common::{assert_succeeded, MysqlDatabase, PgDatabase};
 
+/// The tables, as PostgreSQL and MySQL both write them.
+const TABLES: &str = "CREATE TABLE items (id int PRIMARY KEY, grp int, label varchar(10), price numeric(10,2),
+        qty int, day date, big bigint, flag boolean);
+    CREATE TABLE owners (id bigint PRIMARY KEY, item_id int, name text)";
+
 /// Rows with NULLs, negatives, zeros, duplicates, and text differing only in case or trailing
 /// spaces (equal under MySQL's default collation, not in DataFusion).
 const ROWS: &str = "INSERT INTO items (id, grp, label, price, qty, day, big, flag) VALUES
@@ -140,11 +145,7 @@ async fn compare(url: &str, dialect: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_computes_what_it_computes_alike() {
     let db = PgDatabase::new();
-    db.rows(
-        "CREATE TABLE items (id int PRIMARY KEY, grp int, label varchar(10), price numeric(10,2), qty int, day date,
-             big bigint, flag boolean);
-         CREATE TABLE owners (id bigint PRIMARY KEY, item_id int, name text)",
-    );
+    db.rows(TABLES);
     db.rows(ROWS);
     compare(&db.url, 0).await;
     // EXPLAIN shows the statement PostgreSQL receives.
@@ -189,11 +190,7 @@ async fn each_side_of_a_join_across_databases_goes_to_its_own() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_computes_what_it_computes_alike() {
     let db = MysqlDatabase::new();
-    db.execute(
-        "CREATE TABLE items (id int PRIMARY KEY, grp int, label varchar(10), price decimal(10,2), qty int, day date,
-             big bigint, flag boolean);
-         CREATE TABLE owners (id bigint PRIMARY KEY, item_id int, name text)",
-    );
+    db.execute(TABLES);
     db.execute(ROWS);
     db.execute("UPDATE items SET flag = 2 WHERE id = 7");
     compare(&db.url, 1).await;
