@@ -62,6 +62,8 @@ const QUERIES: &[(&str, [bool; 3])] = &[
         [true, true, false],
     ),
     ("SELECT DISTINCT grp FROM db.items ORDER BY grp NULLS FIRST", [true, true, true]),
+    // Ordered by columns not selected: the sort (not the limit above it) goes to the database.
+    ("SELECT id FROM db.items ORDER BY big DESC NULLS LAST, id LIMIT 4", [true, true, true]),
     (
         "SELECT CASE WHEN qty IS NULL THEN 'none' WHEN qty < 3 THEN 'few' ELSE 'many' END AS size, count(*) AS n \
          FROM db.items GROUP BY 1 ORDER BY 1",
