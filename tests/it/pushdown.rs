@@ -212,8 +212,20 @@ async fn sqlite_computes_what_it_computes_alike() {
         ))
         .unwrap();
     connection.execute_batch("UPDATE items SET flag = 2 WHERE id = 7").unwrap();
+    // Text under a collation that folds case is compared in ferry, not in SQLite.
+    connection
+        .execute_batch(
+            "CREATE TABLE folded (id INTEGER PRIMARY KEY, label TEXT COLLATE NOCASE);
+             INSERT INTO folded VALUES (1, 'a'), (2, 'A'), (3, 'b')",
+        )
+        .unwrap();
     drop(connection);
-    compare(&format!("sqlite://{}", path.display()), 2).await;
+    let url = format!("sqlite://{}", path.display());
+    compare(&url, 2).await;
+    let mut on = SqlSession::new(plan(&url), &[]).unwrap();
+    let sql = "SELECT label, count(*) AS n FROM db.folded GROUP BY label ORDER BY label";
+    assert_eq!(shown(&collect(&mut on, sql).await).lines().count(), 8, "three groups, not two");
+    assert!(!explained(&mut on, sql).await.contains("DatabaseQuery"));
 }
 
 /// A migration whose query joins and aggregates source tables loads the same rows with

@@ -21,7 +21,9 @@ use datafusion::sql::unparser::dialect::{Dialect as UnparserDialect, SqliteDiale
 
 use super::connect::sqlite_open;
 use crate::connection::Endpoint;
-use crate::db::{key_ranges, select_sql, time_text, Pushdown, ReadRequest, SourceDatabase, PG_TYPE};
+use crate::db::{
+    key_ranges, select_sql, time_text, Pushdown, ReadRequest, SourceDatabase, COMPARES_OTHERWISE, PG_TYPE,
+};
 use crate::decimal::parse_decimal;
 use crate::error::{FerryError, Result};
 
@@ -280,7 +282,21 @@ impl SourceDatabase for SqliteSource {
             .collect::<Result<Vec<Field>, _>>()
             .map_err(error)?;
         let fields = text_where_mixed(&connection, &self.quote(table), fields).map_err(error)?;
-        Ok(Arc::new(Schema::new(fields)))
+        // A collation other than BINARY (`COLLATE NOCASE`) anywhere in the table's definition:
+        // its text does not compare as ferry's, so none of it is compared in SQLite.
+        let definition: Option<String> = connection
+            .query_row("SELECT sql FROM sqlite_master WHERE name = ?1", [table], |row| row.get(0))
+            .unwrap_or(None);
+        let collated = definition.is_some_and(|sql| sql.to_ascii_lowercase().contains("collate"));
+        let fields = fields.into_iter().map(|field| match field.data_type() {
+            DataType::Utf8 if collated => {
+                let mut metadata = field.metadata().clone();
+                metadata.insert(COMPARES_OTHERWISE.to_string(), "collation".to_string());
+                field.with_metadata(metadata)
+            }
+            _ => field,
+        });
+        Ok(Arc::new(Schema::new(fields.collect::<Vec<_>>())))
     }
 
     fn quote(&self, identifier: &str) -> String {
@@ -316,8 +332,8 @@ impl SourceDatabase for SqliteSource {
         Box::new(SqliteDialect {})
     }
 
-    /// Text compares and sorts bytewise (the BINARY collation; a column declared with another
-    /// collation is not told apart); `LIKE` folds ASCII case; dates and decimals are text or
+    /// Text compares and sorts bytewise (the BINARY collation; a table declaring another has
+    /// its text marked `COMPARES_OTHERWISE`); `LIKE` folds ASCII case; dates and decimals are text or
     /// floating point, so they stay in DataFusion except as plain columns.
     fn pushdown(&self) -> Option<Pushdown> {
         Some(Pushdown {
