@@ -1,6 +1,7 @@
 //! A pushed subtree written as one statement of its database's SQL, by DataFusion's unparser
-//! after three rewrites: tables named as the database names them, inner projections made
-//! derived tables with aliases of their own, and the output columns named by position.
+//! after four rewrites: tables named as the database names them, integer averages split into
+//! a sum and a count, inner projections made derived tables with aliases of their own, and the
+//! output columns named by position.
 
 use std::sync::Arc;
 
@@ -36,7 +37,7 @@ pub(super) fn column_name(index: usize) -> String {
 /// or an inner projection's (the alias of its derived table).
 #[derive(Default)]
 struct Renames {
-    /// (qualifier, the column or every column of it, the new qualifier); the latest first.
+    /// (qualifier, the column or every column of it, the new qualifier), searched latest first.
     entries: Vec<(Option<TableReference>, Option<String>, TableReference)>,
     aliases: usize,
 }
