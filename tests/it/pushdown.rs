@@ -62,6 +62,12 @@ const QUERIES: &[(&str, [bool; 3])] = &[
         [true, true, false],
     ),
     ("SELECT DISTINCT grp FROM db.items ORDER BY grp NULLS FIRST", [true, true, true]),
+    (
+        "SELECT count(*) AS n, sum(q) AS s, count(q) AS c FROM \
+         (SELECT qty AS q FROM db.items UNION ALL SELECT item_id AS q FROM db.owners) u",
+        [true, true, true],
+    ),
+    ("SELECT grp FROM db.items UNION SELECT item_id FROM db.owners ORDER BY 1 NULLS FIRST", [true, true, true]),
     // Ordered by columns not selected: the sort (not the limit above it) goes to the database.
     ("SELECT id FROM db.items ORDER BY big DESC NULLS LAST, id LIMIT 4", [true, true, true]),
     (

@@ -34,6 +34,7 @@ impl Allow<'_> {
             LogicalPlan::Join(join) => Allow { rules, schema: &join.schema }.join(join),
             LogicalPlan::Sort(sort) => over(rules, &sort.input).sort(sort),
             LogicalPlan::Limit(limit) => literal_limit(limit),
+            LogicalPlan::Union(_) => true,
             LogicalPlan::Distinct(Distinct::All(input)) => {
                 let allow = over(rules, input);
                 input.schema().fields().iter().all(|field| allow.equality(field.data_type()))

@@ -12,7 +12,7 @@ use datafusion::datasource::source_as_provider;
 use datafusion::functions_aggregate::expr_fn::{count, sum};
 use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::{
-    cast, Aggregate, Distinct, Expr, Limit, LogicalPlan, Projection, Sort, SubqueryAlias, TableScan,
+    cast, Aggregate, Distinct, Expr, Limit, LogicalPlan, Projection, Sort, SubqueryAlias, TableScan, Union,
 };
 use datafusion::sql::unparser::Unparser;
 
@@ -68,7 +68,8 @@ fn renamed(plan: LogicalPlan, top: bool, renames: &mut Renames) -> DfResult<Logi
         return Ok(LogicalPlan::TableScan(scan));
     }
     let children_top = match &plan {
-        LogicalPlan::SubqueryAlias(_) => true,
+        // Each input of a union is a select list of its own.
+        LogicalPlan::SubqueryAlias(_) | LogicalPlan::Union(_) => true,
         LogicalPlan::Sort(_) | LogicalPlan::Limit(_) | LogicalPlan::Distinct(_) => top,
         _ => false,
     };
@@ -77,7 +78,7 @@ fn renamed(plan: LogicalPlan, top: bool, renames: &mut Renames) -> DfResult<Logi
         .map_children(|child| {
             let child = renamed(child, children_top, renames)?;
             let derived = match &child {
-                LogicalPlan::Projection(_) => !children_top,
+                LogicalPlan::Projection(_) | LogicalPlan::Union(_) => !children_top,
                 LogicalPlan::Aggregate(_) => under_join,
                 _ => false,
             };
@@ -189,6 +190,10 @@ fn positional(plan: LogicalPlan) -> DfResult<LogicalPlan> {
         }
         LogicalPlan::Distinct(Distinct::All(input)) => {
             Ok(LogicalPlan::Distinct(Distinct::All(Arc::new(positional(Arc::unwrap_or_clone(input))?))))
+        }
+        LogicalPlan::Union(union) => {
+            let inputs = union.inputs.into_iter().map(|input| positional(Arc::unwrap_or_clone(input)).map(Arc::new));
+            Ok(LogicalPlan::Union(Union::try_new_with_loose_types(inputs.collect::<DfResult<_>>()?)?))
         }
         LogicalPlan::Projection(projection) => {
             let expr =
