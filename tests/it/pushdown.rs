@@ -68,8 +68,9 @@ const QUERIES: &[(&str, [bool; 3])] = &[
         [true, true, true],
     ),
     ("SELECT grp FROM db.items UNION SELECT item_id FROM db.owners ORDER BY 1 NULLS FIRST", [true, true, true]),
-    // Ordered by columns not selected: the sort (not the limit above it) goes to the database.
+    // Ordered by columns not selected: the database sorts and limits, ferry projects.
     ("SELECT id FROM db.items ORDER BY big DESC NULLS LAST, id LIMIT 4", [true, true, true]),
+    ("SELECT id, qty * 2 AS d FROM db.items WHERE qty > 0 ORDER BY big, id DESC LIMIT 3 OFFSET 1", [true, false, true]),
     (
         "SELECT CASE WHEN qty IS NULL THEN 'none' WHEN qty < 3 THEN 'few' ELSE 'many' END AS size, count(*) AS n \
          FROM db.items GROUP BY 1 ORDER BY 1",
@@ -161,6 +162,8 @@ async fn postgres_computes_what_it_computes_alike() {
     let plan = explained(&mut session, QUERIES[0].0).await;
     assert!(plan.contains("sum(CAST(\"items\".\"qty\" AS BIGINT))"), "{plan}");
     assert!(plan.contains("GROUP BY \"items\".\"grp\""), "{plan}");
+    let plan = explained(&mut session, "SELECT id FROM db.items ORDER BY big DESC NULLS LAST, id LIMIT 4").await;
+    assert!(plan.contains("LIMIT 4"), "{plan}");
 }
 
 /// A join across two databases sends each side's aggregate to its own database.

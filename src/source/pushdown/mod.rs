@@ -19,7 +19,7 @@ use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::Result as DfResult;
 use datafusion::config::ConfigOptions;
 use datafusion::datasource::source_as_provider;
-use datafusion::logical_expr::{Extension, LogicalPlan, Sort, SortExpr, TableScan};
+use datafusion::logical_expr::{Extension, Limit, LogicalPlan, Projection, Sort, SortExpr, TableScan};
 use datafusion::optimizer::simplify_expressions::SimplifyExpressions;
 use datafusion::optimizer::{AnalyzerRule, OptimizerContext, OptimizerRule};
 
@@ -46,8 +46,28 @@ impl AnalyzerRule for PushdownRule {
         // reads them rather than as the database would.
         let (simplify, context) = (SimplifyExpressions::new(), OptimizerContext::new());
         let plan = plan.transform_up(|node| simplify.rewrite(node, &context))?.data;
+        let plan = plan.transform_down(limit_under_projection)?.data;
         Ok(push(plan)?.data)
     }
+}
+
+/// `LIMIT` over the select list over a sort (`SELECT a ... ORDER BY b LIMIT n`) made the
+/// limit of the sort under the select list, which keeps the same rows: the database then
+/// sorts and limits, and ferry projects the rows it keeps.
+fn limit_under_projection(plan: LogicalPlan) -> DfResult<Transformed<LogicalPlan>> {
+    let LogicalPlan::Limit(limit) = plan else {
+        return Ok(Transformed::no(plan));
+    };
+    let LogicalPlan::Projection(projection) = limit.input.as_ref() else {
+        return Ok(Transformed::no(LogicalPlan::Limit(limit)));
+    };
+    let row_wise = projection.expr.iter().all(|expr| !expr.is_volatile());
+    if !row_wise || !matches!(projection.input.as_ref(), LogicalPlan::Sort(_)) {
+        return Ok(Transformed::no(LogicalPlan::Limit(limit)));
+    }
+    let limited = LogicalPlan::Limit(Limit { input: projection.input.clone(), ..limit });
+    let projected = Projection::try_new(projection.expr.clone(), Arc::new(limited))?;
+    Ok(Transformed::yes(LogicalPlan::Projection(projected)))
 }
 
 /// Replaces the largest pushable subtrees, from the top down.
