@@ -371,6 +371,14 @@ mod tests {
     }
 
     #[test]
+    fn pushdown_is_on_unless_turned_off() {
+        let with = |line: &str| plan(&format!("{CONNECTIONS}{}{line}", migration("a", "")));
+        assert!(with("").unwrap().migrations[0].pushdown);
+        assert!(!with("pushdown = false\n").unwrap().migrations[0].pushdown);
+        insta::assert_snapshot!(with("pushdown = \"off\"\n").unwrap_err().to_string(), @r#"`ferry.toml` line 11, column 12: invalid type: string "off", expected a boolean"#);
+    }
+
+    #[test]
     fn partitions_are_between_1_and_64() {
         let error = plan(&format!("{CONNECTIONS}{}partitions = 0\n", migration("a", ""))).unwrap_err().to_string();
         insta::assert_snapshot!(error, @"migration `a`: partitions is 0; use a number from 1 to 64");
