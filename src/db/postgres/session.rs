@@ -56,20 +56,18 @@ impl Session {
 
     /// Starts the work's own transaction; a shared session is in one already.
     pub async fn begin(&self) -> std::result::Result<(), tokio_postgres::Error> {
-        match self {
-            Session::Own(client) => client.batch_execute("BEGIN").await,
-            Session::Kept(client) => client.batch_execute("BEGIN").await,
-            Session::Shared(_) => Ok(()),
+        if self.is_shared() {
+            return Ok(());
         }
+        self.batch_execute("BEGIN").await
     }
 
     /// Commits the work's own transaction; a shared session's is committed by its owner.
     pub async fn commit(&self) -> std::result::Result<(), tokio_postgres::Error> {
-        match self {
-            Session::Own(client) => client.batch_execute("COMMIT").await,
-            Session::Kept(client) => client.batch_execute("COMMIT").await,
-            Session::Shared(_) => Ok(()),
+        if self.is_shared() {
+            return Ok(());
         }
+        self.batch_execute("COMMIT").await
     }
 }
 

@@ -202,7 +202,6 @@ fn pushed(plan: &LogicalPlan, target: Target) -> Option<LogicalPlan> {
             counter: target.counter,
             tables: target.tables.join(", "),
             sql,
-            schema: plan.schema().clone(),
             original: plan.clone(),
         }),
     });

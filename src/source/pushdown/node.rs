@@ -19,14 +19,14 @@ use super::exec::PushedExec;
 use crate::db::{ReadCounter, ReadRequest, SourceDatabase};
 use crate::source::table::DatabaseScanExec;
 
-/// Rows computed by the database: `sql` yields, by position, the columns of `schema`.
+/// Rows computed by the database: `sql` yields, by position, the columns of `original`'s schema.
+#[derive(Clone)]
 pub struct PushedQuery {
     pub database: Arc<dyn SourceDatabase>,
     pub counter: Arc<ReadCounter>,
     /// The tables the statement reads, for messages.
     pub tables: String,
     pub sql: String,
-    pub schema: DFSchemaRef,
     /// The subtree the statement stands for, which ferry computes if the database fails.
     pub original: LogicalPlan,
 }
@@ -39,7 +39,9 @@ impl fmt::Debug for PushedQuery {
 
 impl PartialEq for PushedQuery {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.database, &other.database) && self.sql == other.sql && self.schema == other.schema
+        Arc::ptr_eq(&self.database, &other.database)
+            && self.sql == other.sql
+            && self.original.schema() == other.original.schema()
     }
 }
 
@@ -67,7 +69,7 @@ impl UserDefinedLogicalNodeCore for PushedQuery {
     }
 
     fn schema(&self) -> &DFSchemaRef {
-        &self.schema
+        self.original.schema()
     }
 
     fn expressions(&self) -> Vec<Expr> {
@@ -79,14 +81,7 @@ impl UserDefinedLogicalNodeCore for PushedQuery {
     }
 
     fn with_exprs_and_inputs(&self, _exprs: Vec<Expr>, _inputs: Vec<LogicalPlan>) -> DfResult<Self> {
-        Ok(PushedQuery {
-            database: self.database.clone(),
-            counter: self.counter.clone(),
-            tables: self.tables.clone(),
-            sql: self.sql.clone(),
-            schema: self.schema.clone(),
-            original: self.original.clone(),
-        })
+        Ok(self.clone())
     }
 }
 
@@ -124,7 +119,7 @@ impl ExtensionPlanner for PushedPlanner {
         };
         let request = ReadRequest {
             table: query.tables.clone(),
-            schema: Arc::new(query.schema.as_arrow().clone()),
+            schema: Arc::new(query.original.schema().as_arrow().clone()),
             filter_sql: None,
             limit: None,
             part_sql: None,
