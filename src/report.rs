@@ -13,7 +13,7 @@ use crate::db::WriteMode;
 use crate::error::{ErrorKind, FerryError, Result};
 use crate::job::Mode;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct RunReport {
     pub run_id: String,
     /// RFC 3339, UTC.
@@ -29,7 +29,7 @@ pub struct RunReport {
 }
 
 /// One schema object of a copy (`ferry copy`, a job's `[[copies]]`) and what happened to it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct SchemaObject {
     pub table: String,
     /// `table`, `column <name>`, `index <name>`, `check <name>`, `foreign key <name>`,
@@ -62,7 +62,7 @@ pub fn schema_lines(schema: &[SchemaObject]) -> String {
     out
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Published.
@@ -75,7 +75,7 @@ pub enum Status {
     Mismatched,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct MigrationReport {
     pub name: String,
     pub status: Status,

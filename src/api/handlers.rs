@@ -10,7 +10,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
+use super::query::clip;
 use super::runs::{RunView, Start};
+use super::views::{Accepted, ConnectionHealth, ErrorAnswer, HealthAnswer, LegacyAnswer, MigrationView};
 use super::{error_body, health, AppState};
 use crate::error::ErrorKind;
 use crate::incremental::RunOptions;
@@ -24,12 +26,12 @@ async fn legacy(state: Arc<AppState>, migration: &str, message: &str) -> Respons
         Start::Running(id) => busy(migration, &id),
         Start::Started(_, task) => match succeeded(task).await {
             Ok(run) => {
-                let body = serde_json::json!({
-                    "message": message,
-                    "run_id": run.id,
-                    "status": run.status,
-                    "report": run.report,
-                });
+                let body = LegacyAnswer {
+                    message: message.to_string(),
+                    run_id: run.id,
+                    status: run.status,
+                    report: run.report,
+                };
                 (StatusCode::OK, Json(body)).into_response()
             }
             Err(response) => response,
@@ -37,23 +39,51 @@ async fn legacy(state: Arc<AppState>, migration: &str, message: &str) -> Respons
     }
 }
 
+#[utoipa::path(post, path = "/migrate-users", tag = "old system",
+    responses(
+        (status = 200, description = "the migration ran and published", body = LegacyAnswer),
+        (status = 401, description = "no or a wrong token", body = ErrorAnswer),
+        (status = 409, description = "the migration is running already", body = ErrorAnswer),
+        (status = 422, description = "the run failed on its input or its checks; nothing was published", body = ErrorAnswer),
+        (status = 500, description = "the run failed; nothing was published", body = ErrorAnswer),
+        (status = 503, description = "a database did not answer; nothing was published", body = ErrorAnswer),
+    ))]
 pub async fn migrate_users(State(state): State<Arc<AppState>>) -> Response {
     legacy(state, "users", "Users migrated successfully.").await
 }
 
+#[utoipa::path(post, path = "/migrate-orders", tag = "old system",
+    responses(
+        (status = 200, description = "the migration ran and published", body = LegacyAnswer),
+        (status = 401, description = "no or a wrong token", body = ErrorAnswer),
+        (status = 409, description = "the migration is running already", body = ErrorAnswer),
+        (status = 422, description = "the run failed on its input or its checks; nothing was published", body = ErrorAnswer),
+        (status = 500, description = "the run failed; nothing was published", body = ErrorAnswer),
+        (status = 503, description = "a database did not answer; nothing was published", body = ErrorAnswer),
+    ))]
 pub async fn migrate_orders(State(state): State<Arc<AppState>>) -> Response {
     legacy(state, "orders", "Orders migrated successfully.").await
 }
 
+#[utoipa::path(post, path = "/migrate-cleaned-data", tag = "old system",
+    responses(
+        (status = 200, description = "the migration ran and published", body = LegacyAnswer),
+        (status = 401, description = "no or a wrong token", body = ErrorAnswer),
+        (status = 409, description = "the migration is running already", body = ErrorAnswer),
+        (status = 422, description = "the run failed on its input or its checks; nothing was published", body = ErrorAnswer),
+        (status = 500, description = "the run failed; nothing was published", body = ErrorAnswer),
+        (status = 503, description = "a database did not answer; nothing was published", body = ErrorAnswer),
+    ))]
 pub async fn migrate_cleaned_data(State(state): State<Arc<AppState>>) -> Response {
     legacy(state, "cleaned_data", "Cleaned data migrated successfully.").await
 }
 
 fn busy(migration: &str, id: &str) -> Response {
-    let body = serde_json::json!({
-        "error": format!("migration `{migration}` is already running (run {id}); wait for it to finish"),
-        "running_run_id": id,
-    });
+    let body = ErrorAnswer {
+        error: format!("migration `{migration}` is already running (run {id}); wait for it to finish"),
+        running_run_id: Some(Some(id.to_string())),
+        ..Default::default()
+    };
     (StatusCode::CONFLICT, Json(body)).into_response()
 }
 
@@ -74,28 +104,48 @@ fn failed(run: &RunView) -> Response {
         Some(ErrorKind::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
         Some(ErrorKind::Failure) | None => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    let mut body = serde_json::json!({
-        "error": run.error.clone().unwrap_or_else(|| "the run failed".into()),
-        "run_id": run.id,
-        "status": run.status,
-        "report": run.report,
-    });
-    if run.error_kind == Some(ErrorKind::Busy) {
-        body["running_run_id"] = serde_json::json!(run.running_run_id);
-    }
+    let body = ErrorAnswer {
+        error: crate::connection::mask_text(run.error.as_deref().unwrap_or("the run failed")),
+        run_id: Some(run.id.clone()),
+        status: Some(run.status.clone()),
+        report: run.report.clone(),
+        running_run_id: (run.error_kind == Some(ErrorKind::Busy)).then(|| run.running_run_id.clone()),
+    };
     (status, Json(body)).into_response()
 }
 
 /// The optional body of `POST /migrations/{name}/runs`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RunBody {
+pub struct RunRequest {
+    /// Reload an incremental migration from scratch.
     #[serde(default)]
     full_refresh: bool,
+    /// An incremental migration's window of cursor values.
     from: Option<String>,
     to: Option<String>,
 }
 
+/// Runs a migration (or copy): waits for it and answers with the run, or with `wait=false`
+/// answers at once with the run's id; follow it with `GET /runs/{id}`.
+#[utoipa::path(post, path = "/migrations/{name}/runs", tag = "runs",
+    params(
+        ("name" = String, Path, description = "the migration"),
+        ("wait" = Option<bool>, Query, description = "wait for the run to end (default true)"),
+    ),
+    request_body(content = Option<RunRequest>, description = "optional: a full refresh, or an incremental window", content_type = "application/json"),
+    responses(
+        (status = 200, description = "the run, finished and published", body = RunView),
+        (status = 202, description = "the run started (wait=false)", body = Accepted,
+            headers(("Location" = String, description = "the run's address"))),
+        (status = 400, description = "an unknown parameter or a malformed body", body = ErrorAnswer),
+        (status = 401, description = "no or a wrong token", body = ErrorAnswer),
+        (status = 404, description = "no such migration", body = ErrorAnswer),
+        (status = 409, description = "the migration is running already", body = ErrorAnswer),
+        (status = 422, description = "the request or the run's input or checks failed; nothing was published", body = ErrorAnswer),
+        (status = 500, description = "the run failed; nothing was published", body = ErrorAnswer),
+        (status = 503, description = "a database did not answer; nothing was published", body = ErrorAnswer),
+    ))]
 pub async fn start_run(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
@@ -119,8 +169,8 @@ pub async fn start_run(
             )
         }
     };
-    let body: RunBody = if body.iter().all(u8::is_ascii_whitespace) {
-        RunBody::default()
+    let body: RunRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        RunRequest::default()
     } else {
         match serde_json::from_slice(&body) {
             Ok(body) => body,
@@ -144,7 +194,7 @@ pub async fn start_run(
     match state.registry.start(&state, &name, options) {
         Start::Running(id) => busy(&name, &id),
         Start::Started(id, _running) if !wait => {
-            let body = serde_json::json!({ "run_id": id, "status": "running", "href": format!("/runs/{id}") });
+            let body = Accepted { run_id: id.clone(), status: "running".into(), href: format!("/runs/{id}") };
             (StatusCode::ACCEPTED, [(header::LOCATION, format!("/runs/{id}"))], Json(body)).into_response()
         }
         Start::Started(_, task) => match succeeded(task).await {
@@ -154,59 +204,49 @@ pub async fn start_run(
     }
 }
 
-/// Echoes user input in messages only up to a sane length.
-fn clip(text: &str) -> String {
-    text.chars().take(100).collect()
-}
-
+/// The job's copies and migrations, in the job's order.
+#[utoipa::path(get, path = "/migrations", tag = "migrations",
+    responses(
+        (status = 200, description = "the job's copies and migrations", body = Vec<MigrationView>),
+        (status = 401, description = "no or a wrong token", body = ErrorAnswer),
+    ))]
 pub async fn migrations(State(state): State<Arc<AppState>>) -> Response {
-    let list: Vec<serde_json::Value> = state
-        .plan
-        .migrations
-        .iter()
-        .map(|m| {
-            serde_json::json!({
-                "name": m.name,
-                "source": m.source.endpoint.masked(),
-                "target": m.target.endpoint.masked(),
-                "table": m.table,
-                "mode": m.mode,
-                "key": m.key,
-                "cursor": m.cursor,
-                "depends_on": m.depends_on,
-                "running_run_id": state.registry.running(&m.name),
-            })
-        })
-        .collect();
-    let copies = state.plan.copies.iter().map(|c| {
-        serde_json::json!({
-            "name": c.name,
-            "source": c.source.endpoint.masked(),
-            "target": c.target.endpoint.masked(),
-            "mode": "copy",
-            "tables": c.options.tables,
-            "exclude": c.options.exclude,
-            "running_run_id": state.registry.running(&c.name),
-        })
+    let mode = |mode: crate::job::Mode| serde_json::to_value(mode).ok().and_then(|v| v.as_str().map(str::to_string));
+    let list = state.plan.migrations.iter().map(|m| MigrationView {
+        name: m.name.clone(),
+        source: m.source.endpoint.masked(),
+        target: m.target.endpoint.masked(),
+        mode: mode(m.mode).unwrap_or_default(),
+        table: Some(m.table.clone()),
+        key: m.key.clone(),
+        cursor: m.cursor.clone(),
+        depends_on: m.depends_on.clone(),
+        tables: None,
+        exclude: None,
+        running_run_id: state.registry.running(&m.name),
+    });
+    let copies = state.plan.copies.iter().map(|c| MigrationView {
+        name: c.name.clone(),
+        source: c.source.endpoint.masked(),
+        target: c.target.endpoint.masked(),
+        mode: "copy".into(),
+        table: None,
+        key: Vec::new(),
+        cursor: None,
+        depends_on: Vec::new(),
+        tables: Some(c.options.tables.clone()),
+        exclude: Some(c.options.exclude.clone()),
+        running_run_id: state.registry.running(&c.name),
     });
     Json(copies.chain(list).collect::<Vec<_>>()).into_response()
 }
 
-pub async fn list_runs(State(state): State<Arc<AppState>>) -> Response {
-    Json(state.runs(100).await).into_response()
-}
-
-pub async fn get_run(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
-    let valid = !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    match valid {
-        true => match state.run(&id).await {
-            Some(run) => Json(run).into_response(),
-            None => error_body(StatusCode::NOT_FOUND, format!("no run `{id}`; GET /runs lists them")),
-        },
-        false => error_body(StatusCode::NOT_FOUND, format!("no run `{}`; GET /runs lists them", clip(&id))),
-    }
-}
-
+/// Whether every connection of the job answers. Needs no token.
+#[utoipa::path(get, path = "/health", tag = "service", security(()),
+    responses(
+        (status = 200, description = "every connection answers", body = HealthAnswer),
+        (status = 503, description = "some do not; each is named with why", body = HealthAnswer),
+    ))]
 pub async fn health(State(state): State<Arc<AppState>>) -> Response {
     // One check at a time, its answer reused for a second: a burst of probes must not open a
     // burst of database connections.
@@ -226,21 +266,21 @@ pub async fn health(State(state): State<Arc<AppState>>) -> Response {
 /// How long a health answer is reused.
 const HEALTH_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
-async fn check_connections(state: &AppState) -> (StatusCode, serde_json::Value) {
+async fn check_connections(state: &AppState) -> (StatusCode, HealthAnswer) {
     let checks = state
         .plan
         .connections
         .values()
         .map(|connection| async move { (connection.name.clone(), health::check(&connection.endpoint).await) });
     let results = futures::future::join_all(checks).await;
-    let mut connections = serde_json::Map::new();
+    let mut connections = std::collections::BTreeMap::new();
     let mut down = Vec::new();
     for (name, outcome) in results {
         let value = match outcome {
-            Ok(()) => serde_json::json!({ "ok": true }),
+            Ok(()) => ConnectionHealth { ok: true, error: None },
             Err(error) => {
                 down.push(name.clone());
-                serde_json::json!({ "ok": false, "error": error.to_string() })
+                ConnectionHealth { ok: false, error: Some(error.to_string()) }
             }
         };
         connections.insert(name, value);
@@ -250,9 +290,15 @@ async fn check_connections(state: &AppState) -> (StatusCode, serde_json::Value) 
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, format!("unavailable: {}", down.join(", ")))
     };
-    (status, serde_json::json!({ "status": text, "connections": connections }))
+    (status, HealthAnswer { status: text, connections })
 }
 
+/// Prometheus text: runs by migration and outcome, rows loaded and rejected, durations.
+#[utoipa::path(get, path = "/metrics", tag = "service",
+    responses(
+        (status = 200, description = "the metrics", body = String, content_type = "text/plain"),
+        (status = 401, description = "no or a wrong token", body = ErrorAnswer),
+    ))]
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()).into_response()
 }

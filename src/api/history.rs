@@ -65,14 +65,42 @@ pub async fn running_elsewhere(target: &Endpoint, migration: &str, ours: &str) -
     Ok(rows.into_iter().next().and_then(|row| row.into_iter().next().flatten()))
 }
 
-/// The latest runs stored in `target` (at most `limit`), newest first, or one run by id.
-pub async fn stored(target: &Endpoint, id: Option<&str>, limit: usize) -> Result<Vec<StoredRun>> {
+/// Which runs a listing wants: of one migration, with one status, at most `limit`.
+#[derive(Clone, Debug, Default)]
+pub struct RunFilter {
+    pub migration: Option<String>,
+    pub status: Option<String>,
+    pub limit: usize,
+}
+
+impl RunFilter {
+    pub fn admits(&self, migration: &str, status: &str) -> bool {
+        self.migration.as_deref().is_none_or(|m| m == migration) && self.status.as_deref().is_none_or(|s| s == status)
+    }
+}
+
+/// The latest runs stored in `target` that `filter` admits, newest first, or one run by id.
+pub async fn stored(target: &Endpoint, id: Option<&str>, filter: &RunFilter) -> Result<Vec<StoredRun>> {
     let columns = "run_id, migration, status, started_at, finished_at, report";
-    let (filter, values) = match id {
-        Some(id) => ("WHERE run_id = ?", vec![Some(id.to_string())]),
-        None => ("", vec![]),
+    let mut conditions = Vec::new();
+    let mut values = Vec::new();
+    let wanted = [
+        ("run_id", id.map(str::to_string)),
+        ("migration", filter.migration.clone()),
+        ("status", filter.status.clone()),
+    ];
+    for (column, value) in wanted {
+        if let Some(value) = value {
+            conditions.push(format!("{column} = ?"));
+            values.push(Some(value));
+        }
+    }
+    let filter_sql = match conditions.is_empty() {
+        true => String::new(),
+        false => format!("WHERE {}", conditions.join(" AND ")),
     };
-    let sql = format!("SELECT {columns} FROM {RUNS_TABLE} {filter} ORDER BY started_at DESC LIMIT {limit}");
+    let limit = filter.limit.max(1);
+    let sql = format!("SELECT {columns} FROM {RUNS_TABLE} {filter_sql} ORDER BY started_at DESC LIMIT {limit}");
     let rows = query(target, &sql, values).await?;
     Ok(rows
         .into_iter()

@@ -6,14 +6,24 @@
 //! | `POST /migrate-users`, `/migrate-orders`, `/migrate-cleaned-data` | the old message and the run's report |
 //! | `POST /migrations/{name}/runs[?wait=false]` | the run (200), or its id at once (202) |
 //! | `GET /migrations`, `GET /runs`, `GET /runs/{id}` | the job's migrations, runs (with progress) |
+//! | `GET /migrations/{name}/rejects[/rows]` | rejected rows per reason; a page of them |
 //! | `GET /health`, `GET /metrics` | 200 or 503 per connection; Prometheus text |
+//! | `GET /`, `GET /openapi.json` | the console (a web page over these endpoints); the API's description |
+//!
+//! The answers' types are in `views`; `openapi` describes every endpoint from them.
 
 mod auth;
+mod console;
 mod handlers;
 mod health;
 mod history;
 mod metrics;
+mod openapi;
+mod query;
+mod reading;
+mod rejects;
 mod runs;
+mod views;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,7 +49,7 @@ pub struct AppState {
     /// The runs going on, so a shutdown can let them finish.
     tasks: TaskTracker,
     /// The last health answer and when it was made.
-    health: tokio::sync::Mutex<Option<(std::time::Instant, (StatusCode, serde_json::Value))>>,
+    health: tokio::sync::Mutex<Option<(std::time::Instant, (StatusCode, views::HealthAnswer))>>,
 }
 
 /// A bound server, ready to run.
@@ -102,19 +112,25 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/migrate-cleaned-data", post(handlers::migrate_cleaned_data))
         .route("/migrations", get(handlers::migrations))
         .route("/migrations/{name}/runs", post(handlers::start_run))
-        .route("/runs", get(handlers::list_runs))
-        .route("/runs/{id}", get(handlers::get_run))
+        .route("/migrations/{name}/rejects", get(reading::rejects_summary))
+        .route("/migrations/{name}/rejects/rows", get(reading::rejected_rows))
+        .route("/runs", get(reading::list_runs))
+        .route("/runs/{id}", get(reading::get_run))
         .route("/metrics", get(handlers::metrics))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
+    // The console's page and the API's description hold no data: anyone may read them.
     Router::new()
         .route("/health", get(handlers::health))
+        .route("/openapi.json", get(openapi::document))
+        .merge(console::routes())
         .merge(guarded)
-        .fallback(|| async { error_body(StatusCode::NOT_FOUND, "no such endpoint; see GET /migrations") })
+        .fallback(|| async { error_body(StatusCode::NOT_FOUND, "no such endpoint; see GET /openapi.json") })
+        .layer(axum::middleware::from_fn(console::security_headers))
         .with_state(state)
 }
 
-/// `{"error": message}` with a status.
+/// `{"error": message}` with a status; passwords in the message masked.
 pub fn error_body(status: StatusCode, message: impl Into<String>) -> Response {
-    let message = crate::connection::mask_text(&message.into());
-    (status, Json(serde_json::json!({ "error": message }))).into_response()
+    let error = crate::connection::mask_text(&message.into());
+    (status, Json(views::ErrorAnswer { error, ..Default::default() })).into_response()
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::history::{mark_interrupted, record, running_elsewhere, stored, StoredRun};
+use super::history::{mark_interrupted, record, running_elsewhere, stored, RunFilter, StoredRun};
 use super::AppState;
 use crate::copy::run_job;
 use crate::error::ErrorKind;
@@ -17,22 +17,26 @@ use crate::report::RunReport;
 use crate::run::{new_run_id, Progress};
 
 /// A run as the API shows it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct RunView {
     pub id: String,
     pub migration: String,
-    /// `running`, `succeeded` or `failed`.
+    /// `running`, `succeeded`, `failed`, or `interrupted` (its process died).
     pub status: String,
     pub started_at: String,
     pub finished_at: Option<String>,
     /// Rows read from the source so far (while running) or in all.
     pub rows_read: u64,
+    /// The run's report once it finished (null while it runs).
+    #[schema(value_type = Option<crate::report::RunReport>)]
     pub report: Option<serde_json::Value>,
     pub error: Option<String>,
     #[serde(skip)]
+    #[schema(ignore)]
     pub error_kind: Option<ErrorKind>,
     /// When the migration was found running elsewhere: that run, if another server recorded it.
     #[serde(skip)]
+    #[schema(ignore)]
     pub running_run_id: Option<String>,
 }
 
@@ -243,19 +247,20 @@ impl AppState {
         targets
     }
 
-    /// This process's runs and the ones stored in the targets, newest first.
-    pub async fn runs(&self, limit: usize) -> Vec<RunView> {
+    /// This process's runs and the ones stored in the targets that `filter` admits, newest first.
+    pub async fn runs(&self, filter: &RunFilter) -> Vec<RunView> {
         let mut all: BTreeMap<String, RunView> = BTreeMap::new();
         for target in self.targets() {
-            match stored(&target, None, limit).await {
+            match stored(&target, None, filter).await {
                 Ok(runs) => all.extend(runs.into_iter().map(|r| (r.id.clone(), RunView::from_stored(r)))),
                 Err(error) => tracing::warn!(%error, "could not read _ferry_runs"),
             }
         }
-        all.extend(self.registry.all().into_iter().map(|r| (r.id.clone(), r)));
+        let here = self.registry.all().into_iter().filter(|r| filter.admits(&r.migration, &r.status));
+        all.extend(here.map(|r| (r.id.clone(), r)));
         let mut runs: Vec<RunView> = all.into_values().collect();
         runs.sort_by(|a, b| b.started_at.cmp(&a.started_at).then(b.id.cmp(&a.id)));
-        runs.truncate(limit);
+        runs.truncate(filter.limit);
         runs
     }
 
@@ -265,7 +270,7 @@ impl AppState {
             return Some(run);
         }
         for target in self.targets() {
-            if let Ok(mut runs) = stored(&target, Some(id), 1).await {
+            if let Ok(mut runs) = stored(&target, Some(id), &RunFilter { limit: 1, ..Default::default() }).await {
                 if let Some(run) = runs.pop() {
                     return Some(RunView::from_stored(run));
                 }

@@ -68,7 +68,7 @@ fn mix(mut h: u64) -> u64 {
     h ^ (h >> 33)
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReconcileStatus {
     /// Same rows, same values.
@@ -82,7 +82,7 @@ pub enum ReconcileStatus {
 }
 
 /// What a run's reconciliation found.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Reconciliation {
     pub status: ReconcileStatus,
     /// Rows sent to the target, and rows the published table holds.

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::job::checks::{Check, CheckKind, ExpectedColumn, Severity};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckStatus {
     Passed,
@@ -21,7 +21,7 @@ pub enum CheckStatus {
 }
 
 /// One check's verdict, in the report and the JUnit file.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct CheckResult {
     pub name: String,
     #[serde(rename = "type")]

@@ -25,7 +25,7 @@ pub enum SinkBatch {
 pub type RowStream = Pin<Box<dyn Stream<Item = Result<SinkBatch>> + Send>>;
 
 /// How a load publishes its rows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum WriteMode {
     /// The table's old rows (and the migration's old rejects) go, the new rows come.

@@ -5,7 +5,7 @@ use super::{check_identifier, Connection};
 use crate::error::{FerryError, Result};
 
 /// How a migration's rows are published.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// The target's old rows are gone and the new ones are in, or nothing changed.

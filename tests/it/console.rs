@@ -1,0 +1,203 @@
+//! The console in a real browser: Debian's headless Chromium driven through chromedriver,
+//! against `ferry serve` on a loopback port with real PostgreSQL databases. Each page is saved
+//! as a screenshot under the test's output folder (`target/tmp/console/`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+use crate::api::{serve, shipped_plan, Client as Api};
+use crate::common::PgDatabase;
+
+const TOKEN: &str = "s3cret-token";
+
+/// chromedriver on a free port, stopped when dropped.
+struct Driver {
+    process: std::process::Child,
+    port: u16,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let process = std::process::Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start chromedriver ({e}); install Chromium: apt-get install chromium chromium-driver")
+            });
+        let driver = Driver { process, port };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return driver;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("chromedriver did not listen on port {port}");
+    }
+
+    async fn browser(&self) -> Client {
+        let mut capabilities = serde_json::Map::new();
+        let arguments =
+            ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000"];
+        capabilities.insert("goog:chromeOptions".into(), json!({ "args": arguments }));
+        ClientBuilder::native()
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("chromedriver could not start Chromium")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+fn output_folder() -> PathBuf {
+    let folder = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console");
+    std::fs::create_dir_all(&folder).unwrap();
+    folder
+}
+
+async fn screenshot(browser: &Client, name: &str) {
+    let png = browser.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "{name} is not a PNG");
+    std::fs::write(output_folder().join(format!("{name}.png")), png).unwrap();
+}
+
+/// Waits until the main area's text contains `text`; fails with what it shows instead.
+async fn wait_for_text(browser: &Client, text: &str) -> String {
+    let mut shown = String::new();
+    for _ in 0..300 {
+        shown = browser.find(Locator::Css("body")).await.unwrap().text().await.unwrap_or_default();
+        if shown.contains(text) {
+            return shown;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the page never showed `{text}`; it shows:\n{shown}");
+}
+
+async fn script(browser: &Client, code: &str) -> Value {
+    browser.execute(code, vec![]).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_runs_a_migration_and_shows_its_report_checks_and_rejects() {
+    let (source, target) = (PgDatabase::new(), PgDatabase::new());
+    let (_dir, plan) = shipped_plan(&source, &target).await;
+    // A row whose name is markup and whose age is not a number (rejected: invalid_age), and one
+    // whose name becomes `<I>X</I>` (initcap) (fails the warn check "names start with a capital").
+    source.rows(
+        "INSERT INTO source_unnormalized (record_id, full_name, age, location) VALUES \
+         (900001, '<script>document.title=''pwned''</script>', 'thirty', 'Oslo'), \
+         (900002, '<i>x</i> y', '40', 'Rome')",
+    );
+    let (base, _stop, _task) = serve(plan, Some(TOKEN)).await;
+    let driver = Driver::start();
+    let browser = driver.browser().await;
+
+    // Without the token: the sign-in form and health, nothing of the job.
+    browser.goto(&format!("{base}/")).await.unwrap();
+    let shown = wait_for_text(&browser, "healthy").await;
+    assert!(shown.contains("API token"), "{shown}");
+    assert!(!shown.contains("cleaned_data") && !shown.contains("target_users"), "data without a token:\n{shown}");
+    screenshot(&browser, "1-sign-in").await;
+    let token = browser.find(Locator::Id("token")).await.unwrap();
+    token.send_keys("wrong-token").await.unwrap();
+    browser.find(Locator::Css("form.signin button")).await.unwrap().click().await.unwrap();
+    wait_for_text(&browser, "refused that token").await;
+    let token = browser.find(Locator::Id("token")).await.unwrap();
+    token.send_keys(TOKEN).await.unwrap();
+    browser.find(Locator::Css("form.signin button")).await.unwrap().click().await.unwrap();
+    let shown = wait_for_text(&browser, "cleaned_data").await;
+    assert!(shown.contains("never run"), "{shown}");
+    assert!(browser.find(Locator::Css("svg.graph path.edge")).await.is_ok(), "orders depends on users: an edge");
+    screenshot(&browser, "2-migrations").await;
+
+    // Run cleaned_data from the page while its source is locked: the run page shows it running.
+    let (locker, connection) = tokio_postgres::connect(&source.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    locker.batch_execute("BEGIN; LOCK TABLE source_unnormalized IN ACCESS EXCLUSIVE MODE").await.unwrap();
+    browser.find(Locator::Css("button[aria-label='Run cleaned_data']")).await.unwrap().click().await.unwrap();
+    wait_for_text(&browser, "Running:").await;
+    screenshot(&browser, "3-run-in-progress").await;
+    let url = browser.current_url().await.unwrap();
+    let id = url.fragment().unwrap().strip_prefix("/run/").unwrap().to_string();
+    locker.batch_execute("COMMIT").await.unwrap();
+    // The page follows the run to its end without a reload; its counts are the report's.
+    let shown = wait_for_text(&browser, "Reconciliation").await;
+    let (_, run) = Api::new(&base).call("GET", &format!("/runs/{id}"), None).await;
+    let m = &run["report"]["migrations"][0];
+    let equation = format!(
+        "Read {} = loaded {} + rejected {} + filtered {}",
+        m["rows_read"], m["rows_loaded"], m["rows_rejected"], m["rows_filtered"]
+    );
+    assert!(shown.contains(&equation), "`{equation}` not in:\n{shown}");
+    assert!(m["rejects"]["invalid_age"].as_u64().unwrap() >= 1, "{m}");
+    assert!(shown.contains("succeeded") && shown.contains("names start with a capital"), "{shown}");
+    screenshot(&browser, "4-run-report").await;
+
+    // The failing check's sample rows, with the markup shown as text.
+    let summary = browser.find(Locator::Css("details.sample summary")).await.unwrap();
+    assert!(summary.text().await.unwrap().contains("names start with a capital"));
+    summary.click().await.unwrap();
+    let sample = browser.find(Locator::Css("details.sample table")).await.unwrap().text().await.unwrap();
+    assert!(sample.contains("900002") && sample.contains("<I>X</I>"), "{sample}");
+    screenshot(&browser, "5-check-sample").await;
+
+    // The rejects of the run's reason: the stored source row, its <script> shown as text.
+    browser.find(Locator::LinkText("invalid_age")).await.unwrap().click().await.unwrap();
+    let shown = wait_for_text(&browser, "Rejects of cleaned_data").await;
+    assert!(shown.contains("<script>document.title='pwned'</script>"), "{shown}");
+    assert_eq!(script(&browser, "return document.querySelectorAll('main script, main i').length").await, 0);
+    assert_eq!(browser.title().await.unwrap(), "ferry console");
+    screenshot(&browser, "6-rejects").await;
+
+    // The runs page, with its chart for one migration.
+    browser.goto(&format!("{base}/#/runs?migration=cleaned_data")).await.unwrap();
+    wait_for_text(&browser, "Runs of cleaned_data").await;
+    assert!(browser.find(Locator::Css("svg.chart rect.bar")).await.is_ok());
+    screenshot(&browser, "7-runs").await;
+
+    // On a phone-sized screen the page does not scroll sideways (tables scroll in place).
+    browser.set_window_size(375, 800).await.unwrap();
+    browser.goto(&format!("{base}/#/rejects/cleaned_data")).await.unwrap();
+    wait_for_text(&browser, "Rejects of cleaned_data").await;
+    let overflow =
+        script(&browser, "return document.documentElement.scrollWidth - document.documentElement.clientWidth").await;
+    assert!(overflow.as_i64().unwrap() <= 0, "the page is wider than the screen by {overflow} px");
+    screenshot(&browser, "8-rejects-narrow").await;
+
+    // The token never lands in the address, a cookie or localStorage; forgetting it hides all.
+    let kept = script(&browser, "return [location.href, document.cookie, localStorage.length]").await;
+    assert!(!kept.to_string().contains(TOKEN), "{kept}");
+    assert_eq!(kept[2], 0);
+    browser.find(Locator::Id("signout")).await.unwrap().click().await.unwrap();
+    let shown = wait_for_text(&browser, "API token").await;
+    assert!(!shown.contains("cleaned_data"), "{shown}");
+    browser.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_a_restrictive_content_security_policy() {
+    let plan = ferry::job::Plan::from_toml("", "job", std::path::Path::new("."), &Default::default()).unwrap();
+    let (base, _stop, _task) = serve(plan, Some(TOKEN)).await;
+    for path in ["/", "/console/app.js", "/health", "/runs", "/nowhere"] {
+        let response = reqwest::get(format!("{base}{path}")).await.unwrap();
+        let policy = response.headers()["content-security-policy"].to_str().unwrap().to_string();
+        assert!(policy.starts_with("default-src 'none'; script-src 'self';"), "{path}: {policy}");
+        assert!(policy.contains("frame-ancestors 'none'"), "{path}: {policy}");
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff", "{path}");
+    }
+    // The page has no inline script or style for the policy to forbid.
+    let page = reqwest::get(format!("{base}/")).await.unwrap().text().await.unwrap();
+    assert!(!page.contains("<script>") && !page.contains("style="), "{page}");
+}
