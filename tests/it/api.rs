@@ -209,3 +209,60 @@ async fn a_public_address_needs_a_token() {
     assert!(error.starts_with("refusing to serve on 0.0.0.0:"), "{error}");
     assert!(error.contains("set FERRY_API_TOKEN (or --token)"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_query_parameters_are_named() {
+    let plan = Plan::from_toml("", "job", std::path::Path::new("."), &Overrides::default()).unwrap();
+    let (base, _stop, _task) = serve(plan, None).await;
+    let client = Client::new(&base);
+    for (path, message) in [
+        ("/runs?limt=5", "unknown query parameter `limt`; this endpoint takes `migration`, `status`, `limit`"),
+        ("/runs?limit=5&limit=6", "query parameter `limit` given twice"),
+        ("/runs?limit=-1", "query parameter `limit` must be a whole number from 0 to 1000, not `-1`"),
+        ("/runs?limit=1001", "query parameter `limit` must be a whole number from 0 to 1000, not `1001`"),
+        ("/migrations/users/rejects", "the job defines no migration `users`; it defines: "),
+    ] {
+        let (status, body) = client.call("GET", path, None).await;
+        assert_eq!((status, body["error"].as_str()), (if path.contains("rejects") { 404 } else { 400 }, Some(message)));
+    }
+}
+
+/// The rejects endpoints read `_ferry_rejects` in MySQL and SQLite as in PostgreSQL: the counts
+/// per reason are the run report's, and the pages hold every row once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejects_are_read_from_mysql_and_sqlite_targets() {
+    let source = PgDatabase::new();
+    ferry::generate::generate(&source.endpoint(), 50, true).await.unwrap();
+    let mysql = crate::common::MysqlDatabase::new();
+    let dir = job_dir(&[]);
+    let sqlite = format!("sqlite://{}", dir.path().join("target.db").display());
+    for target in [mysql.url.clone(), sqlite] {
+        let overrides = Overrides { source: Some(source.url.clone()), target: Some(target.clone()) };
+        let plan = Plan::load(&dir.path().join("ferry.toml"), &overrides).unwrap();
+        let (base, _stop, _task) = serve(plan, None).await;
+        let client = Client::new(&base);
+        let (status, run) = client.call("POST", "/migrations/cleaned_data/runs", None).await;
+        assert_eq!(status, 200, "{target}: {run}");
+        let counted = &run["report"]["migrations"][0]["rejects"];
+        let (_, summary) = client.call("GET", "/migrations/cleaned_data/rejects", None).await;
+        assert_eq!(summary["stored"], true);
+        let reasons: serde_json::Map<String, Value> = summary["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["reason"].as_str().unwrap().to_string(), r["rows"].clone()))
+            .collect();
+        assert_eq!(&Value::Object(reasons), counted, "{target}");
+        let total = summary["total"].as_u64().unwrap();
+        let mut keys = std::collections::BTreeSet::new();
+        for offset in (0..total).step_by(4) {
+            let path = format!("/migrations/cleaned_data/rejects/rows?limit=4&offset={offset}");
+            let (_, page) = client.call("GET", &path, None).await;
+            for row in page["rows"].as_array().unwrap() {
+                assert!(row["source_row"]["record_id"].is_number(), "{target}: {row}");
+                keys.insert(row["source_key"].as_str().unwrap().to_string());
+            }
+        }
+        assert_eq!(keys.len() as u64, total, "{target}: every row on one page");
+    }
+}

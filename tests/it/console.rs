@@ -89,6 +89,17 @@ async fn script(browser: &Client, code: &str) -> Value {
     browser.execute(code, vec![]).await.unwrap()
 }
 
+/// Controls without a name a screen reader could say, and drawings without a text.
+const UNNAMED: &str = "return [...document.querySelectorAll('button, a, select, input, svg[role=img], table')]
+    .filter((e) => !(e.getAttribute('aria-label') || (e.tagName !== 'svg' && e.textContent.trim())
+        || (e.id && document.querySelector('label[for=\"' + e.id + '\"]'))))
+    .map((e) => e.outerHTML.slice(0, 80))
+    .concat(document.documentElement.lang === 'en' ? [] : ['<html> without lang'])";
+
+async fn assert_accessible(browser: &Client, page: &str) {
+    assert_eq!(script(browser, UNNAMED).await, json!([]), "unnamed elements on {page}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_runs_a_migration_and_shows_its_report_checks_and_rejects() {
     let (source, target) = (PgDatabase::new(), PgDatabase::new());
@@ -110,6 +121,7 @@ async fn the_console_runs_a_migration_and_shows_its_report_checks_and_rejects() 
     assert!(shown.contains("API token"), "{shown}");
     assert!(!shown.contains("cleaned_data") && !shown.contains("target_users"), "data without a token:\n{shown}");
     screenshot(&browser, "1-sign-in").await;
+    assert_accessible(&browser, "the sign-in page").await;
     let token = browser.find(Locator::Id("token")).await.unwrap();
     token.send_keys("wrong-token").await.unwrap();
     browser.find(Locator::Css("form.signin button")).await.unwrap().click().await.unwrap();
@@ -121,6 +133,7 @@ async fn the_console_runs_a_migration_and_shows_its_report_checks_and_rejects() 
     assert!(shown.contains("never run"), "{shown}");
     assert!(browser.find(Locator::Css("svg.graph path.edge")).await.is_ok(), "orders depends on users: an edge");
     screenshot(&browser, "2-migrations").await;
+    assert_accessible(&browser, "the migrations page").await;
 
     // Run cleaned_data from the page while its source is locked: the run page shows it running.
     let (locker, connection) = tokio_postgres::connect(&source.url, tokio_postgres::NoTls).await.unwrap();
@@ -144,6 +157,7 @@ async fn the_console_runs_a_migration_and_shows_its_report_checks_and_rejects() 
     assert!(m["rejects"]["invalid_age"].as_u64().unwrap() >= 1, "{m}");
     assert!(shown.contains("succeeded") && shown.contains("names start with a capital"), "{shown}");
     screenshot(&browser, "4-run-report").await;
+    assert_accessible(&browser, "the run page").await;
 
     // The failing check's sample rows, with the markup shown as text.
     let summary = browser.find(Locator::Css("details.sample summary")).await.unwrap();
@@ -160,12 +174,18 @@ async fn the_console_runs_a_migration_and_shows_its_report_checks_and_rejects() 
     assert_eq!(script(&browser, "return document.querySelectorAll('main script, main i').length").await, 0);
     assert_eq!(browser.title().await.unwrap(), "ferry console");
     screenshot(&browser, "6-rejects").await;
+    assert_accessible(&browser, "the rejects page").await;
 
-    // The runs page, with its chart for one migration.
+    // The runs page, with its chart of the migration's two runs.
+    let (status, second) = Api::new(&base).call("POST", "/migrations/cleaned_data/runs", None).await;
+    assert_eq!(status, 200, "{second}");
     browser.goto(&format!("{base}/#/runs?migration=cleaned_data")).await.unwrap();
     wait_for_text(&browser, "Runs of cleaned_data").await;
-    assert!(browser.find(Locator::Css("svg.chart rect.bar")).await.is_ok());
+    assert_eq!(browser.find_all(Locator::Css("svg.chart rect.bar")).await.unwrap().len(), 2);
+    let shown = wait_for_text(&browser, second["id"].as_str().unwrap()).await;
+    assert!(shown.find(second["id"].as_str().unwrap()) < shown.find(&id), "newest first:\n{shown}");
     screenshot(&browser, "7-runs").await;
+    assert_accessible(&browser, "the runs page").await;
 
     // On a phone-sized screen the page does not scroll sideways (tables scroll in place).
     browser.set_window_size(375, 800).await.unwrap();

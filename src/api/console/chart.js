@@ -76,15 +76,22 @@ const ferryCharts = (() => {
       node("text", { x: left - 6, y: top + 4, "text-anchor": "end", class: "rows" }, maxRows.toLocaleString("en-US")),
       node("text", { x: left - 6, y: h - bottom, "text-anchor": "end", class: "rows" }, "0"),
       node("text", { x: w - right + 6, y: top + 4, class: "seconds" }, maxSeconds.toFixed(2) + " s"),
-      node("text", { x: left, y: h - 8, class: "legend" }, "bars: rows loaded · line: seconds"));
+      node("text", { x: (left + w - right) / 2, y: h - 2, "text-anchor": "middle", class: "legend" }, "bars: rows loaded · line: seconds"));
+    const bar = Math.min(step * 0.7, 36);
+    const day = (text) => String(text || "").slice(0, 16).replace("T", " ");
+    chart.append(node("text", { x: left, y: h - bottom + 14, class: "legend" }, day(points[0].at)));
+    if (points.length > 1) {
+      chart.append(node("text", { x: w - right, y: h - bottom + 14, "text-anchor": "end", class: "legend" }, day(points[points.length - 1].at)));
+    }
     points.forEach((p, i) => {
       const top_ = y(p.rows, maxRows);
-      chart.append(node("rect", { x: left + i * step + step * 0.15, y: top_, width: step * 0.7, height: h - bottom - top_,
+      chart.append(node("rect", { x: left + (i + 0.5) * step - bar / 2, y: top_, width: bar, height: h - bottom - top_,
         class: "bar " + (p.status === "succeeded" ? "ok" : "bad") },
       node("title", {}, `${p.at}: ${p.rows.toLocaleString("en-US")} rows loaded in ${p.seconds.toFixed(2)} s (${p.status})`)));
     });
     const line = points.map((p, i) => `${i ? "L" : "M"}${left + (i + 0.5) * step},${y(p.seconds, maxSeconds)}`).join(" ");
     chart.append(node("path", { d: line, class: "duration" }));
+    points.forEach((p, i) => chart.append(node("circle", { cx: left + (i + 0.5) * step, cy: y(p.seconds, maxSeconds), r: 3.5, class: "duration-point" })));
     return chart;
   }
 
