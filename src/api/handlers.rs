@@ -43,6 +43,7 @@ async fn legacy(state: Arc<AppState>, migration: &str, message: &str) -> Respons
     responses(
         (status = 200, description = "the migration ran and published", body = LegacyAnswer),
         (status = 401, description = "no or a wrong token", body = ErrorAnswer),
+        (status = 404, description = "the job defines no such migration", body = ErrorAnswer),
         (status = 409, description = "the migration is running already", body = ErrorAnswer),
         (status = 422, description = "the run failed on its input or its checks; nothing was published", body = ErrorAnswer),
         (status = 500, description = "the run failed; nothing was published", body = ErrorAnswer),
@@ -56,6 +57,7 @@ pub async fn migrate_users(State(state): State<Arc<AppState>>) -> Response {
     responses(
         (status = 200, description = "the migration ran and published", body = LegacyAnswer),
         (status = 401, description = "no or a wrong token", body = ErrorAnswer),
+        (status = 404, description = "the job defines no such migration", body = ErrorAnswer),
         (status = 409, description = "the migration is running already", body = ErrorAnswer),
         (status = 422, description = "the run failed on its input or its checks; nothing was published", body = ErrorAnswer),
         (status = 500, description = "the run failed; nothing was published", body = ErrorAnswer),
@@ -69,6 +71,7 @@ pub async fn migrate_orders(State(state): State<Arc<AppState>>) -> Response {
     responses(
         (status = 200, description = "the migration ran and published", body = LegacyAnswer),
         (status = 401, description = "no or a wrong token", body = ErrorAnswer),
+        (status = 404, description = "the job defines no such migration", body = ErrorAnswer),
         (status = 409, description = "the migration is running already", body = ErrorAnswer),
         (status = 422, description = "the run failed on its input or its checks; nothing was published", body = ErrorAnswer),
         (status = 500, description = "the run failed; nothing was published", body = ErrorAnswer),

@@ -82,6 +82,7 @@ fn unavailable(error: crate::error::FerryError) -> Response {
         (status = 200, description = "counts per reason", body = RejectSummary),
         (status = 401, description = "no or a wrong token", body = ErrorAnswer),
         (status = 404, description = "no such migration", body = ErrorAnswer),
+        (status = 500, description = "the target failed to answer the query", body = ErrorAnswer),
         (status = 503, description = "the target did not answer", body = ErrorAnswer),
     ))]
 pub async fn rejects_summary(
@@ -109,6 +110,7 @@ pub async fn rejects_summary(
         (status = 400, description = "an unknown or malformed parameter", body = ErrorAnswer),
         (status = 401, description = "no or a wrong token", body = ErrorAnswer),
         (status = 404, description = "no such migration", body = ErrorAnswer),
+        (status = 500, description = "the target failed to answer the query", body = ErrorAnswer),
         (status = 503, description = "the target did not answer", body = ErrorAnswer),
     ))]
 pub async fn rejected_rows(

@@ -25,7 +25,7 @@ pub struct RunView {
     pub status: String,
     pub started_at: String,
     pub finished_at: Option<String>,
-    /// Rows read from the source so far (while running) or in all.
+    /// Rows read from the source so far (while running) or in all (every table of a copy).
     pub rows_read: u64,
     /// The run's report once it finished (null while it runs).
     #[schema(value_type = Option<crate::report::RunReport>)]
@@ -47,9 +47,9 @@ impl RunView {
         RunView {
             rows_read: report
                 .as_ref()
-                .and_then(|r| r.pointer("/migrations/0/rows_read"))
-                .and_then(|v| v.as_u64())
-                .unwrap_or(0),
+                .and_then(|r| r.get("migrations"))
+                .and_then(|m| m.as_array())
+                .map_or(0, |all| all.iter().filter_map(|m| m.get("rows_read").and_then(|v| v.as_u64())).sum()),
             error: field("error").and_then(|v| v.as_str().map(str::to_string)),
             id: run.id,
             migration: run.migration,
@@ -183,7 +183,8 @@ fn finish(mut view: RunView, outcome: crate::error::Result<RunReport>, rows: u64
     match outcome {
         Ok(report) => {
             view.status = if report.succeeded() { "succeeded" } else { "failed" }.into();
-            view.rows_read = report.migrations.first().map_or(rows, |m| m.rows_read);
+            // A copy's report holds one migration per table.
+            view.rows_read = report.migrations.iter().map(|m| m.rows_read).sum();
             view.error = report.error.clone();
             view.error_kind = report.error_kind;
             view.report = serde_json::to_value(&report).ok();

@@ -221,3 +221,46 @@ async fn every_answer_carries_a_restrictive_content_security_policy() {
     let page = reqwest::get(format!("{base}/")).await.unwrap().text().await.unwrap();
     assert!(!page.contains("<script>") && !page.contains("style="), "{page}");
 }
+
+/// A copy (`[[copies]]`) beside a migration that depends on it: the graph draws the edge, and the
+/// copy's run shows per table what was created, translated or skipped. A server without a token
+/// opens the console at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_run_shows_what_it_made_of_each_table() {
+    let (source, target) = (PgDatabase::new(), crate::common::MysqlDatabase::new());
+    source.rows(crate::copy::POSTGRES_SCHEMA);
+    source.rows(crate::copy::ROWS);
+    let dir = tempfile::tempdir().unwrap();
+    let path = crate::copy_job::job(dir.path(), &source, &target);
+    let plan = ferry::job::Plan::load(&path, &Default::default()).unwrap();
+    let (base, _stop, _task) = serve(plan, None).await;
+    let driver = Driver::start();
+    let browser = driver.browser().await;
+    browser.goto(&format!("{base}/")).await.unwrap();
+    wait_for_text(&browser, "never run").await;
+    let graph = script(&browser, "return document.querySelector('svg.graph').getAttribute('aria-label')").await;
+    assert_eq!(graph, "Dependencies: album runs after shop");
+    browser.find(Locator::Css("button[aria-label='Run shop']")).await.unwrap().click().await.unwrap();
+    let shown = wait_for_text(&browser, "Schema objects").await;
+    let created = script(
+        &browser,
+        "return [...document.querySelectorAll('table')].find((t) => t.caption.textContent === 'Schema objects')
+            .innerText.split('\\n').filter((l) => l.includes('track'))",
+    )
+    .await;
+    let created: Vec<String> = serde_json::from_value(created).unwrap();
+    let skipped = created.iter().find(|line| line.contains("foreign key track_album_id_fkey")).unwrap();
+    assert!(skipped.contains("skipped") && skipped.contains("which is not copied"), "{skipped}");
+    assert!(created.iter().any(|line| line.contains("index track_name") && line.contains("created")), "{created:?}");
+    assert!(shown.contains("Tables of this run") && shown.contains("employee"), "{shown}");
+    // Rows read counts every table of the copy.
+    let id = browser.current_url().await.unwrap().fragment().unwrap().strip_prefix("/run/").unwrap().to_string();
+    let (_, run) = Api::new(&base).call("GET", &format!("/runs/{id}"), None).await;
+    let read: u64 =
+        run["report"]["migrations"].as_array().unwrap().iter().map(|m| m["rows_read"].as_u64().unwrap()).sum();
+    assert_eq!(run["rows_read"], read);
+    let shown_read = browser.find(Locator::Id("rows-read")).await.unwrap().text().await.unwrap();
+    assert_eq!(shown_read, read.to_string());
+    screenshot(&browser, "9-copy-run").await;
+    browser.close().await.unwrap();
+}

@@ -11,7 +11,7 @@ use crate::common::{ferry, MysqlDatabase, PgDatabase};
 use crate::copy::{POSTGRES_SCHEMA, ROWS};
 
 /// A job: the copy leaves `album` out, the migration makes it with prices in cents.
-fn job(dir: &Path, source: &PgDatabase, target: &MysqlDatabase) -> std::path::PathBuf {
+pub fn job(dir: &Path, source: &PgDatabase, target: &MysqlDatabase) -> std::path::PathBuf {
     std::fs::write(dir.join("album.sql"), "SELECT id, artist_id, title, CAST(price * 100 AS INT) AS cents FROM album")
         .unwrap();
     let text = format!(

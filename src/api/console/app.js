@@ -73,7 +73,8 @@ const ferry = (() => {
 
   /** A run's status as a badge; the class comes from a fixed list, never from the data. */
   function badge(status) {
-    const known = ["running", "succeeded", "failed", "skipped", "mismatched", "interrupted", "passed", "warned", "matched"];
+    const known = ["running", "succeeded", "failed", "skipped", "mismatched", "interrupted", "passed", "warned", "matched",
+      "created", "planned", "translated", "differs", "unverified"];
     const name = known.includes(status) ? status : "other";
     return h("span", { className: "badge " + name }, status || "–");
   }

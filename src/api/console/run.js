@@ -83,12 +83,16 @@
         number(Math.round(rate)), " rows/s · ", seconds(Math.max(elapsed, 0)));
       if (run.status !== "running") {
         const report = run.report || {};
+        const all = report.migrations || [];
         fill(body,
           run.error ? h("div", { className: "problem", role: "alert" }, h("strong", {}, "Error" + (report.error_kind ? " (" + report.error_kind + ")" : "") + ": "), run.error) : null,
-          (report.migrations || []).map(migration),
+          all.length > 1 ? table("Tables of this run", ["Table", "Status", "Read", "Loaded", "Rejected", "Seconds", "Reconciliation"],
+            all.map((m) => [m.name, badge(m.status), number(m.rows_read), number(m.rows_loaded), number(m.rows_rejected),
+              seconds(m.seconds), m.reconciliation ? badge(m.reconciliation.status) : "–"])) : null,
           report.schema && report.schema.length
             ? table("Schema objects", ["Table", "Object", "Status", "Detail"], report.schema.map((o) => [o.table, o.object, badge(o.status), o.detail || ""]))
-            : null);
+            : null,
+          all.map(migration));
         return;
       }
       await new Promise((resolve) => setTimeout(resolve, 700));
