@@ -66,7 +66,7 @@ pub enum FerryError {
 }
 
 /// Who has to act on an error: what the API answers with and the report records.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// The job, a query, the data or a target's shape: the user fixes it.

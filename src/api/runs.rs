@@ -31,8 +31,7 @@ pub struct RunView {
     #[schema(value_type = Option<crate::report::RunReport>)]
     pub report: Option<serde_json::Value>,
     pub error: Option<String>,
-    #[serde(skip)]
-    #[schema(ignore)]
+    /// Who has to act on the error: `input`, `busy`, `checks`, `unavailable` or `failure`.
     pub error_kind: Option<ErrorKind>,
     /// When the migration was found running elsewhere: that run, if another server recorded it.
     #[serde(skip)]
@@ -56,8 +55,8 @@ impl RunView {
             status: run.status,
             started_at: run.started_at,
             finished_at: run.finished_at,
+            error_kind: field("error_kind").and_then(|v| serde_json::from_value(v).ok()),
             report,
-            error_kind: None,
             running_run_id: None,
         }
     }
@@ -193,6 +192,16 @@ fn finish(mut view: RunView, outcome: crate::error::Result<RunReport>, rows: u64
             view.status = "failed".into();
             view.error = Some(error.to_string());
             view.error_kind = Some(error.kind());
+            // A report with no migrations, so that `_ferry_runs` keeps the error and its kind.
+            let report = RunReport {
+                run_id: view.id.clone(),
+                started_at: view.started_at.clone(),
+                migrations: Vec::new(),
+                error: view.error.clone(),
+                error_kind: view.error_kind,
+                schema: Vec::new(),
+            };
+            view.report = serde_json::to_value(&report).ok();
         }
     }
     view

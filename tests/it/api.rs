@@ -197,6 +197,20 @@ async fn health_names_the_connection_that_does_not_answer() {
     let (status, runs) = client.call_as(None, "GET", "/runs", None).await;
     assert_eq!((status, runs), (200, serde_json::json!([])));
     assert!(target.rows("SELECT 1 FROM pg_tables WHERE tablename = '_ferry_runs'").is_empty());
+    // A run that fails before it reads keeps its error and who must act in the history.
+    let (status, failed) = client.call_as(None, "POST", "/migrations/users/runs", None).await;
+    assert_eq!(status, 503, "{failed}");
+    let overrides = Overrides {
+        source: Some("postgres://postgres:pa55word@127.0.0.1:1/old_db".into()),
+        target: Some(target.url.clone()),
+    };
+    let plan = Plan::load(&dir.path().join("ferry.toml"), &overrides).unwrap();
+    let (base, _stop, _task) = serve(plan, None).await;
+    let (_, runs) = Client::new(&base).call_as(None, "GET", "/runs", None).await;
+    assert_eq!(runs[0]["id"], failed["run_id"], "{runs}");
+    assert_eq!(runs[0]["status"], "failed");
+    assert_eq!(runs[0]["error_kind"], "unavailable");
+    assert!(runs[0]["error"].as_str().unwrap().contains("127.0.0.1:1"), "{runs}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
@@ -126,9 +127,9 @@ async fn the_console_runs_a_migration_and_shows_its_report_checks_and_rejects() 
     token.send_keys("wrong-token").await.unwrap();
     browser.find(Locator::Css("form.signin button")).await.unwrap().click().await.unwrap();
     wait_for_text(&browser, "refused that token").await;
+    // By keyboard alone: the token and Enter.
     let token = browser.find(Locator::Id("token")).await.unwrap();
-    token.send_keys(TOKEN).await.unwrap();
-    browser.find(Locator::Css("form.signin button")).await.unwrap().click().await.unwrap();
+    token.send_keys(&format!("{TOKEN}{}", char::from(Key::Enter))).await.unwrap();
     let shown = wait_for_text(&browser, "cleaned_data").await;
     assert!(shown.contains("never run"), "{shown}");
     assert!(browser.find(Locator::Css("svg.graph path.edge")).await.is_ok(), "orders depends on users: an edge");
@@ -139,7 +140,11 @@ async fn the_console_runs_a_migration_and_shows_its_report_checks_and_rejects() 
     let (locker, connection) = tokio_postgres::connect(&source.url, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
     locker.batch_execute("BEGIN; LOCK TABLE source_unnormalized IN ACCESS EXCLUSIVE MODE").await.unwrap();
-    browser.find(Locator::Css("button[aria-label='Run cleaned_data']")).await.unwrap().click().await.unwrap();
+    // The run button, reached and pressed from the keyboard.
+    script(&browser, "document.querySelector(\"button[aria-label='Run cleaned_data']\").focus()").await;
+    let focused = browser.active_element().await.unwrap();
+    assert_eq!(focused.attr("aria-label").await.unwrap().as_deref(), Some("Run cleaned_data"));
+    focused.send_keys(&char::from(Key::Enter).to_string()).await.unwrap();
     wait_for_text(&browser, "Running:").await;
     screenshot(&browser, "3-run-in-progress").await;
     let url = browser.current_url().await.unwrap();

@@ -44,7 +44,8 @@
         h("span", { className: "endpoints" }, m.source, " → ", m.target, m.table ? " · " + m.table : ""),
         m.mode,
         (m.depends_on || []).join(", ") || "–",
-        run ? h("span", {}, badge(run.status), " ", link("/run/" + encodeURIComponent(run.id), when(run.started_at))) : "never run",
+        m.running_run_id ? h("span", {}, badge("running"), " ", link("/run/" + encodeURIComponent(m.running_run_id), "follow"))
+          : run ? h("span", {}, badge(run.status), " ", link("/run/" + encodeURIComponent(run.id), when(run.started_at))) : "never run",
         run ? number(c.rows_loaded) : "–",
         run ? number(c.rows_rejected) : "–",
         run ? seconds(duration(run)) : "–",
@@ -98,8 +99,9 @@
       chart ? h("figure", { className: "history" }, chart, h("figcaption", {}, "Rows loaded (bars) and duration (line) per run of " + migration + ", oldest on the left.")) : null,
       table("Runs, newest first", ["Run", "Migration", "Status", "Started", "Duration", "Read", "Loaded", "Rejected"], rows,
         { empty: "No runs match." }));
+    // While runs go on, the list refreshes, unless the user is working in the page.
     if (runs.some((run) => run.status === "running")) {
-      setTimeout(() => current() && ferry.route(), 2000);
+      setTimeout(() => current() && !document.getElementById("main").contains(document.activeElement) && ferry.route(), 2000);
     }
   };
 })();

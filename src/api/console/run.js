@@ -85,7 +85,7 @@
         const report = run.report || {};
         const all = report.migrations || [];
         fill(body,
-          run.error ? h("div", { className: "problem", role: "alert" }, h("strong", {}, "Error" + (report.error_kind ? " (" + report.error_kind + ")" : "") + ": "), run.error) : null,
+          run.error ? h("div", { className: "problem", role: "alert" }, h("strong", {}, "Error" + (run.error_kind ? " (" + run.error_kind + ")" : "") + ": "), run.error) : null,
           all.length > 1 ? table("Tables of this run", ["Table", "Status", "Read", "Loaded", "Rejected", "Seconds", "Reconciliation"],
             all.map((m) => [m.name, badge(m.status), number(m.rows_read), number(m.rows_loaded), number(m.rows_rejected),
               seconds(m.seconds), m.reconciliation ? badge(m.reconciliation.status) : "–"])) : null,
