@@ -45,6 +45,41 @@ pub enum Command {
     Init(InitArgs),
     /// Print the shell's completion script: `ferry completions bash > /etc/bash_completion.d/ferry`.
     Completions(CompletionsArgs),
+    /// Start a Ballista scheduler or executor that knows ferry's object stores (needs a ferry
+    /// built with `--features distributed`).
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// The scheduler: plans the queries clients send and hands tasks to executors.
+    Scheduler {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:50050")]
+        bind: std::net::SocketAddr,
+    },
+    /// An executor: runs tasks, keeps their shuffle files, serves results over Arrow Flight.
+    Executor {
+        /// The scheduler, as df://HOST:PORT.
+        #[arg(long)]
+        scheduler: String,
+        /// Tasks at once [default: one per core].
+        #[arg(long, default_value_t = 0)]
+        slots: usize,
+        /// Where shuffle files and spills go [default: a temporary folder].
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+        /// Address the executor's Arrow Flight service listens on.
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        bind: std::net::SocketAddr,
+        /// Port of its gRPC service.
+        #[arg(long, default_value_t = 50052)]
+        grpc_port: u16,
+        /// The host name the scheduler and clients reach it by [default: the bind address].
+        #[arg(long)]
+        external_host: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -111,6 +146,10 @@ pub struct SqlArgs {
     /// not whole subqueries (joins, aggregates, sorts) over their own tables.
     #[arg(long)]
     pub no_pushdown: bool,
+    /// Run the statements on a Ballista cluster (df://HOST:PORT, `ferry cluster scheduler`);
+    /// they may read Parquet tables only (`--parquet`, Parquet connections).
+    #[arg(long, value_name = "df://HOST:PORT")]
+    pub cluster: Option<String>,
 }
 
 #[derive(Debug, Args)]

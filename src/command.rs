@@ -51,6 +51,7 @@ pub async fn execute(cli: Cli) -> ExitCode {
             clap_complete::generate(args.shell, &mut command, "ferry", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Cluster(command) => cluster_command(command).await.map(|()| ExitCode::SUCCESS),
     };
     outcome.unwrap_or_else(|error| {
         eprintln!("error: {}", crate::connection::mask_text(&error.to_string()));
@@ -277,6 +278,9 @@ async fn sql_command(args: SqlArgs) -> Result<ExitCode> {
         _ => load_plan(&args.job)?,
     };
     let mut session = crate::sql::SqlSession::new(plan, &args.parquet)?.pushdown(!args.no_pushdown);
+    if let Some(url) = &args.cluster {
+        session = session.on_cluster(url).await?;
+    }
     let Some(query) = args.query else {
         let mut stdout = std::io::stdout();
         if std::io::stdin().is_terminal() {
@@ -305,4 +309,22 @@ async fn sql_command(args: SqlArgs) -> Result<ExitCode> {
         eprintln!("{}", summary.line());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(feature = "distributed")]
+async fn cluster_command(command: crate::cli::ClusterCommand) -> Result<()> {
+    use crate::cli::ClusterCommand;
+    match command {
+        ClusterCommand::Scheduler { bind } => crate::distributed::scheduler(bind).await,
+        ClusterCommand::Executor { scheduler, slots, work_dir, bind, grpc_port, external_host } => {
+            let options =
+                crate::distributed::ExecutorOptions { scheduler, bind, grpc_port, external_host, slots, work_dir };
+            crate::distributed::executor(options).await
+        }
+    }
+}
+
+#[cfg(not(feature = "distributed"))]
+async fn cluster_command(_command: crate::cli::ClusterCommand) -> Result<()> {
+    Err(crate::error::FerryError::Job(crate::sql::WITHOUT_CLUSTER.into()))
 }

@@ -68,6 +68,8 @@ pub mod copy;
 pub mod db;
 pub mod decimal;
 pub mod demo;
+#[cfg(feature = "distributed")]
+pub mod distributed;
 pub mod error;
 pub mod generate;
 pub mod incremental;

@@ -16,7 +16,9 @@ fn main() -> ExitCode {
     }));
     let cli = ferry::cli::Cli::parse();
     ferry::command::init_logging(cli.verbose);
-    let runtime = match tokio::runtime::Runtime::new() {
+    // Deep plans recurse: a long CASE chain or many joins, and a cluster's protobuf plans (their
+    // codec does not grow the stack as DataFusion's planner does).
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(8 << 20).build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");

@@ -83,7 +83,7 @@ pub async fn target_table(
     migration: &MigrationPlan,
     table: &str,
 ) -> Result<Option<datafusion::dataframe::DataFrame>> {
-    let provider = schema_provider(ctx, &migration.target, Arc::new(ReadCounter::default())).await?;
+    let provider = schema_provider(ctx, &migration.target, Some(Arc::new(ReadCounter::default()))).await?;
     match provider.table(table).await? {
         Some(table) => Ok(Some(ctx.read_table(table)?)),
         None => Ok(None),

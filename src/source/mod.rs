@@ -29,16 +29,21 @@ pub use table::DatabaseTable;
 pub async fn schema_provider(
     ctx: &SessionContext,
     connection: &Connection,
-    counter: Arc<ReadCounter>,
+    counter: Option<Arc<ReadCounter>>,
 ) -> Result<Arc<dyn SchemaProvider>> {
     let endpoint = &connection.endpoint;
     let backend = connection.backend();
     if let Some(database) = backend.database() {
+        let counter = counter.unwrap_or_default();
         return Ok(Arc::new(DatabaseSchema::connect(database, counter).await?.reading(connection.reading.clone())));
     }
     let schema = MemorySchemaProvider::new();
     for (name, table) in backend.files(ctx).await? {
-        let table: Arc<dyn TableProvider> = Arc::new(CountedTable::new(table, counter.clone()));
+        // Uncounted, a file table stays the `ListingTable` it is (a cluster can only be sent those).
+        let table: Arc<dyn TableProvider> = match &counter {
+            Some(counter) => Arc::new(CountedTable::new(table, counter.clone())),
+            None => table,
+        };
         schema
             .register_table(name, table)
             .map_err(|e| FerryError::Connection { url: endpoint.masked(), message: e.to_string() })?;

@@ -32,7 +32,13 @@ pub struct SqlSession {
     plan: Plan,
     ctx: SessionContext,
     opened: BTreeMap<String, Arc<dyn SchemaProvider>>,
+    /// The Ballista scheduler the statements run on, if any.
+    cluster: Option<String>,
 }
+
+/// What a ferry built without scale-out says when asked for a cluster.
+pub const WITHOUT_CLUSTER: &str = "this ferry was built without scale-out; build it with \
+     `cargo build --release --features distributed` to use a Ballista cluster";
 
 impl SqlSession {
     /// `parquet` adds Parquet locations as connections (`--parquet NAME=URL`).
@@ -52,7 +58,7 @@ impl SqlSession {
             plan.connections.insert(name.to_string(), Connection::new(name, endpoint));
         }
         let ctx = new_session(None, 1, plan.memory_limit, true);
-        Ok(SqlSession { plan, ctx, opened: BTreeMap::new() })
+        Ok(SqlSession { plan, ctx, opened: BTreeMap::new(), cluster: None })
     }
 
     /// Whether whole subqueries over one database are sent to it (on by default); set before
@@ -61,6 +67,22 @@ impl SqlSession {
         self.ctx = new_session(None, 1, self.plan.memory_limit, enabled);
         self.opened.clear();
         self
+    }
+
+    /// Runs the statements on the Ballista cluster at `url` (`df://HOST:PORT`) instead of here.
+    /// Nothing is pushed to databases there: the cluster reads Parquet tables only.
+    #[cfg(feature = "distributed")]
+    pub async fn on_cluster(mut self, url: &str) -> Result<Self> {
+        let local = new_session(None, 1, self.plan.memory_limit, false);
+        self.ctx = crate::distributed::connect(url, local.state()).await?;
+        self.opened.clear();
+        self.cluster = Some(url.to_string());
+        Ok(self)
+    }
+
+    #[cfg(not(feature = "distributed"))]
+    pub async fn on_cluster(self, _url: &str) -> Result<Self> {
+        Err(FerryError::Job(WITHOUT_CLUSTER.into()))
     }
 
     pub fn connections(&self) -> impl Iterator<Item = &Connection> {
@@ -72,7 +94,8 @@ impl SqlSession {
         if let Some(provider) = self.opened.get(name) {
             return Ok(provider.clone());
         }
-        let provider = register_connection(&self.ctx, &self.plan, name, Arc::new(ReadCounter::default())).await?;
+        let reads = self.cluster.is_none().then(|| Arc::new(ReadCounter::default()));
+        let provider = register_connection(&self.ctx, &self.plan, name, reads).await?;
         self.opened.insert(name.to_string(), provider.clone());
         Ok(provider)
     }
@@ -89,6 +112,20 @@ impl SqlSession {
                 other => other,
             })?;
             check_table_exists(&self.plan, &provider, &connection, &table).map_err(query_error)?;
+            if let Some(cluster) = &self.cluster {
+                let files = self
+                    .plan
+                    .connections
+                    .get(&connection)
+                    .is_some_and(|c| crate::db::open(&c.endpoint).capabilities().files);
+                if !files {
+                    return Err(query_error(format!(
+                        "`{reference}` is a database table, which the cluster at {cluster} cannot read (its \
+                         executors read Parquet only); stage it first (`ferry stage --to URL`) and name the \
+                         staged folder with --parquet NAME=URL"
+                    )));
+                }
+            }
         }
         let state = self.ctx.state();
         let plan = state.statement_to_plan(statement).await.map_err(|e| query_error(crate::transform::plain(e)))?;

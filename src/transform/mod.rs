@@ -45,10 +45,11 @@ pub async fn session_for(
                 Some(default) if default.name == connection_name => counter.clone(),
                 _ => Arc::new(ReadCounter::default()),
             };
-            let provider = register_connection(&ctx, plan, &connection_name, reads).await.map_err(|e| match e {
-                FerryError::Job(message) => error(format!("`{reference}` {message}")),
-                other => other,
-            })?;
+            let provider =
+                register_connection(&ctx, plan, &connection_name, Some(reads)).await.map_err(|e| match e {
+                    FerryError::Job(message) => error(format!("`{reference}` {message}")),
+                    other => other,
+                })?;
             opened.insert(connection_name.clone(), provider);
         }
         check_table_exists(plan, &opened[&connection_name], &connection_name, &table).map_err(error)?;
@@ -129,7 +130,7 @@ pub async fn register_connection(
     ctx: &SessionContext,
     plan: &Plan,
     name: &str,
-    reads: Arc<ReadCounter>,
+    reads: Option<Arc<ReadCounter>>,
 ) -> Result<Arc<dyn datafusion::catalog::SchemaProvider>> {
     let connection = plan.connections.get(name).ok_or_else(|| {
         FerryError::Job(format!(

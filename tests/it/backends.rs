@@ -71,7 +71,8 @@ async fn load(backend: &dyn Backend, batches: Vec<RecordBatch>) -> u64 {
 async fn read_back(endpoint: &Endpoint) -> Vec<String> {
     let ctx = SessionContext::new();
     let connection = ferry::job::Connection::new("conformance", endpoint.clone());
-    let tables = ferry::source::schema_provider(&ctx, &connection, Arc::new(ReadCounter::default())).await.unwrap();
+    let tables =
+        ferry::source::schema_provider(&ctx, &connection, Some(Arc::new(ReadCounter::default()))).await.unwrap();
     let table = tables.table("conformance_rows").await.unwrap().expect("the loaded table is listed");
     ctx.register_table("rows", table).unwrap();
     let sql = "SELECT concat_ws(' | ', CAST(id AS BIGINT), coalesce(name, 'NULL'), CAST(amount AS VARCHAR), \

@@ -220,3 +220,20 @@ fn completions_for_each_shell() {
     let output = ferry().args(["completions", "tcsh"]).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// The default build has no scale-out, and says how to get it.
+#[cfg(not(feature = "distributed"))]
+#[test]
+fn the_cluster_commands_say_how_to_build_them() {
+    let dir = tempfile::tempdir().unwrap();
+    for arguments in [&["cluster", "scheduler"][..], &["sql", "--cluster", "df://127.0.0.1:50050", "SELECT 1"]] {
+        let output = ferry().current_dir(dir.path()).args(arguments).output().unwrap();
+        assert!(!output.status.success(), "{arguments:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stderr),
+            "error: this ferry was built without scale-out; build it with `cargo build --release --features \
+             distributed` to use a Ballista cluster\n",
+            "{arguments:?}"
+        );
+    }
+}

@@ -19,6 +19,8 @@ mod copy_transaction;
 mod crash;
 mod deploy;
 mod disk;
+#[cfg(feature = "distributed")]
+mod distributed;
 mod errors;
 mod expected;
 mod faults;

@@ -4,6 +4,7 @@
 
 mod files;
 mod manifest;
+pub mod registry;
 mod sink;
 mod source;
 pub mod store;

@@ -1,0 +1,134 @@
+//! Scale-out on Apache Ballista 50 (`--features distributed`): `ferry cluster scheduler` and
+//! `ferry cluster executor` start Ballista's own scheduler and executors, made by this binary so
+//! that they know its object stores (built on each machine from its own environment: no
+//! credential travels in a plan), and [`connect`] turns a session into one whose queries run on
+//! the cluster. Ballista serializes plans with DataFusion's protobuf codec: a query reaches the
+//! cluster only if every table it reads is a Parquet table (a `ListingTable`); database tables
+//! are staged to Parquet first (`ferry stage`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ballista::extension::SessionContextExt;
+use ballista_executor::executor_process::{start_executor_process, ExecutorProcessConfig};
+use ballista_scheduler::cluster::BallistaCluster;
+use ballista_scheduler::config::SchedulerConfig;
+use ballista_scheduler::scheduler_process::start_server;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::execution::{SessionState, SessionStateBuilder};
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::db::parquet::registry::EnvironmentStores;
+use crate::error::{FerryError, Result};
+
+/// The scheduler's address in a `df://HOST:PORT` URL.
+pub fn scheduler_address(url: &str) -> Result<(String, u16)> {
+    let bad = || {
+        FerryError::Job(format!("`{url}` is not a scheduler address; write df://HOST:PORT, e.g. df://127.0.0.1:50050"))
+    };
+    let rest = url.strip_prefix("df://").ok_or_else(bad)?;
+    let (host, port) = rest.trim_end_matches('/').rsplit_once(':').ok_or_else(bad)?;
+    let port = port.parse::<u16>().map_err(|_| bad())?;
+    if host.is_empty() {
+        return Err(bad());
+    }
+    Ok((host.to_string(), port))
+}
+
+fn cluster_error(what: &str, error: impl std::fmt::Display) -> FerryError {
+    FerryError::Connection { url: what.to_string(), message: error.to_string() }
+}
+
+/// Object stores from this machine's environment; spills under `work_dir` when given.
+fn runtime(work_dir: Option<&PathBuf>) -> datafusion::error::Result<Arc<RuntimeEnv>> {
+    let mut builder = RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(EnvironmentStores::default()));
+    if let Some(folder) = work_dir {
+        builder = builder.with_temp_file_path(folder.clone());
+    }
+    Ok(Arc::new(builder.build()?))
+}
+
+/// A session state for a scheduler's planning: the client's settings, this machine's stores.
+fn planning_state(config: SessionConfig) -> datafusion::error::Result<SessionState> {
+    Ok(SessionStateBuilder::new().with_config(config).with_runtime_env(runtime(None)?).with_default_features().build())
+}
+
+/// `ferry cluster scheduler`: serves until the process ends.
+pub async fn scheduler(bind: SocketAddr) -> Result<()> {
+    let config = SchedulerConfig {
+        bind_host: bind.ip().to_string(),
+        bind_port: bind.port(),
+        external_host: bind.ip().to_string(),
+        override_session_builder: Some(Arc::new(planning_state)),
+        ..Default::default()
+    };
+    let cluster = BallistaCluster::new_from_config(&config).await.map_err(|e| cluster_error("scheduler", e))?;
+    tracing::info!(address = %bind, "Ballista scheduler");
+    start_server(cluster, bind, Arc::new(config)).await.map_err(|e| cluster_error(&format!("scheduler {bind}"), e))
+}
+
+/// What `ferry cluster executor` is told.
+#[derive(Clone, Debug)]
+pub struct ExecutorOptions {
+    pub scheduler: String,
+    /// The address it listens on (Arrow Flight, where results are fetched) and its gRPC port.
+    pub bind: SocketAddr,
+    pub grpc_port: u16,
+    /// How the scheduler and clients reach it, when not `bind`'s address.
+    pub external_host: Option<String>,
+    /// Tasks at once (0: one per core).
+    pub slots: usize,
+    pub work_dir: Option<PathBuf>,
+}
+
+/// `ferry cluster executor`: registers with the scheduler and runs its tasks until the process ends.
+pub async fn executor(options: ExecutorOptions) -> Result<()> {
+    let (scheduler_host, scheduler_port) = scheduler_address(&options.scheduler)?;
+    let work_dir = options.work_dir.clone();
+    if let Some(folder) = &work_dir {
+        std::fs::create_dir_all(folder).map_err(|source| FerryError::Io { path: folder.clone(), source })?;
+    }
+    let config = ExecutorProcessConfig {
+        bind_host: options.bind.ip().to_string(),
+        external_host: Some(options.external_host.clone().unwrap_or_else(|| options.bind.ip().to_string())),
+        port: options.bind.port(),
+        grpc_port: options.grpc_port,
+        scheduler_host,
+        scheduler_port,
+        scheduler_connect_timeout_seconds: 10,
+        concurrent_tasks: options.slots,
+        work_dir: work_dir.as_ref().map(|w| w.display().to_string()),
+        print_thread_info: false,
+        override_runtime_producer: Some(Arc::new(move |_: &SessionConfig| runtime(work_dir.as_ref()))),
+        ..Default::default()
+    };
+    start_executor_process(Arc::new(config))
+        .await
+        .map_err(|e| cluster_error(&format!("executor (scheduler {})", options.scheduler), e))
+}
+
+/// Whether the scheduler answers at all: a one-line error instead of a hang at the first query.
+pub async fn reachable(url: &str) -> Result<()> {
+    let (host, port) = scheduler_address(url)?;
+    let connect = tokio::net::TcpStream::connect((host.as_str(), port));
+    match tokio::time::timeout(Duration::from_secs(5), connect).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) => Err(unreachable(url, error)),
+        Err(_) => Err(unreachable(url, "no answer within 5 s")),
+    }
+}
+
+fn unreachable(url: &str, error: impl std::fmt::Display) -> FerryError {
+    FerryError::Connection {
+        url: url.to_string(),
+        message: format!("the cluster's scheduler does not answer ({error}); start one with `ferry cluster scheduler`"),
+    }
+}
+
+/// A context whose queries run on the cluster at `url`, with `state`'s tables and settings.
+pub async fn connect(url: &str, state: SessionState) -> Result<SessionContext> {
+    reachable(url).await?;
+    SessionContext::remote_with_state(url, state).await.map_err(|e| unreachable(url, e))
+}

@@ -1,0 +1,192 @@
+//! Scale-out (`--features distributed`): a Ballista scheduler and executor started by ferry's own
+//! code (`ferry cluster scheduler|executor`) in this process on free loopback ports, and `ferry
+//! sql --cluster` against them over a staged Parquet lake. The cluster's answers must be the
+//! local ones; what the cluster cannot run fails with one line naming why.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ferry::job::{Overrides, Plan};
+use ferry::sql::SqlSession;
+
+use crate::common::repo;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A scheduler and one executor with two slots; the scheduler's URL.
+async fn cluster(work: &std::path::Path) -> String {
+    let scheduler: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    tokio::spawn(ferry::distributed::scheduler(scheduler));
+    let url = format!("df://127.0.0.1:{}", scheduler.port());
+    for _ in 0..100 {
+        if ferry::distributed::reachable(&url).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let options = ferry::distributed::ExecutorOptions {
+        scheduler: url.clone(),
+        bind: format!("127.0.0.1:{}", free_port()).parse().unwrap(),
+        grpc_port: free_port(),
+        external_host: None,
+        slots: 2,
+        work_dir: Some(work.to_path_buf()),
+    };
+    tokio::spawn(ferry::distributed::executor(options));
+    url
+}
+
+/// The result of `sql` as a table of text, in the order the query gives.
+async fn answer(session: &mut SqlSession, sql: &str) -> String {
+    let mut out = Vec::new();
+    let run = session.run(sql, ferry::sql::Format::Json, &mut out);
+    tokio::time::timeout(Duration::from_secs(120), run).await.expect("the query did not finish in 2 minutes").unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+/// Runs a test on a runtime whose threads have the stacks the `ferry` binary gives them (more,
+/// for an unoptimized build): decoding a plan's protobuf recurses deeply.
+fn on_big_stacks(test: impl std::future::Future<Output = ()> + Send + 'static) {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(4).thread_stack_size(32 << 20).enable_all().build();
+    let runtime = runtime.unwrap();
+    if let Err(failure) = runtime.block_on(runtime.spawn(test)) {
+        std::panic::resume_unwind(failure.into_panic());
+    }
+}
+
+#[test]
+fn sql_on_a_cluster_answers_as_ferry_does_locally() {
+    on_big_stacks(answers_as_locally());
+}
+
+#[test]
+fn what_the_cluster_cannot_run_is_named() {
+    on_big_stacks(refusals());
+}
+
+async fn answers_as_locally() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = format!("sqlite://{}", dir.path().join("source.db").display());
+    let lake = format!("file://{}", dir.path().join("lake").display());
+    let endpoint = ferry::connection::Endpoint::parse(&source, std::path::Path::new(".")).unwrap();
+    ferry::generate::generate(&endpoint, 300, true).await.unwrap();
+    let overrides = Overrides { source: Some(source.clone()), target: Some(source.clone()) };
+    let plan = Plan::load(&repo().join("ferry.toml"), &overrides).unwrap();
+    ferry::stage::stage(&plan, &[], &lake, "source").await.unwrap();
+
+    let url = cluster(&dir.path().join("work")).await;
+    let parquet = [format!("lake={lake}")];
+    let mut local = SqlSession::new(plan.clone(), &parquet).unwrap();
+    let mut remote = SqlSession::new(plan.clone(), &parquet).unwrap().on_cluster(&url).await.unwrap();
+    let cleaning = std::fs::read_to_string(repo().join("queries/cleaned_data.sql"))
+        .unwrap()
+        .replace("FROM source_unnormalized", "FROM lake.source_unnormalized");
+    let queries = [
+        "SELECT count(*), sum(id), min(name), max(created_at) FROM lake.source_table".to_string(),
+        "SELECT u.id, count(o.order_id) AS orders, sum(o.order_total) AS total FROM lake.source_table u \
+         LEFT JOIN lake.source_orders o ON o.user_id = u.id GROUP BY u.id ORDER BY total DESC NULLS LAST, u.id LIMIT 20"
+            .to_string(),
+        format!("SELECT * FROM ({cleaning}) cleaned ORDER BY record_id"),
+    ];
+    for sql in &queries {
+        let here = answer(&mut local, sql).await;
+        let there = answer(&mut remote, sql).await;
+        assert!(here.matches('{').count() > 0, "{sql}: no rows: {here}");
+        assert_eq!(there, here, "{sql}");
+    }
+    // The executor ran the tasks: their shuffle files are in its work folder.
+    let jobs = std::fs::read_dir(dir.path().join("work")).unwrap().count();
+    assert!(jobs >= queries.len(), "{jobs} job folders for {} queries", queries.len());
+}
+
+/// Kills a child process when dropped.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The README's commands: `ferry cluster scheduler`, `ferry cluster executor` and `ferry sql
+/// --cluster`, each its own process.
+#[test]
+fn the_commands_run_a_query_on_a_cluster_of_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let write = format!(
+        "COPY (SELECT id, id % 7 AS bucket FROM (SELECT unnest(range(1, 1001)) AS id)) TO '{}/items/part.parquet'",
+        lake.display()
+    );
+    let output = crate::common::ferry().current_dir(dir.path()).args(["sql", &write]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let port = free_port();
+    let scheduler =
+        crate::common::ferry().args(["cluster", "scheduler", "--bind", &format!("127.0.0.1:{port}")]).spawn().unwrap();
+    let _scheduler = Running(scheduler);
+    let url = format!("df://127.0.0.1:{port}");
+    let executor = crate::common::ferry()
+        .args(["cluster", "executor", "--scheduler", &url, "--slots", "2"])
+        .args(["--bind", &format!("127.0.0.1:{}", free_port()), "--grpc-port", &free_port().to_string()])
+        .arg("--work-dir")
+        .arg(dir.path().join("work"))
+        .spawn()
+        .unwrap();
+    let _executor = Running(executor);
+    let query = "SELECT bucket, count(*) AS n, sum(id) AS total FROM lake.items GROUP BY bucket ORDER BY bucket";
+    let parquet = format!("lake=file://{}", lake.display());
+    let mut said = String::new();
+    for _ in 0..100 {
+        let output = crate::common::ferry()
+            .current_dir(dir.path())
+            .args(["sql", "--cluster", &url, "--parquet", &parquet, "--format", "csv", query])
+            .output()
+            .unwrap();
+        said = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
+        if output.status.success() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Computed apart: values 1..=1000 by their remainder mod 7.
+    let expected =
+        "bucket,n,total\n0,142,71071\n1,143,71214\n2,143,71357\n3,143,71500\n4,143,71643\n5,143,71786\n6,143,71929\n";
+    assert!(said.starts_with(expected), "{said}");
+    assert!(std::fs::read_dir(dir.path().join("work")).unwrap().count() >= 1, "the executor ran nothing");
+}
+
+async fn refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = format!("sqlite://{}", dir.path().join("source.db").display());
+    let endpoint = ferry::connection::Endpoint::parse(&source, std::path::Path::new(".")).unwrap();
+    ferry::generate::generate(&endpoint, 10, true).await.unwrap();
+    let overrides = Overrides { source: Some(source.clone()), target: Some(source) };
+    let plan = Plan::load(&repo().join("ferry.toml"), &overrides).unwrap();
+
+    let nobody = format!("df://127.0.0.1:{}", free_port());
+    let error = match SqlSession::new(plan.clone(), &[]).unwrap().on_cluster(&nobody).await {
+        Ok(_) => panic!("connected to nothing"),
+        Err(error) => error.to_string(),
+    };
+    assert!(error.contains("the cluster's scheduler does not answer"), "{error}");
+    assert!(error.contains("start one with `ferry cluster scheduler`"), "{error}");
+    let error = match SqlSession::new(plan.clone(), &[]).unwrap().on_cluster("http://127.0.0.1:50050").await {
+        Ok(_) => panic!("took an http URL"),
+        Err(error) => error.to_string(),
+    };
+    assert_eq!(
+        error,
+        "`http://127.0.0.1:50050` is not a scheduler address; write df://HOST:PORT, e.g. df://127.0.0.1:50050"
+    );
+
+    let url = cluster(&dir.path().join("work")).await;
+    let mut session = SqlSession::new(plan, &[]).unwrap().on_cluster(&url).await.unwrap();
+    let error = session.run("SELECT count(*) FROM source.source_table", ferry::sql::Format::Csv, &mut Vec::new()).await;
+    let error = error.err().unwrap().to_string();
+    assert!(error.starts_with("`source.source_table` is a database table, which the cluster at df://"), "{error}");
+    assert!(error.contains("stage it first (`ferry stage --to URL`)"), "{error}");
+}
