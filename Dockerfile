@@ -9,10 +9,12 @@ COPY Cargo.toml Cargo.lock rust-toolchain.toml ./
 COPY src ./src
 COPY benches ./benches
 COPY examples ./examples
-# The registry and target folders are cached between builds (BuildKit).
+# Cargo features to build with: FEATURES=distributed for the Ballista cluster (compose profile
+# `cluster`). The registry and target folders are cached between builds (BuildKit).
+ARG FEATURES=""
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bin ferry && cp target/release/ferry /usr/local/bin/ferry
+    cargo build --release --locked --bin ferry --features "$FEATURES" && cp target/release/ferry /usr/local/bin/ferry
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates libssl3 curl \

@@ -190,6 +190,14 @@ pub struct RunArgs {
     /// serialization failure or a deadlock, before it published anything.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub retries: u32,
+    /// Compute the migrations' queries on a Ballista cluster (df://HOST:PORT); needs --stage and
+    /// a ferry built with `--features distributed`.
+    #[arg(long, value_name = "df://HOST:PORT", requires = "stage")]
+    pub cluster: Option<String>,
+    /// Where the source tables are staged as Parquet for the cluster (a folder every executor
+    /// reaches, or an object store such as s3://bucket/stage).
+    #[arg(long, value_name = "URL", requires = "cluster")]
+    pub stage: Option<String>,
 }
 
 /// The job file and the URLs that replace its `source` and `target` connections: every command

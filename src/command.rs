@@ -79,6 +79,7 @@ async fn run_command(args: RunArgs) -> Result<ExitCode> {
         writers,
         jobs: Some(jobs),
         retries: args.retries,
+        cluster: cluster_run(args.cluster, args.stage)?,
         ..Default::default()
     };
     let report = crate::copy::run_job(&plan, &args.migrations, &options, Progress::Auto).await?;
@@ -309,6 +310,29 @@ async fn sql_command(args: SqlArgs) -> Result<ExitCode> {
         eprintln!("{}", summary.line());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--cluster` and `--stage`, checked before anything runs.
+#[cfg(feature = "distributed")]
+fn cluster_run(cluster: Option<String>, stage: Option<String>) -> Result<Option<crate::incremental::ClusterRun>> {
+    let (Some(url), Some(stage)) = (cluster, stage) else { return Ok(None) };
+    crate::distributed::scheduler_address(&url)?;
+    let endpoint = crate::connection::Endpoint::parse(&stage, std::path::Path::new("."))
+        .map_err(|e| crate::error::FerryError::Job(format!("--stage: {e}")))?;
+    if !crate::db::open(&endpoint).capabilities().files {
+        return Err(crate::error::FerryError::Job(format!(
+            "--stage `{endpoint}` is a database; the cluster reads Parquet: give a folder (file://) or an object store (s3://)"
+        )));
+    }
+    Ok(Some(crate::incremental::ClusterRun { url, stage }))
+}
+
+#[cfg(not(feature = "distributed"))]
+fn cluster_run(cluster: Option<String>, _stage: Option<String>) -> Result<Option<crate::incremental::ClusterRun>> {
+    match cluster {
+        None => Ok(None),
+        Some(_) => Err(crate::error::FerryError::Job(crate::sql::WITHOUT_CLUSTER.into())),
+    }
 }
 
 #[cfg(feature = "distributed")]

@@ -38,6 +38,16 @@ pub struct RunOptions {
     pub jobs: Option<usize>,
     /// Times a migration that failed for a passing reason is tried again.
     pub retries: u32,
+    /// Compute the migrations' queries on a Ballista cluster (`--cluster`, `--stage`).
+    pub cluster: Option<ClusterRun>,
+}
+
+/// A run whose queries the cluster at `url` (`df://HOST:PORT`) computes, over the source tables
+/// staged to Parquet under `stage` (a folder every executor reaches, or an object store).
+#[derive(Clone, Debug)]
+pub struct ClusterRun {
+    pub url: String,
+    pub stage: String,
 }
 
 /// What to do with a table once a migration has published its rows (a copy builds its indexes

@@ -62,6 +62,17 @@ pub fn schema_lines(schema: &[SchemaObject]) -> String {
     out
 }
 
+/// A migration computed on a cluster: the steps, where each ran, and how long staging took (the
+/// query ran on the cluster while ferry checked and loaded its rows, for `seconds` less that).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct ClusterSteps {
+    /// The scheduler that ran the query.
+    pub scheduler: String,
+    /// Where ferry staged the database tables the query reads (Parquet), before the query.
+    pub stage: String,
+    pub staged_seconds: f64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -119,6 +130,9 @@ pub struct MigrationReport {
     /// readers never waited) or `in place`; and why it was not swapped. Null otherwise.
     pub publish_method: Option<String>,
     pub publish_note: Option<String>,
+    /// Where the query ran when not here (`--cluster`); absent for a local run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterSteps>,
     pub seconds: f64,
     pub rows_per_second: f64,
     pub error: Option<String>,
@@ -222,6 +236,15 @@ impl RunReport {
                 let _ = writeln!(out, "{}: replaced in place (readers waited for the load): {note}", m.name);
             }
         }
+        for m in &self.migrations {
+            if let Some(cluster) = &m.cluster {
+                let _ = writeln!(
+                    out,
+                    "{}: staged by ferry to {} in {:.2} s, computed on {}, checked and loaded by ferry",
+                    m.name, cluster.stage, cluster.staged_seconds, cluster.scheduler
+                );
+            }
+        }
         for m in self.migrations.iter().filter(|m| !m.rejects.is_empty()) {
             let reasons: Vec<String> = m.rejects.iter().map(|(r, n)| format!("{r} {}", thousands(*n as i64))).collect();
             let _ = writeln!(
@@ -293,6 +316,7 @@ mod tests {
             retried: Vec::new(),
             publish_method: None,
             publish_note: None,
+            cluster: None,
             seconds: 1.5,
             rows_per_second: 0.0,
             error: None,

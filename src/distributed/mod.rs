@@ -6,6 +6,8 @@
 //! cluster only if every table it reads is a Parquet table (a `ListingTable`); database tables
 //! are staged to Parquet first (`ferry stage`).
 
+pub mod migration;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;

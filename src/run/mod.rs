@@ -158,6 +158,7 @@ fn skipped(migration: &MigrationPlan) -> MigrationReport {
         retried: Vec::new(),
         publish_method: None,
         publish_note: None,
+        cluster: None,
         seconds: 0.0,
         rows_per_second: 0.0,
         error: None,
@@ -190,7 +191,13 @@ async fn load_migration(
     attempt: &mut retry::Attempt,
 ) -> Result<MigrationReport> {
     let partitions = options.partitions.unwrap_or(migration.partitions);
-    let (frame, counter) = plan_migration_in(plan, migration, partitions).await?;
+    let (frame, counter, cluster) = match &options.cluster {
+        None => {
+            let (frame, counter) = plan_migration_in(plan, migration, partitions).await?;
+            (frame, counter, None)
+        }
+        Some(cluster) => on_cluster(plan, migration, cluster, run_id).await?,
+    };
     let mut sink = migration.target.backend().sink()?;
     let (frame, load) = plan_load(migration, options, sink.as_mut(), frame).await?;
     let query_schema = frame.schema().as_arrow().clone();
@@ -282,6 +289,7 @@ async fn load_migration(
     report.rows_unchanged = loaded.unchanged;
     report.publish_method = loaded.method.map(str::to_string);
     report.publish_note = loaded.note.clone();
+    report.cluster = cluster;
     report.checks = attempt.checks.clone();
     let sent = match digest {
         Some(digest) => Some(digest.get("digest").await?),
@@ -338,6 +346,34 @@ async fn load_migration(
     report.rows_filtered = rows_read as i64 - counts.query as i64;
     report.rejects = counts.split.reasons;
     Ok(report)
+}
+
+/// The migration's query computed by the cluster, over its sources staged for it.
+#[cfg(feature = "distributed")]
+async fn on_cluster(
+    plan: &Plan,
+    migration: &MigrationPlan,
+    cluster: &crate::incremental::ClusterRun,
+    run_id: &str,
+) -> Result<(datafusion::dataframe::DataFrame, Arc<crate::db::ReadCounter>, Option<crate::report::ClusterSteps>)> {
+    let (frame, counter, staged) =
+        crate::distributed::migration::plan_migration(plan, migration, cluster, run_id).await?;
+    let steps = crate::report::ClusterSteps {
+        scheduler: cluster.url.clone(),
+        stage: cluster.stage.clone(),
+        staged_seconds: staged,
+    };
+    Ok((frame, counter, Some(steps)))
+}
+
+#[cfg(not(feature = "distributed"))]
+async fn on_cluster(
+    _plan: &Plan,
+    _migration: &MigrationPlan,
+    _cluster: &crate::incremental::ClusterRun,
+    _run_id: &str,
+) -> Result<(datafusion::dataframe::DataFrame, Arc<crate::db::ReadCounter>, Option<crate::report::ClusterSteps>)> {
+    Err(FerryError::Job(crate::sql::WITHOUT_CLUSTER.into()))
 }
 
 /// The source rows whose cursor is NULL, which an incremental run's range leaves out: counted

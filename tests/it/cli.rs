@@ -226,7 +226,19 @@ fn completions_for_each_shell() {
 #[test]
 fn the_cluster_commands_say_how_to_build_them() {
     let dir = tempfile::tempdir().unwrap();
-    for arguments in [&["cluster", "scheduler"][..], &["sql", "--cluster", "df://127.0.0.1:50050", "SELECT 1"]] {
+    for arguments in [
+        &["cluster", "scheduler"][..],
+        &["sql", "--cluster", "df://127.0.0.1:50050", "SELECT 1"],
+        &[
+            "run",
+            "--job",
+            &repo().join("ferry.toml").display().to_string(),
+            "--cluster",
+            "df://h:1",
+            "--stage",
+            "file:///tmp/s",
+        ],
+    ] {
         let output = ferry().current_dir(dir.path()).args(arguments).output().unwrap();
         assert!(!output.status.success(), "{arguments:?}");
         assert_eq!(

@@ -13,7 +13,13 @@ fn compose_has_the_three_services_on_their_ports() {
     let compose = compose();
     let services = compose["services"].as_mapping().unwrap();
     let names: Vec<&str> = services.keys().map(|k| k.as_str().unwrap()).collect();
-    assert_eq!(names, ["source-db", "target-db", "ferry"]);
+    assert_eq!(names, ["source-db", "target-db", "ferry", "scheduler", "executor-1", "executor-2", "cluster-client"]);
+    // The cluster's services only start with `--profile cluster`, from a distributed build.
+    for name in &names[3..] {
+        assert_eq!(compose["services"][*name]["profiles"][0], "cluster", "{name}");
+        assert_eq!(compose["services"][*name]["image"], "ferry-distributed", "{name}");
+    }
+    assert_eq!(compose["services"]["scheduler"]["build"]["args"]["FEATURES"], "distributed");
     let ports = |service: &str| -> Vec<String> {
         compose["services"][service]["ports"]
             .as_sequence()

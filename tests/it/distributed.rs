@@ -183,10 +183,92 @@ async fn refusals() {
         "`http://127.0.0.1:50050` is not a scheduler address; write df://HOST:PORT, e.g. df://127.0.0.1:50050"
     );
 
+    // `ferry run --cluster` wants --stage, a Parquet place.
+    let job = repo().join("ferry.toml");
+    let run = |extra: &[&str]| {
+        let output = crate::common::ferry()
+            .args(["run", "--job", &job.display().to_string(), "--cluster", "df://127.0.0.1:1"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        String::from_utf8_lossy(&output.stderr).to_string()
+    };
+    assert!(run(&[]).contains("--stage <URL>"), "{}", run(&[]));
+    let said = run(&["--stage", "postgres://u@127.0.0.1:1/db"]);
+    assert!(said.contains("--stage `postgres://u@127.0.0.1:1/db` is a database; the cluster reads Parquet"), "{said}");
+
     let url = cluster(&dir.path().join("work")).await;
     let mut session = SqlSession::new(plan, &[]).unwrap().on_cluster(&url).await.unwrap();
     let error = session.run("SELECT count(*) FROM source.source_table", ferry::sql::Format::Csv, &mut Vec::new()).await;
     let error = error.err().unwrap().to_string();
     assert!(error.starts_with("`source.source_table` is a database table, which the cluster at df://"), "{error}");
     assert!(error.contains("stage it first (`ferry stage --to URL`)"), "{error}");
+}
+
+/// `ferry run --cluster --stage`: the shipped job's queries computed by the cluster over its
+/// sources staged to Parquet, loaded, checked and reconciled by ferry: the targets, rejects and
+/// counts are those of a local run.
+#[test]
+fn a_run_on_the_cluster_loads_what_a_local_run_loads() {
+    on_big_stacks(run_on_cluster());
+}
+
+async fn run_on_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = format!("sqlite://{}", dir.path().join("source.db").display());
+    let endpoint = ferry::connection::Endpoint::parse(&source, std::path::Path::new(".")).unwrap();
+    ferry::generate::generate(&endpoint, 400, true).await.unwrap();
+    let url = cluster(&dir.path().join("work")).await;
+    let mut reports = Vec::new();
+    for (name, cluster) in [("local.db", None), ("cluster.db", Some(url.clone()))] {
+        let target = format!("sqlite://{}", dir.path().join(name).display());
+        let overrides = Overrides { source: Some(source.clone()), target: Some(target) };
+        let plan = Plan::load(&repo().join("ferry.toml"), &overrides).unwrap();
+        let stage = format!("file://{}", dir.path().join("stage").display());
+        let options = ferry::incremental::RunOptions {
+            cluster: cluster.map(|url| ferry::incremental::ClusterRun { url, stage }),
+            ..Default::default()
+        };
+        let report = ferry::copy::run_job(&plan, &[], &options, ferry::run::Progress::Quiet).await.unwrap();
+        if !report.succeeded() {
+            let listing = std::process::Command::new("find").arg(dir.path().join("stage")).output().unwrap();
+            eprintln!("{}", String::from_utf8_lossy(&listing.stdout));
+        }
+        crate::common::assert_succeeded(&report);
+        reports.push(report);
+    }
+    for (here, there) in reports[0].migrations.iter().zip(&reports[1].migrations) {
+        let counts =
+            |m: &ferry::report::MigrationReport| (m.rows_read, m.rows_loaded, m.rows_rejected, m.rejects.clone());
+        assert_eq!(counts(there), counts(here), "{}", here.name);
+        let checks = |m: &ferry::report::MigrationReport| {
+            m.checks.iter().map(|c| (c.name.clone(), c.failing)).collect::<Vec<_>>()
+        };
+        assert_eq!(checks(there), checks(here), "{}", here.name);
+        assert_eq!(there.cluster.as_ref().unwrap().scheduler, url);
+        assert!(here.cluster.is_none());
+        assert_eq!(format!("{:?}", there.reconciliation.as_ref().unwrap().status), "Matched", "{}", here.name);
+    }
+    for (table, key) in
+        [("target_users", "user_id"), ("target_orders", "order_id"), ("target_cleaned_data", "record_id")]
+    {
+        let sql = format!("SELECT * FROM {table} ORDER BY {key}");
+        let local = crate::common::sqlite_rows(&dir.path().join("local.db"), &sql);
+        let remote = crate::common::sqlite_rows(&dir.path().join("cluster.db"), &sql);
+        assert!(!local.is_empty());
+        assert_eq!(remote, local, "{table}");
+    }
+    let rejects = "SELECT migration, source_key, reason, source_row FROM _ferry_rejects ORDER BY 1, 2, 3";
+    let local = crate::common::sqlite_rows(&dir.path().join("local.db"), rejects);
+    assert_eq!(crate::common::sqlite_rows(&dir.path().join("cluster.db"), rejects), local);
+    // The sources were staged under the stage folder, per run and migration, and the executor
+    // ran the three queries (each left its shuffle files in its work folder).
+    let staged = std::fs::read_dir(dir.path().join("stage")).unwrap().count();
+    assert_eq!(staged, 1, "one run");
+    let jobs = std::fs::read_dir(dir.path().join("work")).unwrap().count();
+    assert!(jobs >= 3, "{jobs} job folders for 3 migrations");
+    let text = reports[1].table();
+    assert!(text.contains("users: staged by ferry to file://"), "{text}");
+    assert!(text.contains(&format!("computed on {url}, checked and loaded by ferry")), "{text}");
 }

@@ -1,0 +1,91 @@
+//! A migration's query on the cluster (`ferry run --cluster URL --stage URL`): the database
+//! tables it reads are staged to Parquet under `STAGE/<run>/<migration>/<connection>/<table>/`
+//! (one snapshot per connection, as `ferry stage` reads), Parquet connections are read where
+//! they are, and the query runs on the cluster over them. Its rows stream back to ferry, which
+//! splits the rejects, checks, publishes and reconciles them exactly as in a local run.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use datafusion::dataframe::DataFrame;
+
+use crate::connection::Endpoint;
+use crate::db::ReadCounter;
+use crate::error::{FerryError, Result};
+use crate::incremental::ClusterRun;
+use crate::job::{parse_query, Connection, MigrationPlan, Plan};
+use crate::transform::{named_tables, new_session};
+
+/// The migration's query as a frame computed by the cluster; the rows read from its source
+/// connection (as staged); the seconds staging took.
+pub async fn plan_migration(
+    plan: &Plan,
+    migration: &MigrationPlan,
+    cluster: &ClusterRun,
+    run_id: &str,
+) -> Result<(DataFrame, Arc<ReadCounter>, f64)> {
+    let error = |message: String| FerryError::Query {
+        migration: migration.name.clone(),
+        file: migration.query_file.clone(),
+        message,
+    };
+    // Tables are registered in the cluster's context itself (Ballista's state keeps its own catalogs).
+    let local = new_session(Some(&migration.source.name), 1, plan.memory_limit, false);
+    let local = super::connect(&cluster.url, local.state()).await?;
+    let statement = parse_query(&migration.query_sql).map_err(error)?;
+    let mut tables: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (_, connection, table) in named_tables(&local, plan, Some(&migration.source), &statement).map_err(error)? {
+        let names = tables.entry(connection).or_default();
+        if !names.contains(&table) {
+            names.push(table);
+        }
+    }
+    let catalog_name = local.state().config().options().catalog.default_catalog.clone();
+    let catalog =
+        local.catalog(&catalog_name).ok_or_else(|| FerryError::internal("the session has no default catalog"))?;
+    let counter = Arc::new(ReadCounter::default());
+    let started = Instant::now();
+    for (name, names) in tables {
+        let connection = plan.connections.get(&name).ok_or_else(|| error(format!("no connection `{name}`")))?;
+        let files = if connection.backend().capabilities().files {
+            connection.clone()
+        } else {
+            let folder = format!("{}/{run_id}/{}/{name}", cluster.stage.trim_end_matches('/'), migration.name);
+            let qualified: Vec<String> = names.iter().map(|table| format!("{name}.{table}")).collect();
+            // Staging is a run inside this run: on a thread of its own, so that the run's future
+            // does not contain itself (the compiler could not prove it can move between threads).
+            let (job, wanted, to, from) = (plan.clone(), qualified.clone(), folder.clone(), name.clone());
+            let runtime = tokio::runtime::Handle::current();
+            let staging = move || runtime.block_on(crate::stage::stage(&job, &wanted, &to, &from));
+            let staged = tokio::task::spawn_blocking(staging).await.map_err(FerryError::internal)??;
+            if let Some(failure) = staged.error.clone() {
+                return Err(FerryError::Job(format!(
+                    "staging {} for the cluster failed: {failure}",
+                    qualified.join(", ")
+                )));
+            }
+            if name == migration.source.name {
+                counter.add(staged.migrations.iter().map(|m| m.rows_read as usize).sum());
+            }
+            let endpoint = Endpoint::parse(&folder, std::path::Path::new("."))
+                .map_err(|e| FerryError::Job(format!("--stage {}: {e}", cluster.stage)))?;
+            Connection::new(&name, endpoint)
+        };
+        let provider = crate::source::schema_provider(&local, &files, None).await?;
+        catalog.register_schema(&name, provider).map_err(|e| FerryError::internal(e.to_string()))?;
+        if name == migration.source.name && connection.backend().capabilities().files {
+            // Parquet read where it is: its rows are counted here (from the files' statistics).
+            for table in &names {
+                let reference = datafusion::sql::TableReference::partial(name.as_str(), table.as_str());
+                counter.add(local.table(reference).await?.count().await?);
+            }
+        }
+    }
+    let staging = started.elapsed().as_secs_f64();
+    let frame = local.sql(&migration.query_sql).await.map_err(|e| match FerryError::from(e) {
+        FerryError::Execution(message) => error(message),
+        other => other,
+    })?;
+    Ok((frame, counter, staging))
+}
