@@ -312,27 +312,12 @@ async fn sql_command(args: SqlArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `--cluster` and `--stage`, checked before anything runs.
-#[cfg(feature = "distributed")]
+/// `--cluster` and `--stage`, checked before anything runs (they replace the job's).
 fn cluster_run(cluster: Option<String>, stage: Option<String>) -> Result<Option<crate::incremental::ClusterRun>> {
-    let (Some(url), Some(stage)) = (cluster, stage) else { return Ok(None) };
-    crate::distributed::scheduler_address(&url)?;
-    let endpoint = crate::connection::Endpoint::parse(&stage, std::path::Path::new("."))
-        .map_err(|e| crate::error::FerryError::Job(format!("--stage: {e}")))?;
-    if !crate::db::open(&endpoint).capabilities().files {
-        return Err(crate::error::FerryError::Job(format!(
-            "--stage `{endpoint}` is a database; the cluster reads Parquet: give a folder (file://) or an object store (s3://)"
-        )));
+    if cluster.is_some() && !cfg!(feature = "distributed") {
+        return Err(crate::error::FerryError::Job(crate::sql::WITHOUT_CLUSTER.into()));
     }
-    Ok(Some(crate::incremental::ClusterRun { url, stage }))
-}
-
-#[cfg(not(feature = "distributed"))]
-fn cluster_run(cluster: Option<String>, _stage: Option<String>) -> Result<Option<crate::incremental::ClusterRun>> {
-    match cluster {
-        None => Ok(None),
-        Some(_) => Err(crate::error::FerryError::Job(crate::sql::WITHOUT_CLUSTER.into())),
-    }
+    crate::job::check_cluster(cluster.as_deref(), stage.as_deref(), std::path::Path::new("."), "--cluster/--stage")
 }
 
 #[cfg(feature = "distributed")]

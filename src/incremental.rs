@@ -38,17 +38,12 @@ pub struct RunOptions {
     pub jobs: Option<usize>,
     /// Times a migration that failed for a passing reason is tried again.
     pub retries: u32,
-    /// Compute the migrations' queries on a Ballista cluster (`--cluster`, `--stage`).
+    /// Compute the migrations' queries on a Ballista cluster (`--cluster`, `--stage`), instead of
+    /// the job's `cluster` and `stage`.
     pub cluster: Option<ClusterRun>,
 }
 
-/// A run whose queries the cluster at `url` (`df://HOST:PORT`) computes, over the source tables
-/// staged to Parquet under `stage` (a folder every executor reaches, or an object store).
-#[derive(Clone, Debug)]
-pub struct ClusterRun {
-    pub url: String,
-    pub stage: String,
-}
+pub use crate::job::ClusterRun;
 
 /// What to do with a table once a migration has published its rows (a copy builds its indexes
 /// and keys then), given the migration's name.

@@ -69,6 +69,10 @@ pub async fn stage(plan: &Plan, names: &[String], to: &str, from: &str) -> Resul
     }
     let mut connections = plan.connections.clone();
     connections.insert(stage.name.clone(), stage);
-    run(&Plan { connections, migrations, copies: Vec::new(), memory_limit: plan.memory_limit }, &[], Progress::Auto)
-        .await
+    run(
+        &Plan { connections, migrations, copies: Vec::new(), memory_limit: plan.memory_limit, cluster: None },
+        &[],
+        Progress::Auto,
+    )
+    .await
 }

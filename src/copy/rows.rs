@@ -107,7 +107,7 @@ pub(super) fn copy_plan(
         })
         .collect();
     let connections = BTreeMap::from([("source".to_string(), from), ("target".to_string(), to)]);
-    Plan { connections, migrations, copies: Vec::new(), memory_limit: crate::job::DEFAULT_MEMORY_LIMIT }
+    Plan { connections, migrations, copies: Vec::new(), memory_limit: crate::job::DEFAULT_MEMORY_LIMIT, cluster: None }
 }
 
 /// `SELECT` of every column of the source table, named as the target's. Instants come as

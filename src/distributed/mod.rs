@@ -27,16 +27,7 @@ use crate::error::{FerryError, Result};
 
 /// The scheduler's address in a `df://HOST:PORT` URL.
 pub fn scheduler_address(url: &str) -> Result<(String, u16)> {
-    let bad = || {
-        FerryError::Job(format!("`{url}` is not a scheduler address; write df://HOST:PORT, e.g. df://127.0.0.1:50050"))
-    };
-    let rest = url.strip_prefix("df://").ok_or_else(bad)?;
-    let (host, port) = rest.trim_end_matches('/').rsplit_once(':').ok_or_else(bad)?;
-    let port = port.parse::<u16>().map_err(|_| bad())?;
-    if host.is_empty() {
-        return Err(bad());
-    }
-    Ok((host.to_string(), port))
+    crate::job::scheduler_address(url, "--cluster")
 }
 
 fn cluster_error(what: &str, error: impl std::fmt::Display) -> FerryError {

@@ -18,6 +18,7 @@ use migration::{check_migration, MigrationFile};
 
 pub mod check_plan;
 pub mod checks;
+mod cluster;
 mod connections;
 pub mod copies;
 mod migration;
@@ -28,6 +29,7 @@ pub mod size;
 /// The memory a run's queries may hold together when the job does not say.
 pub const DEFAULT_MEMORY_LIMIT: usize = 512 << 20;
 
+pub use cluster::{check_cluster, scheduler_address, ClusterRun};
 pub use mode::{check_partitions, check_writers, Mode};
 pub use query::parse_query;
 
@@ -49,6 +51,12 @@ struct JobFile {
     /// spill to disk where they can, or fail saying so.
     #[serde(default)]
     memory_limit: Option<String>,
+    /// A Ballista cluster (`df://HOST:PORT`) that computes the migrations' queries, over their
+    /// sources staged to Parquet under `stage`.
+    #[serde(default)]
+    cluster: Option<String>,
+    #[serde(default)]
+    stage: Option<String>,
 }
 
 /// A named connection of the job.
@@ -111,6 +119,8 @@ pub struct Plan {
     pub copies: Vec<copies::CopyPlan>,
     /// Bytes the run's queries may hold together (DataFusion's memory pool).
     pub memory_limit: usize,
+    /// Where the queries run when not here (`cluster`, `stage`).
+    pub cluster: Option<ClusterRun>,
 }
 
 /// Command-line replacements for the connections named `source` and `target`.
@@ -187,7 +197,8 @@ impl Plan {
             Some(text) => size::parse_size(text, "memory_limit")?,
             None => DEFAULT_MEMORY_LIMIT,
         };
-        Ok(Plan { connections, migrations, copies, memory_limit })
+        let cluster = check_cluster(file.cluster.as_deref(), file.stage.as_deref(), base, &format!("`{origin}`"))?;
+        Ok(Plan { connections, migrations, copies, memory_limit, cluster })
     }
 
     /// The connection a migration or copy of this name writes to.

@@ -191,7 +191,7 @@ async fn load_migration(
     attempt: &mut retry::Attempt,
 ) -> Result<MigrationReport> {
     let partitions = options.partitions.unwrap_or(migration.partitions);
-    let (frame, counter, cluster) = match &options.cluster {
+    let (frame, counter, cluster) = match options.cluster.as_ref().or(plan.cluster.as_ref()) {
         None => {
             let (frame, counter) = plan_migration_in(plan, migration, partitions).await?;
             (frame, counter, None)

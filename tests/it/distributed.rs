@@ -180,7 +180,7 @@ async fn refusals() {
     };
     assert_eq!(
         error,
-        "`http://127.0.0.1:50050` is not a scheduler address; write df://HOST:PORT, e.g. df://127.0.0.1:50050"
+        "--cluster: `http://127.0.0.1:50050` is not a scheduler address; write df://HOST:PORT, e.g. df://127.0.0.1:50050"
     );
 
     // `ferry run --cluster` wants --stage, a Parquet place.
@@ -196,7 +196,12 @@ async fn refusals() {
     };
     assert!(run(&[]).contains("--stage <URL>"), "{}", run(&[]));
     let said = run(&["--stage", "postgres://u@127.0.0.1:1/db"]);
-    assert!(said.contains("--stage `postgres://u@127.0.0.1:1/db` is a database; the cluster reads Parquet"), "{said}");
+    assert!(
+        said.contains(
+            "--cluster/--stage: stage `postgres://u@127.0.0.1:1/db` is a database; the cluster reads Parquet"
+        ),
+        "{said}"
+    );
 
     let url = cluster(&dir.path().join("work")).await;
     let mut session = SqlSession::new(plan, &[]).unwrap().on_cluster(&url).await.unwrap();
@@ -220,21 +225,19 @@ async fn run_on_cluster() {
     let endpoint = ferry::connection::Endpoint::parse(&source, std::path::Path::new(".")).unwrap();
     ferry::generate::generate(&endpoint, 400, true).await.unwrap();
     let url = cluster(&dir.path().join("work")).await;
+    // The local run, then the same job with `cluster` and `stage` in its job file.
+    let job = crate::common::job_dir(&[]);
+    let shipped = std::fs::read_to_string(job.path().join("ferry.toml")).unwrap();
     let mut reports = Vec::new();
-    for (name, cluster) in [("local.db", None), ("cluster.db", Some(url.clone()))] {
+    for (name, keys) in
+        [("local.db", String::new()), ("cluster.db", format!("cluster = \"{url}\"\nstage = \"file://stage\"\n"))]
+    {
+        std::fs::write(job.path().join("ferry.toml"), format!("{keys}{shipped}")).unwrap();
         let target = format!("sqlite://{}", dir.path().join(name).display());
         let overrides = Overrides { source: Some(source.clone()), target: Some(target) };
-        let plan = Plan::load(&repo().join("ferry.toml"), &overrides).unwrap();
-        let stage = format!("file://{}", dir.path().join("stage").display());
-        let options = ferry::incremental::RunOptions {
-            cluster: cluster.map(|url| ferry::incremental::ClusterRun { url, stage }),
-            ..Default::default()
-        };
+        let plan = Plan::load(&job.path().join("ferry.toml"), &overrides).unwrap();
+        let options = ferry::incremental::RunOptions::default();
         let report = ferry::copy::run_job(&plan, &[], &options, ferry::run::Progress::Quiet).await.unwrap();
-        if !report.succeeded() {
-            let listing = std::process::Command::new("find").arg(dir.path().join("stage")).output().unwrap();
-            eprintln!("{}", String::from_utf8_lossy(&listing.stdout));
-        }
         crate::common::assert_succeeded(&report);
         reports.push(report);
     }
@@ -264,7 +267,7 @@ async fn run_on_cluster() {
     assert_eq!(crate::common::sqlite_rows(&dir.path().join("cluster.db"), rejects), local);
     // The sources were staged under the stage folder, per run and migration, and the executor
     // ran the three queries (each left its shuffle files in its work folder).
-    let staged = std::fs::read_dir(dir.path().join("stage")).unwrap().count();
+    let staged = std::fs::read_dir(job.path().join("stage")).unwrap().count();
     assert_eq!(staged, 1, "one run");
     let jobs = std::fs::read_dir(dir.path().join("work")).unwrap().count();
     assert!(jobs >= 3, "{jobs} job folders for 3 migrations");
