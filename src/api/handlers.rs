@@ -39,47 +39,28 @@ async fn legacy(state: Arc<AppState>, migration: &str, message: &str) -> Respons
     }
 }
 
-#[utoipa::path(post, path = "/migrate-users", tag = "old system",
-    responses(
-        (status = 200, description = "the migration ran and published", body = LegacyAnswer),
-        (status = 401, description = "no or a wrong token", body = ErrorAnswer),
-        (status = 404, description = "the job defines no such migration", body = ErrorAnswer),
-        (status = 409, description = "the migration is running already", body = ErrorAnswer),
-        (status = 422, description = "the run failed on its input or its checks; nothing was published", body = ErrorAnswer),
-        (status = 500, description = "the run failed; nothing was published", body = ErrorAnswer),
-        (status = 503, description = "a database did not answer; nothing was published", body = ErrorAnswer),
-    ))]
-pub async fn migrate_users(State(state): State<Arc<AppState>>) -> Response {
-    legacy(state, "users", "Users migrated successfully.").await
+/// One of the old system's endpoints: runs its migration, answers with the old message.
+macro_rules! legacy_endpoint {
+    ($name:ident, $path:literal, $migration:literal, $message:literal) => {
+        #[utoipa::path(post, path = $path, tag = "old system",
+            responses(
+                (status = 200, description = "the migration ran and published", body = LegacyAnswer),
+                (status = 401, description = "no or a wrong token", body = ErrorAnswer),
+                (status = 404, description = "the job defines no such migration", body = ErrorAnswer),
+                (status = 409, description = "the migration is running already", body = ErrorAnswer),
+                (status = 422, description = "the run failed on its input or its checks; nothing was published", body = ErrorAnswer),
+                (status = 500, description = "the run failed; nothing was published", body = ErrorAnswer),
+                (status = 503, description = "a database did not answer; nothing was published", body = ErrorAnswer),
+            ))]
+        pub async fn $name(State(state): State<Arc<AppState>>) -> Response {
+            legacy(state, $migration, $message).await
+        }
+    };
 }
 
-#[utoipa::path(post, path = "/migrate-orders", tag = "old system",
-    responses(
-        (status = 200, description = "the migration ran and published", body = LegacyAnswer),
-        (status = 401, description = "no or a wrong token", body = ErrorAnswer),
-        (status = 404, description = "the job defines no such migration", body = ErrorAnswer),
-        (status = 409, description = "the migration is running already", body = ErrorAnswer),
-        (status = 422, description = "the run failed on its input or its checks; nothing was published", body = ErrorAnswer),
-        (status = 500, description = "the run failed; nothing was published", body = ErrorAnswer),
-        (status = 503, description = "a database did not answer; nothing was published", body = ErrorAnswer),
-    ))]
-pub async fn migrate_orders(State(state): State<Arc<AppState>>) -> Response {
-    legacy(state, "orders", "Orders migrated successfully.").await
-}
-
-#[utoipa::path(post, path = "/migrate-cleaned-data", tag = "old system",
-    responses(
-        (status = 200, description = "the migration ran and published", body = LegacyAnswer),
-        (status = 401, description = "no or a wrong token", body = ErrorAnswer),
-        (status = 404, description = "the job defines no such migration", body = ErrorAnswer),
-        (status = 409, description = "the migration is running already", body = ErrorAnswer),
-        (status = 422, description = "the run failed on its input or its checks; nothing was published", body = ErrorAnswer),
-        (status = 500, description = "the run failed; nothing was published", body = ErrorAnswer),
-        (status = 503, description = "a database did not answer; nothing was published", body = ErrorAnswer),
-    ))]
-pub async fn migrate_cleaned_data(State(state): State<Arc<AppState>>) -> Response {
-    legacy(state, "cleaned_data", "Cleaned data migrated successfully.").await
-}
+legacy_endpoint!(migrate_users, "/migrate-users", "users", "Users migrated successfully.");
+legacy_endpoint!(migrate_orders, "/migrate-orders", "orders", "Orders migrated successfully.");
+legacy_endpoint!(migrate_cleaned_data, "/migrate-cleaned-data", "cleaned_data", "Cleaned data migrated successfully.");
 
 fn busy(migration: &str, id: &str) -> Response {
     let body = ErrorAnswer {
