@@ -241,7 +241,17 @@ async fn load_migration(
     let reconcile = migration.reconcile && load.write != WriteMode::Append;
     let sent =
         reconcile.then(|| Sent::new(&target_schema, &migration.key, load.write, prepared.digest())).transpose()?;
-    let query = frame.execute_stream().await.map_err(FerryError::from)?.map(|batch| batch.map_err(FerryError::from));
+    // A failure of the cluster's job is the cluster's, named so (and retried whole when it passes).
+    let scheduler = cluster.as_ref().map(|c| c.scheduler.clone());
+    let failed = move |error: datafusion::error::DataFusionError| match &scheduler {
+        None => FerryError::from(error),
+        Some(url) => FerryError::Source {
+            url: url.clone(),
+            table: retry::CLUSTER_JOB.into(),
+            message: FerryError::from(error).to_string(),
+        },
+    };
+    let query = frame.execute_stream().await.map_err(failed.clone())?.map(move |batch| batch.map_err(failed.clone()));
     let (rows, query_rows) = adapt(query.boxed(), QueryRows { watermark, rows: 0 });
     let splitter = Splitter {
         splitter,

@@ -39,6 +39,13 @@ const TRANSIENT: [&str; 15] = [
     "timed out",
 ];
 
+/// What a cluster's failed job is reported as reading (`FerryError::Source`'s table).
+pub const CLUSTER_JOB: &str = "(the query's job on the cluster)";
+
+/// Words of a cluster's failures that pass: an executor lost, a scheduler or executor that could
+/// not be reached (Ballista's and tonic's words). The job is then run again from the staging.
+const CLUSTER_TRANSIENT: [&str; 4] = ["lost", "transport error", "unavailable", "connection"];
+
 /// Whether `error`, after `attempt`, may be retried.
 pub fn retryable(error: &FerryError, attempt: &Attempt, migration: &MigrationPlan) -> bool {
     if attempt.published {
@@ -51,6 +58,10 @@ pub fn retryable(error: &FerryError, attempt: &Attempt, migration: &MigrationPla
     match error {
         // Nothing reached the target yet.
         FerryError::Connection { message, .. } => transient(message),
+        FerryError::Source { table, message, .. } if table == CLUSTER_JOB => {
+            let message = message.to_lowercase();
+            migration.mode != Mode::Append && CLUSTER_TRANSIENT.iter().any(|words| message.contains(words))
+        }
         FerryError::Source { message, .. } | FerryError::Target { message, .. } => {
             migration.mode != Mode::Append && transient(message)
         }
@@ -66,6 +77,28 @@ pub fn backoff(retried: usize) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cluster_job_that_lost_its_executor_is_run_again() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("m.sql"), "SELECT 1 AS x").unwrap();
+        let job = "[connections]\na = \"sqlite:///a.db\"\n[[migrations]]\nname = \"m\"\nsource = \"a\"\n\
+                   target = \"a\"\nquery = \"m.sql\"\ntable = \"t\"\n";
+        let plan = crate::job::Plan::from_toml(job, "job", dir.path(), &Default::default()).unwrap();
+        let migration = &plan.migrations[0];
+        let failed = |message: &str| FerryError::Source {
+            url: "df://sched:50050".into(),
+            table: CLUSTER_JOB.into(),
+            message: message.into(),
+        };
+        // Ballista's words when an executor dies with the job's tasks.
+        let lost = failed("Job 4aGq failed: Task failure due to Executor 9f1 lost");
+        assert!(retryable(&lost, &Attempt::default(), migration));
+        assert!(!retryable(&lost, &Attempt { published: true, ..Default::default() }, migration));
+        // A query the cluster cannot run fails the same way every time.
+        let wrong = failed("Job 4aGq failed: Arrow error: Divide by zero error");
+        assert!(!retryable(&wrong, &Attempt::default(), migration));
+    }
 
     #[test]
     fn waits_double_up_to_eight_seconds() {
