@@ -6,6 +6,7 @@
 //! cluster only if every table it reads is a Parquet table (a `ListingTable`); database tables
 //! are staged to Parquet first (`ferry stage`).
 
+mod build;
 pub mod migration;
 
 use std::net::SocketAddr;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ballista::extension::SessionContextExt;
+use ballista_core::extension::SessionConfigExt;
 use ballista_executor::executor_process::{start_executor_process, ExecutorProcessConfig};
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
@@ -43,8 +45,10 @@ fn runtime(work_dir: Option<&PathBuf>) -> datafusion::error::Result<Arc<RuntimeE
     Ok(Arc::new(builder.build()?))
 }
 
-/// A session state for a scheduler's planning: the client's settings, this machine's stores.
+/// A session state for a scheduler's planning: the client's settings (from this very build),
+/// this machine's stores.
 fn planning_state(config: SessionConfig) -> datafusion::error::Result<SessionState> {
+    build::check(&config)?;
     Ok(SessionStateBuilder::new().with_config(config).with_runtime_env(runtime(None)?).with_default_features().build())
 }
 
@@ -55,6 +59,7 @@ pub async fn scheduler(bind: SocketAddr) -> Result<()> {
         bind_port: bind.port(),
         external_host: bind.ip().to_string(),
         override_session_builder: Some(Arc::new(planning_state)),
+        override_config_producer: Some(Arc::new(|| build::receiving(SessionConfig::new_with_ballista()))),
         ..Default::default()
     };
     let cluster = BallistaCluster::new_from_config(&config).await.map_err(|e| cluster_error("scheduler", e))?;
@@ -123,5 +128,7 @@ fn unreachable(url: &str, error: impl std::fmt::Display) -> FerryError {
 /// A context whose queries run on the cluster at `url`, with `state`'s tables and settings.
 pub async fn connect(url: &str, state: SessionState) -> Result<SessionContext> {
     reachable(url).await?;
+    let config = build::stamped(state.config().clone());
+    let state = SessionStateBuilder::new_from_existing(state).with_config(config).build();
     SessionContext::remote_with_state(url, state).await.map_err(|e| unreachable(url, e))
 }

@@ -204,6 +204,18 @@ async fn refusals() {
     );
 
     let url = cluster(&dir.path().join("work")).await;
+    // A client that is not this ferry build is refused by name, not halfway through decoding.
+    {
+        use ballista::prelude::SessionContextExt;
+        let lake = dir.path().join("lake");
+        let write = format!("COPY (SELECT 1 AS one) TO '{}/one.parquet'", lake.display());
+        datafusion::prelude::SessionContext::new().sql(&write).await.unwrap().collect().await.unwrap();
+        let stranger = datafusion::prelude::SessionContext::remote(&url).await.unwrap();
+        stranger.register_parquet("one", lake.join("one.parquet").to_str().unwrap(), Default::default()).await.unwrap();
+        let refused = stranger.sql("SELECT count(*) FROM one").await.unwrap().collect().await.unwrap_err().to_string();
+        assert!(refused.contains("this cluster runs ferry "), "{refused}");
+        assert!(refused.contains("refuses a plan from a client that is not ferry"), "{refused}");
+    }
     let mut session = SqlSession::new(plan, &[]).unwrap().on_cluster(&url).await.unwrap();
     let error = session.run("SELECT count(*) FROM source.source_table", ferry::sql::Format::Csv, &mut Vec::new()).await;
     let error = error.err().unwrap().to_string();
