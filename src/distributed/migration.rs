@@ -1,14 +1,16 @@
 //! A migration's query on the cluster (`ferry run --cluster URL --stage URL`): the database
 //! tables it reads are staged to Parquet under `STAGE/<run>/<migration>/<connection>/<table>/`
 //! (one snapshot per connection, as `ferry stage` reads), Parquet connections are read where
-//! they are, and the query runs on the cluster over them. Its rows stream back to ferry, which
-//! splits the rejects, checks, publishes and reconciles them exactly as in a local run.
+//! they are, and the query runs on the cluster over them, which writes its result as Parquet
+//! under `.../<migration>/_result/`. Ferry reads those files back (in parallel) and splits the
+//! rejects, checks, publishes and reconciles the rows exactly as in a local run.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use datafusion::dataframe::DataFrame;
+use datafusion::dataframe::{DataFrame, DataFrameWriteOptions};
+use datafusion::prelude::ParquetReadOptions;
 
 use crate::connection::Endpoint;
 use crate::db::ReadCounter;
@@ -87,5 +89,21 @@ pub async fn plan_migration(
         FerryError::Execution(message) => error(message),
         other => other,
     })?;
+    // The cluster writes the result beside the staged sources, and ferry reads it from there
+    // (its files in parallel), rather than fetching it from each executor in turn.
+    let result = format!("{}/{run_id}/{}/_result/", cluster.stage.trim_end_matches('/'), migration.name);
+    frame.write_parquet(&result, DataFrameWriteOptions::new(), None).await.map_err(|e| FerryError::Source {
+        url: cluster.url.clone(),
+        table: crate::run::retry::CLUSTER_JOB.into(),
+        message: FerryError::from(e).to_string(),
+    })?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let here = new_session(Some(&migration.source.name), cores, plan.memory_limit, false);
+    let url = url::Url::parse(&result).map_err(|e| FerryError::Job(format!("--stage {}: {e}", cluster.stage)))?;
+    let (store, _) = crate::db::parquet::store::object_store(&url)?;
+    here.register_object_store(&crate::db::parquet::store::store_root(&url), store);
+    // Field metadata (a column's source type) travels, as when ferry reads Parquet it wrote.
+    let options = ParquetReadOptions { skip_metadata: Some(false), ..Default::default() };
+    let frame = here.read_parquet(result.as_str(), options).await?;
     Ok((frame, counter, staging))
 }

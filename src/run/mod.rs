@@ -5,7 +5,7 @@
 mod jobs;
 mod pipeline;
 mod progress;
-mod retry;
+pub(crate) mod retry;
 mod stage;
 
 pub use jobs::default_jobs;
@@ -241,17 +241,7 @@ async fn load_migration(
     let reconcile = migration.reconcile && load.write != WriteMode::Append;
     let sent =
         reconcile.then(|| Sent::new(&target_schema, &migration.key, load.write, prepared.digest())).transpose()?;
-    // A failure of the cluster's job is the cluster's, named so (and retried whole when it passes).
-    let scheduler = cluster.as_ref().map(|c| c.scheduler.clone());
-    let failed = move |error: datafusion::error::DataFusionError| match &scheduler {
-        None => FerryError::from(error),
-        Some(url) => FerryError::Source {
-            url: url.clone(),
-            table: retry::CLUSTER_JOB.into(),
-            message: FerryError::from(error).to_string(),
-        },
-    };
-    let query = frame.execute_stream().await.map_err(failed.clone())?.map(move |batch| batch.map_err(failed.clone()));
+    let query = frame.execute_stream().await.map_err(FerryError::from)?.map(|batch| batch.map_err(FerryError::from));
     let (rows, query_rows) = adapt(query.boxed(), QueryRows { watermark, rows: 0 });
     let splitter = Splitter {
         splitter,

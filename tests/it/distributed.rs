@@ -279,8 +279,16 @@ async fn run_on_cluster() {
     assert_eq!(crate::common::sqlite_rows(&dir.path().join("cluster.db"), rejects), local);
     // The sources were staged under the stage folder, per run and migration, and the executor
     // ran the three queries (each left its shuffle files in its work folder).
-    let staged = std::fs::read_dir(job.path().join("stage")).unwrap().count();
-    assert_eq!(staged, 1, "one run");
+    let runs: Vec<_> = std::fs::read_dir(job.path().join("stage")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(runs.len(), 1, "one run");
+    // Each result was written by the cluster as Parquet beside the staged sources.
+    for migration in ["users", "orders", "cleaned_data"] {
+        let result = runs[0].join(migration).join("_result");
+        let files = std::fs::read_dir(&result)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "parquet"));
+        assert!(files.count() >= 1, "no result files in {}", result.display());
+    }
     let jobs = std::fs::read_dir(dir.path().join("work")).unwrap().count();
     assert!(jobs >= 3, "{jobs} job folders for 3 migrations");
     let text = reports[1].table();
