@@ -89,6 +89,9 @@ pub async fn plan_migration(
         FerryError::Execution(message) => error(message),
         other => other,
     })?;
+    // As the cluster will receive it: optimized (which turns some filters into joins).
+    let optimized = frame.clone().into_optimized_plan()?;
+    super::refuse_wrong_answers(&optimized, &format!("migration `{}`", migration.name))?;
     // The cluster writes the result beside the staged sources, and ferry reads it from there
     // (its files in parallel), rather than fetching it from each executor in turn.
     let result = format!("{}/{run_id}/{}/_result/", cluster.stage.trim_end_matches('/'), migration.name);

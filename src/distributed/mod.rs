@@ -8,6 +8,9 @@
 
 mod build;
 pub mod migration;
+mod refuse;
+
+pub use refuse::refuse_wrong_answers;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -130,6 +130,12 @@ impl SqlSession {
         let state = self.ctx.state();
         let plan = state.statement_to_plan(statement).await.map_err(|e| query_error(crate::transform::plain(e)))?;
         refuse_writes(&plan)?;
+        #[cfg(feature = "distributed")]
+        if self.cluster.is_some() {
+            // As the cluster will receive it: optimized (which turns some filters into joins).
+            let optimized = state.optimize(&plan).map_err(|e| query_error(crate::transform::plain(e)))?;
+            crate::distributed::refuse_wrong_answers(&optimized, "the statement")?;
+        }
         let frame = self.ctx.execute_logical_plan(plan).await.map_err(|e| query_error(crate::transform::plain(e)))?;
         frame.execute_stream().await.map_err(FerryError::from)
     }
