@@ -16,7 +16,9 @@ use datafusion::prelude::{ident, lit, Expr};
 use crate::db::state::{parse_scalar, Watermark};
 use crate::db::{Sink, WriteMode};
 use crate::error::{FerryError, Result};
-use crate::job::{MigrationPlan, Mode};
+use crate::job::{MigrationPlan, Mode, Plan};
+use crate::report::RunReport;
+use futures::future::BoxFuture;
 
 /// Command-line choices of a run that change how incremental and merge migrations load.
 #[derive(Clone, Debug, Default)]
@@ -41,6 +43,22 @@ pub struct RunOptions {
     /// Compute the migrations' queries on a Ballista cluster (`--cluster`, `--stage`), instead of
     /// the job's `cluster` and `stage`.
     pub cluster: Option<ClusterRun>,
+    /// How a cluster run stages a migration's sources just before its query (`copy::run_job`
+    /// gives `ferry stage`, itself a run, which `run` cannot name without a cycle).
+    pub stager: Option<Stager>,
+}
+
+/// Stages tables to Parquet: (job, `connection.table` names, the folder, the connection).
+#[derive(Clone)]
+#[allow(clippy::type_complexity)]
+pub struct Stager(
+    pub Arc<dyn Fn(Plan, Vec<String>, String, String) -> BoxFuture<'static, Result<RunReport>> + Send + Sync>,
+);
+
+impl std::fmt::Debug for Stager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Stager")
+    }
 }
 
 pub use crate::job::ClusterRun;

@@ -39,8 +39,12 @@
 //! `Backend::single_transaction`. A job's `[[copies]]` (`job::copies`) run through
 //! `copy::run_job` before its migrations, for `ferry run` and the API alike.
 //!
+//! With `--features distributed`, `distributed` starts Ballista's scheduler and executors and
+//! runs a migration's query (`run`, given a stager by `copy::run_job`: `ferry stage`) or a `ferry
+//! sql` statement on the cluster, over Parquet; it sits beside `transform`.
+//!
 //! Dependencies point one way: `cli`/`command` (with `demo` and `init`, the starter job) and `api`
-//! (the HTTP server) -> `copy` -> `run` ->
+//! (the HTTP server) -> `copy` -> `stage` -> `run` -> `distributed` ->
 //! `transform`, `check`, `sink`, `source` -> `db` -> `connection` -> `error`; `job` (the plan)
 //! is read by all of them above `db` and reads nothing of theirs; `error` imports nothing of
 //! ferry's. Nothing under `db/` knows the CLI, the API or the job file, and outside `db/` and

@@ -1,6 +1,8 @@
 //! A job's `[[copies]]` run beside its migrations (`ferry run`, the HTTP API): the copies
 //! first, in the order written, then the migrations, in one report.
 
+use std::sync::Arc;
+
 use crate::copy::copy;
 use crate::error::{FerryError, Result};
 use crate::incremental::RunOptions;
@@ -34,7 +36,13 @@ pub async fn run_job(plan: &Plan, names: &[String], options: &RunOptions, progre
     if migrations.is_empty() {
         return Ok(report);
     }
-    let options = RunOptions { run_id: Some(report.run_id.clone()), ..options.clone() };
+    // A cluster run stages each migration's sources just before its query, with `ferry stage`.
+    let stager = options.stager.clone().unwrap_or_else(|| {
+        crate::incremental::Stager(Arc::new(|plan, names, to, from| {
+            Box::pin(async move { crate::stage::stage(&plan, &names, &to, &from).await })
+        }))
+    });
+    let options = RunOptions { run_id: Some(report.run_id.clone()), stager: Some(stager), ..options.clone() };
     let run = run_with(plan, &migrations, &options, progress).await?;
     report.migrations.extend(run.migrations);
     (report.error, report.error_kind) = (run.error, run.error_kind);

@@ -15,7 +15,7 @@ use datafusion::prelude::ParquetReadOptions;
 use crate::connection::Endpoint;
 use crate::db::ReadCounter;
 use crate::error::{FerryError, Result};
-use crate::incremental::ClusterRun;
+use crate::incremental::{ClusterRun, Stager};
 use crate::job::{parse_query, Connection, MigrationPlan, Plan};
 use crate::transform::{named_tables, new_session};
 
@@ -26,6 +26,7 @@ pub async fn plan_migration(
     migration: &MigrationPlan,
     cluster: &ClusterRun,
     run_id: &str,
+    stager: &Stager,
 ) -> Result<(DataFrame, Arc<ReadCounter>, f64)> {
     let error = |message: String| FerryError::Query {
         migration: migration.name.clone(),
@@ -55,12 +56,7 @@ pub async fn plan_migration(
         } else {
             let folder = format!("{}/{run_id}/{}/{name}", cluster.stage.trim_end_matches('/'), migration.name);
             let qualified: Vec<String> = names.iter().map(|table| format!("{name}.{table}")).collect();
-            // Staging is a run inside this run: on a thread of its own, so that the run's future
-            // does not contain itself (the compiler could not prove it can move between threads).
-            let (job, wanted, to, from) = (plan.clone(), qualified.clone(), folder.clone(), name.clone());
-            let runtime = tokio::runtime::Handle::current();
-            let staging = move || runtime.block_on(crate::stage::stage(&job, &wanted, &to, &from));
-            let staged = tokio::task::spawn_blocking(staging).await.map_err(FerryError::internal)??;
+            let staged = (stager.0)(plan.clone(), qualified.clone(), folder.clone(), name.clone()).await?;
             if let Some(failure) = staged.error.clone() {
                 return Err(FerryError::Job(format!(
                     "staging {} for the cluster failed: {failure}",
@@ -97,7 +93,7 @@ pub async fn plan_migration(
     let result = format!("{}/{run_id}/{}/_result/", cluster.stage.trim_end_matches('/'), migration.name);
     frame.write_parquet(&result, DataFrameWriteOptions::new(), None).await.map_err(|e| FerryError::Source {
         url: cluster.url.clone(),
-        table: crate::run::retry::CLUSTER_JOB.into(),
+        table: crate::job::CLUSTER_JOB.into(),
         message: FerryError::from(e).to_string(),
     })?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());

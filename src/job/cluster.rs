@@ -6,6 +6,10 @@ use std::path::Path;
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
 
+/// What a cluster's failed job is reported as reading (`FerryError::Source`'s table); a run
+/// retries it when the failure passes (an executor lost).
+pub const CLUSTER_JOB: &str = "(the query's job on the cluster)";
+
 /// A run whose queries the cluster at `url` (`df://HOST:PORT`) computes, over the source tables
 /// staged to Parquet under `stage` (a folder every executor reaches, or an object store).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -29,7 +29,7 @@ pub mod size;
 /// The memory a run's queries may hold together when the job does not say.
 pub const DEFAULT_MEMORY_LIMIT: usize = 512 << 20;
 
-pub use cluster::{check_cluster, scheduler_address, ClusterRun};
+pub use cluster::{check_cluster, scheduler_address, ClusterRun, CLUSTER_JOB};
 pub use mode::{check_partitions, check_writers, Mode};
 pub use query::parse_query;
 

@@ -5,7 +5,7 @@
 mod jobs;
 mod pipeline;
 mod progress;
-pub(crate) mod retry;
+mod retry;
 mod stage;
 
 pub use jobs::default_jobs;
@@ -196,7 +196,7 @@ async fn load_migration(
             let (frame, counter) = plan_migration_in(plan, migration, partitions).await?;
             (frame, counter, None)
         }
-        Some(cluster) => on_cluster(plan, migration, cluster, run_id).await?,
+        Some(cluster) => on_cluster(plan, migration, cluster, run_id, options).await?,
     };
     let mut sink = migration.target.backend().sink()?;
     let (frame, load) = plan_load(migration, options, sink.as_mut(), frame).await?;
@@ -355,9 +355,11 @@ async fn on_cluster(
     migration: &MigrationPlan,
     cluster: &crate::incremental::ClusterRun,
     run_id: &str,
+    options: &RunOptions,
 ) -> Result<(datafusion::dataframe::DataFrame, Arc<crate::db::ReadCounter>, Option<crate::report::ClusterSteps>)> {
+    let stager = options.stager.as_ref().ok_or_else(|| FerryError::internal("a cluster run without a stager"))?;
     let (frame, counter, staged) =
-        crate::distributed::migration::plan_migration(plan, migration, cluster, run_id).await?;
+        crate::distributed::migration::plan_migration(plan, migration, cluster, run_id, stager).await?;
     let steps = crate::report::ClusterSteps {
         scheduler: cluster.url.clone(),
         stage: cluster.stage.clone(),
@@ -372,6 +374,7 @@ async fn on_cluster(
     _migration: &MigrationPlan,
     _cluster: &crate::incremental::ClusterRun,
     _run_id: &str,
+    _options: &RunOptions,
 ) -> Result<(datafusion::dataframe::DataFrame, Arc<crate::db::ReadCounter>, Option<crate::report::ClusterSteps>)> {
     Err(FerryError::Job(crate::sql::WITHOUT_CLUSTER.into()))
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::check::CheckResult;
 use crate::error::FerryError;
-use crate::job::{MigrationPlan, Mode};
+use crate::job::{MigrationPlan, Mode, CLUSTER_JOB};
 
 /// What one attempt at a migration got to.
 #[derive(Default)]
@@ -38,9 +38,6 @@ const TRANSIENT: [&str; 15] = [
     "server disconnected",
     "timed out",
 ];
-
-/// What a cluster's failed job is reported as reading (`FerryError::Source`'s table).
-pub const CLUSTER_JOB: &str = "(the query's job on the cluster)";
 
 /// Words of a cluster's failures that pass: an executor lost, a scheduler or executor that could
 /// not be reached (Ballista's and tonic's words). The job is then run again from the staging.
