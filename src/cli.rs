@@ -59,6 +59,21 @@ pub enum ClusterCommand {
         #[arg(long, default_value = "127.0.0.1:50050")]
         bind: std::net::SocketAddr,
     },
+    /// A scheduler and executors in this one process: a cluster to try things on one machine.
+    Standalone {
+        /// Address the scheduler listens on (the executors take the next ports).
+        #[arg(long, default_value = "127.0.0.1:50050")]
+        bind: std::net::SocketAddr,
+        /// How many executors.
+        #[arg(long, default_value_t = 2)]
+        executors: u16,
+        /// Tasks at once per executor [default: one per core].
+        #[arg(long, default_value_t = 0)]
+        slots: usize,
+        /// Where their shuffle files and spills go (a folder per executor) [default: temporary].
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+    },
     /// An executor: runs tasks, keeps their shuffle files, serves results over Arrow Flight.
     Executor {
         /// The scheduler, as df://HOST:PORT.

@@ -325,6 +325,9 @@ async fn cluster_command(command: crate::cli::ClusterCommand) -> Result<()> {
     use crate::cli::ClusterCommand;
     match command {
         ClusterCommand::Scheduler { bind } => crate::distributed::scheduler(bind).await,
+        ClusterCommand::Standalone { bind, executors, slots, work_dir } => {
+            crate::distributed::standalone(bind, executors, slots, work_dir).await
+        }
         ClusterCommand::Executor { scheduler, slots, work_dir, bind, grpc_port, external_host } => {
             let options =
                 crate::distributed::ExecutorOptions { scheduler, bind, grpc_port, external_host, slots, work_dir };

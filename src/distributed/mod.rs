@@ -110,6 +110,32 @@ pub async fn executor(options: ExecutorOptions) -> Result<()> {
         .map_err(|e| cluster_error(&format!("executor (scheduler {})", options.scheduler), e))
 }
 
+/// `ferry cluster standalone`: a scheduler on `bind` and `executors` executors on the ports after
+/// it (two each: Flight, gRPC), all in this process, until it ends.
+pub async fn standalone(bind: SocketAddr, executors: u16, slots: usize, work_dir: Option<PathBuf>) -> Result<()> {
+    let scheduler = tokio::spawn(scheduler(bind));
+    let url = format!("df://{bind}");
+    for _ in 0..100 {
+        if reachable(&url).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for n in 1..=executors {
+        let port = bind.port().saturating_add(2 * n - 1);
+        let options = ExecutorOptions {
+            scheduler: url.clone(),
+            bind: SocketAddr::new(bind.ip(), port),
+            grpc_port: port.saturating_add(1),
+            external_host: None,
+            slots,
+            work_dir: work_dir.as_ref().map(|folder| folder.join(format!("executor{n}"))),
+        };
+        tokio::spawn(executor(options));
+    }
+    scheduler.await.map_err(FerryError::internal)?
+}
+
 /// Whether the scheduler answers at all: a one-line error instead of a hang at the first query.
 pub async fn reachable(url: &str) -> Result<()> {
     let (host, port) = scheduler_address(url)?;

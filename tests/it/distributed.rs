@@ -191,6 +191,27 @@ fn the_commands_run_a_query_on_a_cluster_of_processes() {
         "bucket,n,total\n0,142,71071\n1,143,71214\n2,143,71357\n3,143,71500\n4,143,71643\n5,143,71786\n6,143,71929\n";
     assert!(said.starts_with(expected), "{said}");
     assert!(jobs_run(&dir.path().join("work")) >= 1, "the executors ran nothing");
+    // `ferry cluster standalone`: the same, a scheduler and two executors in one process.
+    let port = free_port();
+    let standalone = crate::common::ferry()
+        .args(["cluster", "standalone", "--bind", &format!("127.0.0.1:{port}"), "--executors", "2"])
+        .spawn()
+        .unwrap();
+    let _standalone = Running(standalone);
+    let url = format!("df://127.0.0.1:{port}");
+    for _ in 0..100 {
+        let output = crate::common::ferry()
+            .current_dir(dir.path())
+            .args(["sql", "--cluster", &url, "--parquet", &parquet, "--format", "csv", query])
+            .output()
+            .unwrap();
+        said = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
+        if output.status.success() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(said.starts_with(expected), "{said}");
 }
 
 async fn refusals() {
