@@ -173,19 +173,7 @@ fn the_commands_run_a_query_on_a_cluster_of_processes() {
         .collect();
     let query = "SELECT bucket, count(*) AS n, sum(id) AS total FROM lake.items GROUP BY bucket ORDER BY bucket";
     let parquet = format!("lake=file://{}", lake.display());
-    let mut said = String::new();
-    for _ in 0..100 {
-        let output = crate::common::ferry()
-            .current_dir(dir.path())
-            .args(["sql", "--cluster", &url, "--parquet", &parquet, "--format", "csv", query])
-            .output()
-            .unwrap();
-        said = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
-        if output.status.success() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let said = ask(dir.path(), &url, &parquet, query);
     // Computed apart: values 1..=1000 by their remainder mod 7.
     let expected =
         "bucket,n,total\n0,142,71071\n1,143,71214\n2,143,71357\n3,143,71500\n4,143,71643\n5,143,71786\n6,143,71929\n";
@@ -199,10 +187,17 @@ fn the_commands_run_a_query_on_a_cluster_of_processes() {
         .unwrap();
     let _standalone = Running(standalone);
     let url = format!("df://127.0.0.1:{port}");
+    let said = ask(dir.path(), &url, &parquet, query);
+    assert!(said.starts_with(expected), "{said}");
+}
+
+/// `ferry sql --cluster` as a process, asked again while the cluster is starting; what it said.
+fn ask(folder: &std::path::Path, url: &str, parquet: &str, query: &str) -> String {
+    let mut said = String::new();
     for _ in 0..100 {
         let output = crate::common::ferry()
-            .current_dir(dir.path())
-            .args(["sql", "--cluster", &url, "--parquet", &parquet, "--format", "csv", query])
+            .current_dir(folder)
+            .args(["sql", "--cluster", url, "--parquet", parquet, "--format", "csv", query])
             .output()
             .unwrap();
         said = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
@@ -211,7 +206,7 @@ fn the_commands_run_a_query_on_a_cluster_of_processes() {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert!(said.starts_with(expected), "{said}");
+    said
 }
 
 async fn refusals() {
