@@ -111,7 +111,7 @@ pub async fn executor(options: ExecutorOptions) -> Result<()> {
 }
 
 /// `ferry cluster standalone`: a scheduler on `bind` and `executors` executors on the ports after
-/// it (two each: Flight, gRPC), all in this process, until it ends.
+/// it (two each: Flight, gRPC), all in this process, until SIGTERM or Ctrl-C.
 pub async fn standalone(bind: SocketAddr, executors: u16, slots: usize, work_dir: Option<PathBuf>) -> Result<()> {
     let scheduler = tokio::spawn(scheduler(bind));
     let url = format!("df://{bind}");
@@ -133,7 +133,14 @@ pub async fn standalone(bind: SocketAddr, executors: u16, slots: usize, work_dir
         };
         tokio::spawn(executor(options));
     }
-    scheduler.await.map_err(FerryError::internal)?
+    // Ballista's executors take SIGTERM for themselves; the whole process ends with them.
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| FerryError::internal(format!("cannot watch for SIGTERM: {e}")))?;
+    tokio::select! {
+        outcome = scheduler => outcome.map_err(FerryError::internal)?,
+        _ = terminate.recv() => Ok(()),
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    }
 }
 
 /// Whether the scheduler answers at all: a one-line error instead of a hang at the first query.

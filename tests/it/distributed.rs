@@ -185,10 +185,20 @@ fn the_commands_run_a_query_on_a_cluster_of_processes() {
         .args(["cluster", "standalone", "--bind", &format!("127.0.0.1:{port}"), "--executors", "2"])
         .spawn()
         .unwrap();
-    let _standalone = Running(standalone);
+    let mut standalone = Running(standalone);
     let url = format!("df://127.0.0.1:{port}");
     let said = ask(dir.path(), &url, &parquet, query);
     assert!(said.starts_with(expected), "{said}");
+    // SIGTERM (docker stop) ends the whole process, executors and scheduler.
+    let pid = standalone.0.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    for _ in 0..100 {
+        if standalone.0.try_wait().unwrap().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("`ferry cluster standalone` did not end on SIGTERM");
 }
 
 /// `ferry sql --cluster` as a process, asked again while the cluster is starting; what it said.
