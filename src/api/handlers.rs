@@ -136,13 +136,9 @@ pub async fn start_run(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    if state.plan.target_of(&name).is_none() {
-        let known = state.plan.names();
-        return error_body(
-            StatusCode::NOT_FOUND,
-            format!("the job defines no migration `{}`; it defines: {}", clip(&name), known.join(", ")),
-        );
-    };
+    if let Err(refusal) = super::reading::target_of(&state, &name) {
+        return refusal.into_response();
+    }
     let wait = match query.as_deref().unwrap_or_default() {
         "" | "wait=true" => true,
         "wait=false" => false,

@@ -56,7 +56,7 @@ pub async fn get_run(State(state): State<Arc<AppState>>, Path(id): Path<String>)
 }
 
 /// The migration's target, or the 404 answer naming the job's migrations.
-fn target_of(state: &AppState, name: &str) -> Result<crate::connection::Endpoint, Refusal> {
+pub(super) fn target_of(state: &AppState, name: &str) -> Result<crate::connection::Endpoint, Refusal> {
     match state.plan.target_of(name) {
         Some(target) => Ok(target.endpoint.clone()),
         None => Err(Refusal(
