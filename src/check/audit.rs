@@ -4,7 +4,7 @@
 //! columns they need from a spill file written during the same pass, with DataFusion queries.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{Schema, SchemaRef};
@@ -28,12 +28,14 @@ pub struct Audit {
     findings: Vec<Finding>,
     row_checks: Vec<RowCheck>,
     rows: u64,
-    spill: Option<Spill>,
+    /// One file for every partition's rows.
+    spill: Option<Arc<Mutex<Spill>>>,
     /// `unique`/`relationships` checks that a bitmap may prove, skipping their table query.
     proofs: Vec<KeyProof>,
-    /// Prefetched `relationships` targets: (check index, file of the referenced values).
+    /// Prefetched `relationships` targets: (check index, file of the referenced values); the
+    /// files and the folder they are in belong to the audit, not to its forks.
     references: Vec<(usize, PathBuf)>,
-    folder: tempfile::TempDir,
+    folder: Option<tempfile::TempDir>,
 }
 
 /// One failing-row predicate of a check, and the sample of its failing rows.
@@ -188,7 +190,7 @@ impl Audit {
             let file = std::fs::File::create(&path).map_err(|source| FerryError::Io { path: path.clone(), source })?;
             let projected = Schema::new(spilled.iter().map(|&i| schema.field(i).clone()).collect::<Vec<_>>());
             let writer = FileWriter::try_new(file, &projected).map_err(|e| super::spill_error(&path, e))?;
-            Some(Spill { writer, columns: spilled, path })
+            Some(Arc::new(Mutex::new(Spill { writer, columns: spilled, path })))
         };
         Ok(Audit {
             migration: migration.clone(),
@@ -200,8 +202,52 @@ impl Audit {
             spill,
             proofs,
             references,
-            folder,
+            folder: Some(folder),
         })
+    }
+
+    /// The same checks with no row seen yet, for another partition of the rows. The forks
+    /// write to the audit's spill file.
+    pub fn fork(&self) -> Result<Audit> {
+        let row_checks = self
+            .row_checks
+            .iter()
+            .map(|r| RowCheck {
+                check: r.check,
+                failing: r.failing.clone(),
+                sample: r.sample.fork(),
+                null_column: r.null_column.clone(),
+                nulls: 0,
+            })
+            .collect();
+        Ok(Audit {
+            migration: self.migration.clone(),
+            table: self.table.clone(),
+            checks: self.checks.clone(),
+            findings: self.findings.iter().map(|f| Finding { failing: 0, sample: Vec::new(), ..f.clone() }).collect(),
+            row_checks,
+            rows: 0,
+            spill: self.spill.clone(),
+            proofs: self.proofs.iter().map(KeyProof::fork).collect(),
+            references: Vec::new(),
+            folder: None,
+        })
+    }
+
+    /// Takes in what a fork saw.
+    pub fn merge(&mut self, fork: Audit) -> Result<()> {
+        self.rows += fork.rows;
+        for (finding, theirs) in self.findings.iter_mut().zip(fork.findings) {
+            finding.failing += theirs.failing;
+        }
+        for (row_check, theirs) in self.row_checks.iter_mut().zip(fork.row_checks) {
+            row_check.nulls += theirs.nulls;
+            row_check.sample.merge(theirs.sample);
+        }
+        for (proof, theirs) in self.proofs.iter_mut().zip(fork.proofs) {
+            proof.merge(theirs);
+        }
+        Ok(())
     }
 
     /// Runs the row checks on `batch` and spills what the table checks need.
@@ -225,8 +271,11 @@ impl Audit {
         for proof in &mut self.proofs {
             proof.observe(batch)?;
         }
-        if let Some(spill) = &mut self.spill {
-            spill.writer.write(&batch.project(&spill.columns)?).map_err(|e| super::spill_error(&spill.path, e))?;
+        if let Some(spill) = &self.spill {
+            let mut spill = spill.lock().map_err(|_| FerryError::internal("the checks' spill lock is poisoned"))?;
+            let projected = batch.project(&spill.columns)?;
+            let path = spill.path.clone();
+            spill.writer.write(&projected).map_err(|e| super::spill_error(&path, e))?;
         }
         Ok(())
     }
@@ -240,7 +289,11 @@ impl Audit {
     /// `row_count` with `equals_source`), unknown outside a run.
     pub async fn finish(mut self, source_rows: Option<u64>) -> Result<Vec<CheckResult>> {
         let staged = match self.spill.take() {
-            Some(mut spill) => {
+            Some(spill) => {
+                let spill =
+                    Arc::try_unwrap(spill).map_err(|_| FerryError::internal("a fork of the checks outlived them"));
+                let mut spill =
+                    spill?.into_inner().map_err(|_| FerryError::internal("the checks' spill lock is poisoned"))?;
                 spill.writer.finish().map_err(|e| super::spill_error(&spill.path, e))?;
                 Some(spill.path)
             }

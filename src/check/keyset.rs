@@ -6,6 +6,7 @@
 //! rows, as without the proof. Dense integer keys take about one bit each: 5M keys, ~1 MB.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Int64Type, UInt64Type};
@@ -23,7 +24,7 @@ enum Claim {
     /// No value appears twice: the values seen so far.
     Unique { seen: RoaringTreemap },
     /// Every value is among the referenced ones; NULLs fail when `nulls_fail`.
-    Referenced { referenced: RoaringTreemap, nulls_fail: bool },
+    Referenced { referenced: Arc<RoaringTreemap>, nulls_fail: bool },
 }
 
 pub struct KeyProof {
@@ -68,6 +69,7 @@ impl KeyProof {
                 return Ok(None);
             }
         }
+        let referenced = Arc::new(referenced);
         Ok(Some(KeyProof::new(check, column, Claim::Referenced { referenced, nulls_fail })))
     }
 
@@ -91,6 +93,34 @@ impl KeyProof {
             self.claim = None;
         }
         Ok(())
+    }
+
+    /// The same proof with no value seen yet, for another partition of the rows.
+    pub fn fork(&self) -> KeyProof {
+        let claim = match &self.claim {
+            Some(Claim::Unique { .. }) => Some(Claim::Unique { seen: RoaringTreemap::new() }),
+            Some(Claim::Referenced { referenced, nulls_fail }) => {
+                Some(Claim::Referenced { referenced: referenced.clone(), nulls_fail: *nulls_fail })
+            }
+            None => None,
+        };
+        KeyProof { check: self.check, column: self.column, claim, since_measured: 0 }
+    }
+
+    /// Takes in what a fork saw: a value both saw is a duplicate.
+    pub fn merge(&mut self, fork: KeyProof) {
+        let holds = match (&mut self.claim, fork.claim) {
+            (Some(Claim::Unique { seen }), Some(Claim::Unique { seen: other })) => {
+                let disjoint = seen.is_disjoint(&other);
+                *seen |= other;
+                disjoint && seen.serialized_size() as u64 <= BUDGET
+            }
+            (Some(Claim::Referenced { .. }), Some(Claim::Referenced { .. })) => true,
+            _ => false,
+        };
+        if !holds {
+            self.claim = None;
+        }
     }
 
     /// Whether the check is proven to pass on every row observed.

@@ -36,6 +36,16 @@ impl Figures {
         Figures { rows: 0, row_sum: 0, columns: vec![(0, 0); width] }
     }
 
+    /// Adds the figures of other rows (checksums are sums: their order does not matter).
+    pub fn merge(&mut self, other: &Figures) {
+        self.rows += other.rows;
+        self.row_sum = self.row_sum.wrapping_add(other.row_sum);
+        for (ours, theirs) in self.columns.iter_mut().zip(&other.columns) {
+            ours.0 += theirs.0;
+            ours.1 = ours.1.wrapping_add(theirs.1);
+        }
+    }
+
     pub fn add(&mut self, columns: &[ArrayRef]) -> Result<()> {
         let Some(rows) = columns.first().map(|c| c.len()) else { return Ok(()) };
         let state = random_state();

@@ -78,7 +78,7 @@ impl CheckResult {
 }
 
 /// A check's raw findings while the rows stream.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Finding {
     pub failing: u64,
     pub sample_columns: Vec<String>,

@@ -1,6 +1,8 @@
 //! The reconciliation's two halves around a load: the digest of the rows sent ([`Sent`], fed
 //! by the run's pipeline), and the published table read back and compared with it.
 
+use std::sync::{Arc, Mutex};
+
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use arrow::ipc::writer::FileWriter;
@@ -18,7 +20,8 @@ use crate::job::MigrationPlan;
 /// file so the rows the merge touched can be found again.
 pub struct Sent {
     pub figures: Figures,
-    keys: Option<KeySpill>,
+    /// One file for every partition's keys.
+    keys: Option<Arc<Mutex<KeySpill>>>,
     /// The same rows' figures as the target database computes them, where it can.
     digest: Option<Box<dyn TableDigest>>,
 }
@@ -47,7 +50,7 @@ impl Sent {
                     std::fs::File::create(&path).map_err(|source| FerryError::Io { path: path.clone(), source })?;
                 let writer =
                     FileWriter::try_new(file, &schema.project(&columns)?).map_err(|e| super::spill_error(&path, e))?;
-                Some(KeySpill { writer, columns, path, _folder: folder })
+                Some(Arc::new(Mutex::new(KeySpill { writer, columns, path, _folder: folder })))
             }
             _ => None,
         };
@@ -60,8 +63,30 @@ impl Sent {
         if let Some(digest) = &mut self.digest {
             digest.add(batch)?;
         }
-        if let Some(keys) = &mut self.keys {
-            keys.writer.write(&batch.project(&keys.columns)?).map_err(|e| super::spill_error(&keys.path, e))?;
+        if let Some(keys) = &self.keys {
+            let mut keys = keys.lock().map_err(|_| FerryError::internal("the sent keys' lock is poisoned"))?;
+            let projected = batch.project(&keys.columns)?;
+            let path = keys.path.clone();
+            keys.writer.write(&projected).map_err(|e| super::spill_error(&path, e))?;
+        }
+        Ok(())
+    }
+
+    /// The same digest with no row added yet, for another partition of the rows; the keys go to
+    /// the same file.
+    pub fn fork(&self) -> Result<Sent> {
+        Ok(Sent {
+            figures: Figures::new(self.figures.columns.len()),
+            keys: self.keys.clone(),
+            digest: self.digest.as_ref().map(|digest| digest.fork()),
+        })
+    }
+
+    /// Takes in what a fork added.
+    pub fn merge(&mut self, fork: Sent) -> Result<()> {
+        self.figures.merge(&fork.figures);
+        if let (Some(digest), Some(theirs)) = (&mut self.digest, fork.digest) {
+            digest.absorb(theirs.figures());
         }
         Ok(())
     }
@@ -94,7 +119,14 @@ pub async fn read_back(
         return Err(FerryError::internal(format!("the published table `{}` is missing", migration.table)));
     };
     // The keys' file lives until the read below has run (the plan reads it lazily).
-    let mut keys = sent.keys;
+    let keys = match sent.keys {
+        Some(keys) => {
+            let keys = Arc::try_unwrap(keys).map_err(|_| FerryError::internal("a fork of the sent keys outlived them"));
+            Some(keys?.into_inner().map_err(|_| FerryError::internal("the sent keys' lock is poisoned"))?)
+        }
+        None => None,
+    };
+    let mut keys = keys;
     if let Some(keys) = &mut keys {
         keys.writer.finish().map_err(|e| super::spill_error(&keys.path, e))?;
         let path = keys.path.display().to_string();

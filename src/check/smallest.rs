@@ -69,6 +69,18 @@ impl Smallest {
         Ok(())
     }
 
+    /// The same sample with nothing kept yet, for another partition of the rows.
+    pub fn fork(&self) -> Smallest {
+        Smallest { order: self.order.clone(), columns: self.columns.clone(), kept: Vec::new() }
+    }
+
+    /// Keeps the smallest of both samples' rows.
+    pub fn merge(&mut self, fork: Smallest) {
+        self.kept.extend(fork.kept);
+        self.kept.sort_by(|a, b| compare(&a.0, &b.0).then_with(|| a.1.cmp(&b.1)));
+        self.kept.truncate(SAMPLE);
+    }
+
     fn largest(&self) -> Option<&(Vec<ScalarValue>, Vec<Option<String>>)> {
         self.kept.iter().max_by(|a, b| compare(&a.0, &b.0))
     }

@@ -126,6 +126,12 @@ pub trait PreparedLoad: Send {
 pub trait TableDigest: Send {
     /// Folds in rows as they are sent (cast to the load's schema).
     fn add(&mut self, batch: &RecordBatch) -> Result<()>;
+    /// The same digest with no row added yet, for another partition of the rows.
+    fn fork(&self) -> Box<dyn TableDigest>;
+    /// The rows added and their checksum, a wrapping sum that adds up across forks.
+    fn figures(&self) -> (u64, u64);
+    /// Adds a fork's figures.
+    fn absorb(&mut self, figures: (u64, u64));
     /// Whether the published table's figures, computed by the database, are the rows'. False
     /// also when the database cannot compute them exactly as ferry did (a column type the
     /// digest does not cover): the caller then reads the table back.

@@ -2,6 +2,7 @@
 //! the target, stream the rows through the pipeline's stages (`pipeline`) into the sink, and
 //! publish.
 
+mod funnel;
 mod jobs;
 mod pipeline;
 mod progress;
@@ -26,9 +27,10 @@ use crate::incremental::{plan_load, RunOptions};
 use crate::job::{MigrationPlan, Mode, Plan};
 use crate::report::{MigrationReport, RunReport, Status};
 use crate::transform::{plan_migration_in, RejectSplitter};
+use funnel::funnel;
 use pipeline::{Checks, Conservation, Digest, QueryRows, Split, Splitter};
 use progress::show_progress;
-use stage::adapt;
+use stage::adapt_parts;
 
 /// How a run shows its progress.
 #[derive(Clone, Debug, Default)]
@@ -241,8 +243,10 @@ async fn load_migration(
     let reconcile = migration.reconcile && load.write != WriteMode::Append;
     let sent =
         reconcile.then(|| Sent::new(&target_schema, &migration.key, load.write, prepared.digest())).transpose()?;
-    let query = frame.execute_stream().await.map_err(FerryError::from)?.map(|batch| batch.map_err(FerryError::from));
-    let (rows, query_rows) = adapt(query.boxed(), QueryRows { watermark, rows: 0 });
+    // The query's partitions stay apart through every stage up to the sink.
+    let parts = frame.execute_stream_partitioned().await.map_err(FerryError::from)?;
+    let query = parts.into_iter().map(|part| part.map(|batch| batch.map_err(FerryError::from)).boxed()).collect();
+    let (rows, query_rows) = adapt_parts(query, QueryRows { watermark, rows: 0 })?;
     let splitter = Splitter {
         splitter,
         target: target_schema.clone(),
@@ -250,23 +254,21 @@ async fn load_migration(
         key: migration.key.clone(),
         counted: Split::default(),
     };
-    let (mut rows, split) = adapt(rows, splitter);
+    let (mut rows, split) = adapt_parts(rows, splitter)?;
     let mut verdict = None;
     if let Some(audit) = audit {
         let (checked, results) =
-            adapt(rows, Checks { audit, migration: migration.name.clone(), source_rows: counter.clone() });
+            adapt_parts(rows, Checks { audit, migration: migration.name.clone(), source_rows: counter.clone() })?;
         (rows, verdict) = (checked, Some(results));
     }
     let mut digest = None;
     if let Some(sent) = sent {
-        let (digested, summary) = adapt(rows, Digest(sent));
+        let (digested, summary) = adapt_parts(rows, Digest(sent))?;
         (rows, digest) = (digested, Some(summary));
     }
-    let conservation =
-        Conservation { migration: migration.name.clone(), query: query_rows, split, sent: 0, sent_rejects: 0 };
-    let (rows, counts) = adapt(rows, conservation);
+    let (rows, counts) = adapt_parts(rows, Conservation::new(&migration.name, query_rows, split))?;
     let ticker = show_progress(&migration.name, counter.clone(), progress);
-    let loaded = prepared.write_all(rows).await;
+    let loaded = prepared.write_all(funnel(rows)).await;
     ticker.finish();
     if let Some(verdict) = verdict {
         // Known once the rows have all passed, whether the load then failed or not.

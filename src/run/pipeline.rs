@@ -41,6 +41,15 @@ impl Stage<RecordBatch, RecordBatch> for QueryRows {
     async fn end(self) -> (Vec<Result<RecordBatch>>, u64) {
         (Vec::new(), self.rows)
     }
+
+    fn fork(&self) -> Result<Self> {
+        Ok(QueryRows { watermark: self.watermark.clone(), rows: 0 })
+    }
+
+    fn merge(&mut self, fork: Self) -> Result<()> {
+        self.rows += fork.rows;
+        Ok(())
+    }
 }
 
 /// What the reject split counted.
@@ -78,6 +87,23 @@ impl Stage<RecordBatch, SinkBatch> for Splitter {
     async fn end(mut self) -> (Vec<Result<SinkBatch>>, Split) {
         self.counted.reasons = std::mem::take(&mut self.splitter.reasons);
         (Vec::new(), self.counted)
+    }
+
+    fn fork(&self) -> Result<Self> {
+        Ok(Splitter {
+            splitter: self.splitter.fork(),
+            target: self.target.clone(),
+            migration: self.migration.clone(),
+            key: self.key.clone(),
+            counted: Split::default(),
+        })
+    }
+
+    fn merge(&mut self, fork: Self) -> Result<()> {
+        self.counted.kept += fork.counted.kept;
+        self.counted.rejected += fork.counted.rejected;
+        self.splitter.merge(fork.splitter);
+        Ok(())
     }
 }
 
@@ -117,6 +143,15 @@ impl Stage<SinkBatch, SinkBatch> for Checks {
         };
         (last, results)
     }
+
+    fn fork(&self) -> Result<Self> {
+        let audit = self.audit.fork()?;
+        Ok(Checks { audit, migration: self.migration.clone(), source_rows: self.source_rows.clone() })
+    }
+
+    fn merge(&mut self, fork: Self) -> Result<()> {
+        self.audit.merge(fork.audit)
+    }
 }
 
 /// The reconciliation's digest of the rows sent (and a merge's keys).
@@ -135,6 +170,14 @@ impl Stage<SinkBatch, SinkBatch> for Digest {
 
     async fn end(self) -> (Vec<Result<SinkBatch>>, Sent) {
         (Vec::new(), self.0)
+    }
+
+    fn fork(&self) -> Result<Self> {
+        Ok(Digest(self.0.fork()?))
+    }
+
+    fn merge(&mut self, fork: Self) -> Result<()> {
+        self.0.merge(fork.0)
     }
 }
 
@@ -182,10 +225,17 @@ impl Counts {
 /// checks that no row was lost or made up on the way, before the sink commits.
 pub struct Conservation {
     pub migration: String,
-    pub query: Summary<u64>,
-    pub split: Summary<Split>,
+    /// The stages' summaries, which only the stage the forks merge into holds.
+    pub query: Option<Summary<u64>>,
+    pub split: Option<Summary<Split>>,
     pub sent: u64,
     pub sent_rejects: u64,
+}
+
+impl Conservation {
+    pub fn new(migration: &str, query: Summary<u64>, split: Summary<Split>) -> Conservation {
+        Conservation { migration: migration.into(), query: Some(query), split: Some(split), sent: 0, sent_rejects: 0 }
+    }
 }
 
 #[async_trait]
@@ -201,10 +251,11 @@ impl Stage<SinkBatch, SinkBatch> for Conservation {
     }
 
     async fn end(self) -> (Vec<Result<SinkBatch>>, Counts) {
+        let missing = || FerryError::internal("a fork of the conservation stage ended the stream");
         let counts = async {
             Ok::<_, FerryError>(Counts {
-                query: self.query.get("query").await?,
-                split: self.split.get("reject split").await?,
+                query: self.query.ok_or_else(missing)?.get("query").await?,
+                split: self.split.ok_or_else(missing)?.get("reject split").await?,
                 sent: self.sent,
                 sent_rejects: self.sent_rejects,
             })
@@ -216,6 +267,17 @@ impl Stage<SinkBatch, SinkBatch> for Conservation {
             },
             Err(error) => (vec![Err(error)], Counts::default()),
         }
+    }
+
+    fn fork(&self) -> Result<Self> {
+        let migration = self.migration.clone();
+        Ok(Conservation { migration, query: None, split: None, sent: 0, sent_rejects: 0 })
+    }
+
+    fn merge(&mut self, fork: Self) -> Result<()> {
+        self.sent += fork.sent;
+        self.sent_rejects += fork.sent_rejects;
+        Ok(())
     }
 }
 
@@ -254,7 +316,7 @@ mod tests {
         let target = splitter.output_schema();
         let stage = Splitter { splitter, target, migration: "m".into(), key: vec![], counted: Split::default() };
         let (rows, split) = adapt(rows, stage);
-        let conservation = Conservation { migration: "m".into(), query: query_rows, split, sent: 0, sent_rejects: 0 };
+        let conservation = Conservation::new("m", query_rows, split);
         let (rows, counts) = adapt(rows, conservation);
         let items = rows.collect().await;
         (items, counts.get("conservation").await)

@@ -18,7 +18,7 @@ pub const REJECT_COLUMN: &str = "_ferry_reject";
 pub const SOURCE_ROW_COLUMN: &str = "_ferry_source";
 
 /// Splits each batch into the rows to load and the quarantine records of the rest.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct RejectSplitter {
     migration: String,
     run_id: String,
@@ -69,6 +69,18 @@ impl RejectSplitter {
             output,
             reasons: BTreeMap::new(),
         })
+    }
+
+    /// The same split with nothing counted yet, for another partition of the rows.
+    pub fn fork(&self) -> RejectSplitter {
+        RejectSplitter { reasons: BTreeMap::new(), ..self.clone() }
+    }
+
+    /// Adds the counts of a fork.
+    pub fn merge(&mut self, fork: RejectSplitter) {
+        for (reason, rows) in fork.reasons {
+            *self.reasons.entry(reason).or_default() += rows;
+        }
     }
 
     /// The loaded columns' schema.

@@ -124,6 +124,20 @@ impl TableDigest for MysqlDigest {
         Ok(())
     }
 
+    fn fork(&self) -> Box<dyn TableDigest> {
+        let (endpoint, table, columns) = (self.endpoint.clone(), self.table.clone(), self.columns.clone());
+        Box::new(MysqlDigest { endpoint, table, columns, rows: 0, sum: 0 })
+    }
+
+    fn figures(&self) -> (u64, u64) {
+        (self.rows, self.sum)
+    }
+
+    fn absorb(&mut self, (rows, sum): (u64, u64)) {
+        self.rows += rows;
+        self.sum = self.sum.wrapping_add(sum);
+    }
+
     async fn matches(self: Box<Self>) -> Result<bool> {
         let Some(columns) = self.columns.clone() else { return Ok(false) };
         let (endpoint, table, rows, sum) = (self.endpoint.clone(), self.table.clone(), self.rows, self.sum);

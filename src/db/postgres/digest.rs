@@ -127,6 +127,20 @@ impl TableDigest for PostgresDigest {
         Ok(())
     }
 
+    fn fork(&self) -> Box<dyn TableDigest> {
+        let (endpoint, table, columns) = (self.endpoint.clone(), self.table.clone(), self.columns.clone());
+        Box::new(PostgresDigest { endpoint, table, columns, rows: 0, sum: 0, row_hashes: Vec::new() })
+    }
+
+    fn figures(&self) -> (u64, u64) {
+        (self.rows, self.sum)
+    }
+
+    fn absorb(&mut self, (rows, sum): (u64, u64)) {
+        self.rows += rows;
+        self.sum = self.sum.wrapping_add(sum);
+    }
+
     async fn matches(self: Box<Self>) -> Result<bool> {
         let Some(columns) = &self.columns else { return Ok(false) };
         let error = |e: tokio_postgres::Error| target_error(&self.endpoint, &self.table, pg_message(&e));
