@@ -185,10 +185,12 @@ pub struct RunArgs {
     /// Backfill incremental migrations up to this cursor value (exclusive); the watermark stays.
     #[arg(long, value_name = "CURSOR_VALUE")]
     pub to: Option<String>,
-    /// Read each source table in N parts at once (ranges of its integer primary key, or a
-    /// SQLite table's rowid; PostgreSQL's on one snapshot), instead of each migration's `partitions`.
-    #[arg(long, value_name = "N")]
-    pub partitions: Option<usize>,
+    /// Keep N partitions through each query, each source table read in N parts at once
+    /// (ranges of its integer primary key, or a SQLite table's rowid; PostgreSQL's on one
+    /// snapshot), or `auto` (one per core, fewer for small tables), instead of each migration's
+    /// `partitions`.
+    #[arg(long, value_name = "N|auto")]
+    pub partitions: Option<String>,
     /// The memory the run's queries may hold together (e.g. `256MB`), instead of the job's
     /// `memory_limit` [default: 512MB].
     #[arg(long, value_name = "SIZE")]

@@ -64,7 +64,8 @@ async fn run_command(args: RunArgs) -> Result<ExitCode> {
     if let Some(limit) = &args.memory_limit {
         plan.memory_limit = crate::job::size::parse_size(limit, "--memory-limit")?;
     }
-    let partitions = args.partitions.map(|n| crate::job::check_partitions(n, "--partitions")).transpose()?;
+    let partitions =
+        args.partitions.as_deref().map(|text| crate::job::Parts::parse(text, "--partitions")).transpose()?;
     let writers = args.writers.map(|n| crate::job::check_writers(n, "--writers")).transpose()?;
     let jobs = match args.jobs {
         Some(0) => return Err(crate::error::FerryError::Job("--jobs 0: give at least 1".into())),

@@ -31,7 +31,7 @@ pub struct RunOptions {
     /// The run's id (the API names a run before it starts); a new one when None.
     pub run_id: Option<String>,
     /// Parts each source table is read in, for every migration (instead of the job's `partitions`).
-    pub partitions: Option<usize>,
+    pub partitions: Option<crate::job::Parts>,
     /// Connections writing a swapped replace's rows, for every migration (instead of `writers`).
     pub writers: Option<usize>,
     /// Work on a migration's table once its rows are published, beside its reconciliation.

@@ -58,7 +58,7 @@ pub async fn stage(plan: &Plan, names: &[String], to: &str, from: &str) -> Resul
             mode: Mode::Replace,
             key: vec![],
             cursor: None,
-            partitions: 1,
+            partitions: crate::job::Parts::Auto,
             pushdown: false,
             depends_on: vec![],
             checks: vec![],

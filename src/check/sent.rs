@@ -14,7 +14,7 @@ use datafusion::prelude::{cast, col, lit};
 use super::reconcile::{table_figures, Figures, Reconciliation};
 use crate::db::{TableDigest, WriteMode};
 use crate::error::{FerryError, Result};
-use crate::job::MigrationPlan;
+use crate::job::{MigrationPlan, Parts};
 
 /// What a run sent, for its reconciliation: the figures, and for a merge the keys, spilled to a
 /// file so the rows the merge touched can be found again.
@@ -102,7 +102,7 @@ pub async fn read_back(
     migration: &MigrationPlan,
     schema: &SchemaRef,
     mut sent: Sent,
-    partitions: usize,
+    partitions: Parts,
 ) -> Result<Reconciliation> {
     if let Some(digest) = sent.digest.take() {
         // The database's count and checksum settle a match; anything else (figures that

@@ -11,6 +11,7 @@ use datafusion::prelude::SessionContext;
 use super::result::{quote, row_sample, Finding, SAMPLE};
 use crate::error::{FerryError, Result};
 use crate::job::checks::{Check, CheckKind};
+use crate::job::Parts;
 
 /// The files the table checks read, registered in one session.
 pub struct Spilled {
@@ -23,7 +24,7 @@ impl Spilled {
     /// Registers the staged rows as `staged` and as the target table's bare name (which `sql`
     /// checks query), and each prefetched reference as `reference_<check>`.
     pub async fn open(table: &str, staged: Option<PathBuf>, references: Vec<(usize, PathBuf)>) -> Result<Spilled> {
-        let ctx = bounded_session(MEMORY_LIMIT, 1)?;
+        let ctx = bounded_session(MEMORY_LIMIT, Parts::Exactly(1))?;
         if let Some(path) = staged {
             let path = path.display().to_string();
             ctx.register_arrow("staged", &path, ArrowReadOptions::default()).await?;
@@ -75,10 +76,10 @@ impl Spilled {
 
 /// Table checks group and join whole tables: in a bounded memory pool, with operators that spill
 /// to disk (sort-merge joins, spilling aggregates) rather than grow with the table.
-pub fn bounded_session(limit: usize, partitions: usize) -> Result<SessionContext> {
+pub fn bounded_session(limit: usize, parts: Parts) -> Result<SessionContext> {
     let runtime =
         datafusion::execution::runtime_env::RuntimeEnvBuilder::new().with_memory_limit(limit, 1.0).build_arc()?;
-    let mut config = datafusion::prelude::SessionConfig::new().with_target_partitions(partitions.max(1));
+    let mut config = crate::source::partitioned(datafusion::prelude::SessionConfig::new(), parts, limit);
     config.options_mut().optimizer.prefer_hash_join = false;
     Ok(SessionContext::new_with_config_rt(config, runtime))
 }

@@ -96,7 +96,7 @@ pub(super) fn copy_plan(
             mode: Mode::Replace,
             key: table.primary_key.clone(),
             cursor: None,
-            partitions: 1,
+            partitions: crate::job::Parts::Auto,
             pushdown: false,
             depends_on: Vec::new(),
             checks: Vec::new(),

@@ -16,7 +16,7 @@ use crate::connection::Endpoint;
 use crate::db::ReadCounter;
 use crate::error::{FerryError, Result};
 use crate::incremental::{ClusterRun, Stager};
-use crate::job::{parse_query, Connection, MigrationPlan, Plan};
+use crate::job::{parse_query, Connection, MigrationPlan, Parts, Plan};
 use crate::transform::{named_tables, new_session};
 
 /// The migration's query as a frame computed by the cluster; the rows read from its source
@@ -34,7 +34,7 @@ pub async fn plan_migration(
         message,
     };
     // Tables are registered in the cluster's context itself (Ballista's state keeps its own catalogs).
-    let local = new_session(Some(&migration.source.name), 1, plan.memory_limit, false);
+    let local = new_session(Some(&migration.source.name), Parts::Exactly(1), plan.memory_limit, false);
     let local = super::connect(&cluster.url, local.state()).await?;
     let statement = parse_query(&migration.query_sql).map_err(error)?;
     let mut tables: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -97,7 +97,7 @@ pub async fn plan_migration(
         message: FerryError::from(e).to_string(),
     })?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let here = new_session(Some(&migration.source.name), cores, plan.memory_limit, false);
+    let here = new_session(Some(&migration.source.name), Parts::Exactly(cores), plan.memory_limit, false);
     let url = url::Url::parse(&result).map_err(|e| FerryError::Job(format!("--stage {}: {e}", cluster.stage)))?;
     let (store, _) = crate::db::parquet::store::object_store(&url)?;
     here.register_object_store(&crate::db::parquet::store::store_root(&url), store);

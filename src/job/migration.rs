@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::checks::CheckFile;
-use super::mode::{check_mode, check_partitions, check_writers, Mode};
+use super::mode::{check_mode, check_writers, Mode, Parts, PartsFile};
 use super::{check_identifier, named_connection, parse_query, Connection, MigrationPlan};
 use crate::db::Publish;
 use crate::error::{FerryError, Result};
@@ -34,10 +34,11 @@ pub(super) struct MigrationFile {
     /// Incremental mode: the query's output column whose value only grows (a timestamp, a date, an integer).
     #[serde(default)]
     pub(super) cursor: Option<String>,
-    /// How many parts each database source table is read in at once (ranges of its integer
-    /// primary key or SQLite rowid; PostgreSQL's all on one snapshot); 1 by default.
+    /// How many partitions the query keeps, each database source table read in as many parts
+    /// at once (ranges of its integer primary key or SQLite rowid; PostgreSQL's all on one
+    /// snapshot): `"auto"` (default: one per core, fewer for small tables) or a number.
     #[serde(default)]
-    pub(super) partitions: Option<usize>,
+    pub(super) partitions: Option<PartsFile>,
     /// Whether joins, aggregates and sorts over one database's tables may run in that database
     /// where it computes them exactly as ferry does; true by default.
     #[serde(default)]
@@ -77,7 +78,10 @@ pub(super) fn check_migration(
     }
     let mode = Mode::parse(migration.mode.as_deref().unwrap_or("replace"), name)?;
     check_mode(mode, migration, &target)?;
-    let partitions = check_partitions(migration.partitions.unwrap_or(1), &format!("migration `{name}`: partitions"))?;
+    let partitions = match &migration.partitions {
+        None => Parts::Auto,
+        Some(PartsFile(text)) => Parts::parse(text, &format!("migration `{name}`: partitions"))?,
+    };
     let publish = match migration.publish.as_deref() {
         None => Publish::Auto,
         Some(text) => Publish::parse(text).ok_or_else(|| {

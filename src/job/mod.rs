@@ -30,7 +30,7 @@ pub mod size;
 pub const DEFAULT_MEMORY_LIMIT: usize = 512 << 20;
 
 pub use cluster::{check_cluster, scheduler_address, ClusterRun, CLUSTER_JOB};
-pub use mode::{check_partitions, check_writers, Mode};
+pub use mode::{check_writers, Mode, Parts};
 pub use query::parse_query;
 
 /// `ferry.toml` as written.
@@ -95,8 +95,8 @@ pub struct MigrationPlan {
     pub key: Vec<String>,
     /// Incremental mode's cursor column (of the query's output).
     pub cursor: Option<String>,
-    /// Parts each source table is read in at once.
-    pub partitions: usize,
+    /// Partitions the query keeps (each source table read in as many parts).
+    pub partitions: Parts,
     /// Whole subqueries over one database sent to it (`source::pushdown`).
     pub pushdown: bool,
     pub depends_on: Vec<String>,
@@ -390,17 +390,21 @@ mod tests {
     }
 
     #[test]
-    fn partitions_are_between_1_and_64() {
-        let error = plan(&format!("{CONNECTIONS}{}partitions = 0\n", migration("a", ""))).unwrap_err().to_string();
-        insta::assert_snapshot!(error, @"migration `a`: partitions is 0; use a number from 1 to 64");
+    fn partitions_are_auto_or_between_1_and_64() {
+        let with = |line: &str| plan(&format!("{CONNECTIONS}{}{line}", migration("a", "")));
+        insta::assert_snapshot!(with("partitions = 0\n").unwrap_err().to_string(), @r#"migration `a`: partitions is 0; use "auto" or a number from 1 to 64"#);
+        insta::assert_snapshot!(with("partitions = \"many\"\n").unwrap_err().to_string(), @r#"migration `a`: partitions is `many`; use "auto" or a number from 1 to 64"#);
+        insta::assert_snapshot!(with("partitions = true\n").unwrap_err().to_string(), @r#"`ferry.toml` line 11, column 14: invalid type: boolean `true`, expected "auto" or a number from 1 to 64"#);
+        assert_eq!(with("partitions = 4\n").unwrap().migrations[0].partitions, Parts::Exactly(4));
+        assert_eq!(with("partitions = \"auto\"\n").unwrap().migrations[0].partitions, Parts::Auto);
+        assert_eq!(with("").unwrap().migrations[0].partitions, Parts::Auto);
         assert_eq!(
-            plan(&format!("{CONNECTIONS}{}partitions = 4\n", migration("a", ""))).unwrap().migrations[0].partitions,
-            4
+            Parts::parse("65", "--partitions").unwrap_err().to_string(),
+            r#"--partitions is 65; use "auto" or a number from 1 to 64"#
         );
-        assert_eq!(
-            check_partitions(65, "--partitions").unwrap_err().to_string(),
-            "--partitions is 65; use a number from 1 to 64"
-        );
+        assert!(Parts::Auto.count(DEFAULT_MEMORY_LIMIT) >= 1);
+        assert_eq!(Parts::Auto.count(16 << 20), 1, "a small budget, one partition");
+        assert_eq!(Parts::Exactly(8).count(16 << 20), 8);
     }
 
     #[test]

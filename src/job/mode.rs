@@ -73,10 +73,88 @@ pub fn check_writers(writers: usize, what: &str) -> Result<usize> {
     }
 }
 
-pub fn check_partitions(partitions: usize, what: &str) -> Result<usize> {
-    if (1..=64).contains(&partitions) {
+fn check_partitions(partitions: usize, what: &str) -> Result<usize> {
+    if (1..=MOST_PARTS).contains(&partitions) {
         Ok(partitions)
     } else {
-        Err(FerryError::Job(format!("{what} is {partitions}; use a number from 1 to 64")))
+        Err(FerryError::Job(format!("{what} is {partitions}; use \"auto\" or a number from 1 to {MOST_PARTS}")))
+    }
+}
+
+const MOST_PARTS: usize = 64;
+
+/// The working memory (sorts, joins, batches in flight) a partition of an `auto` query gets at
+/// least: a 512 MB budget keeps up to 16 partitions.
+const MEMORY_PER_PART: usize = 32 << 20;
+
+/// How many partitions a migration's query keeps, each source table read in as many parts
+/// where its database can split it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Parts {
+    /// One per core; a table is read in fewer parts when it is small (`source::auto_parts`).
+    #[default]
+    Auto,
+    Exactly(usize),
+}
+
+impl Parts {
+    /// `auto` or a number from 1 to 64 (`what` names the setting in the error).
+    pub fn parse(text: &str, what: &str) -> Result<Parts> {
+        match text.trim() {
+            "auto" => Ok(Parts::Auto),
+            number => match number.parse::<usize>() {
+                Ok(parts) => Ok(Parts::Exactly(check_partitions(parts, what)?)),
+                Err(_) => {
+                    Err(FerryError::Job(format!("{what} is `{text}`; use \"auto\" or a number from 1 to {MOST_PARTS}")))
+                }
+            },
+        }
+    }
+
+    /// The partitions of a query that may hold `memory` in all: for `auto`, the cores this
+    /// process may use, but no more than gives each partition its share of working memory.
+    pub fn count(self, memory: usize) -> usize {
+        match self {
+            Parts::Auto => {
+                let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+                cores.min(memory / MEMORY_PER_PART).clamp(1, MOST_PARTS)
+            }
+            Parts::Exactly(parts) => parts,
+        }
+    }
+}
+
+impl std::fmt::Display for Parts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Parts::Auto => write!(f, "auto"),
+            Parts::Exactly(parts) => write!(f, "{parts}"),
+        }
+    }
+}
+
+/// `partitions` as written in a job file: `"auto"` or a number.
+#[derive(Debug)]
+pub struct PartsFile(pub String);
+
+impl<'de> serde::Deserialize<'de> for PartsFile {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<PartsFile, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = PartsFile;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(f, "\"auto\" or a number from 1 to {MOST_PARTS}")
+            }
+            fn visit_i64<E: serde::de::Error>(self, value: i64) -> std::result::Result<PartsFile, E> {
+                Ok(PartsFile(value.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, value: u64) -> std::result::Result<PartsFile, E> {
+                Ok(PartsFile(value.to_string()))
+            }
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> std::result::Result<PartsFile, E> {
+                Ok(PartsFile(value.to_string()))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
     }
 }

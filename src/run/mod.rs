@@ -24,7 +24,7 @@ use crate::check::{self, Audit};
 use crate::db::{LoadSpec, WriteMode};
 use crate::error::{FerryError, Result};
 use crate::incremental::{plan_load, RunOptions};
-use crate::job::{MigrationPlan, Mode, Plan};
+use crate::job::{MigrationPlan, Mode, Parts, Plan};
 use crate::report::{MigrationReport, RunReport, Status};
 use crate::transform::{plan_migration_in, RejectSplitter};
 use funnel::funnel;
@@ -383,7 +383,7 @@ async fn on_cluster(
 
 /// The source rows whose cursor is NULL, which an incremental run's range leaves out: counted
 /// apart (the filter goes down to the source like the run's own).
-async fn null_cursors(plan: &Plan, migration: &MigrationPlan, partitions: usize, cursor: &str) -> Result<u64> {
+async fn null_cursors(plan: &Plan, migration: &MigrationPlan, partitions: Parts, cursor: &str) -> Result<u64> {
     let (frame, _) = plan_migration_in(plan, migration, partitions).await?;
     let nulls = frame.filter(datafusion::prelude::ident(cursor).is_null())?.count().await?;
     Ok(nulls as u64)

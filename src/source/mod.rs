@@ -22,7 +22,21 @@ use crate::error::{FerryError, Result};
 use crate::job::Connection;
 
 pub use counted::CountedTable;
-pub use table::DatabaseTable;
+pub use table::{auto_parts, DatabaseTable, SplitBySize};
+
+/// `config` for a query kept in `parts` partitions that may hold `memory`: as many target
+/// partitions and, for `auto`, tables read in fewer parts when they are small.
+pub fn partitioned(
+    config: datafusion::prelude::SessionConfig,
+    parts: crate::job::Parts,
+    memory: usize,
+) -> datafusion::prelude::SessionConfig {
+    let config = config.with_target_partitions(parts.count(memory));
+    match parts {
+        crate::job::Parts::Auto => config.with_extension(Arc::new(SplitBySize)),
+        crate::job::Parts::Exactly(_) => config,
+    }
+}
 
 /// A connection's tables for DataFusion: a database's through [`DatabaseSchema`], a file
 /// location's as the backend lists them, each counted.

@@ -156,8 +156,12 @@ impl TableProvider for DatabaseTable {
             zero_dates_as_null: self.zero_dates_as_null,
             query: None,
         };
-        // A table is read in parts when the session asks for several and its database can split it.
-        let wanted = state.config().target_partitions();
+        // A table is read in parts when the session asks for several and its database can split
+        // it; with `partitions = "auto"`, a small table in fewer.
+        let wanted = match state.config().get_extension::<SplitBySize>() {
+            Some(_) => auto_parts(self.estimate, state.config().target_partitions()),
+            None => state.config().target_partitions(),
+        };
         let parts =
             if wanted > 1 && limit.is_none() { self.database.split(&self.table, wanted).await? } else { vec![] };
         let requests = if parts.is_empty() {
@@ -167,6 +171,24 @@ impl TableProvider for DatabaseTable {
         };
         Ok(Arc::new(DatabaseScanExec::new(self.database.clone(), requests, self.estimate, self.counter.clone())))
     }
+}
+
+/// Rows (or, where the database only knows a table's size, bytes) that make a part worth its
+/// own connection, with `partitions = "auto"`.
+const ROWS_PER_PART: usize = 100_000;
+const BYTES_PER_PART: usize = 8 << 20;
+
+/// Marks a session whose tables are read in parts by their size (`partitions = "auto"`).
+#[derive(Debug)]
+pub struct SplitBySize;
+
+/// The parts of a table of `estimate`'s size, at most `cores`: one while the size is unknown.
+/// The larger of the two estimates counts (a row count is stale after a bulk load until the
+/// next ANALYZE; the size is not).
+pub fn auto_parts(estimate: SizeEstimate, cores: usize) -> usize {
+    let by_rows = estimate.rows.unwrap_or(0) / ROWS_PER_PART;
+    let by_bytes = estimate.bytes.unwrap_or(0) / BYTES_PER_PART;
+    by_rows.max(by_bytes).clamp(1, cores.max(1))
 }
 
 /// Filters whose pushed-down result is a superset of DataFusion's own.
@@ -381,5 +403,24 @@ impl ExecutionPlan for DatabaseScanExec {
             }
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_parts_follow_the_size_up_to_the_cores() {
+        let rows = |rows| SizeEstimate { rows: Some(rows), bytes: None };
+        assert_eq!(auto_parts(rows(3_000), 16), 1);
+        assert_eq!(auto_parts(rows(250_000), 16), 2);
+        assert_eq!(auto_parts(rows(5_000_000), 16), 16);
+        assert_eq!(auto_parts(rows(5_000_000), 2), 2);
+        // Only the size known (PostgreSQL before the first ANALYZE): by bytes.
+        assert_eq!(auto_parts(SizeEstimate { rows: None, bytes: Some(40 << 20) }, 16), 5);
+        assert_eq!(auto_parts(SizeEstimate { rows: Some(1_000), bytes: Some(40 << 20) }, 16), 5);
+        assert_eq!(auto_parts(SizeEstimate::default(), 16), 1);
+        assert_eq!(auto_parts(rows(5_000_000), 0), 1);
     }
 }

@@ -21,8 +21,7 @@ use datafusion::prelude::SessionContext;
 use crate::connection::Endpoint;
 use crate::db::ReadCounter;
 use crate::error::{FerryError, Result};
-use crate::job::parse_query;
-use crate::job::{check_identifier, Connection, Plan};
+use crate::job::{check_identifier, parse_query, Connection, Parts, Plan};
 use crate::transform::{check_table_exists, named_tables, new_session, register_connection};
 
 pub use output::{write_results, Format, Summary};
@@ -57,14 +56,14 @@ impl SqlSession {
             }
             plan.connections.insert(name.to_string(), Connection::new(name, endpoint));
         }
-        let ctx = new_session(None, 1, plan.memory_limit, true);
+        let ctx = new_session(None, Parts::Auto, plan.memory_limit, true);
         Ok(SqlSession { plan, ctx, opened: BTreeMap::new(), cluster: None })
     }
 
     /// Whether whole subqueries over one database are sent to it (on by default); set before
     /// the first statement.
     pub fn pushdown(mut self, enabled: bool) -> Self {
-        self.ctx = new_session(None, 1, self.plan.memory_limit, enabled);
+        self.ctx = new_session(None, Parts::Auto, self.plan.memory_limit, enabled);
         self.opened.clear();
         self
     }
@@ -73,7 +72,7 @@ impl SqlSession {
     /// Nothing is pushed to databases there: the cluster reads Parquet tables only.
     #[cfg(feature = "distributed")]
     pub async fn on_cluster(mut self, url: &str) -> Result<Self> {
-        let local = new_session(None, 1, self.plan.memory_limit, false);
+        let local = new_session(None, Parts::Auto, self.plan.memory_limit, false);
         self.ctx = crate::distributed::connect(url, local.state()).await?;
         self.opened.clear();
         self.cluster = Some(url.to_string());

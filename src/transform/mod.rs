@@ -18,7 +18,7 @@ use datafusion::sql::TableReference;
 
 use crate::db::ReadCounter;
 use crate::error::{FerryError, Result};
-use crate::job::{parse_query, Connection, MigrationPlan, Plan};
+use crate::job::{parse_query, Connection, MigrationPlan, Parts, Plan};
 use crate::source::{pushdown, schema_provider};
 
 pub use rejects::{RejectSplitter, REJECT_COLUMN, SOURCE_ROW_COLUMN};
@@ -32,7 +32,7 @@ pub async fn session_for(
     default: Option<&Connection>,
     sql: &str,
     error: &(dyn Fn(String) -> FerryError + Sync),
-    partitions: usize,
+    partitions: Parts,
     pushdown: bool,
 ) -> Result<(SessionContext, Arc<ReadCounter>)> {
     let ctx = new_session(default.map(|c| c.name.as_str()), partitions, plan.memory_limit, pushdown);
@@ -94,25 +94,25 @@ pub fn named_tables(
 }
 
 /// A session whose catalog holds the job's connections as schemas. `partitions` is how many
-/// parts a source table is read in at once (when its database can split it); its queries share
+/// partitions its queries keep, each source table read in as many parts at once (when its
+/// database can split it; with `auto`, fewer for a small table); its queries share
 /// the memory pool of every session with the same `memory_limit` (see [`budget`]).
 /// `pushdown`: whole subqueries over one database go to that database (`source::pushdown`).
 pub fn new_session(
     default_schema: Option<&str>,
-    partitions: usize,
+    partitions: Parts,
     memory_limit: usize,
     pushdown: bool,
 ) -> SessionContext {
     let config = SessionConfig::new()
         .with_default_catalog_and_schema(CATALOG, default_schema.unwrap_or("public"))
         .with_create_default_catalog_and_schema(true)
-        .with_information_schema(true)
-        // One partition per part a source table is read in: more than the reads give only adds
-        // repartitioning (measured: the orders join 15% slower with two on two cores).
-        .with_target_partitions(partitions.max(1))
-        // A sort keeps this much back to merge its spilled runs (10 MB by default): an eighth of
-        // a small budget, so that a sort in it can still spill.
-        .with_sort_spill_reservation_bytes((memory_limit / 8).min(10 << 20));
+        .with_information_schema(true);
+    let config = crate::source::partitioned(config, partitions, memory_limit);
+    // Each partition's sort keeps this much back to merge its spilled runs (10 MB by default):
+    // together an eighth of a small budget, so that sorts in it can still spill.
+    let sorts = config.target_partitions().max(1);
+    let config = config.with_sort_spill_reservation_bytes((memory_limit / 8 / sorts).min(10 << 20));
     let mut state = datafusion::execution::SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(budget::runtime(memory_limit))
@@ -219,7 +219,7 @@ pub async fn plan_migration(
 pub async fn plan_migration_in(
     plan: &Plan,
     migration: &MigrationPlan,
-    partitions: usize,
+    partitions: Parts,
 ) -> Result<(datafusion::dataframe::DataFrame, Arc<ReadCounter>)> {
     let error = |message: String| FerryError::Query {
         migration: migration.name.clone(),

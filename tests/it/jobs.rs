@@ -6,6 +6,7 @@ use std::path::Path;
 
 use ferry::connection::Endpoint;
 use ferry::incremental::RunOptions;
+use ferry::job::Parts;
 use ferry::job::{Overrides, Plan};
 use ferry::report::{RunReport, Status};
 use ferry::run::{run_with, Progress};
@@ -221,7 +222,7 @@ async fn results_do_not_depend_on_partitions() {
         let target = crate::common::PgDatabase::new();
         let overrides = Overrides { source: Some(source.url.clone()), target: Some(target.url.clone()) };
         let plan = Plan::load(&dir.path().join("ferry.toml"), &overrides).unwrap();
-        let options = RunOptions { partitions: Some(parts), ..Default::default() };
+        let options = RunOptions { partitions: Some(Parts::Exactly(parts)), ..Default::default() };
         let report = run_with(&plan, &[], &options, Progress::Quiet).await.unwrap();
         assert_eq!(report.error, None, "{parts} parts");
         reports.push(timeless(&report));

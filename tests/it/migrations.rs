@@ -8,6 +8,7 @@ use arrow::util::display::array_value_to_string;
 use datafusion::prelude::SessionContext;
 use ferry::connection::Endpoint;
 use ferry::generate::generate;
+use ferry::job::Parts;
 
 use crate::common::{assert_succeeded, job_dir, run_shipped, sqlite_rows, MysqlDatabase, PgDatabase};
 use crate::expected::{self, assert_same, Rows};
@@ -275,10 +276,11 @@ async fn sqlite_to_sqlite_in_parts() {
 async fn run_in_parts(dir: &Path, source: &str, target: &str, parts: usize) -> ferry::report::RunReport {
     let overrides = ferry::job::Overrides { source: Some(source.to_string()), target: Some(target.to_string()) };
     let plan = ferry::job::Plan::load(&dir.join("ferry.toml"), &overrides).unwrap();
-    let (frame, _) = ferry::transform::plan_migration_in(&plan, &plan.migrations[0], parts).await.unwrap();
+    let (frame, _) =
+        ferry::transform::plan_migration_in(&plan, &plan.migrations[0], Parts::Exactly(parts)).await.unwrap();
     let physical = frame.create_physical_plan().await.unwrap();
     let shown = datafusion::physical_plan::displayable(physical.as_ref()).indent(true).to_string();
     assert!(shown.contains("table=source_table") && shown.contains(&format!("parts={parts}")), "{shown}");
-    let options = ferry::incremental::RunOptions { partitions: Some(parts), ..Default::default() };
+    let options = ferry::incremental::RunOptions { partitions: Some(Parts::Exactly(parts)), ..Default::default() };
     ferry::run::run_with(&plan, &[], &options, ferry::run::Progress::Quiet).await.unwrap()
 }

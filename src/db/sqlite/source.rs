@@ -22,7 +22,7 @@ use datafusion::sql::unparser::dialect::{Dialect as UnparserDialect, SqliteDiale
 use super::connect::sqlite_open;
 use crate::connection::Endpoint;
 use crate::db::{
-    key_ranges, select_sql, time_text, Pushdown, ReadRequest, SourceDatabase, COMPARES_OTHERWISE, PG_TYPE,
+    key_ranges, select_sql, time_text, Pushdown, ReadRequest, SizeEstimate, SourceDatabase, COMPARES_OTHERWISE, PG_TYPE,
 };
 use crate::decimal::parse_decimal;
 use crate::error::{FerryError, Result};
@@ -41,6 +41,31 @@ impl SqliteSource {
 
     fn open(&self) -> Result<rusqlite::Connection> {
         sqlite_open(&self.endpoint, true)
+    }
+
+    /// The name the table's rowid answers to, its lowest and its highest value; None for a
+    /// view, a table WITHOUT ROWID or an empty one.
+    fn rowid_span(&self, table: &str) -> Result<Option<(&'static str, i64, i64)>> {
+        let connection = self.open()?;
+        // A column may be named like the rowid and hide it: one of its other names, then.
+        let mut statement = connection.prepare("SELECT name FROM pragma_table_info(?1)").map_err(|e| {
+            FerryError::Source { url: self.endpoint.masked(), table: table.to_string(), message: e.to_string() }
+        })?;
+        let columns: Vec<String> = statement
+            .query_map([table], |row| row.get::<_, String>(0))
+            .map(|rows| rows.flatten().map(|name| name.to_ascii_lowercase()).collect())
+            .unwrap_or_default();
+        let Some(rowid) = ["rowid", "_rowid_", "oid"].into_iter().find(|name| !columns.iter().any(|c| c == name))
+        else {
+            return Ok(None);
+        };
+        let sql = format!("SELECT min({rowid}), max({rowid}) FROM {}", self.quote(table));
+        let bounds: Option<(Option<i64>, Option<i64>)> =
+            connection.query_row(&sql, [], |row| Ok((row.get(0)?, row.get(1)?))).ok();
+        Ok(match bounds {
+            Some((Some(low), Some(high))) => Some((rowid, low, high)),
+            _ => None,
+        })
     }
 }
 
@@ -306,26 +331,17 @@ impl SourceDatabase for SqliteSource {
     /// Ranges of the table's rowid (its INTEGER PRIMARY KEY, where it has one); a view or a
     /// table WITHOUT ROWID is read whole.
     async fn split(&self, table: &str, parts: usize) -> Result<Vec<String>> {
-        let connection = self.open()?;
-        // A column may be named like the rowid and hide it: one of its other names, then.
-        let mut statement = connection.prepare("SELECT name FROM pragma_table_info(?1)").map_err(|e| {
-            FerryError::Source { url: self.endpoint.masked(), table: table.to_string(), message: e.to_string() }
-        })?;
-        let columns: Vec<String> = statement
-            .query_map([table], |row| row.get::<_, String>(0))
-            .map(|rows| rows.flatten().map(|name| name.to_ascii_lowercase()).collect())
-            .unwrap_or_default();
-        let Some(rowid) = ["rowid", "_rowid_", "oid"].into_iter().find(|name| !columns.iter().any(|c| c == name))
-        else {
-            return Ok(Vec::new());
-        };
-        let sql = format!("SELECT min({rowid}), max({rowid}) FROM {}", self.quote(table));
-        let bounds: Option<(Option<i64>, Option<i64>)> =
-            connection.query_row(&sql, [], |row| Ok((row.get(0)?, row.get(1)?))).ok();
-        Ok(match bounds {
-            Some((Some(low), Some(high))) => key_ranges(rowid, low, high, parts),
-            _ => Vec::new(),
+        Ok(match self.rowid_span(table)? {
+            Some((rowid, low, high)) => key_ranges(rowid, low, high, parts),
+            None => Vec::new(),
         })
+    }
+
+    /// The span of the table's rowid (SQLite keeps no row count): as many rows, or fewer.
+    async fn estimate(&self, table: &str) -> Result<SizeEstimate> {
+        let span = self.rowid_span(table)?.and_then(|(_, low, high)| high.checked_sub(low)?.checked_add(1));
+        let rows = span.and_then(|rows| usize::try_from(rows).ok());
+        Ok(SizeEstimate { rows, bytes: None })
     }
 
     fn unparser_dialect(&self) -> Box<dyn UnparserDialect> {
