@@ -30,7 +30,12 @@ fn context(plain: bool) -> SessionContext {
                 .with_create_default_catalog_and_schema(true),
         )
     } else {
-        ferry::transform::new_session(Some("source"), 1, ferry::job::DEFAULT_MEMORY_LIMIT, true)
+        ferry::transform::new_session(
+            Some("source"),
+            ferry::job::Parts::Exactly(1),
+            ferry::job::DEFAULT_MEMORY_LIMIT,
+            true,
+        )
     };
     let source = MemorySchemaProvider::new();
     let users = generate::users_schema();

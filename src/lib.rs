@@ -24,7 +24,10 @@
 //! held in memory (a join holds its smaller side, and a lookup on an integer key only a bitmap of
 //! it: `transform::lookup`). Each pipeline stage is a stream adapter that owns its state and
 //! counts its own rows (`run::pipeline`); the last one checks, before the sink commits, that no
-//! row was lost between the query and the sink. A load is all or nothing: the sink publishes
+//! row was lost between the query and the sink. The query's partitions (`partitions`, one per
+//! core by default) stay apart through the stages, each stage forked per partition and merged
+//! as they end (`run::stage::adapt_parts`), each partition drained on a task of its own into the
+//! sink's one stream (`run::funnel`), so every stage but the final write runs on every core. A load is all or nothing: the sink publishes
 //! rows, rejects, replace mode's removal of the old rows and an incremental run's watermark in
 //! one transaction; a replace fills a shadow table that takes the table's place at the end
 //! (PostgreSQL, MySQL) or a Parquet folder's manifest switches to the new files, so readers see
@@ -58,7 +61,8 @@
 //!    [`db::PreparedLoad`] writes in one transaction, and its types; [`db::Capabilities`] says
 //!    what else it can do, `Backend::one_snapshot` whether its reads can share one snapshot,
 //!    `SourceDatabase::pushdown` (optional) what its SQL computes as DataFusion does, and
-//!    `PreparedLoad::digest` (optional) how the database verifies a load without a read-back;
+//!    `PreparedLoad::digest` (optional) how the database verifies a load without a read-back
+//!    (a `TableDigest` whose figures add up across the partitions' forks);
 //!    then `pub mod <engine>` and one arm in [`db::open`]. A source-only or target-only engine says no in `sink` or
 //!    `database`.
 //! 3. One line in `tests/it/backends.rs` runs the conformance suite on it; its own tests beside it.

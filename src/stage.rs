@@ -64,7 +64,7 @@ pub async fn stage(plan: &Plan, names: &[String], to: &str, from: &str) -> Resul
             checks: vec![],
             reconcile: false,
             publish: crate::db::Publish::Auto,
-            writers: 1,
+            writers: None,
         });
     }
     let mut connections = plan.connections.clone();

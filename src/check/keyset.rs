@@ -189,6 +189,22 @@ mod tests {
     }
 
     #[test]
+    fn forks_of_a_unique_proof_find_a_value_two_partitions_saw() {
+        let ints = |values: Vec<i32>| batch(Arc::new(Int32Array::from(values)));
+        let proof = KeyProof::unique(0, 0, &DataType::Int32).unwrap();
+        let (mut one, mut other, mut third) = (proof.fork(), proof.fork(), proof.fork());
+        one.observe(&ints(vec![1, 2])).unwrap();
+        other.observe(&ints(vec![3, 4])).unwrap();
+        third.observe(&ints(vec![5, 2])).unwrap();
+        let mut merged = proof;
+        merged.merge(one);
+        merged.merge(other);
+        assert!(merged.proven(), "1, 2, 3, 4 are each once");
+        merged.merge(third);
+        assert!(!merged.proven(), "2 came in two partitions");
+    }
+
+    #[test]
     fn text_columns_get_no_proof() {
         assert!(KeyProof::unique(0, 0, &DataType::Utf8).is_none());
     }

@@ -106,6 +106,21 @@ mod tests {
     }
 
     #[test]
+    fn forks_merge_into_the_smallest_keys_of_all_partitions() {
+        let whole = Smallest::new(vec![0], vec![0]);
+        let mut merged = whole.fork();
+        for part in [(20..40), (1..5), (5..20)] {
+            let mut fork = whole.fork();
+            let ids: Vec<Option<i64>> = part.rev().map(Some).collect();
+            let failing = BooleanArray::from(vec![true; ids.len()]);
+            fork.offer(&batch(ids), &failing).unwrap();
+            merged.merge(fork);
+        }
+        let expected: Vec<Vec<Option<String>>> = (1..=10).map(|id| vec![Some(id.to_string())]).collect();
+        assert_eq!(merged.rows(), expected);
+    }
+
+    #[test]
     fn the_smallest_keys_whatever_the_order() {
         let ids: Vec<i64> = (1..=40).rev().collect();
         let mut forwards = Smallest::new(vec![0], vec![0]);

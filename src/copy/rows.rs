@@ -103,7 +103,7 @@ pub(super) fn copy_plan(
             reconcile: true,
             // The copy made the table itself a moment ago: nobody reads it yet.
             publish: Publish::InPlace,
-            writers: 1,
+            writers: None,
         })
         .collect();
     let connections = BTreeMap::from([("source".to_string(), from), ("target".to_string(), to)]);

@@ -222,6 +222,9 @@ pub struct Capabilities {
     /// Takes one writing transaction at a time (SQLite): loads into it run one after another,
     /// as a second writer would wait for the first and give up after a while.
     pub one_writer: bool,
+    /// Writes several streams of rows at once at no cost to what it publishes (Parquet's
+    /// files): a load's `writers` are its rows' partitions unless the job says otherwise.
+    pub writes_at_once: bool,
 }
 
 /// Opens the backend behind an endpoint: the only place that knows every kind.

@@ -55,8 +55,8 @@ pub(super) struct MigrationFile {
     /// How a replace publishes over an existing table: `auto` (default), `swap` or `in_place`.
     #[serde(default)]
     pub(super) publish: Option<String>,
-    /// Writers of the rows at once: COPY connections into a swapped PostgreSQL replace, Parquet
-    /// file writers; 1 by default.
+    /// Writers of the rows at once: COPY connections into a swapped PostgreSQL replace (1 by
+    /// default), Parquet file writers (one per partition of the rows by default).
     #[serde(default)]
     pub(super) writers: Option<usize>,
 }
@@ -88,7 +88,7 @@ pub(super) fn check_migration(
             FerryError::Job(format!("migration `{name}`: unknown publish `{text}`; use `auto`, `swap` or `in_place`"))
         })?,
     };
-    let writers = check_writers(migration.writers.unwrap_or(1), &format!("migration `{name}`: writers"))?;
+    let writers = migration.writers.map(|n| check_writers(n, &format!("migration `{name}`: writers"))).transpose()?;
     let query_path: PathBuf = base.join(&migration.query);
     let query_sql = std::fs::read_to_string(&query_path).map_err(|error| {
         FerryError::Job(format!("migration `{name}`: cannot read query file `{}`: {error}", query_path.display()))

@@ -106,8 +106,9 @@ pub struct MigrationPlan {
     pub reconcile: bool,
     /// How a replace publishes over an existing table.
     pub publish: Publish,
-    /// Connections writing a swapped replace's rows at once.
-    pub writers: usize,
+    /// Writers of the rows at once (connections into a swapped PostgreSQL replace, Parquet
+    /// files); unset, the target's choice.
+    pub writers: Option<usize>,
 }
 
 /// A job ready to run: every connection parsed, every migration checked, in dependency order.

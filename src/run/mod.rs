@@ -204,6 +204,11 @@ async fn load_migration(
     let (frame, load) = plan_load(migration, options, sink.as_mut(), frame).await?;
     let query_schema = frame.schema().as_arrow().clone();
     let splitter = RejectSplitter::new(&migration.name, run_id, &query_schema, &migration.key)?;
+    let task = Arc::new(frame.task_ctx());
+    let query = frame.create_physical_plan().await?;
+    let parts = query.properties().output_partitioning().partition_count();
+    let writes_at_once = migration.target.backend().capabilities().writes_at_once;
+    let writers = options.writers.or(migration.writers).unwrap_or(if writes_at_once { parts } else { 1 });
     let spec = LoadSpec {
         migration: migration.name.clone(),
         run_id: run_id.to_string(),
@@ -213,7 +218,7 @@ async fn load_migration(
         schema: splitter.output_schema(),
         watermark: load.watermark.clone(),
         publish: migration.publish,
-        writers: options.writers.unwrap_or(migration.writers),
+        writers,
     };
     let watermark = match (&load.watermark, &load.cursor) {
         (Some(watermark), Some(cursor)) => Some((watermark.clone(), query_schema.index_of(cursor)?)),
@@ -244,8 +249,9 @@ async fn load_migration(
     let sent =
         reconcile.then(|| Sent::new(&target_schema, &migration.key, load.write, prepared.digest())).transpose()?;
     // The query's partitions stay apart through every stage up to the sink.
-    let parts = frame.execute_stream_partitioned().await.map_err(FerryError::from)?;
-    let query = parts.into_iter().map(|part| part.map(|batch| batch.map_err(FerryError::from)).boxed()).collect();
+    let query = (0..parts)
+        .map(|part| Ok(query.execute(part, task.clone())?.map(|batch| batch.map_err(FerryError::from)).boxed()))
+        .collect::<Result<Vec<_>>>()?;
     let (rows, query_rows) = adapt_parts(query, QueryRows { watermark, rows: 0 })?;
     let splitter = Splitter {
         splitter,

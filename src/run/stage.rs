@@ -86,12 +86,12 @@ where
     (running(input, stage, Ending::Own(Some(sender))), Summary(receiver))
 }
 
+/// Each partition's output stream, and the stage's summary once every partition has ended.
+pub type Parted<Out, T> = (Vec<BoxStream<'static, Result<Out>>>, Summary<T>);
+
 /// Puts a fork of `stage` behind each of `inputs` (the stage itself when there is one input).
 /// An error ends only its own partition's stream; whoever drains the streams stops at it.
-pub fn adapt_parts<In, Out, S>(
-    inputs: Vec<BoxStream<'static, Result<In>>>,
-    stage: S,
-) -> Result<(Vec<BoxStream<'static, Result<Out>>>, Summary<S::Summary>)>
+pub fn adapt_parts<In, Out, S>(inputs: Vec<BoxStream<'static, Result<In>>>, stage: S) -> Result<Parted<Out, S::Summary>>
 where
     In: Send + 'static,
     Out: Send + 'static,

@@ -204,9 +204,10 @@ fn timeless(report: &RunReport) -> serde_json::Value {
     value
 }
 
-/// The shipped job read in 1 and in 8 parts (PostgreSQL source, on one snapshot): the same
-/// targets, rejects and reports, check samples included (a warning check that most rows fail
-/// is added, so that its sample has rows to choose from: the smallest keys).
+/// The shipped job read in 1 part one migration at a time, and in 8 parts (8 partitions through
+/// the pipeline) 3 migrations at once (PostgreSQL source, on one snapshot): the same targets,
+/// rejects and reports, check samples included (a warning check that most rows fail is added, so
+/// that its sample has rows to choose from: the smallest keys).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn results_do_not_depend_on_partitions() {
     let source = crate::common::PgDatabase::new();
@@ -218,11 +219,11 @@ async fn results_do_not_depend_on_partitions() {
     std::fs::write(&job, text).unwrap();
     let mut reports = Vec::new();
     let mut tables = Vec::new();
-    for parts in [1, 8] {
+    for (parts, jobs) in [(1, 1), (8, 3)] {
         let target = crate::common::PgDatabase::new();
         let overrides = Overrides { source: Some(source.url.clone()), target: Some(target.url.clone()) };
         let plan = Plan::load(&dir.path().join("ferry.toml"), &overrides).unwrap();
-        let options = RunOptions { partitions: Some(Parts::Exactly(parts)), ..Default::default() };
+        let options = RunOptions { partitions: Some(Parts::Exactly(parts)), jobs: Some(jobs), ..Default::default() };
         let report = run_with(&plan, &[], &options, Progress::Quiet).await.unwrap();
         assert_eq!(report.error, None, "{parts} parts");
         reports.push(timeless(&report));

@@ -63,6 +63,7 @@ impl Backend for MysqlBackend {
             updates_now: true,
             builds_beside_reads: false,
             one_writer: false,
+            writes_at_once: false,
         }
     }
 

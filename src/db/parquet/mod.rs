@@ -63,6 +63,7 @@ impl Backend for ParquetBackend {
             updates_now: false,
             builds_beside_reads: false,
             one_writer: false,
+            writes_at_once: true,
         }
     }
 

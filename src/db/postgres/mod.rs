@@ -142,6 +142,7 @@ impl Backend for PostgresBackend {
             updates_now: false,
             builds_beside_reads: true,
             one_writer: false,
+            writes_at_once: false,
         }
     }
 

@@ -73,6 +73,7 @@ impl Backend for SqliteBackend {
             updates_now: false,
             builds_beside_reads: false,
             one_writer: true,
+            writes_at_once: false,
         }
     }
 
