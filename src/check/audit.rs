@@ -4,11 +4,10 @@
 //! columns they need from a spill file written during the same pass, with DataFusion queries.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arrow::array::{AsArray, RecordBatch};
-use arrow::datatypes::{Schema, SchemaRef};
-use arrow::ipc::writer::FileWriter;
+use arrow::datatypes::SchemaRef;
 use datafusion::common::DFSchema;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::prelude::SessionContext;
@@ -16,6 +15,7 @@ use datafusion::prelude::SessionContext;
 use super::keyset::KeyProof;
 use super::result::{quote, CheckResult, Finding};
 use super::smallest::Smallest;
+use super::spill::SharedSpill;
 use super::table::{table_level, Spilled};
 use crate::error::{FerryError, Result};
 use crate::job::checks::{Check, CheckKind, Literal};
@@ -29,7 +29,7 @@ pub struct Audit {
     row_checks: Vec<RowCheck>,
     rows: u64,
     /// One file for every partition's rows.
-    spill: Option<Arc<Mutex<Spill>>>,
+    spill: Option<SharedSpill>,
     /// `unique`/`relationships` checks that a bitmap may prove, skipping their table query.
     proofs: Vec<KeyProof>,
     /// Prefetched `relationships` targets: (check index, file of the referenced values); the
@@ -46,12 +46,6 @@ struct RowCheck {
     /// Schema checks count NULLs per NOT NULL column: the column, for the finding's text.
     null_column: Option<String>,
     nulls: u64,
-}
-
-struct Spill {
-    writer: FileWriter<std::fs::File>,
-    columns: Vec<usize>,
-    path: PathBuf,
 }
 
 impl Audit {
@@ -183,14 +177,9 @@ impl Audit {
         }
         spilled.sort_unstable();
         spilled.dedup();
-        let spill = if spilled.is_empty() {
-            None
-        } else {
-            let path = folder.path().join("staged.arrow");
-            let file = std::fs::File::create(&path).map_err(|source| FerryError::Io { path: path.clone(), source })?;
-            let projected = Schema::new(spilled.iter().map(|&i| schema.field(i).clone()).collect::<Vec<_>>());
-            let writer = FileWriter::try_new(file, &projected).map_err(|e| super::spill_error(&path, e))?;
-            Some(Arc::new(Mutex::new(Spill { writer, columns: spilled, path })))
+        let spill = match spilled.is_empty() {
+            true => None,
+            false => Some(SharedSpill::create(folder.path().join("staged.arrow"), schema, spilled)?),
         };
         Ok(Audit {
             migration: migration.clone(),
@@ -272,10 +261,7 @@ impl Audit {
             proof.observe(batch)?;
         }
         if let Some(spill) = &self.spill {
-            let mut spill = spill.lock().map_err(|_| FerryError::internal("the checks' spill lock is poisoned"))?;
-            let projected = batch.project(&spill.columns)?;
-            let path = spill.path.clone();
-            spill.writer.write(&projected).map_err(|e| super::spill_error(&path, e))?;
+            spill.write(batch)?;
         }
         Ok(())
     }
@@ -288,17 +274,7 @@ impl Audit {
     /// Runs the table checks and judges every check; `source_rows` is what the run read (for
     /// `row_count` with `equals_source`), unknown outside a run.
     pub async fn finish(mut self, source_rows: Option<u64>) -> Result<Vec<CheckResult>> {
-        let staged = match self.spill.take() {
-            Some(spill) => {
-                let spill =
-                    Arc::try_unwrap(spill).map_err(|_| FerryError::internal("a fork of the checks outlived them"));
-                let mut spill =
-                    spill?.into_inner().map_err(|_| FerryError::internal("the checks' spill lock is poisoned"))?;
-                spill.writer.finish().map_err(|e| super::spill_error(&spill.path, e))?;
-                Some(spill.path)
-            }
-            None => None,
-        };
+        let staged = self.spill.take().map(SharedSpill::finish).transpose()?;
         let spilled = Spilled::open(&self.table, staged, std::mem::take(&mut self.references)).await?;
         for (index, (check, finding)) in self.checks.iter().zip(self.findings.iter_mut()).enumerate() {
             if self.proofs.iter().any(|p| p.check == index && p.proven()) {

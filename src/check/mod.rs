@@ -21,6 +21,7 @@ pub mod reconcile;
 pub mod result;
 pub mod sent;
 mod smallest;
+mod spill;
 pub mod table;
 
 use std::sync::Arc;
@@ -172,7 +173,6 @@ async fn check_target(migration: &MigrationPlan) -> Result<TableChecks> {
     })
 }
 
-/// A private folder for one audit's spill files, removed when the audit ends.
 /// An error writing a spill file: a full disk (or a folder that cannot be written) is the
 /// user's to fix, named with the file, not a bug.
 pub fn spill_error(path: &std::path::Path, error: arrow::error::ArrowError) -> FerryError {
@@ -182,6 +182,7 @@ pub fn spill_error(path: &std::path::Path, error: arrow::error::ArrowError) -> F
     }
 }
 
+/// A private folder for one audit's spill files, removed when the audit ends.
 pub fn audit_folder() -> Result<tempfile::TempDir> {
     tempfile::Builder::new()
         .prefix("ferry-audit-")

@@ -1,17 +1,15 @@
 //! The reconciliation's two halves around a load: the digest of the rows sent ([`Sent`], fed
 //! by the run's pipeline), and the published table read back and compared with it.
 
-use std::sync::{Arc, Mutex};
-
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
-use arrow::ipc::writer::FileWriter;
 use datafusion::common::{JoinType, ScalarValue};
 use datafusion::execution::options::ArrowReadOptions;
 use datafusion::functions_aggregate::expr_fn::{max, min};
 use datafusion::prelude::{cast, col, lit};
 
 use super::reconcile::{table_figures, Figures, Reconciliation};
+use super::spill::SharedSpill;
 use crate::db::{TableDigest, WriteMode};
 use crate::error::{FerryError, Result};
 use crate::job::{MigrationPlan, Parts};
@@ -20,17 +18,10 @@ use crate::job::{MigrationPlan, Parts};
 /// file so the rows the merge touched can be found again.
 pub struct Sent {
     pub figures: Figures,
-    /// One file for every partition's keys.
-    keys: Option<Arc<Mutex<KeySpill>>>,
+    /// One file for every partition's keys, and (not in forks) the folder it is in.
+    keys: Option<(SharedSpill, Option<tempfile::TempDir>)>,
     /// The same rows' figures as the target database computes them, where it can.
     digest: Option<Box<dyn TableDigest>>,
-}
-
-struct KeySpill {
-    writer: FileWriter<std::fs::File>,
-    columns: Vec<usize>,
-    path: std::path::PathBuf,
-    _folder: tempfile::TempDir,
 }
 
 impl Sent {
@@ -45,12 +36,8 @@ impl Sent {
             WriteMode::Merge => {
                 let columns = key.iter().map(|k| schema.index_of(k)).collect::<Result<Vec<_>, _>>()?;
                 let folder = super::audit_folder()?;
-                let path = folder.path().join("sent_keys.arrow");
-                let file =
-                    std::fs::File::create(&path).map_err(|source| FerryError::Io { path: path.clone(), source })?;
-                let writer =
-                    FileWriter::try_new(file, &schema.project(&columns)?).map_err(|e| super::spill_error(&path, e))?;
-                Some(Arc::new(Mutex::new(KeySpill { writer, columns, path, _folder: folder })))
+                let spill = SharedSpill::create(folder.path().join("sent_keys.arrow"), schema, columns)?;
+                Some((spill, Some(folder)))
             }
             _ => None,
         };
@@ -63,11 +50,8 @@ impl Sent {
         if let Some(digest) = &mut self.digest {
             digest.add(batch)?;
         }
-        if let Some(keys) = &self.keys {
-            let mut keys = keys.lock().map_err(|_| FerryError::internal("the sent keys' lock is poisoned"))?;
-            let projected = batch.project(&keys.columns)?;
-            let path = keys.path.clone();
-            keys.writer.write(&projected).map_err(|e| super::spill_error(&path, e))?;
+        if let Some((keys, _)) = &self.keys {
+            keys.write(batch)?;
         }
         Ok(())
     }
@@ -77,7 +61,7 @@ impl Sent {
     pub fn fork(&self) -> Result<Sent> {
         Ok(Sent {
             figures: Figures::new(self.figures.columns.len()),
-            keys: self.keys.clone(),
+            keys: self.keys.as_ref().map(|(keys, _)| (keys.clone(), None)),
             digest: self.digest.as_ref().map(|digest| digest.fork()),
         })
     }
@@ -120,16 +104,11 @@ pub async fn read_back(
     };
     // The keys' file lives until the read below has run (the plan reads it lazily).
     let keys = match sent.keys {
-        Some(keys) => {
-            let keys = Arc::try_unwrap(keys).map_err(|_| FerryError::internal("a fork of the sent keys outlived them"));
-            Some(keys?.into_inner().map_err(|_| FerryError::internal("the sent keys' lock is poisoned"))?)
-        }
+        Some((keys, folder)) => Some((keys.finish()?, folder)),
         None => None,
     };
-    let mut keys = keys;
-    if let Some(keys) = &mut keys {
-        keys.writer.finish().map_err(|e| super::spill_error(&keys.path, e))?;
-        let path = keys.path.display().to_string();
+    if let Some((path, _)) = &keys {
+        let path = path.display().to_string();
         ctx.register_arrow("ferry_sent_keys", &path, ArrowReadOptions::default()).await?;
         let renamed: Vec<String> = (0..migration.key.len()).map(|i| format!("ferry_key_{i}")).collect();
         // As the table's key types: the join compares them as they are.
