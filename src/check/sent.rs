@@ -58,21 +58,20 @@ impl Sent {
 
     /// The same digest with no row added yet, for another partition of the rows; the keys go to
     /// the same file.
-    pub fn fork(&self) -> Result<Sent> {
-        Ok(Sent {
+    pub fn fork(&self) -> Sent {
+        Sent {
             figures: Figures::new(self.figures.columns.len()),
             keys: self.keys.as_ref().map(|(keys, _)| (keys.clone(), None)),
             digest: self.digest.as_ref().map(|digest| digest.fork()),
-        })
+        }
     }
 
     /// Takes in what a fork added.
-    pub fn merge(&mut self, fork: Sent) -> Result<()> {
+    pub fn merge(&mut self, fork: Sent) {
         self.figures.merge(&fork.figures);
         if let (Some(digest), Some(theirs)) = (&mut self.digest, fork.digest) {
             digest.absorb(theirs.figures());
         }
-        Ok(())
     }
 }
 

@@ -91,7 +91,7 @@ const MEMORY_PER_PART: usize = 32 << 20;
 /// where its database can split it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Parts {
-    /// One per core; a table is read in fewer parts when it is small (`source::auto_parts`).
+    /// One per core; a table is read in fewer parts when it is small (`source::table::auto_parts`).
     #[default]
     Auto,
     Exactly(usize),
@@ -120,15 +120,6 @@ impl Parts {
                 cores.min(memory / MEMORY_PER_PART).clamp(1, MOST_PARTS)
             }
             Parts::Exactly(parts) => parts,
-        }
-    }
-}
-
-impl std::fmt::Display for Parts {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Parts::Auto => write!(f, "auto"),
-            Parts::Exactly(parts) => write!(f, "{parts}"),
         }
     }
 }

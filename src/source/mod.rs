@@ -22,7 +22,7 @@ use crate::error::{FerryError, Result};
 use crate::job::Connection;
 
 pub use counted::CountedTable;
-pub use table::{auto_parts, DatabaseTable, SplitBySize};
+pub use table::{DatabaseTable, SplitBySize};
 
 /// `config` for a query kept in `parts` partitions that may hold `memory`: as many target
 /// partitions and, for `auto`, tables read in fewer parts when they are small.
