@@ -58,6 +58,10 @@ pub enum ClusterCommand {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:50050")]
         bind: std::net::SocketAddr,
+        /// Seconds without a heartbeat after which an executor is taken for lost and its work is
+        /// done again elsewhere (keep it above the executors' --heartbeat).
+        #[arg(long, value_name = "SECONDS", default_value_t = 180, value_parser = clap::value_parser!(u64).range(1..))]
+        executor_timeout: u64,
     },
     /// A scheduler and executors in this one process: a cluster to try things on one machine.
     Standalone {
@@ -73,6 +77,12 @@ pub enum ClusterCommand {
         /// Where their shuffle files and spills go (a folder per executor) [default: temporary].
         #[arg(long)]
         work_dir: Option<PathBuf>,
+        /// Seconds between the executors' heartbeats.
+        #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+        heartbeat: u64,
+        /// Seconds without a heartbeat after which an executor is taken for lost.
+        #[arg(long, value_name = "SECONDS", default_value_t = 180, value_parser = clap::value_parser!(u64).range(1..))]
+        executor_timeout: u64,
     },
     /// An executor: runs tasks, keeps their shuffle files, serves results over Arrow Flight.
     Executor {
@@ -94,6 +104,9 @@ pub enum ClusterCommand {
         /// The host name the scheduler and clients reach it by [default: the bind address].
         #[arg(long)]
         external_host: Option<String>,
+        /// Seconds between heartbeats to the scheduler (keep them below its --executor-timeout).
+        #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+        heartbeat: u64,
     },
 }
 

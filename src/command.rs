@@ -324,14 +324,31 @@ fn cluster_run(cluster: Option<String>, stage: Option<String>) -> Result<Option<
 #[cfg(feature = "distributed")]
 async fn cluster_command(command: crate::cli::ClusterCommand) -> Result<()> {
     use crate::cli::ClusterCommand;
+    use crate::distributed::Liveness;
     match command {
-        ClusterCommand::Scheduler { bind } => crate::distributed::scheduler(bind).await,
-        ClusterCommand::Standalone { bind, executors, slots, work_dir } => {
-            crate::distributed::standalone(bind, executors, slots, work_dir).await
+        ClusterCommand::Scheduler { bind, executor_timeout } => {
+            crate::distributed::scheduler(bind, Liveness { executor_timeout, ..Liveness::default() }).await
         }
-        ClusterCommand::Executor { scheduler, slots, work_dir, bind, grpc_port, external_host } => {
-            let options =
-                crate::distributed::ExecutorOptions { scheduler, bind, grpc_port, external_host, slots, work_dir };
+        ClusterCommand::Standalone { bind, executors, slots, work_dir, heartbeat, executor_timeout } => {
+            if heartbeat >= executor_timeout {
+                return Err(crate::error::FerryError::Job(format!(
+                    "--heartbeat {heartbeat} is not below --executor-timeout {executor_timeout}: every executor would \
+                     be taken for lost between two heartbeats; make the heartbeat shorter"
+                )));
+            }
+            crate::distributed::standalone(bind, executors, slots, work_dir, Liveness { heartbeat, executor_timeout })
+                .await
+        }
+        ClusterCommand::Executor { scheduler, slots, work_dir, bind, grpc_port, external_host, heartbeat } => {
+            let options = crate::distributed::ExecutorOptions {
+                scheduler,
+                bind,
+                grpc_port,
+                external_host,
+                slots,
+                work_dir,
+                heartbeat,
+            };
             crate::distributed::executor(options).await
         }
     }

@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use datafusion::dataframe::{DataFrame, DataFrameWriteOptions};
+use datafusion::dataframe::DataFrame;
 use datafusion::prelude::ParquetReadOptions;
+use futures::TryStreamExt;
 
 use crate::connection::Endpoint;
 use crate::db::ReadCounter;
@@ -27,6 +28,7 @@ pub async fn plan_migration(
     cluster: &ClusterRun,
     run_id: &str,
     stager: &Stager,
+    partitions: Parts,
 ) -> Result<(DataFrame, Arc<ReadCounter>, f64)> {
     let error = |message: String| FerryError::Query {
         migration: migration.name.clone(),
@@ -34,7 +36,7 @@ pub async fn plan_migration(
         message,
     };
     // Tables are registered in the cluster's context itself (Ballista's state keeps its own catalogs).
-    let local = new_session(Some(&migration.source.name), Parts::Exactly(1), plan.memory_limit, false);
+    let local = new_session(Some(&migration.source.name), super::on_cluster(partitions), plan.memory_limit, false);
     let local = super::connect(&cluster.url, local.state()).await?;
     let statement = parse_query(&migration.query_sql).map_err(error)?;
     let mut tables: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -88,18 +90,36 @@ pub async fn plan_migration(
     // As the cluster will receive it: optimized (which turns some filters into joins).
     let optimized = frame.clone().into_optimized_plan()?;
     super::refuse_wrong_answers(&optimized, &format!("migration `{}`", migration.name))?;
-    // The cluster writes the result beside the staged sources, and ferry reads it from there
-    // (its files in parallel), rather than fetching it from each executor in turn.
+    // The cluster writes the result beside the staged sources, each task of its last stage its
+    // own files at once, and ferry reads them from there (in parallel), rather than fetching the
+    // rows from each executor in turn.
     let result = format!("{}/{run_id}/{}/_result/", cluster.stage.trim_end_matches('/'), migration.name);
-    frame.write_parquet(&result, DataFrameWriteOptions::new(), None).await.map_err(|e| FerryError::Source {
+    let url = url::Url::parse(&result).map_err(|e| FerryError::Job(format!("--stage {}: {e}", cluster.stage)))?;
+    let (store, folder) = crate::db::parquet::store::object_store(&url)?;
+    // A job run again (an executor lost) starts from an empty folder: no shard twice.
+    let stale: Vec<_> = store
+        .list(Some(&folder))
+        .map_ok(|meta| meta.location)
+        .try_collect()
+        .await
+        .map_err(|e| FerryError::Connection { url: crate::connection::mask_url(&url), message: e.to_string() })?;
+    for path in stale {
+        store.delete(&path).await.map_err(|e| FerryError::Connection {
+            url: crate::connection::mask_url(&url),
+            message: format!("cannot remove an earlier attempt's {path}: {e}"),
+        })?;
+    }
+    let cluster_error = |e: datafusion::error::DataFusionError| FerryError::Source {
         url: cluster.url.clone(),
         table: crate::job::CLUSTER_JOB.into(),
         message: FerryError::from(e).to_string(),
-    })?;
+    };
+    let write = super::shards::ShardWrite::plan(frame.logical_plan().clone(), result.clone()).map_err(cluster_error)?;
+    let written = DataFrame::new(local.state(), write).collect().await.map_err(cluster_error)?;
+    let shards: u64 = written.iter().map(|batch| batch.num_rows() as u64).sum();
+    tracing::info!(migration = %migration.name, shards, "result written by the cluster");
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let here = new_session(Some(&migration.source.name), Parts::Exactly(cores), plan.memory_limit, false);
-    let url = url::Url::parse(&result).map_err(|e| FerryError::Job(format!("--stage {}: {e}", cluster.stage)))?;
-    let (store, _) = crate::db::parquet::store::object_store(&url)?;
     here.register_object_store(&crate::db::parquet::store::store_root(&url), store);
     // Field metadata (a column's source type) travels, as when ferry reads Parquet it wrote.
     let options = ParquetReadOptions { skip_metadata: Some(false), ..Default::default() };

@@ -7,8 +7,10 @@
 //! are staged to Parquet first (`ferry stage`).
 
 mod build;
+mod codec;
 pub mod migration;
 mod refuse;
+mod shards;
 
 pub use refuse::refuse_wrong_answers;
 
@@ -52,17 +54,53 @@ fn runtime(work_dir: Option<&PathBuf>) -> datafusion::error::Result<Arc<RuntimeE
 /// this machine's stores.
 fn planning_state(config: SessionConfig) -> datafusion::error::Result<SessionState> {
     build::check(&config)?;
-    Ok(SessionStateBuilder::new().with_config(config).with_runtime_env(runtime(None)?).with_default_features().build())
+    Ok(SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime(None)?)
+        .with_default_features()
+        .with_query_planner(Arc::new(shards::Planner))
+        .build())
+}
+
+/// The partitions a query keeps on the cluster: the cluster's cores, not this machine's, decide
+/// `auto` (Ballista's own default, 16).
+pub fn on_cluster(partitions: crate::job::Parts) -> crate::job::Parts {
+    match partitions {
+        crate::job::Parts::Auto => crate::job::Parts::Exactly(16),
+        exactly => exactly,
+    }
+}
+
+/// How soon a cluster notices an executor that is gone.
+#[derive(Clone, Copy, Debug)]
+pub struct Liveness {
+    /// Seconds between an executor's heartbeats.
+    pub heartbeat: u64,
+    /// Seconds without a heartbeat after which the scheduler takes an executor for lost and runs
+    /// its tasks (and the shuffle output it held) elsewhere.
+    pub executor_timeout: u64,
+}
+
+impl Default for Liveness {
+    /// Ballista's own: a heartbeat a minute, lost after three minutes.
+    fn default() -> Self {
+        Liveness { heartbeat: 60, executor_timeout: 180 }
+    }
 }
 
 /// `ferry cluster scheduler`: serves until the process ends.
-pub async fn scheduler(bind: SocketAddr) -> Result<()> {
+pub async fn scheduler(bind: SocketAddr, liveness: Liveness) -> Result<()> {
     let config = SchedulerConfig {
         bind_host: bind.ip().to_string(),
         bind_port: bind.port(),
         external_host: bind.ip().to_string(),
+        executor_timeout_seconds: liveness.executor_timeout,
+        // Looked for at least as often as an executor could be lost.
+        expire_dead_executor_interval_seconds: liveness.executor_timeout.clamp(1, 15),
         override_session_builder: Some(Arc::new(planning_state)),
         override_config_producer: Some(Arc::new(|| build::receiving(SessionConfig::new_with_ballista()))),
+        override_logical_codec: Some(Arc::new(codec::LogicalCodec::default())),
+        override_physical_codec: Some(Arc::new(codec::PhysicalCodec::default())),
         ..Default::default()
     };
     let cluster = BallistaCluster::new_from_config(&config).await.map_err(|e| cluster_error("scheduler", e))?;
@@ -82,6 +120,8 @@ pub struct ExecutorOptions {
     /// Tasks at once (0: one per core).
     pub slots: usize,
     pub work_dir: Option<PathBuf>,
+    /// Seconds between heartbeats to the scheduler.
+    pub heartbeat: u64,
 }
 
 /// `ferry cluster executor`: registers with the scheduler and runs its tasks until the process ends.
@@ -102,7 +142,10 @@ pub async fn executor(options: ExecutorOptions) -> Result<()> {
         concurrent_tasks: options.slots,
         work_dir: work_dir.as_ref().map(|w| w.display().to_string()),
         print_thread_info: false,
+        executor_heartbeat_interval_seconds: options.heartbeat,
         override_runtime_producer: Some(Arc::new(move |_: &SessionConfig| runtime(work_dir.as_ref()))),
+        override_logical_codec: Some(Arc::new(codec::LogicalCodec::default())),
+        override_physical_codec: Some(Arc::new(codec::PhysicalCodec::default())),
         ..Default::default()
     };
     start_executor_process(Arc::new(config))
@@ -112,8 +155,14 @@ pub async fn executor(options: ExecutorOptions) -> Result<()> {
 
 /// `ferry cluster standalone`: a scheduler on `bind` and `executors` executors on the ports after
 /// it (two each: Flight, gRPC), all in this process, until SIGTERM or Ctrl-C.
-pub async fn standalone(bind: SocketAddr, executors: u16, slots: usize, work_dir: Option<PathBuf>) -> Result<()> {
-    let scheduler = tokio::spawn(scheduler(bind));
+pub async fn standalone(
+    bind: SocketAddr,
+    executors: u16,
+    slots: usize,
+    work_dir: Option<PathBuf>,
+    liveness: Liveness,
+) -> Result<()> {
+    let scheduler = tokio::spawn(scheduler(bind, liveness));
     let url = format!("df://{bind}");
     for _ in 0..100 {
         if reachable(&url).await.is_ok() {
@@ -130,6 +179,7 @@ pub async fn standalone(bind: SocketAddr, executors: u16, slots: usize, work_dir
             external_host: None,
             slots,
             work_dir: work_dir.as_ref().map(|folder| folder.join(format!("executor{n}"))),
+            heartbeat: liveness.heartbeat,
         };
         tokio::spawn(executor(options));
     }
@@ -164,7 +214,9 @@ fn unreachable(url: &str, error: impl std::fmt::Display) -> FerryError {
 /// A context whose queries run on the cluster at `url`, with `state`'s tables and settings.
 pub async fn connect(url: &str, state: SessionState) -> Result<SessionContext> {
     reachable(url).await?;
-    let config = build::stamped(state.config().clone());
+    let config = build::stamped(state.config().clone())
+        .with_ballista_logical_extension_codec(Arc::new(codec::LogicalCodec::default()))
+        .with_ballista_physical_extension_codec(Arc::new(codec::PhysicalCodec::default()));
     let state = SessionStateBuilder::new_from_existing(state).with_config(config).build();
     SessionContext::remote_with_state(url, state).await.map_err(|e| unreachable(url, e))
 }

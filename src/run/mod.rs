@@ -198,7 +198,7 @@ async fn load_migration(
             let (frame, counter) = plan_migration_in(plan, migration, partitions).await?;
             (frame, counter, None)
         }
-        Some(cluster) => on_cluster(plan, migration, cluster, run_id, options).await?,
+        Some(cluster) => on_cluster(plan, migration, cluster, run_id, options, partitions).await?,
     };
     let mut sink = migration.target.backend().sink()?;
     let (frame, load) = plan_load(migration, options, sink.as_mut(), frame).await?;
@@ -364,10 +364,11 @@ async fn on_cluster(
     cluster: &crate::incremental::ClusterRun,
     run_id: &str,
     options: &RunOptions,
+    partitions: Parts,
 ) -> Result<(datafusion::dataframe::DataFrame, Arc<crate::db::ReadCounter>, Option<crate::report::ClusterSteps>)> {
     let stager = options.stager.as_ref().ok_or_else(|| FerryError::internal("a cluster run without a stager"))?;
     let (frame, counter, staged) =
-        crate::distributed::migration::plan_migration(plan, migration, cluster, run_id, stager).await?;
+        crate::distributed::migration::plan_migration(plan, migration, cluster, run_id, stager, partitions).await?;
     let steps = crate::report::ClusterSteps {
         scheduler: cluster.url.clone(),
         stage: cluster.stage.clone(),
@@ -383,6 +384,7 @@ async fn on_cluster(
     _cluster: &crate::incremental::ClusterRun,
     _run_id: &str,
     _options: &RunOptions,
+    _partitions: Parts,
 ) -> Result<(datafusion::dataframe::DataFrame, Arc<crate::db::ReadCounter>, Option<crate::report::ClusterSteps>)> {
     Err(FerryError::Job(crate::sql::WITHOUT_CLUSTER.into()))
 }

@@ -72,7 +72,7 @@ impl SqlSession {
     /// Nothing is pushed to databases there: the cluster reads Parquet tables only.
     #[cfg(feature = "distributed")]
     pub async fn on_cluster(mut self, url: &str) -> Result<Self> {
-        let local = new_session(None, Parts::Auto, self.plan.memory_limit, false);
+        let local = new_session(None, crate::distributed::on_cluster(Parts::Auto), self.plan.memory_limit, false);
         self.ctx = crate::distributed::connect(url, local.state()).await?;
         self.opened.clear();
         self.cluster = Some(url.to_string());

@@ -18,7 +18,7 @@ fn free_port() -> u16 {
 /// A scheduler and two executors with two slots each; the scheduler's URL.
 async fn cluster(work: &std::path::Path) -> String {
     let scheduler: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    tokio::spawn(ferry::distributed::scheduler(scheduler));
+    tokio::spawn(ferry::distributed::scheduler(scheduler, Default::default()));
     let url = format!("df://127.0.0.1:{}", scheduler.port());
     for _ in 0..100 {
         if ferry::distributed::reachable(&url).await.is_ok() {
@@ -34,6 +34,7 @@ async fn cluster(work: &std::path::Path) -> String {
             external_host: None,
             slots: 2,
             work_dir: Some(work.join(executor)),
+            heartbeat: 60,
         };
         tokio::spawn(ferry::distributed::executor(options));
     }
@@ -263,6 +264,24 @@ async fn refusals() {
         "{said}"
     );
 
+    // How soon a lost executor is noticed: a heartbeat that is not shorter than the timeout
+    // would lose every executor; zero is no interval.
+    let standalone = |extra: &[&str]| {
+        let output = crate::common::ferry().args(["cluster", "standalone"]).args(extra).output().unwrap();
+        assert!(!output.status.success());
+        String::from_utf8_lossy(&output.stderr).to_string()
+    };
+    let said = standalone(&["--heartbeat", "5", "--executor-timeout", "5"]);
+    assert!(
+        said.contains(
+            "--heartbeat 5 is not below --executor-timeout 5: every executor would be taken for lost between two \
+             heartbeats; make the heartbeat shorter"
+        ),
+        "{said}"
+    );
+    let said = standalone(&["--heartbeat", "0"]);
+    assert!(said.contains("invalid value '0' for '--heartbeat <SECONDS>': 0 is not in 1.."), "{said}");
+
     let url = cluster(&dir.path().join("work")).await;
     // A client that is not this ferry build is refused by name, not halfway through decoding.
     {
@@ -374,4 +393,113 @@ async fn run_on_cluster() {
     let text = reports[1].table();
     assert!(text.contains("users: staged by ferry to file://"), "{text}");
     assert!(text.contains(&format!("computed on {url}, checked and loaded by ferry")), "{text}");
+}
+
+/// Job folders an executor has made in its work folder (named by job id; DataFusion's spill
+/// folder is not one).
+fn job_ids(work: &std::path::Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(work) else { return Vec::new() };
+    let names = entries.map(|e| e.unwrap().file_name().to_string_lossy().to_string());
+    names.filter(|name| !name.starts_with("datafusion-")).collect()
+}
+
+/// An executor killed (SIGKILL) in the middle of a migration's job on the cluster: the scheduler
+/// takes it for lost after its --executor-timeout and has the job's work (and the shuffle output
+/// it held) done again on an executor started after the kill, or ferry runs the job again whole:
+/// the run succeeds and loads exactly what a local run loads. Everything runs as separate
+/// processes. The migration aggregates, so its job has two stages, the second of 16 tasks.
+#[test]
+fn an_executor_killed_mid_job_costs_time_not_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = crate::common::PgDatabase::new();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(ferry::generate::generate(&source.endpoint(), 20_000, true)).unwrap();
+    let targets = [crate::common::PgDatabase::new(), crate::common::PgDatabase::new()];
+    let job = "[connections]\nsource = \"${SOURCE}\"\ntarget = \"${TARGET}\"\n\n[[migrations]]\nname = \"totals\"\n\
+               source = \"source\"\nquery = \"totals.sql\"\ntarget = \"target\"\ntable = \"order_totals\"\nkey = [\"user_id\"]\n";
+    let query = "SELECT user_id, count(*) AS orders, sum(order_total) AS total FROM source_orders \
+                 WHERE user_id IS NOT NULL GROUP BY user_id";
+    std::fs::write(dir.path().join("ferry.toml"), job).unwrap();
+    std::fs::write(dir.path().join("totals.sql"), query).unwrap();
+    let run = |target: &str, cluster: &[&str]| {
+        crate::common::ferry()
+            .current_dir(dir.path())
+            .env("SOURCE", &source.url)
+            .env("TARGET", target)
+            .args(["run", "--report", "report.json"])
+            .args(cluster)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("run.err")).unwrap())
+            .spawn()
+            .unwrap()
+    };
+    let local = run(&targets[0].url, &[]).wait().unwrap();
+    assert!(local.success(), "{}", std::fs::read_to_string(dir.path().join("run.err")).unwrap());
+    let port = free_port();
+    let scheduler = crate::common::ferry()
+        .args(["cluster", "scheduler", "--bind", &format!("127.0.0.1:{port}"), "--executor-timeout", "3"])
+        .spawn()
+        .unwrap();
+    let _scheduler = Running(scheduler);
+    let url = format!("df://127.0.0.1:{port}");
+    let work = dir.path().join("work");
+    let executor = |name: &str, slots: &str| {
+        let executor = crate::common::ferry()
+            .args(["cluster", "executor", "--scheduler", &url, "--slots", slots, "--heartbeat", "1"])
+            .args(["--bind", &format!("127.0.0.1:{}", free_port()), "--grpc-port", &free_port().to_string()])
+            .arg("--work-dir")
+            .arg(work.join(name))
+            .spawn()
+            .unwrap();
+        Running(executor)
+    };
+    // One executor, one task at a time; it is killed once the first stage's output is on it.
+    let mut one = executor("one", "1");
+    let stage = format!("file://{}", dir.path().join("stage").display());
+    let mut client = Running(run(&targets[1].url, &["--cluster", &url, "--stage", &stage]));
+    let started = std::time::Instant::now();
+    let killed_during = loop {
+        let jobs = job_ids(&work.join("one"));
+        if !jobs.is_empty() {
+            one.0.kill().unwrap();
+            break jobs;
+        }
+        assert!(client.0.try_wait().unwrap().is_none(), "the run ended before the executor ran a task");
+        assert!(started.elapsed() < Duration::from_secs(120), "the executor ran no task in 2 minutes");
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    assert!(client.0.try_wait().unwrap().is_none(), "the run had ended when the executor was killed");
+    let _two = executor("two", "2");
+    let status = loop {
+        if let Some(status) = client.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(300), "the run did not end in 5 minutes");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let said = std::fs::read_to_string(dir.path().join("run.err")).unwrap();
+    assert!(status.success(), "{said}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()).unwrap();
+    let migration = &report["migrations"][0];
+    // The work was finished after the kill: by executor two in the same job, or in a job ferry
+    // ran again whole (its retry is in the report).
+    let continued = job_ids(&work.join("two")).iter().any(|job| killed_during.contains(job));
+    let retried = !migration["retried"].as_array().unwrap().is_empty();
+    assert!(
+        continued || retried,
+        "nothing shows the job went on after the kill (one had {killed_during:?}, two has {:?}): {report}\n{said}",
+        job_ids(&work.join("two"))
+    );
+    let sql = "SELECT user_id, orders, total FROM order_totals ORDER BY user_id";
+    let local = targets[0].rows(sql);
+    assert!(local.len() > 1000, "{} rows", local.len());
+    assert_eq!(targets[1].rows(sql), local);
+    assert_eq!(migration["reconciliation"]["status"], "matched", "{report}");
+    // The cluster wrote the result as shards: the 16 partitions of its last stage, each its own file.
+    let runs: Vec<_> = std::fs::read_dir(dir.path().join("stage")).unwrap().map(|e| e.unwrap().path()).collect();
+    let result = runs[0].join("totals").join("_result");
+    let shards: Vec<String> =
+        std::fs::read_dir(result).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+    assert_eq!(shards.iter().filter(|name| name.starts_with("shard-")).count(), 16, "{shards:?}");
 }

@@ -37,7 +37,7 @@ impl FileRoller {
         FileRoller::named(store, folder, schema, "part-")
     }
 
-    fn named(store: Arc<dyn ObjectStore>, folder: StorePath, schema: SchemaRef, prefix: &str) -> Self {
+    pub fn named(store: Arc<dyn ObjectStore>, folder: StorePath, schema: SchemaRef, prefix: &str) -> Self {
         FileRoller {
             store,
             folder,

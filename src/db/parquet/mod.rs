@@ -2,7 +2,7 @@
 //! `*.parquet` files (`source`), loads stage files and rename them into place (`sink`), and
 //! `store` opens the object store behind a URL. No SQL runs here: no catalog keys, no history.
 
-mod files;
+pub(crate) mod files;
 mod manifest;
 pub mod registry;
 mod sink;
