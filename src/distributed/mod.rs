@@ -58,7 +58,7 @@ fn planning_state(config: SessionConfig) -> datafusion::error::Result<SessionSta
         .with_config(config)
         .with_runtime_env(runtime(None)?)
         .with_default_features()
-        .with_query_planner(Arc::new(shards::Planner))
+        .with_query_planner(Arc::new(crate::transform::planner::Planner(vec![Arc::new(shards::ShardPlanner)])))
         .build())
 }
 

@@ -1,7 +1,7 @@
 //! A migration's result written by the cluster as Parquet shards, every partition of the
 //! query's last stage by the task that computes it, at once: DataFusion's own file sink takes
 //! one partition (one task writes everything), so ferry sends its own node, [`ShardWrite`], which
-//! the scheduler plans as [`ShardWriteExec`] (through [`Planner`]) and the codecs in `codec.rs`
+//! the scheduler plans as [`ShardWriteExec`] (through [`ShardPlanner`]) and the codecs in `codec.rs`
 //! carry from client to scheduler to executors. Each task answers with the rows it wrote.
 
 use std::cmp::Ordering;
@@ -14,7 +14,6 @@ use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use datafusion::common::{DFSchema, DFSchemaRef, DataFusionError};
 use datafusion::error::Result as DfResult;
-use datafusion::execution::context::QueryPlanner;
 use datafusion::execution::{SendableRecordBatchStream, SessionState, TaskContext};
 use datafusion::logical_expr::{Expr, Extension, LogicalPlan, UserDefinedLogicalNode, UserDefinedLogicalNodeCore};
 use datafusion::physical_expr::EquivalenceProperties;
@@ -23,7 +22,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, Partitioning, PlanProperties,
 };
-use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
+use datafusion::physical_planner::{ExtensionPlanner, PhysicalPlanner};
 use futures::StreamExt;
 
 use crate::db::parquet::files::FileRoller;
@@ -91,25 +90,8 @@ impl UserDefinedLogicalNodeCore for ShardWrite {
     }
 }
 
-/// The scheduler's planner: [`ShardWrite`] nodes become [`ShardWriteExec`]; the rest as
-/// DataFusion plans it.
-#[derive(Debug)]
-pub struct Planner;
-
-#[async_trait]
-impl QueryPlanner for Planner {
-    async fn create_physical_plan(
-        &self,
-        logical_plan: &LogicalPlan,
-        session_state: &SessionState,
-    ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        DefaultPhysicalPlanner::with_extension_planners(vec![Arc::new(ShardPlanner)])
-            .create_physical_plan(logical_plan, session_state)
-            .await
-    }
-}
-
-struct ShardPlanner;
+/// The scheduler's extension planner: [`ShardWrite`] nodes become [`ShardWriteExec`].
+pub struct ShardPlanner;
 
 #[async_trait]
 impl ExtensionPlanner for ShardPlanner {

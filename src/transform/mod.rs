@@ -7,6 +7,7 @@
 
 pub mod budget;
 pub mod lookup;
+pub mod planner;
 mod rejects;
 
 use std::collections::BTreeMap;
@@ -117,7 +118,7 @@ pub fn new_session(
         .with_config(config)
         .with_runtime_env(budget::runtime(memory_limit))
         .with_default_features()
-        .with_query_planner(Arc::new(pushdown::Planner))
+        .with_query_planner(Arc::new(planner::Planner(vec![Arc::new(pushdown::PushedPlanner)])))
         .with_physical_optimizer_rule(Arc::new(lookup::LookupJoinRule));
     if pushdown {
         state = state.with_analyzer_rule(Arc::new(pushdown::PushdownRule));

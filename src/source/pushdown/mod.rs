@@ -27,7 +27,7 @@ use crate::db::{Pushdown, ReadCounter, SourceDatabase};
 use crate::source::DatabaseTable;
 
 use allow::Allow;
-pub use node::Planner;
+pub use node::PushedPlanner;
 use node::PushedQuery;
 
 /// The rule, run once per statement as the last of DataFusion's analyzer rules: after types

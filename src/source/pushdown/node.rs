@@ -9,11 +9,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::common::DFSchemaRef;
 use datafusion::error::Result as DfResult;
-use datafusion::execution::context::QueryPlanner;
 use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::{Expr, LogicalPlan, UserDefinedLogicalNode, UserDefinedLogicalNodeCore};
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
+use datafusion::physical_planner::{ExtensionPlanner, PhysicalPlanner};
 
 use super::exec::PushedExec;
 use crate::db::{ReadCounter, ReadRequest, SourceDatabase};
@@ -85,24 +84,8 @@ impl UserDefinedLogicalNodeCore for PushedQuery {
     }
 }
 
-/// Plans [`PushedQuery`] nodes; everything else as DataFusion does.
-#[derive(Debug)]
-pub struct Planner;
-
-#[async_trait]
-impl QueryPlanner for Planner {
-    async fn create_physical_plan(
-        &self,
-        logical_plan: &LogicalPlan,
-        session_state: &SessionState,
-    ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        DefaultPhysicalPlanner::with_extension_planners(vec![Arc::new(PushedPlanner)])
-            .create_physical_plan(logical_plan, session_state)
-            .await
-    }
-}
-
-struct PushedPlanner;
+/// Plans [`PushedQuery`] nodes.
+pub struct PushedPlanner;
 
 #[async_trait]
 impl ExtensionPlanner for PushedPlanner {
