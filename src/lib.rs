@@ -44,7 +44,8 @@
 //!
 //! With `--features distributed`, `distributed` starts Ballista's scheduler and executors and
 //! runs a migration's query (`run`, given a stager by `copy::run_job`: `ferry stage`) or a `ferry
-//! sql` statement on the cluster, over Parquet; it sits beside `transform`.
+//! sql` statement on the cluster, over Parquet (a migration's result written back by every task
+//! of the last stage at once, through ferry's own plan node); it sits beside `transform`.
 //!
 //! Dependencies point one way: `cli`/`command` (with `demo` and `init`, the starter job) and `api`
 //! (the HTTP server) -> `copy` -> `stage` -> `run` -> `distributed` ->
