@@ -115,14 +115,30 @@ pub async fn plan_migration(
         message: FerryError::from(e).to_string(),
     };
     let write = super::shards::ShardWrite::plan(frame.logical_plan().clone(), result.clone()).map_err(cluster_error)?;
-    let written = DataFrame::new(local.state(), write).collect().await.map_err(cluster_error)?;
-    let shards: u64 = written.iter().map(|batch| batch.num_rows() as u64).sum();
-    tracing::info!(migration = %migration.name, shards, "result written by the cluster");
+    let answers = DataFrame::new(local.state(), write).collect().await.map_err(cluster_error)?;
+    let mut written = 0u64;
+    for answer in &answers {
+        let rows = answer.column(0).as_any().downcast_ref::<arrow::array::UInt64Array>();
+        written += rows.map_or(0, |rows| rows.iter().flatten().sum());
+    }
+    let tasks: usize = answers.iter().map(|answer| answer.num_rows()).sum();
+    tracing::info!(migration = %migration.name, tasks, rows = written, "result written by the cluster");
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let here = new_session(Some(&migration.source.name), Parts::Exactly(cores), plan.memory_limit, false);
     here.register_object_store(&crate::db::parquet::store::store_root(&url), store);
     // Field metadata (a column's source type) travels, as when ferry reads Parquet it wrote.
     let options = ParquetReadOptions { skip_metadata: Some(false), ..Default::default() };
     let frame = here.read_parquet(result.as_str(), options).await?;
+    // The files hold what the tasks wrote, no more (a stray writer) and no less (from the files'
+    // footers: no rows are read for it).
+    let found = frame.clone().count().await? as u64;
+    if found != written {
+        return Err(FerryError::Job(format!(
+            "migration `{}`: the cluster wrote {written} rows but {} holds {found}; another writer may \
+             have touched that folder: run again (nothing was published)",
+            migration.name,
+            crate::connection::mask_url(&url)
+        )));
+    }
     Ok((frame, counter, staging))
 }
