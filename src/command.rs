@@ -327,7 +327,7 @@ async fn cluster_command(command: crate::cli::ClusterCommand) -> Result<()> {
     use crate::distributed::Liveness;
     match command {
         ClusterCommand::Scheduler { bind, executor_timeout } => {
-            crate::distributed::scheduler(bind, Liveness { executor_timeout, ..Liveness::default() }).await
+            crate::distributed::scheduler(bind, executor_timeout).await
         }
         ClusterCommand::Standalone { bind, executors, slots, work_dir, heartbeat, executor_timeout } => {
             if heartbeat >= executor_timeout {

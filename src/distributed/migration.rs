@@ -96,16 +96,17 @@ pub async fn plan_migration(
     let result = format!("{}/{run_id}/{}/_result/", cluster.stage.trim_end_matches('/'), migration.name);
     let url = url::Url::parse(&result).map_err(|e| FerryError::Job(format!("--stage {}: {e}", cluster.stage)))?;
     let (store, folder) = crate::db::parquet::store::object_store(&url)?;
+    let masked = crate::connection::mask_url(&url);
     // A job run again (an executor lost) starts from an empty folder: no shard twice.
     let stale: Vec<_> = store
         .list(Some(&folder))
         .map_ok(|meta| meta.location)
         .try_collect()
         .await
-        .map_err(|e| FerryError::Connection { url: crate::connection::mask_url(&url), message: e.to_string() })?;
+        .map_err(|e| FerryError::Connection { url: masked.clone(), message: e.to_string() })?;
     for path in stale {
         store.delete(&path).await.map_err(|e| FerryError::Connection {
-            url: crate::connection::mask_url(&url),
+            url: masked.clone(),
             message: format!("cannot remove an earlier attempt's {path}: {e}"),
         })?;
     }
@@ -136,8 +137,7 @@ pub async fn plan_migration(
         return Err(FerryError::Job(format!(
             "migration `{}`: the cluster wrote {written} rows but {} holds {found}; another writer may \
              have touched that folder: run again (nothing was published)",
-            migration.name,
-            crate::connection::mask_url(&url)
+            migration.name, masked
         )));
     }
     Ok((frame, counter, staging))

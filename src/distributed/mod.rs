@@ -72,6 +72,7 @@ pub fn on_cluster(partitions: crate::job::Parts) -> crate::job::Parts {
 }
 
 /// How soon a cluster notices an executor that is gone.
+/// (`ferry cluster` defaults to Ballista's own: a heartbeat a minute, lost after three minutes.)
 #[derive(Clone, Copy, Debug)]
 pub struct Liveness {
     /// Seconds between an executor's heartbeats.
@@ -81,22 +82,16 @@ pub struct Liveness {
     pub executor_timeout: u64,
 }
 
-impl Default for Liveness {
-    /// Ballista's own: a heartbeat a minute, lost after three minutes.
-    fn default() -> Self {
-        Liveness { heartbeat: 60, executor_timeout: 180 }
-    }
-}
-
-/// `ferry cluster scheduler`: serves until the process ends.
-pub async fn scheduler(bind: SocketAddr, liveness: Liveness) -> Result<()> {
+/// `ferry cluster scheduler`: serves until the process ends; an executor silent for
+/// `executor_timeout` seconds is taken for lost.
+pub async fn scheduler(bind: SocketAddr, executor_timeout: u64) -> Result<()> {
     let config = SchedulerConfig {
         bind_host: bind.ip().to_string(),
         bind_port: bind.port(),
         external_host: bind.ip().to_string(),
-        executor_timeout_seconds: liveness.executor_timeout,
+        executor_timeout_seconds: executor_timeout,
         // Looked for at least as often as an executor could be lost.
-        expire_dead_executor_interval_seconds: liveness.executor_timeout.clamp(1, 15),
+        expire_dead_executor_interval_seconds: executor_timeout.clamp(1, 15),
         override_session_builder: Some(Arc::new(planning_state)),
         override_config_producer: Some(Arc::new(|| build::receiving(SessionConfig::new_with_ballista()))),
         override_logical_codec: Some(Arc::new(codec::LogicalCodec::default())),
@@ -162,7 +157,7 @@ pub async fn standalone(
     work_dir: Option<PathBuf>,
     liveness: Liveness,
 ) -> Result<()> {
-    let scheduler = tokio::spawn(scheduler(bind, liveness));
+    let scheduler = tokio::spawn(scheduler(bind, liveness.executor_timeout));
     let url = format!("df://{bind}");
     for _ in 0..100 {
         if reachable(&url).await.is_ok() {

@@ -18,7 +18,7 @@ fn free_port() -> u16 {
 /// A scheduler and two executors with two slots each; the scheduler's URL.
 async fn cluster(work: &std::path::Path) -> String {
     let scheduler: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    tokio::spawn(ferry::distributed::scheduler(scheduler, Default::default()));
+    tokio::spawn(ferry::distributed::scheduler(scheduler, 180));
     let url = format!("df://127.0.0.1:{}", scheduler.port());
     for _ in 0..100 {
         if ferry::distributed::reachable(&url).await.is_ok() {
