@@ -140,7 +140,7 @@ pub(super) async fn after_rows(
 }
 
 /// `keys` of `table`: added now, or (made with the table, where the engine cannot add them
-/// later) reported as made.
+/// later, and not checked while the rows loaded) checked now against the rows.
 async fn foreign_keys(
     target: &dyn Backend,
     table: &TableDef,
@@ -157,7 +157,19 @@ async fn foreign_keys(
         let object = format!("foreign key {}", key.name);
         done.push(match target.add_foreign_key_sql(&table.name, key) {
             Ok(Some(sql)) => apply(target, &table.name, object, sql, dry_run).await,
-            Ok(None) => SchemaObject::new(&table.name, object, status, None),
+            Ok(None) if dry_run => SchemaObject::new(&table.name, object, status, None),
+            Ok(None) => match target.unchecked_rows(&table.name, key).await {
+                Ok(0) => SchemaObject::new(&table.name, object, status, None),
+                Ok(rows) => {
+                    let detail = format!(
+                        "{rows} rows reference no row of `{}`; the key is part of the table (made with it), \
+                         so those rows are kept as the source has them",
+                        key.referenced_table
+                    );
+                    failed(&table.name, &object, detail)
+                }
+                Err(error) => failed(&table.name, &object, error),
+            },
             Err(error) => failed(&table.name, &object, error),
         });
     }

@@ -182,12 +182,16 @@ async fn copy_with(
     let run = match options.schema_only {
         true => empty_run(),
         false => {
-            // Keys the target checks while rows arrive (SQLite's, made with the table) need the
-            // referenced tables loaded first: one table at a time then.
+            // Keys made with the table (SQLite's) are not checked while the rows load (tables
+            // whose keys form a cycle could not load otherwise), but against them afterwards.
+            // Where a target cannot load so, its referenced tables go first: one at a time.
+            let unchecked = to.keys_unchecked();
             let mut checked_now = false;
             for table in &tables {
                 checked_now |= !without_later_keys(to.as_ref(), table)?.foreign_keys.is_empty();
             }
+            checked_now &= unchecked.is_none();
+            let loads_to = unchecked.unwrap_or_else(|| to.clone());
             // One transaction is one connection, and a one-writer target one writer: one table
             // at a time.
             let one_at_a_time = checked_now || options.single_transaction || to.capabilities().one_writer;
@@ -205,7 +209,15 @@ async fn copy_with(
                 sizes.push(estimate.bytes.or(estimate.rows).unwrap_or(0) as u64);
             }
             let (run, nullable) = tokio::join!(
-                rows::move_rows(source, &to, &tables, &sources, &converted, (workers, retries, later.hook()), &sizes),
+                rows::move_rows(
+                    source,
+                    &loads_to,
+                    &tables,
+                    &sources,
+                    &converted,
+                    (workers, retries, later.hook()),
+                    &sizes
+                ),
                 zero_dates(from.as_ref(), &tables, &sources, false)
             );
             for found in nullable? {
@@ -342,14 +354,14 @@ fn zero_dates_line(tables: &mut [TableDef], (table, column, count): (String, Str
 /// for then (so tables load in any order, cycles included).
 fn without_later_keys(target: &dyn Backend, table: &TableDef) -> Result<TableDef> {
     let mut created = table.clone();
-    let mut kept = Vec::new();
+    let (mut kept, mut later) = (Vec::new(), Vec::new());
     for key in &table.foreign_keys {
-        if target.add_foreign_key_sql(&table.name, key)?.is_none() {
-            kept.push(key.clone());
+        match target.add_foreign_key_sql(&table.name, key)? {
+            None => kept.push(key.clone()),
+            Some(_) => later.push(key.clone()),
         }
     }
-    created.foreign_keys = kept;
-    created.indexes.clear();
+    (created.foreign_keys, created.later_keys) = (kept, later);
     Ok(created)
 }
 

@@ -116,6 +116,16 @@ pub fn translate(
                     };
                     ((**base).clone(), format!("a domain is {}'s{checks}", source.name()))
                 }
+                // Read as its exact text, which such a target's decimal column is not.
+                ColumnType::Decimal(None) if !target.capabilities().decimals_without_precision => {
+                    converted.insert((table.name.clone(), column.name.clone()));
+                    let detail = format!(
+                        "{} has no decimal without a precision: values are rounded to 30 decimal places, \
+                         and one with more than 35 digits before the point fails the table's load",
+                        target.name()
+                    );
+                    (ColumnType::Decimal(Some((65, 30))), detail)
+                }
                 ColumnType::Set { .. } => {
                     (ColumnType::Text, "the labels joined by commas, as MySQL reads them".to_string())
                 }

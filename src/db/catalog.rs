@@ -53,6 +53,9 @@ pub struct TableDef {
     pub indexes: Vec<IndexDef>,
     /// In name order.
     pub foreign_keys: Vec<ForeignKeyDef>,
+    /// Foreign keys a copy adds after the rows, not made with the table: their columns are
+    /// keyed all the same where an engine types keyed columns otherwise (MySQL's TEXT).
+    pub later_keys: Vec<ForeignKeyDef>,
     pub unsupported: Vec<Unsupported>,
     pub checks: Vec<CheckDef>,
     /// The tables it inherits from (PostgreSQL's table inheritance); its rows are also theirs.

@@ -131,6 +131,20 @@ pub trait Backend: Debug + Send + Sync {
         Ok(None)
     }
 
+    /// The same database, its loads not checking the foreign keys made with their tables (where
+    /// keys cannot be added after the rows, SQLite's), so that tables whose keys form a cycle
+    /// load at all; [`Backend::unchecked_rows`] then checks the keys. None where loads check no
+    /// key: keys are added after the rows.
+    fn keys_unchecked(&self) -> Option<Arc<dyn Backend>> {
+        None
+    }
+
+    /// The rows of `table` whose `key`, made with the table and not checked while it loaded
+    /// ([`Backend::keys_unchecked`]), references no row; 0 where loads check every key.
+    async fn unchecked_rows(&self, _table: &str, _key: &ForeignKeyDef) -> Result<u64> {
+        Ok(0)
+    }
+
     /// `DROP TABLE IF EXISTS` for `table` (and what depends on it, where the engine needs that).
     fn drop_table_sql(&self, _table: &str) -> Result<String> {
         Err(self.runs_no_sql())
@@ -225,6 +239,9 @@ pub struct Capabilities {
     /// Writes several streams of rows at once at no cost to what it publishes (Parquet's
     /// files): a load's `writers` are its rows' partitions unless the job says otherwise.
     pub writes_at_once: bool,
+    /// Has a decimal type without a precision that keeps any decimal exactly (PostgreSQL's
+    /// `numeric`); where it has none (MySQL), such a column becomes the widest decimal there is.
+    pub decimals_without_precision: bool,
 }
 
 /// Opens the backend behind an endpoint: the only place that knows every kind.

@@ -14,6 +14,7 @@ mod console;
 mod copy;
 mod copy_engines;
 mod copy_job;
+mod copy_keys;
 mod copy_pairs;
 mod copy_transaction;
 mod crash;

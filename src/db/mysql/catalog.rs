@@ -188,6 +188,7 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
         primary_key,
         indexes: indexes.into_values().filter(|i| !expression.contains(&i.name)).collect(),
         foreign_keys: keys.into_values().collect(),
+        later_keys: Vec::new(),
         unsupported: expression
             .into_iter()
             .map(|index| Unsupported {

@@ -95,7 +95,7 @@ pub fn create_table(table: &TableDef) -> String {
     let keyed = |name: &str| {
         table.primary_key.iter().any(|k| k == name)
             || table.indexes.iter().any(|i| i.columns.iter().any(|c| c == name))
-            || table.foreign_keys.iter().any(|f| f.columns.iter().any(|c| c == name))
+            || table.foreign_keys.iter().chain(&table.later_keys).any(|f| f.columns.iter().any(|c| c == name))
     };
     let columns = table.columns.iter().map(|c| column_sql(c, keyed(&c.name))).collect();
     let comment = table.comment.as_deref().map(|c| format!(" COMMENT={}", literal(c))).unwrap_or_default();

@@ -64,6 +64,7 @@ impl Backend for MysqlBackend {
             builds_beside_reads: false,
             one_writer: false,
             writes_at_once: false,
+            decimals_without_precision: false,
         }
     }
 

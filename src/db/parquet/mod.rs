@@ -64,6 +64,7 @@ impl Backend for ParquetBackend {
             builds_beside_reads: false,
             one_writer: false,
             writes_at_once: true,
+            decimals_without_precision: true,
         }
     }
 

@@ -196,6 +196,7 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
         checks,
         inherits,
         partitioning,
+        later_keys: Vec::new(),
     })
 }
 

@@ -143,6 +143,7 @@ impl Backend for PostgresBackend {
             builds_beside_reads: true,
             one_writer: false,
             writes_at_once: false,
+            decimals_without_precision: true,
         }
     }
 

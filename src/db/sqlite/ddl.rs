@@ -2,7 +2,7 @@
 //! affinity and ferry's reading of them (`source::arrow_type`) give the type back.
 
 use crate::db::catalog::{string_literals, Quoting};
-use crate::db::{ColumnDef, ColumnDefault, ColumnType, IndexDef, TableDef};
+use crate::db::{ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef};
 
 pub fn quote(identifier: &str) -> String {
     format!("\"{}\"", identifier.replace('"', "\"\""))
@@ -68,4 +68,32 @@ pub fn create_table(table: &TableDef) -> String {
 
 pub fn create_index(table: &str, index: &IndexDef) -> String {
     QUOTING.create_index(table, index)
+}
+
+/// The rows of `table` whose foreign key `key` (found among the table's keys by its columns and
+/// referenced table) references no row, as `PRAGMA foreign_key_check` finds them; None when the
+/// table has no such key.
+pub fn unchecked_rows(
+    connection: &rusqlite::Connection,
+    table: &str,
+    key: &ForeignKeyDef,
+) -> rusqlite::Result<Option<u64>> {
+    let mut listed: std::collections::BTreeMap<i64, (String, Vec<String>)> = Default::default();
+    let mut statement =
+        connection.prepare("SELECT id, \"table\", \"from\" FROM pragma_foreign_key_list(?1) ORDER BY id, seq")?;
+    let rows = statement.query_map([table], |row| Ok((row.get::<_, i64>(0)?, row.get(1)?, row.get(2)?)))?;
+    for row in rows {
+        let (id, referenced, column): (i64, String, String) = row?;
+        listed.entry(id).or_insert_with(|| (referenced, Vec::new())).1.push(column);
+    }
+    let same = |(referenced, columns): &(String, Vec<String>)| {
+        referenced.eq_ignore_ascii_case(&key.referenced_table)
+            && columns.len() == key.columns.len()
+            && columns.iter().zip(&key.columns).all(|(a, b)| a.eq_ignore_ascii_case(b))
+    };
+    let Some(id) = listed.iter().find(|(_, listed)| same(listed)).map(|(id, _)| *id) else {
+        return Ok(None);
+    };
+    let sql = "SELECT count(*) FROM pragma_foreign_key_check(?1) WHERE fkid = ?2";
+    connection.query_row(sql, rusqlite::params![table, id], |row| row.get::<_, i64>(0)).map(|n| Some(n as u64))
 }

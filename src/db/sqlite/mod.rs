@@ -14,8 +14,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{
-    blocking, busy, target_error, Backend, Capabilities, Catalog, ColumnDef, FileLock, IndexDef, MigrationLock, Sink,
-    SourceDatabase, Statement, TableDef, TextRows,
+    blocking, busy, target_error, Backend, Capabilities, Catalog, ColumnDef, FileLock, ForeignKeyDef, IndexDef,
+    MigrationLock, Sink, SourceDatabase, Statement, TableDef, TextRows,
 };
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
@@ -26,11 +26,13 @@ pub use source::{arrow_type, SqliteSource};
 pub struct SqliteBackend {
     endpoint: Endpoint,
     path: PathBuf,
+    /// Loads check the foreign keys as rows arrive (see [`Backend::keys_unchecked`]).
+    check_keys: bool,
 }
 
 impl SqliteBackend {
     pub fn new(endpoint: Endpoint, path: PathBuf) -> Self {
-        SqliteBackend { endpoint, path }
+        SqliteBackend { endpoint, path, check_keys: true }
     }
 
     fn error(&self, table: &str, error: impl ToString) -> FerryError {
@@ -74,6 +76,7 @@ impl Backend for SqliteBackend {
             builds_beside_reads: false,
             one_writer: true,
             writes_at_once: false,
+            decimals_without_precision: true,
         }
     }
 
@@ -82,7 +85,28 @@ impl Backend for SqliteBackend {
     }
 
     fn sink(&self) -> Result<Box<dyn Sink>> {
-        Ok(Box::new(sink::SqliteSink::new(self.endpoint.clone())))
+        Ok(Box::new(sink::SqliteSink::new(self.endpoint.clone(), self.check_keys)))
+    }
+
+    fn keys_unchecked(&self) -> Option<Arc<dyn Backend>> {
+        let (endpoint, path) = (self.endpoint.clone(), self.path.clone());
+        Some(Arc::new(SqliteBackend { endpoint, path, check_keys: false }))
+    }
+
+    async fn unchecked_rows(&self, table: &str, key: &ForeignKeyDef) -> Result<u64> {
+        let (endpoint, table, key) = (self.endpoint.clone(), table.to_string(), key.clone());
+        blocking(move || {
+            let connection = sqlite_open(&endpoint, true)?;
+            match ddl::unchecked_rows(&connection, &table, &key) {
+                Ok(Some(rows)) => Ok(rows),
+                Ok(None) => {
+                    let message = format!("the table has no foreign key to `{}`", key.referenced_table);
+                    Err(target_error(&endpoint, &table, message))
+                }
+                Err(e) => Err(target_error(&endpoint, &table, e)),
+            }
+        })
+        .await
     }
 
     /// A target file that does not exist yet is fine if its folder does.

@@ -23,11 +23,13 @@ use crate::error::{FerryError, Result};
 
 pub struct SqliteSink {
     endpoint: Endpoint,
+    check_keys: bool,
 }
 
 /// A prepared load: the table as the load will find it.
 struct SqliteLoad {
     endpoint: Endpoint,
+    check_keys: bool,
     spec: LoadSpec,
     /// The `CREATE TABLE` to run first when the table does not exist.
     create: Option<String>,
@@ -35,8 +37,9 @@ struct SqliteLoad {
 }
 
 impl SqliteSink {
-    pub fn new(endpoint: Endpoint) -> Self {
-        SqliteSink { endpoint }
+    /// `check_keys`: foreign keys are checked as the rows arrive (else the copy checks them later).
+    pub fn new(endpoint: Endpoint, check_keys: bool) -> Self {
+        SqliteSink { endpoint, check_keys }
     }
 }
 
@@ -178,7 +181,8 @@ impl Sink for SqliteSink {
             match_columns(spec, &instants_as_utc(spec, existing))?
         };
         let endpoint = self.endpoint.clone();
-        Ok(Box::new(SqliteLoad { endpoint, spec: spec.clone(), create, target }))
+        let check_keys = self.check_keys;
+        Ok(Box::new(SqliteLoad { endpoint, check_keys, spec: spec.clone(), create, target }))
     }
 }
 
@@ -189,9 +193,15 @@ impl PreparedLoad for SqliteLoad {
     }
 
     async fn write_all(self: Box<Self>, rows: RowStream) -> Result<Loaded> {
-        let SqliteLoad { endpoint, spec, create, target } = *self;
+        let SqliteLoad { endpoint, check_keys, spec, create, target } = *self;
         feed_blocking(rows, move |batches| {
             let connection = sqlite_open(&endpoint, false)?;
+            if !check_keys {
+                // Per connection, and only outside a transaction.
+                connection
+                    .execute_batch("PRAGMA foreign_keys = OFF")
+                    .map_err(|e| target_error(&endpoint, &spec.table, e))?;
+            }
             publish(&mut SqliteSession { connection }, &spec, create.as_deref(), &target, batches, &endpoint)
         })
         .await
