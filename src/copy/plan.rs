@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::db::{Backend, Catalog, ColumnType, TableDef, ViewDef};
+use crate::db::{Backend, Catalog, ColumnDefault, ColumnType, TableDef, ViewDef};
 use crate::error::{FerryError, Result};
 pub use crate::report::SchemaObject;
 
@@ -98,6 +98,24 @@ pub fn translate(
                 selection.skipped.push(SchemaObject::new(&table.name, object, "skipped", Some(detail)));
                 column.updated_now = false;
             }
+            let object = format!("column {}", column.name);
+            if let Some(generated) = column.generated.take_if(|_| !native) {
+                let detail = format!(
+                    "{} computes it as ({}); here it is a plain column holding the copied values",
+                    source.name(),
+                    generated.expression
+                );
+                selection.skipped.push(SchemaObject::new(&table.name, object.clone(), "translated", Some(detail)));
+            }
+            if !same_engine {
+                if let Some(ColumnDefault::Expression(expression)) =
+                    column.default.take_if(|default| matches!(default, ColumnDefault::Expression(_)))
+                {
+                    let detail = format!("({expression}) is {}'s SQL: the column has no default", source.name());
+                    let object = format!("default {}", column.name);
+                    selection.skipped.push(SchemaObject::new(&table.name, object, "skipped", Some(detail)));
+                }
+            }
             if same_engine {
                 continue;
             }
@@ -151,12 +169,7 @@ pub fn translate(
             };
             column.column_type = portable;
             let detail = format!("{} {was} -> {}: {detail}", column.name, target.type_sql(column));
-            selection.skipped.push(SchemaObject::new(
-                &table.name,
-                format!("column {}", column.name),
-                "translated",
-                Some(detail),
-            ));
+            selection.skipped.push(SchemaObject::new(&table.name, object, "translated", Some(detail)));
         }
         if !target.capabilities().comments {
             let commented = table.comment.is_some() || table.columns.iter().any(|c| c.comment.is_some());

@@ -110,14 +110,16 @@ pub(super) fn copy_plan(
     Plan { connections, migrations, copies: Vec::new(), memory_limit: crate::job::DEFAULT_MEMORY_LIMIT, cluster: None }
 }
 
-/// `SELECT` of every column of the source table, named as the target's. Instants come as
-/// instants whatever the source driver gives (MySQL's TIMESTAMP is read as a UTC date-time).
+/// `SELECT` of every column of the source table, named as the target's, but those the target
+/// computes itself (generated there too). Instants come as instants whatever the source driver
+/// gives (MySQL's TIMESTAMP is read as a UTC date-time).
 fn select_all(source: &TableDef, target: &TableDef, converted: &BTreeSet<(String, String)>) -> String {
     let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
     let columns: Vec<String> = source
         .columns
         .iter()
         .zip(&target.columns)
+        .filter(|(_, named)| named.generated.is_none())
         .map(|(column, named)| {
             let value = match column.column_type.portable() {
                 _ if converted.contains(&(source.name.clone(), column.name.clone())) => {

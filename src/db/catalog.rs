@@ -97,6 +97,16 @@ pub struct ColumnDef {
     pub comment: Option<String>,
     /// Set to the current time whenever its row is updated (MySQL's `ON UPDATE CURRENT_TIMESTAMP`).
     pub updated_now: bool,
+    /// Computed by the engine from the row's other columns (`GENERATED ALWAYS AS (...)`).
+    pub generated: Option<Generated>,
+}
+
+/// A generated column's expression, in its engine's SQL, and whether its values are stored
+/// (else computed when read: MySQL's VIRTUAL).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Generated {
+    pub expression: String,
+    pub stored: bool,
 }
 
 impl ColumnDef {
@@ -111,6 +121,7 @@ impl ColumnDef {
             identity: false,
             comment: None,
             updated_now: false,
+            generated: None,
         }
     }
 

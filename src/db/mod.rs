@@ -31,8 +31,8 @@ use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
 
 pub use catalog::{
-    Catalog, CheckDef, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, Partition, Partitioning,
-    TableDef, Unsupported, ViewDef,
+    Catalog, CheckDef, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, Generated, IndexDef, Partition,
+    Partitioning, TableDef, Unsupported, ViewDef,
 };
 pub use lock::{busy, lock_name, FileLock, HeldLock, MigrationLock, NoLock};
 pub use read::{

@@ -135,7 +135,13 @@ impl MysqlDatabase {
     /// Runs statements (several, separated by `;`).
     pub fn execute(&self, sql: &str) {
         let mut connection = mysql::Conn::new(mysql::Opts::from_url(&self.url).unwrap()).unwrap();
-        connection.query_drop(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        // Every statement's result read, as dropping them unread hides a later statement's error.
+        let mut result = connection.query_iter(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        while let Some(set) = result.iter() {
+            for row in set {
+                row.unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+        }
     }
 
     /// Every row of `sql` as text.

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use super::connect::mysql_text_rows;
 use crate::db::catalog::{referential_action, TRIGGER_NOT_COPIED};
 use crate::db::{
-    Catalog, CheckDef, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef, Unsupported, ViewDef,
+    Catalog, CheckDef, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, Generated, IndexDef, TableDef, Unsupported,
+    ViewDef,
 };
 
 pub fn read(connection: &mut mysql::Conn) -> Result<Catalog, mysql::Error> {
@@ -47,7 +48,8 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
     let rows = mysql_text_rows(
         connection,
         "SELECT column_name, data_type, column_type, is_nullable, column_default, extra, \
-         character_maximum_length, numeric_precision, numeric_scale, column_comment FROM information_schema.columns \
+         character_maximum_length, numeric_precision, numeric_scale, column_comment, generation_expression \
+         FROM information_schema.columns \
          WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position",
         parameter(),
     )?;
@@ -58,6 +60,10 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
         .map(|row| {
             let (data_type, declared) = (text(row, 1).to_ascii_lowercase(), text(row, 2));
             let extra = text(row, 5).to_ascii_lowercase();
+            let computed = extra.contains("virtual generated") || extra.contains("stored generated");
+            let generated = Some(text(row, 10))
+                .filter(|expression| computed && !expression.is_empty())
+                .map(|expression| Generated { expression, stored: extra.contains("stored generated") });
             let column_type = match data_type.as_str() {
                 "enum" => ColumnType::Enum { name: format!("{name}_{}", text(row, 0)), labels: labels(&declared) },
                 "set" => ColumnType::Set { labels: labels(&declared) },
@@ -72,7 +78,7 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
                     .get(4)
                     .cloned()
                     .flatten()
-                    .filter(|d| !d.eq_ignore_ascii_case("null"))
+                    .filter(|d| !d.eq_ignore_ascii_case("null") && generated.is_none())
                     .map(|d| parse_default(d, &column_type, &extra)),
                 column_type,
                 declared,
@@ -80,6 +86,7 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
                 identity: extra.contains("auto_increment"),
                 comment: Some(text(row, 9)).filter(|c| !c.is_empty()),
                 updated_now: extra.contains("on update current_timestamp"),
+                generated,
             }
         })
         .collect();

@@ -78,3 +78,17 @@ pub fn mysql_text_rows(
         })
         .collect())
 }
+
+/// Runs a script of statements, stopping at the first that fails and returning its error. The
+/// `mysql` crate's `query_drop` reports only the first statement's: a later one that fails
+/// ends the script without a word.
+pub fn run_script(connection: &mut mysql::Conn, sql: &str) -> std::result::Result<(), mysql::Error> {
+    use mysql::prelude::Queryable;
+    let mut result = connection.query_iter(sql)?;
+    while let Some(set) = result.iter() {
+        for row in set {
+            row?;
+        }
+    }
+    Ok(())
+}

@@ -65,6 +65,15 @@ fn precision(column: &ColumnDef) -> String {
 
 fn column_sql(column: &ColumnDef, keyed: bool) -> String {
     let mut sql = format!("{} {}", quote(&column.name), type_sql(column, keyed));
+    if let Some(generated) = &column.generated {
+        // MariaDB takes no NOT NULL on a generated column.
+        let kind = if generated.stored { "STORED" } else { "VIRTUAL" };
+        sql.push_str(&format!(" AS ({}) {kind}", generated.expression));
+        if let Some(comment) = &column.comment {
+            sql.push_str(&format!(" COMMENT {}", literal(comment)));
+        }
+        return sql;
+    }
     if !column.nullable {
         sql.push_str(" NOT NULL");
     }
@@ -97,7 +106,14 @@ pub fn create_table(table: &TableDef) -> String {
             || table.indexes.iter().any(|i| i.columns.iter().any(|c| c == name))
             || table.foreign_keys.iter().chain(&table.later_keys).any(|f| f.columns.iter().any(|c| c == name))
     };
-    let columns = table.columns.iter().map(|c| column_sql(c, keyed(&c.name))).collect();
+    let mut columns: Vec<String> = table.columns.iter().map(|c| column_sql(c, keyed(&c.name))).collect();
+    // InnoDB counts AUTO_INCREMENT from an index that the column leads; a primary key it is
+    // not first in (PostgreSQL's partitioned tables key on the partition column first) gets one.
+    for column in table.columns.iter().filter(|c| c.identity) {
+        if table.primary_key.first() != Some(&column.name) {
+            columns.push(format!("KEY ({})", quote(&column.name)));
+        }
+    }
     let comment = table.comment.as_deref().map(|c| format!(" COMMENT={}", literal(c))).unwrap_or_default();
     QUOTING.create_table(table, columns, true, &format!(" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4{comment}"))
 }

@@ -163,7 +163,7 @@ impl Backend for MysqlBackend {
         let (endpoint, sql) = (self.endpoint.clone(), sql.to_string());
         blocking(move || {
             let mut connection = mysql_connect(&endpoint)?;
-            connection.query_drop(sql).map_err(|e| target_error(&endpoint, "(schema)", e))
+            connect::run_script(&mut connection, &sql).map_err(|e| target_error(&endpoint, "(schema)", e))
         })
         .await
     }
@@ -173,7 +173,7 @@ impl Backend for MysqlBackend {
         blocking(move || {
             let mut connection = mysql_connect(&endpoint)?;
             // DDL commits implicitly in MySQL: the setup first, then the transaction.
-            connection.query_drop(setup).map_err(|e| target_error(&endpoint, "(setup)", e))?;
+            connect::run_script(&mut connection, &setup).map_err(|e| target_error(&endpoint, "(setup)", e))?;
             let mut transaction = connection
                 .start_transaction(mysql::TxOpts::default())
                 .map_err(|e| target_error(&endpoint, "(transaction)", e))?;

@@ -164,7 +164,8 @@ impl Sink for MysqlSink {
             let mut connection = mysql_connect(&endpoint)?;
             let rows: Vec<(String, String, String, String, Option<String>, Option<u64>, Option<u64>)> = connection
                 .exec(
-                    "SELECT column_name, data_type, column_type, is_nullable, column_default, numeric_precision, numeric_scale \
+                    "SELECT column_name, data_type, column_type, is_nullable, \
+                     COALESCE(column_default, NULLIF(generation_expression, '')), numeric_precision, numeric_scale \
                      FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position",
                     (table.clone(),),
                 )
@@ -345,7 +346,7 @@ impl InsertSession for MysqlSession<'_> {
     }
 
     fn execute(&mut self, sql: &str) -> std::result::Result<(), String> {
-        self.connection.query_drop(sql).map_err(|e| e.to_string())
+        super::connect::run_script(self.connection, sql).map_err(|e| e.to_string())
     }
 
     fn execute_with(&mut self, sql: &str, values: Vec<Option<String>>) -> std::result::Result<(), String> {

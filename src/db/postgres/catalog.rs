@@ -4,8 +4,8 @@ use tokio_postgres::{Client, Error};
 
 use crate::db::catalog::TRIGGER_NOT_COPIED;
 use crate::db::{
-    Catalog, CheckDef, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, Partition, Partitioning,
-    TableDef, Unsupported, ViewDef,
+    Catalog, CheckDef, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, Generated, IndexDef, Partition,
+    Partitioning, TableDef, Unsupported, ViewDef,
 };
 
 pub async fn read(client: &Client) -> Result<Catalog, Error> {
@@ -48,7 +48,7 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
              (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = a.atttypid), \
              t.typtype = 'd', format_type(t.typbasetype, t.typtypmod), b.typname::text, t.typtypmod, \
              (SELECT array_agg(pg_get_constraintdef(c.oid) ORDER BY c.conname) FROM pg_constraint c WHERE c.contypid = t.oid), \
-             col_description(a.attrelid, a.attnum) \
+             col_description(a.attrelid, a.attnum), a.attgenerated::text \
              FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_type b ON b.oid = t.typbasetype \
              LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
              WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
@@ -59,8 +59,13 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
         .iter()
         .map(|row| {
             let declared: String = row.get(1);
-            let default: Option<String> = row.get(5);
+            let mut default: Option<String> = row.get(5);
             let identity: String = row.get(6);
+            // A generated column's expression is kept where its default would be.
+            let generated = match row.get::<_, String>(14).as_str() {
+                "s" => default.take().map(|expression| Generated { expression, stored: true }),
+                _ => None,
+            };
             let serial = default.as_deref().is_some_and(|d| d.starts_with("nextval("));
             let labels: Option<Vec<String>> = row.get(7);
             let column_type = match labels {
@@ -85,6 +90,7 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
                 identity: serial || !identity.is_empty(),
                 comment: row.get(13),
                 updated_now: false,
+                generated,
             }
         })
         .collect();

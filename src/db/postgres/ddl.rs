@@ -46,6 +46,11 @@ fn column_sql(column: &ColumnDef) -> String {
     if !column.nullable {
         sql.push_str(" NOT NULL");
     }
+    if let Some(generated) = &column.generated {
+        // PostgreSQL stores every generated column (before version 18).
+        sql.push_str(&format!(" GENERATED ALWAYS AS ({}) STORED", generated.expression));
+        return sql;
+    }
     match (&column.default, column.identity) {
         (_, true) | (None, _) => {}
         (Some(ColumnDefault::CurrentTimestamp), _) => sql.push_str(" DEFAULT CURRENT_TIMESTAMP"),

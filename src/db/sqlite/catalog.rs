@@ -44,6 +44,7 @@ fn table(connection: &Connection, name: String) -> rusqlite::Result<TableDef> {
                     identity: false,
                     comment: None,
                     updated_now: false,
+                    generated: None,
                     name: name.clone(),
                 },
                 row.get::<_, i64>(5)?,

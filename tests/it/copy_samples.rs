@@ -1,8 +1,9 @@
-//! `ferry copy` of keys and decimals the public samples showed wrong: foreign keys that form a
-//! cycle (Sakila's store and staff) into SQLite, whose keys are made with the table; rows whose
-//! key references nothing, reported rather than failing the table; TEXT columns in keys into
-//! MySQL (Northwind's SQLite `CustomerID`); decimals without a precision into MySQL, which has
-//! none. The expected values are the servers' own.
+//! `ferry copy` of what the public samples showed wrong: foreign keys that form a cycle
+//! (Sakila's store and staff) into SQLite, whose keys are made with the table; rows whose key
+//! references nothing, reported rather than failing the table; TEXT columns in keys into MySQL
+//! (Northwind's SQLite `CustomerID`); decimals without a precision into MySQL, which has none;
+//! Pagila's generated column, function defaults and serial column second in its key; a MySQL
+//! script whose second statement fails. The expected values are the servers' own.
 
 use ferry::copy::{copy, CopyOptions, CopyReport};
 
@@ -130,4 +131,109 @@ async fn text_keys_and_decimals_without_precision_into_mysql() {
     ]);
     expected[2][1] = None;
     assert_eq!(freight, expected);
+}
+
+/// Pagila's shapes: a generated column, defaults that call PostgreSQL's functions, and a serial
+/// column that is not first in its table's primary key (as in a partitioned table).
+const PAGILA: &str = "CREATE TABLE film (id serial, length smallint,
+  hours numeric(4,2) GENERATED ALWAYS AS (round(length / 60.0, 2)) STORED,
+  code uuid NOT NULL DEFAULT gen_random_uuid(), made date NOT NULL DEFAULT CURRENT_DATE, PRIMARY KEY (made, id));
+INSERT INTO film (length, made) VALUES (86, '2020-01-01'), (48, '2021-01-01'), (NULL, '2022-01-01')";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_columns_are_made_again_within_postgres() {
+    let (source, target) = (crate::common::PgDatabase::new(), crate::common::PgDatabase::new());
+    source.rows(PAGILA);
+    let report = copy(&source.endpoint(), &target.endpoint(), &CopyOptions::default()).await.unwrap();
+    assert_eq!(report.run.error, None, "{}", report.text());
+    assert_eq!(objects(&report, "failed"), Vec::<String>::new(), "{}", report.text());
+    assert_eq!(objects(&report, "translated"), Vec::<String>::new(), "{}", report.text());
+    let sql = "SELECT attname, attgenerated::text, pg_get_expr(adbin, adrelid) FROM pg_attribute \
+               LEFT JOIN pg_attrdef ON adrelid = attrelid AND adnum = attnum \
+               WHERE attrelid = 'film'::regclass AND attnum > 0 ORDER BY attnum";
+    assert_eq!(target.rows(sql), source.rows(sql));
+    let values = "SELECT id, length, hours, made FROM film ORDER BY id";
+    assert_eq!(target.rows(values), source.rows(values));
+    // The database computes the column and fills the defaults for rows inserted after the copy.
+    target.rows("INSERT INTO film (length) VALUES (120)");
+    let inserted = target.rows("SELECT id, hours, code IS NOT NULL, made = CURRENT_DATE FROM film WHERE length = 120");
+    assert_eq!(inserted, text(&[&["4", "2.00", "t", "t"]]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_columns_and_function_defaults_into_mysql() {
+    let (source, target) = (crate::common::PgDatabase::new(), MysqlDatabase::new());
+    source.rows(PAGILA);
+    let report = copy(&source.endpoint(), &target.endpoint(), &CopyOptions::default()).await.unwrap();
+    assert_eq!(report.run.error, None, "{}", report.text());
+    assert_eq!(objects(&report, "failed"), Vec::<String>::new(), "{}", report.text());
+    assert!(
+        objects(&report, "translated").contains(
+            &"film column hours: PostgreSQL computes it as (round(((length)::numeric / 60.0), 2)); here it is a plain \
+              column holding the copied values"
+                .to_string()
+        ),
+        "{}",
+        report.text()
+    );
+    assert_eq!(
+        objects(&report, "skipped"),
+        [
+            "film default code: (gen_random_uuid()) is PostgreSQL's SQL: the column has no default",
+            "film default made: (CURRENT_DATE) is PostgreSQL's SQL: the column has no default",
+        ]
+    );
+    let columns = target.rows(
+        // MariaDB shows a nullable column's missing default as NULL, MySQL as nothing.
+        "SELECT column_name, column_type, extra, COALESCE(column_default, 'NULL') FROM information_schema.columns \
+         WHERE table_schema = DATABASE() AND table_name = 'film' ORDER BY ordinal_position",
+    );
+    let expected = text(&[
+        &["id", "int(11)", "auto_increment", "NULL"],
+        &["length", "smallint(6)", "", "NULL"],
+        &["hours", "decimal(4,2)", "", "NULL"],
+        &["code", "char(36)", "", "NULL"],
+        &["made", "date", "", "NULL"],
+    ]);
+    assert_eq!(columns, expected);
+    let values = target.rows("SELECT id, length, hours, made FROM film ORDER BY id");
+    let mut expected =
+        text(&[&["1", "86", "1.43", "2020-01-01"], &["2", "48", "0.80", "2021-01-01"], &["3", "-", "-", "2022-01-01"]]);
+    (expected[2][1], expected[2][2]) = (None, None);
+    assert_eq!(values, expected);
+    // AUTO_INCREMENT goes on past the copied rows, though the column is second in the key.
+    target.execute("INSERT INTO film (length, code, made) VALUES (120, 'x', '2023-01-01')");
+    assert_eq!(target.rows("SELECT id FROM film WHERE length = 120"), text(&[&["4"]]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_columns_are_made_again_within_mysql() {
+    let (source, target) = (MysqlDatabase::new(), MysqlDatabase::new());
+    source.execute(
+        "CREATE TABLE line (id INT PRIMARY KEY, price DECIMAL(6,2), qty INT,
+           total DECIMAL(8,2) AS (price * qty) STORED, label VARCHAR(20) AS (CONCAT('n', id)) VIRTUAL);
+         INSERT INTO line (id, price, qty) VALUES (1, 2.50, 4), (2, NULL, 1)",
+    );
+    let report = copy(&source.endpoint(), &target.endpoint(), &CopyOptions::default()).await.unwrap();
+    assert_eq!(report.run.error, None, "{}", report.text());
+    assert_eq!(objects(&report, "failed"), Vec::<String>::new(), "{}", report.text());
+    let sql = "SELECT column_name, extra, generation_expression FROM information_schema.columns \
+               WHERE table_schema = DATABASE() AND table_name = 'line' ORDER BY ordinal_position";
+    assert_eq!(target.rows(sql), source.rows(sql));
+    let values = "SELECT id, price, qty, total, label FROM line ORDER BY id";
+    assert_eq!(target.rows(values), source.rows(values));
+    target.execute("INSERT INTO line (id, price, qty) VALUES (3, 1.25, 2)");
+    assert_eq!(target.rows("SELECT total, label FROM line WHERE id = 3"), text(&[&["2.50", "n3"]]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mysql_script_fails_at_the_statement_that_fails() {
+    let database = MysqlDatabase::new();
+    let backend = ferry::db::open(&database.endpoint());
+    let error =
+        backend.execute("CREATE TABLE a (x INT); CREATE TABLE b (y NO_SUCH_TYPE); CREATE TABLE c (z INT)").await;
+    let error = error.unwrap_err().to_string();
+    assert!(error.contains("NO_SUCH_TYPE"), "{error}");
+    let tables = database.rows("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()");
+    assert_eq!(tables, text(&[&["a"]]));
 }
