@@ -128,7 +128,15 @@ async fn copy_with(
         }
     }
     let creates = to.capabilities().runs_sql && !options.data_only;
+    let makes_schema = schema_ddl.is_some();
     let mut ddl: Vec<String> = schema_ddl.into_iter().collect();
+    // Within one engine the source's extensions come first: its tables' types and indexes may
+    // be theirs (PostgreSQL's citext, hstore, pg_trgm...).
+    let same_engine = from.name() == to.name();
+    let extensions: Vec<(&String, String)> = match creates && same_engine {
+        true => catalog.extensions.iter().filter_map(|e| Some((e, to.create_extension_sql(e)?))).collect(),
+        false => Vec::new(),
+    };
     if creates {
         if if_exists == IfExists::Replace {
             // Referencing tables first: their keys would hold the others.
@@ -152,6 +160,9 @@ async fn copy_with(
         Vec::new()
     };
     if options.dry_run {
+        for (extension, sql) in extensions {
+            schema.push(SchemaObject::new(extension, "extension".into(), "planned", Some(sql)));
+        }
         if !options.schema_only {
             for found in zero_dates(from.as_ref(), &tables, &sources, false).await? {
                 schema.push(zero_dates_line(&mut tables, found));
@@ -167,6 +178,17 @@ async fn copy_with(
             schema.extend(later::after_rows(to.as_ref(), table, &table.foreign_keys, creates, true).await?);
         }
         return Ok(CopyReport { run: empty_run(), schema, ddl });
+    }
+    if makes_schema {
+        to.execute(&ddl.remove(0)).await?;
+    }
+    for (extension, sql) in extensions {
+        // One the target's server lacks fails the tables that need it, with their own errors.
+        let (status, detail) = match to.execute(&sql).await {
+            Ok(()) => ("created", None),
+            Err(error) => ("failed", Some(error.to_string())),
+        };
+        schema.push(SchemaObject::new(extension, "extension".into(), status, detail));
     }
     if !ddl.is_empty() {
         to.execute(&ddl.join(";\n")).await?;

@@ -107,11 +107,30 @@ pub fn translate(
                 );
                 selection.skipped.push(SchemaObject::new(&table.name, object.clone(), "translated", Some(detail)));
             }
-            if !same_engine {
+            if !same_engine && target.capabilities().runs_sql {
                 if let Some(ColumnDefault::Expression(expression)) =
                     column.default.take_if(|default| matches!(default, ColumnDefault::Expression(_)))
                 {
                     let detail = format!("({expression}) is {}'s SQL: the column has no default", source.name());
+                    let object = format!("default {}", column.name);
+                    selection.skipped.push(SchemaObject::new(&table.name, object, "skipped", Some(detail)));
+                }
+                // A number only some engines have ('NaN', 'Infinity' of PostgreSQL's floats).
+                let numeric = matches!(
+                    column.column_type.portable(),
+                    ColumnType::SmallInt
+                        | ColumnType::Integer
+                        | ColumnType::BigInt
+                        | ColumnType::Real
+                        | ColumnType::Double
+                        | ColumnType::Decimal(_)
+                );
+                let finite = |value: &str| value.trim_matches('\'').parse::<f64>().is_ok_and(f64::is_finite);
+                if let Some(ColumnDefault::Literal(value)) = column
+                    .default
+                    .take_if(|default| numeric && matches!(default, ColumnDefault::Literal(v) if !finite(v)))
+                {
+                    let detail = format!("{value} is no number in {}: the column has no default", target.name());
                     let object = format!("default {}", column.name);
                     selection.skipped.push(SchemaObject::new(&table.name, object, "skipped", Some(detail)));
                 }

@@ -8,6 +8,9 @@ pub struct Catalog {
     pub tables: Vec<TableDef>,
     /// In an order where a view comes after the views it reads (as far as the engine says).
     pub views: Vec<ViewDef>,
+    /// The extensions installed in the database (PostgreSQL's `citext`, `hstore`...), whose
+    /// types and operators its tables may use.
+    pub extensions: Vec<String>,
 }
 
 /// Why a trigger is reported rather than copied.

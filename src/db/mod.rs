@@ -145,6 +145,12 @@ pub trait Backend: Debug + Send + Sync {
         Ok(0)
     }
 
+    /// `CREATE EXTENSION IF NOT EXISTS` for an extension of a source of the same engine, or None
+    /// for an engine without extensions.
+    fn create_extension_sql(&self, _extension: &str) -> Option<String> {
+        None
+    }
+
     /// `DROP TABLE IF EXISTS` for `table` (and what depends on it, where the engine needs that).
     fn drop_table_sql(&self, _table: &str) -> Result<String> {
         Err(self.runs_no_sql())

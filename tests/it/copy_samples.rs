@@ -237,3 +237,46 @@ async fn a_mysql_script_fails_at_the_statement_that_fails() {
     let tables = database.rows("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()");
     assert_eq!(tables, text(&[&["a"]]));
 }
+
+/// An extension's type (citext) and a default only PostgreSQL's floats have.
+const EXTENDED: &str = "CREATE EXTENSION citext;
+CREATE TABLE person (id int PRIMARY KEY, email citext UNIQUE, score real DEFAULT 'NaN');
+INSERT INTO person VALUES (1, 'Ann@Example.org', 1.5), (2, 'bob@example.org', -2)";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extensions_come_along_within_postgres() {
+    let (source, target) = (crate::common::PgDatabase::new(), crate::common::PgDatabase::new());
+    source.rows(EXTENDED);
+    let report = copy(&source.endpoint(), &target.endpoint(), &CopyOptions::default()).await.unwrap();
+    assert_eq!(report.run.error, None, "{}", report.text());
+    assert_eq!(objects(&report, "failed"), Vec::<String>::new(), "{}", report.text());
+    let made: Vec<String> = report.schema.iter().filter(|o| o.object == "extension").map(|o| o.table.clone()).collect();
+    assert_eq!(made, ["citext"]);
+    assert_eq!(target.rows("SELECT extname FROM pg_extension WHERE extname = 'citext'"), text(&[&["citext"]]));
+    let sql = "SELECT id, email, score, format_type(pg_typeof(email), NULL), pg_get_expr(adbin, adrelid) \
+               FROM person, pg_attrdef WHERE adrelid = 'person'::regclass ORDER BY id";
+    assert_eq!(target.rows(sql), source.rows(sql));
+    // citext compares without case in the copy too.
+    let error = target.try_rows("INSERT INTO person (id, email) VALUES (3, 'ANN@example.ORG')").unwrap_err();
+    assert!(error.contains("person_email_key"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extension_type_and_a_nan_default_into_mysql() {
+    let (source, target) = (crate::common::PgDatabase::new(), MysqlDatabase::new());
+    source.rows(EXTENDED);
+    let report = copy(&source.endpoint(), &target.endpoint(), &CopyOptions::default()).await.unwrap();
+    assert_eq!(report.run.error, None, "{}", report.text());
+    assert_eq!(objects(&report, "failed"), Vec::<String>::new(), "{}", report.text());
+    assert_eq!(
+        objects(&report, "skipped"),
+        ["person default score: 'NaN' is no number in MySQL: the column has no default"]
+    );
+    let columns = target.rows(
+        "SELECT column_name, column_type FROM information_schema.columns \
+         WHERE table_schema = DATABASE() AND table_name = 'person' ORDER BY ordinal_position",
+    );
+    assert_eq!(columns, text(&[&["id", "int(11)"], &["email", "varchar(255)"], &["score", "float"]]));
+    let rows = target.rows("SELECT id, email, score FROM person ORDER BY id");
+    assert_eq!(rows, text(&[&["1", "Ann@Example.org", "1.5"], &["2", "bob@example.org", "-2"]]));
+}

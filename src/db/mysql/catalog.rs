@@ -20,7 +20,7 @@ pub fn read(connection: &mut mysql::Conn) -> Result<Catalog, mysql::Error> {
     for name in names.into_iter().filter_map(|row| row.into_iter().next().flatten()) {
         tables.push(table(connection, name)?);
     }
-    Ok(Catalog { tables, views: views(connection)? })
+    Ok(Catalog { tables, views: views(connection)?, extensions: Vec::new() })
 }
 
 /// The database's views, their definitions without the database's name (which

@@ -120,7 +120,7 @@ impl Backend for ParquetBackend {
             tables.push(TableDef { name, columns, ..Default::default() });
         }
         tables.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(Catalog { tables, views: Vec::new() })
+        Ok(Catalog { tables, ..Default::default() })
     }
 }
 

@@ -36,7 +36,13 @@ pub async fn read(client: &Client) -> Result<Catalog, Error> {
             ViewDef { name, create }
         })
         .collect();
-    Ok(Catalog { tables, views })
+    let extensions = client
+        .query("SELECT extname::text FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1", &[])
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    Ok(Catalog { tables, views, extensions })
 }
 
 async fn table(client: &Client, name: String) -> Result<TableDef, Error> {

@@ -230,6 +230,10 @@ impl Backend for PostgresBackend {
         Ok(format!("DROP TABLE IF EXISTS {} CASCADE", ddl::quote_table(table)))
     }
 
+    fn create_extension_sql(&self, extension: &str) -> Option<String> {
+        Some(format!("CREATE EXTENSION IF NOT EXISTS {}", ddl::quote(extension)))
+    }
+
     async fn execute(&self, sql: &str) -> Result<()> {
         // DDL after the rows validates foreign keys with a join of two whole tables: more
         // memory than the default 4 MB makes it one hash join (3M orders against 1M users:
