@@ -280,3 +280,35 @@ async fn an_extension_type_and_a_nan_default_into_mysql() {
     let rows = target.rows("SELECT id, email, score FROM person ORDER BY id");
     assert_eq!(rows, text(&[&["1", "Ann@Example.org", "1.5"], &["2", "bob@example.org", "-2"]]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bit_fields_are_integers_elsewhere_and_bit_fields_within_mysql() {
+    let source = MysqlDatabase::new();
+    source.execute(
+        "CREATE TABLE flags (id INT PRIMARY KEY, flag BIT(1) NOT NULL DEFAULT b'1', mask BIT(10) DEFAULT b'101');
+         INSERT INTO flags VALUES (1, b'0', b'1010101010'), (2, DEFAULT, DEFAULT), (3, b'1', NULL)",
+    );
+    let within = MysqlDatabase::new();
+    let report = copy(&source.endpoint(), &within.endpoint(), &CopyOptions::default()).await.unwrap();
+    assert_eq!(report.run.error, None, "{}", report.text());
+    let sql = "SELECT column_name, column_type, column_default FROM information_schema.columns \
+               WHERE table_schema = DATABASE() AND table_name = 'flags' ORDER BY ordinal_position";
+    assert_eq!(within.rows(sql), source.rows(sql));
+    let values = "SELECT id, flag + 0, mask + 0 FROM flags ORDER BY id";
+    assert_eq!(within.rows(values), source.rows(values));
+
+    let postgres = crate::common::PgDatabase::new();
+    let report = copy(&source.endpoint(), &postgres.endpoint(), &CopyOptions::default()).await.unwrap();
+    assert_eq!(report.run.error, None, "{}", report.text());
+    let columns = postgres.rows(
+        "SELECT attname, format_type(atttypid, atttypmod), pg_get_expr(adbin, adrelid) FROM pg_attribute \
+         LEFT JOIN pg_attrdef ON adrelid = attrelid AND adnum = attnum \
+         WHERE attrelid = 'flags'::regclass AND attnum > 0 ORDER BY attnum",
+    );
+    let mut expected = text(&[&["id", "integer", "-"], &["flag", "smallint", "1"], &["mask", "smallint", "5"]]);
+    expected[0][2] = None;
+    assert_eq!(columns, expected);
+    let mut expected = text(&[&["1", "0", "682"], &["2", "1", "5"], &["3", "1", "-"]]);
+    expected[2][2] = None;
+    assert_eq!(postgres.rows("SELECT id, flag, mask FROM flags ORDER BY id"), expected);
+}

@@ -264,6 +264,13 @@ fn column_type(
         "int" | "integer" => ColumnType::BigInt,
         "bigint" if !unsigned => ColumnType::BigInt,
         "bigint" => ColumnType::Decimal(Some((20, 0))),
+        // A bit field's value is read as the integer its bits spell.
+        "bit" => match precision.unwrap_or(64) {
+            ..=15 => ColumnType::SmallInt,
+            16..=31 => ColumnType::Integer,
+            32..=63 => ColumnType::BigInt,
+            _ => ColumnType::Decimal(Some((20, 0))),
+        },
         "float" => ColumnType::Real,
         "double" | "real" => ColumnType::Double,
         "decimal" | "numeric" => match (precision, scale) {
@@ -313,6 +320,11 @@ fn parse_default(text: String, column_type: &ColumnType, extra: &str) -> ColumnD
     }
     if extra.contains("default_generated") {
         return ColumnDefault::Expression(text);
+    }
+    // A bit field's default (`b'101'`) as the integer it spells, which every engine reads.
+    let bits = text.strip_prefix("b'").and_then(|rest| rest.strip_suffix('\''));
+    if let Some(value) = bits.and_then(|bits| u64::from_str_radix(bits, 2).ok()) {
+        return ColumnDefault::Literal(value.to_string());
     }
     let quoted = text.starts_with('\'') && text.ends_with('\'');
     let numeric = matches!(
