@@ -116,15 +116,7 @@ pub fn translate(
                     selection.skipped.push(SchemaObject::new(&table.name, object, "skipped", Some(detail)));
                 }
                 // A number only some engines have ('NaN', 'Infinity' of PostgreSQL's floats).
-                let numeric = matches!(
-                    column.column_type.portable(),
-                    ColumnType::SmallInt
-                        | ColumnType::Integer
-                        | ColumnType::BigInt
-                        | ColumnType::Real
-                        | ColumnType::Double
-                        | ColumnType::Decimal(_)
-                );
+                let numeric = column.column_type.is_number();
                 let finite = |value: &str| value.trim_matches('\'').parse::<f64>().is_ok_and(f64::is_finite);
                 if let Some(ColumnDefault::Literal(value)) = column
                     .default

@@ -221,6 +221,19 @@ impl ColumnType {
             other => other,
         }
     }
+
+    /// Holds numbers: integers, floating point or decimals (portably).
+    pub fn is_number(&self) -> bool {
+        matches!(
+            self.portable(),
+            ColumnType::SmallInt
+                | ColumnType::Integer
+                | ColumnType::BigInt
+                | ColumnType::Real
+                | ColumnType::Double
+                | ColumnType::Decimal(_)
+        )
+    }
 }
 
 impl std::fmt::Display for ColumnType {

@@ -327,16 +327,7 @@ fn parse_default(text: String, column_type: &ColumnType, extra: &str) -> ColumnD
         return ColumnDefault::Literal(value.to_string());
     }
     let quoted = text.starts_with('\'') && text.ends_with('\'');
-    let numeric = matches!(
-        column_type.portable(),
-        ColumnType::SmallInt
-            | ColumnType::Integer
-            | ColumnType::BigInt
-            | ColumnType::Real
-            | ColumnType::Double
-            | ColumnType::Decimal(_)
-            | ColumnType::Boolean
-    );
+    let numeric = column_type.is_number() || matches!(column_type.portable(), ColumnType::Boolean);
     match (quoted, numeric) {
         (true, _) => ColumnDefault::Literal(text),
         (false, true) if text.parse::<f64>().is_ok() => ColumnDefault::Literal(text),
