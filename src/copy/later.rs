@@ -188,25 +188,45 @@ async fn apply(target: &dyn Backend, table: &str, object: String, sql: String, d
     }
 }
 
-/// Creates the views, in passes: a view that reads another view not made yet waits for the next
-/// pass; what still fails when a pass makes no progress is reported with the engine's error.
-pub(super) async fn create_views(target: &dyn Backend, mut pending: Vec<ViewDef>) -> Vec<SchemaObject> {
+/// Creates the views, in passes (a view that reads another view not made yet waits for the next).
+pub(super) async fn create_views(target: &dyn Backend, views: Vec<ViewDef>) -> Vec<SchemaObject> {
+    let views = views.into_iter().map(|view| Made { table: view.name, object: "view".into(), sql: view.create });
+    in_passes(target, views.collect()).await
+}
+
+/// Creates objects listed as (the name the report lists it under, its kind, its statement), in
+/// passes.
+pub(super) async fn create_listed(target: &dyn Backend, listed: Vec<(String, String, String)>) -> Vec<SchemaObject> {
+    let made = listed.into_iter().map(|(table, object, sql)| Made { table, object, sql });
+    in_passes(target, made.collect()).await
+}
+
+/// One object to make: the name the report lists it under, its kind and its statement.
+struct Made {
+    table: String,
+    object: String,
+    sql: String,
+}
+
+/// Runs each statement; those that fail go again in the next pass as long as a pass makes
+/// progress; what still fails is reported with the engine's error.
+async fn in_passes(target: &dyn Backend, mut pending: Vec<Made>) -> Vec<SchemaObject> {
     let mut done = Vec::new();
     loop {
         let mut failed = Vec::new();
         let before = pending.len();
-        for view in pending {
-            match target.execute(&view.create).await {
-                Ok(()) => done.push(SchemaObject::new(&view.name, "view".into(), "created", None)),
-                Err(error) => failed.push((view, error)),
+        for made in pending {
+            match target.execute(&made.sql).await {
+                Ok(()) => done.push(SchemaObject::new(&made.table, made.object, "created", None)),
+                Err(error) => failed.push((made, error)),
             }
         }
         if failed.is_empty() || failed.len() == before {
-            for (view, error) in failed {
-                done.push(SchemaObject::new(&view.name, "view".into(), "failed", Some(error.to_string())));
+            for (made, error) in failed {
+                done.push(SchemaObject::new(&made.table, made.object, "failed", Some(error.to_string())));
             }
             return done;
         }
-        pending = failed.into_iter().map(|(view, _)| view).collect();
+        pending = failed.into_iter().map(|(made, _)| made).collect();
     }
 }

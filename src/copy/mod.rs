@@ -10,6 +10,7 @@ mod journal;
 mod later;
 mod names;
 mod plan;
+mod routines;
 mod rows;
 mod verify;
 
@@ -159,7 +160,24 @@ async fn copy_with(
     } else {
         Vec::new()
     };
+    // The routines and triggers within one engine and one schema name; else each is reported.
+    let target_schema = target_catalog.schema.as_deref().or(options.target_schema.as_deref());
+    let code_why_not = routines::why_not(
+        from.as_ref(),
+        to.as_ref(),
+        options.names == Names::Keep,
+        (catalog.schema.as_deref(), target_schema),
+    );
+    let code = creates && code_why_not.is_none();
+    if creates && code_why_not.is_some() {
+        // Triggers across engines were reported with their tables.
+        let tables: &[TableDef] = if same_engine { &tables } else { &[] };
+        schema.extend(routines::listed(&catalog, tables, "skipped", code_why_not.as_deref()));
+    }
     if options.dry_run {
+        if code {
+            schema.extend(routines::listed(&catalog, &tables, "planned", None));
+        }
         for (extension, sql) in extensions {
             schema.push(SchemaObject::new(extension, "extension".into(), "planned", Some(sql)));
         }
@@ -268,6 +286,10 @@ async fn copy_with(
     if run.error.is_none() {
         // A view an earlier copy made stays as it is.
         let views = views.into_iter().filter(|v| !target_catalog.views.iter().any(|t| t.name == v.name)).collect();
+        if code {
+            // Before the views, which may call them.
+            schema.extend(routines::create(to.as_ref(), &catalog, &tables).await);
+        }
         schema.extend(later::create_views(to.as_ref(), views).await);
     }
     Ok(CopyReport { run, schema, ddl: Vec::new() })

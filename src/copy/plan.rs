@@ -204,6 +204,12 @@ pub fn translate(
             }
         }
         if !native {
+            if let Some(why) = super::routines::why_not(source, target, names_kept, (None, None)) {
+                for trigger in table.triggers.drain(..) {
+                    let object = format!("trigger {}", trigger.name);
+                    selection.skipped.push(SchemaObject::new(&table.name, object, "skipped", Some(why.clone())));
+                }
+            }
             let (kept, dropped): (Vec<_>, Vec<_>) = table.indexes.drain(..).partition(|index| index.native.is_none());
             table.indexes = kept;
             let indexes = dropped.into_iter().map(|index| {

@@ -11,6 +11,11 @@ pub struct Catalog {
     /// The extensions installed in the database (PostgreSQL's `citext`, `hstore`...), whose
     /// types and operators its tables may use.
     pub extensions: Vec<String>,
+    /// Its functions, procedures and aggregates (not an extension's), functions first.
+    pub routines: Vec<RoutineDef>,
+    /// The schema these objects are in (PostgreSQL's `current_schema()`), where the engine has
+    /// schemas: its routines' and triggers' SQL names it.
+    pub schema: Option<String>,
 }
 
 /// Why a trigger is reported rather than copied.
@@ -20,6 +25,16 @@ pub const TRIGGER_NOT_COPIED: &str =
 /// A view: its name and the statement that creates it, in its engine's SQL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ViewDef {
+    pub name: String,
+    pub create: String,
+}
+
+/// A function, procedure, aggregate or trigger: its name and the statement that creates it, in
+/// its engine's SQL, copied only within that engine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoutineDef {
+    /// `function`, `procedure`, `aggregate` or `trigger`.
+    pub kind: String,
     pub name: String,
     pub create: String,
 }
@@ -59,6 +74,8 @@ pub struct TableDef {
     /// Foreign keys a copy adds after the rows, not made with the table: their columns are
     /// keyed all the same where an engine types keyed columns otherwise (MySQL's TEXT).
     pub later_keys: Vec<ForeignKeyDef>,
+    /// Its triggers, where the engine's catalog gives their SQL (else they are `unsupported`).
+    pub triggers: Vec<RoutineDef>,
     pub unsupported: Vec<Unsupported>,
     pub checks: Vec<CheckDef>,
     /// The tables it inherits from (PostgreSQL's table inheritance); its rows are also theirs.

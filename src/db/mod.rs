@@ -32,7 +32,7 @@ use crate::error::{FerryError, Result};
 
 pub use catalog::{
     Catalog, CheckDef, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, Generated, IndexDef, Partition,
-    Partitioning, TableDef, Unsupported, ViewDef,
+    Partitioning, RoutineDef, TableDef, Unsupported, ViewDef,
 };
 pub use lock::{busy, lock_name, FileLock, HeldLock, MigrationLock, NoLock};
 pub use read::{
@@ -149,6 +149,12 @@ pub trait Backend: Debug + Send + Sync {
     /// for an engine without extensions.
     fn create_extension_sql(&self, _extension: &str) -> Option<String> {
         None
+    }
+
+    /// What goes before each routine's statement when a copy makes it (PostgreSQL: its body is
+    /// checked when called, not when made, as the objects it uses may come later).
+    fn routine_prelude(&self) -> &'static str {
+        ""
     }
 
     /// `DROP TABLE IF EXISTS` for `table` (and what depends on it, where the engine needs that).

@@ -15,6 +15,7 @@ mod copy;
 mod copy_engines;
 mod copy_job;
 mod copy_pairs;
+mod copy_routines;
 mod copy_samples;
 mod copy_transaction;
 mod crash;

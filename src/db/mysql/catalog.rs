@@ -20,7 +20,7 @@ pub fn read(connection: &mut mysql::Conn) -> Result<Catalog, mysql::Error> {
     for name in names.into_iter().filter_map(|row| row.into_iter().next().flatten()) {
         tables.push(table(connection, name)?);
     }
-    Ok(Catalog { tables, views: views(connection)?, extensions: Vec::new() })
+    Ok(Catalog { tables, views: views(connection)?, ..Default::default() })
 }
 
 /// The database's views, their definitions without the database's name (which
@@ -196,6 +196,7 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
         indexes: indexes.into_values().filter(|i| !expression.contains(&i.name)).collect(),
         foreign_keys: keys.into_values().collect(),
         later_keys: Vec::new(),
+        triggers: Vec::new(),
         unsupported: expression
             .into_iter()
             .map(|index| Unsupported {

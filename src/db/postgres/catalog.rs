@@ -2,11 +2,25 @@
 
 use tokio_postgres::{Client, Error};
 
-use crate::db::catalog::TRIGGER_NOT_COPIED;
 use crate::db::{
     Catalog, CheckDef, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, Generated, IndexDef, Partition,
-    Partitioning, TableDef, Unsupported, ViewDef,
+    Partitioning, RoutineDef, TableDef, ViewDef,
 };
+
+/// The schema's functions and procedures as `pg_get_functiondef` writes them, then its
+/// aggregates as `CREATE AGGREGATE` (which PostgreSQL does not write back); not an extension's.
+const ROUTINES: &str =
+    "SELECT CASE p.prokind WHEN 'a' THEN 'aggregate' WHEN 'p' THEN 'procedure' ELSE 'function' END, \
+    p.proname::text, CASE WHEN p.prokind = 'a' THEN \
+      (SELECT format('CREATE AGGREGATE %I.%I(%s) (SFUNC = %s, STYPE = %s%s%s)', n.nspname, p.proname, \
+         pg_get_function_identity_arguments(p.oid), a.aggtransfn::regproc, format_type(a.aggtranstype, NULL), \
+         ', FINALFUNC = ' || nullif(a.aggfinalfn::oid, 0)::regproc, ', INITCOND = ' || quote_literal(a.agginitval)) \
+       FROM pg_aggregate a WHERE a.aggfnoid = p.oid) \
+    ELSE pg_get_functiondef(p.oid) END \
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+  WHERE n.nspname = current_schema() AND p.prokind IN ('f', 'p', 'a') AND NOT EXISTS \
+    (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e') \
+  ORDER BY p.prokind = 'a', p.oid";
 
 pub async fn read(client: &Client) -> Result<Catalog, Error> {
     let names = client
@@ -42,7 +56,15 @@ pub async fn read(client: &Client) -> Result<Catalog, Error> {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    Ok(Catalog { tables, views, extensions })
+    let routines = client
+        .query(ROUTINES, &[])
+        .await?
+        .iter()
+        .map(|row| RoutineDef { kind: row.get(0), name: row.get(1), create: row.get(2) })
+        .collect();
+    // None when no schema of the search path exists yet (a target schema the copy makes).
+    let schema: Option<String> = client.query_one("SELECT current_schema()::text", &[]).await?.get(0);
+    Ok(Catalog { tables, views, extensions, routines, schema })
 }
 
 async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
@@ -181,17 +203,15 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    let unsupported: Vec<Unsupported> = client
+    let triggers: Vec<RoutineDef> = client
         .query(
-            "SELECT tgname::text FROM pg_trigger WHERE tgrelid = to_regclass($1) AND NOT tgisinternal ORDER BY 1",
+            "SELECT 'trigger', tgname::text, pg_get_triggerdef(oid) FROM pg_trigger \
+             WHERE tgrelid = to_regclass($1) AND NOT tgisinternal ORDER BY 1",
             &[&oid],
         )
         .await?
         .iter()
-        .map(|row| Unsupported {
-            object: format!("trigger {}", row.get::<_, String>(0)),
-            reason: TRIGGER_NOT_COPIED.into(),
-        })
+        .map(|row| RoutineDef { kind: row.get(0), name: row.get(1), create: row.get(2) })
         .collect();
     let partitioning = partitioning(client, &oid).await?;
     let comment: Option<String> =
@@ -204,11 +224,12 @@ async fn table(client: &Client, name: String) -> Result<TableDef, Error> {
         primary_key,
         indexes: secondary,
         foreign_keys,
-        unsupported,
+        unsupported: Vec::new(),
         checks,
         inherits,
         partitioning,
         later_keys: Vec::new(),
+        triggers,
     })
 }
 

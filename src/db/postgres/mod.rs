@@ -230,6 +230,10 @@ impl Backend for PostgresBackend {
         Ok(format!("DROP TABLE IF EXISTS {} CASCADE", ddl::quote_table(table)))
     }
 
+    fn routine_prelude(&self) -> &'static str {
+        "SET check_function_bodies = false; "
+    }
+
     fn create_extension_sql(&self, extension: &str) -> Option<String> {
         Some(format!("CREATE EXTENSION IF NOT EXISTS {}", ddl::quote(extension)))
     }

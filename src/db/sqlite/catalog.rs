@@ -23,7 +23,7 @@ pub fn read(connection: &Connection) -> rusqlite::Result<Catalog> {
         .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'view' ORDER BY rowid")?
         .query_map([], |row| Ok(ViewDef { name: row.get(0)?, create: row.get(1)? }))?
         .collect::<rusqlite::Result<_>>()?;
-    Ok(Catalog { tables, views, extensions: Vec::new() })
+    Ok(Catalog { tables, views, ..Default::default() })
 }
 
 fn table(connection: &Connection, name: String) -> rusqlite::Result<TableDef> {

@@ -1,0 +1,100 @@
+//! `ferry copy` within PostgreSQL makes the source's functions, aggregates and triggers too
+//! (Pagila's views call its own `group_concat`, its tables keep `last_update` with a trigger);
+//! triggers come after the rows, so they do not fire on the copied ones. Into another engine, or
+//! into a schema of another name, each is reported skipped with why. The expected values are
+//! the servers' own.
+
+use ferry::copy::{copy, CopyOptions, CopyReport};
+
+use crate::common::{MysqlDatabase, PgDatabase};
+
+const SOURCE: &str = "CREATE TABLE actor (id int PRIMARY KEY, name text NOT NULL, touched int NOT NULL DEFAULT 0);
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.touched := NEW.touched + 1; RETURN NEW; END $$;
+CREATE FUNCTION joined(a text, b text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN a IS NULL THEN b ELSE a || ', ' || b END $$;
+CREATE AGGREGATE group_concat(text) (SFUNC = joined, STYPE = text);
+CREATE FUNCTION shouted(id int) RETURNS text LANGUAGE sql AS $$ SELECT upper(name) FROM actor WHERE actor.id = shouted.id $$;
+INSERT INTO actor (id, name) VALUES (1, 'ann'), (2, 'bob');
+CREATE TRIGGER touch_on_write BEFORE INSERT OR UPDATE ON actor FOR EACH ROW EXECUTE FUNCTION touch();
+CREATE VIEW everyone AS SELECT group_concat(name ORDER BY id) AS names, shouted(1) AS first FROM actor";
+
+fn objects(report: &CopyReport, status: &str) -> Vec<String> {
+    let listed = report.schema.iter().filter(|o| o.status == status);
+    listed.map(|o| format!("{} {}: {}", o.table, o.object, o.detail.clone().unwrap_or_default())).collect()
+}
+
+fn text(rows: &[&[&str]]) -> Vec<Vec<Option<String>>> {
+    rows.iter().map(|row| row.iter().map(|v| Some(v.to_string())).collect()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn functions_aggregates_and_triggers_come_along_within_postgres() {
+    let (source, target) = (PgDatabase::new(), PgDatabase::new());
+    source.rows(SOURCE);
+    let report = copy(&source.endpoint(), &target.endpoint(), &CopyOptions::default()).await.unwrap();
+    assert_eq!(report.run.error, None, "{}", report.text());
+    assert_eq!(objects(&report, "failed"), Vec::<String>::new(), "{}", report.text());
+    assert_eq!(objects(&report, "skipped"), Vec::<String>::new(), "{}", report.text());
+    let made: Vec<String> = report
+        .schema
+        .iter()
+        .filter(|o| !o.object.starts_with("table"))
+        .map(|o| format!("{} {} {}", o.table, o.object, o.status))
+        .collect();
+    for expected in [
+        "touch function created",
+        "joined function created",
+        "shouted function created",
+        "group_concat aggregate created",
+        "actor trigger touch_on_write created",
+        "everyone view created",
+    ] {
+        assert!(made.contains(&expected.to_string()), "{expected} not in {made:#?}");
+    }
+    for sql in [
+        "SELECT proname::text, prokind::text, pg_get_function_identity_arguments(oid) FROM pg_proc \
+         WHERE pronamespace = 'public'::regnamespace ORDER BY 1",
+        "SELECT tgname::text, pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal",
+        // The trigger did not fire on the copied rows: they are as the source has them.
+        "SELECT id, name, touched FROM actor ORDER BY id",
+        "SELECT names, first FROM everyone",
+    ] {
+        assert_eq!(target.rows(sql), source.rows(sql), "{sql}");
+    }
+    assert_eq!(target.rows("SELECT names FROM everyone"), text(&[&["ann, bob"]]));
+    // After the copy the trigger works as in the source.
+    target.rows("UPDATE actor SET name = 'anne' WHERE id = 1");
+    assert_eq!(target.rows("SELECT touched FROM actor WHERE id = 1"), text(&[&["1"]]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn into_a_schema_of_another_name_they_are_reported() {
+    let (source, target) = (PgDatabase::new(), PgDatabase::new());
+    source.rows(SOURCE);
+    let options = CopyOptions { target_schema: Some("archive".into()), ..Default::default() };
+    let report = copy(&source.endpoint(), &target.endpoint(), &options).await.unwrap();
+    assert_eq!(report.run.error, None, "{}", report.text());
+    let why = "its code names the schema `public`; it is copied only into a schema of the same name, not `archive`";
+    let skipped = objects(&report, "skipped");
+    for expected in ["touch function", "group_concat aggregate", "actor trigger touch_on_write"] {
+        assert!(skipped.contains(&format!("{expected}: {why}")), "{expected} not in {skipped:#?}");
+    }
+    let made = target.rows("SELECT count(*) FROM pg_proc WHERE pronamespace = 'archive'::regnamespace");
+    assert_eq!(made, text(&[&["0"]]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn into_mysql_they_are_reported() {
+    let (source, target) = (PgDatabase::new(), MysqlDatabase::new());
+    source.rows(SOURCE);
+    let report = copy(&source.endpoint(), &target.endpoint(), &CopyOptions::default()).await.unwrap();
+    assert_eq!(report.run.error, None, "{}", report.text());
+    let why = "its code is PostgreSQL's; it moves only between engines of the same kind";
+    let skipped = objects(&report, "skipped");
+    for expected in ["touch function", "shouted function", "group_concat aggregate", "actor trigger touch_on_write"] {
+        assert!(skipped.contains(&format!("{expected}: {why}")), "{expected} not in {skipped:#?}");
+    }
+    assert_eq!(
+        target.rows("SELECT id, name, touched FROM actor ORDER BY id"),
+        text(&[&["1", "ann", "0"], &["2", "bob", "0"]])
+    );
+}
