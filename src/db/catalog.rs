@@ -18,10 +18,6 @@ pub struct Catalog {
     pub schema: Option<String>,
 }
 
-/// Why a trigger is reported rather than copied.
-pub const TRIGGER_NOT_COPIED: &str =
-    "triggers are not copied (their code is the engine's own); create it after the copy";
-
 /// A view: its name and the statement that creates it, in its engine's SQL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ViewDef {

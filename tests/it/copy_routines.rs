@@ -1,8 +1,8 @@
-//! `ferry copy` within PostgreSQL makes the source's functions, aggregates and triggers too
-//! (Pagila's views call its own `group_concat`, its tables keep `last_update` with a trigger);
-//! triggers come after the rows, so they do not fire on the copied ones. Into another engine, or
-//! into a schema of another name, each is reported skipped with why. The expected values are
-//! the servers' own.
+//! `ferry copy` within one engine makes the source's functions, procedures, aggregates and
+//! triggers too (Pagila's views call its own `group_concat`, Sakila's tables keep `last_update`
+//! with triggers, MySQL's and SQLite's alike); triggers come after the rows, so they do not fire
+//! on the copied ones. Into another engine, or into a schema of another name, each is reported
+//! skipped with why. The expected values are the servers' own.
 
 use ferry::copy::{copy, CopyOptions, CopyReport};
 
@@ -97,4 +97,53 @@ async fn into_mysql_they_are_reported() {
         target.rows("SELECT id, name, touched FROM actor ORDER BY id"),
         text(&[&["1", "ann", "0"], &["2", "bob", "0"]])
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn functions_procedures_and_triggers_come_along_within_mysql() {
+    let (source, target) = (MysqlDatabase::new(), MysqlDatabase::new());
+    source.execute(
+        "CREATE TABLE film (id INT PRIMARY KEY, title VARCHAR(20), touched INT NOT NULL DEFAULT 0);
+         INSERT INTO film (id, title) VALUES (1, 'ace'), (2, 'bee');
+         CREATE TRIGGER film_touch BEFORE UPDATE ON film FOR EACH ROW SET NEW.touched = OLD.touched + 1;
+         CREATE FUNCTION shouted(n INT) RETURNS VARCHAR(20) READS SQL DATA RETURN (SELECT upper(title) FROM film WHERE id = n);
+         CREATE PROCEDURE counted(OUT n INT) BEGIN SELECT count(*) INTO n FROM film; END",
+    );
+    let report = copy(&source.endpoint(), &target.endpoint(), &CopyOptions::default()).await.unwrap();
+    assert_eq!(report.run.error, None, "{}", report.text());
+    assert_eq!(objects(&report, "failed"), Vec::<String>::new(), "{}", report.text());
+    assert_eq!(objects(&report, "skipped"), Vec::<String>::new(), "{}", report.text());
+    for sql in [
+        "SELECT routine_type, routine_name, routine_definition FROM information_schema.routines \
+         WHERE routine_schema = DATABASE() ORDER BY 2",
+        "SELECT trigger_name, action_timing, event_manipulation, action_statement FROM information_schema.triggers \
+         WHERE trigger_schema = DATABASE()",
+        "SELECT id, title, touched FROM film ORDER BY id",
+    ] {
+        assert_eq!(target.rows(sql), source.rows(sql), "{sql}");
+    }
+    target.execute("UPDATE film SET title = 'cat' WHERE id = 1");
+    assert_eq!(target.rows("SELECT shouted(1), touched FROM film WHERE id = 1"), text(&[&["CAT", "1"]]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triggers_come_along_within_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::copy::sqlite_execute(
+        &dir.path().join("from.db"),
+        "CREATE TABLE film (id INTEGER PRIMARY KEY, title TEXT, touched INT NOT NULL DEFAULT 0);
+         INSERT INTO film (id, title) VALUES (1, 'ace');
+         CREATE TRIGGER film_touch AFTER UPDATE OF title ON film BEGIN
+           UPDATE film SET touched = touched + 1 WHERE id = NEW.id; END",
+    );
+    let source = ferry::connection::Endpoint::parse("sqlite://from.db", dir.path()).unwrap();
+    let target = ferry::connection::Endpoint::parse("sqlite://to.db", dir.path()).unwrap();
+    let report = copy(&source, &target, &CopyOptions::default()).await.unwrap();
+    assert_eq!(report.run.error, None, "{}", report.text());
+    assert_eq!(objects(&report, "failed"), Vec::<String>::new(), "{}", report.text());
+    let to = dir.path().join("to.db");
+    let triggers = crate::common::sqlite_rows(&to, "SELECT name FROM sqlite_master WHERE type = 'trigger'");
+    assert_eq!(triggers, text(&[&["film_touch"]]));
+    crate::copy::sqlite_execute(&to, "UPDATE film SET title = 'bee' WHERE id = 1");
+    assert_eq!(crate::common::sqlite_rows(&to, "SELECT touched FROM film"), text(&[&["1"]]));
 }

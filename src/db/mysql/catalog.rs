@@ -3,10 +3,10 @@
 use std::collections::BTreeMap;
 
 use super::connect::mysql_text_rows;
-use crate::db::catalog::{referential_action, TRIGGER_NOT_COPIED};
+use crate::db::catalog::referential_action;
 use crate::db::{
-    Catalog, CheckDef, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, Generated, IndexDef, TableDef, Unsupported,
-    ViewDef,
+    Catalog, CheckDef, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, Generated, IndexDef, RoutineDef, TableDef,
+    Unsupported, ViewDef,
 };
 
 pub fn read(connection: &mut mysql::Conn) -> Result<Catalog, mysql::Error> {
@@ -20,7 +20,53 @@ pub fn read(connection: &mut mysql::Conn) -> Result<Catalog, mysql::Error> {
     for name in names.into_iter().filter_map(|row| row.into_iter().next().flatten()) {
         tables.push(table(connection, name)?);
     }
-    Ok(Catalog { tables, views: views(connection)?, ..Default::default() })
+    Ok(Catalog { tables, views: views(connection)?, routines: routines(connection)?, ..Default::default() })
+}
+
+/// The database's functions and procedures as `SHOW CREATE` writes them, without their
+/// `DEFINER` (the copy's user makes them; naming another takes a privilege it may not have).
+/// One whose text the user may not see is left out.
+fn routines(connection: &mut mysql::Conn) -> Result<Vec<RoutineDef>, mysql::Error> {
+    let listed = mysql_text_rows(
+        connection,
+        "SELECT lower(routine_type), routine_name FROM information_schema.routines \
+         WHERE routine_schema = DATABASE() ORDER BY routine_type = 'PROCEDURE', created, 2",
+        Vec::new(),
+    )?;
+    let mut routines = Vec::new();
+    for row in listed {
+        let text = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+        let (kind, name) = (text(0), text(1));
+        let shown = format!("SHOW CREATE {} {}", kind.to_ascii_uppercase(), super::ddl::quote(&name));
+        let create = mysql_text_rows(connection, &shown, Vec::new())?
+            .into_iter()
+            .next()
+            .and_then(|row| row.get(2).cloned().flatten());
+        if let Some(create) = create {
+            routines.push(RoutineDef { kind, name, create: without_definer(&create) });
+        }
+    }
+    Ok(routines)
+}
+
+/// `CREATE DEFINER=`root`@`localhost` FUNCTION ...` as `CREATE FUNCTION ...`.
+fn without_definer(create: &str) -> String {
+    let Some(start) = create.find("DEFINER=") else { return create.to_string() };
+    let rest = &create.as_bytes()[start..];
+    // `user`@`host`, back-quoted with doubled back-quotes inside: it ends at a space outside them.
+    let (mut quoted, mut at) = (false, 0);
+    while at < rest.len() {
+        match rest[at] {
+            b'`' if quoted && rest.get(at + 1) == Some(&b'`') => at += 1,
+            b'`' => quoted = !quoted,
+            byte if !quoted && byte.is_ascii_whitespace() => {
+                return format!("{}{}", &create[..start], create[start + at..].trim_start());
+            }
+            _ => {}
+        }
+        at += 1;
+    }
+    create.to_string()
 }
 
 /// The database's views, their definitions without the database's name (which
@@ -179,14 +225,16 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
     .next()
     .and_then(|row| row.into_iter().next().flatten())
     .filter(|c| !c.is_empty());
-    let triggers: Vec<String> = mysql_text_rows(
+    let triggers = mysql_text_rows(
         connection,
-        "SELECT trigger_name FROM information_schema.triggers \
-         WHERE event_object_schema = DATABASE() AND event_object_table = ? ORDER BY 1",
+        "SELECT trigger_name, concat('CREATE TRIGGER `', replace(trigger_name, '`', '``'), '` ', action_timing, ' ', \
+           event_manipulation, ' ON `', replace(event_object_table, '`', '``'), '` FOR EACH ROW ', action_statement) \
+         FROM information_schema.triggers \
+         WHERE event_object_schema = DATABASE() AND event_object_table = ? ORDER BY action_order, 1",
         parameter(),
     )?
     .into_iter()
-    .filter_map(|row| row.into_iter().next().flatten())
+    .map(|row| RoutineDef { kind: "trigger".into(), name: text(&row, 0), create: text(&row, 1) })
     .collect();
     Ok(TableDef {
         comment,
@@ -196,19 +244,13 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
         indexes: indexes.into_values().filter(|i| !expression.contains(&i.name)).collect(),
         foreign_keys: keys.into_values().collect(),
         later_keys: Vec::new(),
-        triggers: Vec::new(),
+        triggers,
         unsupported: expression
             .into_iter()
             .map(|index| Unsupported {
                 object: format!("index {index}"),
                 reason: "an expression index has no portable form".into(),
             })
-            .chain(
-                triggers.into_iter().map(|trigger| Unsupported {
-                    object: format!("trigger {trigger}"),
-                    reason: TRIGGER_NOT_COPIED.into(),
-                }),
-            )
             .collect(),
         checks,
         inherits: Vec::new(),
@@ -334,5 +376,22 @@ fn parse_default(text: String, column_type: &ColumnType, extra: &str) -> ColumnD
         (false, true) if text.parse::<f64>().is_ok() => ColumnDefault::Literal(text),
         (false, false) => ColumnDefault::Literal(format!("'{}'", text.replace('\'', "''"))),
         _ => ColumnDefault::Expression(text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_definer_is_left_out() {
+        let shown = "CREATE DEFINER=`root`@`localhost` FUNCTION `f`(a INT) RETURNS int(11)\nRETURN a";
+        assert_eq!(without_definer(shown), "CREATE FUNCTION `f`(a INT) RETURNS int(11)\nRETURN a");
+        let odd = "CREATE DEFINER=`o``dd`@`%` PROCEDURE `p`() SELECT 1";
+        assert_eq!(without_definer(odd), "CREATE PROCEDURE `p`() SELECT 1");
+        assert_eq!(
+            without_definer("CREATE FUNCTION f() RETURNS int RETURN 1"),
+            "CREATE FUNCTION f() RETURNS int RETURN 1"
+        );
     }
 }

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use rusqlite::Connection;
 
 use super::ddl::quote;
-use crate::db::catalog::{referential_action, TRIGGER_NOT_COPIED};
+use crate::db::catalog::referential_action;
 use crate::db::{
-    Catalog, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, TableDef, Unsupported, ViewDef,
+    Catalog, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, IndexDef, RoutineDef, TableDef, ViewDef,
 };
 
 pub fn read(connection: &Connection) -> rusqlite::Result<Catalog> {
@@ -133,15 +133,12 @@ fn table(connection: &Connection, name: String) -> rusqlite::Result<TableDef> {
         key.referenced_columns = primary;
     }
     foreign_keys.sort_by(|a, b| a.name.cmp(&b.name));
-    let unsupported = connection
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? ORDER BY name")?
-        .query_map([&name], |row| row.get::<_, String>(0))?
-        .map(|trigger| {
-            trigger.map(|t| Unsupported { object: format!("trigger {t}"), reason: TRIGGER_NOT_COPIED.into() })
-        })
+    let triggers = connection
+        .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? ORDER BY name")?
+        .query_map([&name], |row| Ok(RoutineDef { kind: "trigger".into(), name: row.get(0)?, create: row.get(1)? }))?
         .collect::<rusqlite::Result<_>>()?;
     let columns = columns.into_iter().map(ColumnDef::portable).collect();
-    Ok(TableDef { name, columns, primary_key, indexes, foreign_keys, unsupported, ..Default::default() })
+    Ok(TableDef { name, columns, primary_key, indexes, foreign_keys, triggers, ..Default::default() })
 }
 
 /// `CONSTRAINT name FOREIGN KEY (columns)` in a table's SQL: (the columns without quotes or
