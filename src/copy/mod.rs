@@ -13,6 +13,7 @@ mod plan;
 mod routines;
 mod rows;
 mod verify;
+mod zero_dates;
 
 pub use crate::job::copies::{CopyOptions, IfExists, Names};
 pub use crate::report::SchemaObject;
@@ -93,8 +94,8 @@ async fn copy_with(
     let target_catalog = to.catalog().await?;
     let existing: Vec<String> = target_catalog.tables.iter().map(|t| t.name.clone()).collect();
     if !options.schema_only {
-        for found in zero_dates(from.as_ref(), &tables, &sources, true).await? {
-            schema.push(zero_dates_line(&mut tables, found));
+        for found in zero_dates::count(from.as_ref(), &tables, &sources, true).await? {
+            schema.push(zero_dates::line(&mut tables, found));
         }
     }
     if options.resume {
@@ -182,8 +183,8 @@ async fn copy_with(
             schema.push(SchemaObject::new(extension, "extension".into(), "planned", Some(sql)));
         }
         if !options.schema_only {
-            for found in zero_dates(from.as_ref(), &tables, &sources, false).await? {
-                schema.push(zero_dates_line(&mut tables, found));
+            for found in zero_dates::count(from.as_ref(), &tables, &sources, false).await? {
+                schema.push(zero_dates::line(&mut tables, found));
             }
         }
         for view in &views {
@@ -258,10 +259,10 @@ async fn copy_with(
                     (workers, retries, later.hook()),
                     &sizes
                 ),
-                zero_dates(from.as_ref(), &tables, &sources, false)
+                zero_dates::count(from.as_ref(), &tables, &sources, false)
             );
             for found in nullable? {
-                schema.push(zero_dates_line(&mut tables, found));
+                schema.push(zero_dates::line(&mut tables, found));
             }
             run?
         }
@@ -350,48 +351,6 @@ async fn choose(from: &dyn Backend, to: &dyn Backend, options: &CopyOptions) -> 
     plan::translate(&mut selection, from, to, &mut converted, options.names == Names::Keep)?;
     let sources = names::rename(&mut selection.tables, options.names)?;
     Ok(Chosen { catalog, tables: selection.tables, sources, converted, skipped: selection.skipped })
-}
-
-/// MySQL's zero dates arrive as NULL, counted per column and reported. A NOT NULL column that
-/// holds some must be created nullable, so those are counted before the DDL (`not_null`); the
-/// others only for the report, while the rows load.
-async fn zero_dates(
-    source: &dyn Backend,
-    tables: &[TableDef],
-    sources: &BTreeMap<String, TableDef>,
-    not_null: bool,
-) -> Result<Vec<(String, String, u64)>> {
-    let pairs: Vec<(&TableDef, &TableDef)> =
-        tables.iter().filter_map(|table| Some((table, sources.get(&table.name)?))).collect();
-    let subsets: Vec<TableDef> = pairs
-        .iter()
-        .map(|(_, original)| {
-            let columns = original.columns.iter().filter(|c| c.nullable != not_null).cloned().collect();
-            TableDef { name: original.name.clone(), columns, ..Default::default() }
-        })
-        .collect();
-    // Each count scans its table: all at once, as the loads do.
-    let counts = futures::future::try_join_all(subsets.iter().map(|subset| source.zero_dates(subset))).await?;
-    let mut found = Vec::new();
-    for ((table, original), counts) in pairs.into_iter().zip(counts) {
-        for (name, count) in counts {
-            let Some(at) = original.columns.iter().position(|c| c.name == name) else { continue };
-            found.push((table.name.clone(), table.columns[at].name.clone(), count));
-        }
-    }
-    Ok(found)
-}
-
-/// The report's line for a column's zero dates; a NOT NULL column is made nullable.
-fn zero_dates_line(tables: &mut [TableDef], (table, column, count): (String, String, u64)) -> SchemaObject {
-    let mut detail = format!("{count} zero dates ('0000-00-00') arrive as NULL");
-    let made =
-        tables.iter_mut().find(|t| t.name == table).and_then(|t| t.columns.iter_mut().find(|c| c.name == column));
-    if let Some(made) = made.filter(|c| !c.nullable) {
-        made.nullable = true;
-        detail.push_str("; the column is created nullable to hold them");
-    }
-    SchemaObject::new(&table, format!("column {column}"), "translated", Some(detail))
 }
 
 /// The table as created before its rows: foreign keys the target can add afterwards are left
