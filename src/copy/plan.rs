@@ -226,7 +226,7 @@ pub fn translate(
         if let Some(partitioning) = table.partitioning.take_if(|_| !native) {
             let detail = format!(
                 "PARTITION BY {}: {}; read through the partitioned table, its partitions' rows are copied into one table",
-                partitioning.key,
+                partitioning.key.lines().next().unwrap_or_default(),
                 why_not("partitioning")
             );
             selection.skipped.push(SchemaObject::new(&table.name, "partitioning".into(), "translated", Some(detail)));

@@ -288,3 +288,33 @@ async fn sqlite_untyped_columns_and_64_bit_integers_into_postgres() {
     expected.insert(2, vec![Some("3".to_string()), None, None]);
     assert_eq!(rows, expected);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_partitions_within_mysql_and_one_table_elsewhere() {
+    // The employees sample's partitioned salaries.
+    let source = MysqlDatabase::new();
+    source.execute(
+        "CREATE TABLE salaries (emp_no INT NOT NULL, salary INT NOT NULL, from_date DATE NOT NULL,
+           PRIMARY KEY (emp_no, from_date))
+         PARTITION BY RANGE COLUMNS (from_date) (PARTITION p01 VALUES LESS THAN ('1990-01-01'),
+           PARTITION p02 VALUES LESS THAN (MAXVALUE));
+         INSERT INTO salaries VALUES (1, 100, '1986-06-26'), (1, 110, '1995-06-26'), (2, 90, '1999-01-01')",
+    );
+    let within = MysqlDatabase::new();
+    let report = copied(&source.endpoint(), &within.endpoint()).await;
+    assert_eq!(details(&report, "translated"), Vec::<String>::new());
+    let sql = "SELECT partition_name, partition_method, partition_expression, partition_description, table_rows \
+               FROM information_schema.partitions WHERE table_schema = DATABASE() AND table_name = 'salaries' \
+               ORDER BY partition_ordinal_position";
+    within.execute("ANALYZE TABLE salaries");
+    source.execute("ANALYZE TABLE salaries");
+    assert_eq!(within.rows(sql), source.rows(sql));
+    let postgres = PgDatabase::new();
+    let report = copied(&source.endpoint(), &postgres.endpoint()).await;
+    assert_eq!(
+        details(&report, "translated"),
+        ["salaries partitioning: PARTITION BY RANGE  COLUMNS(`from_date`): partitioning is MySQL's, copied only to \
+          MySQL; read through the partitioned table, its partitions' rows are copied into one table"]
+    );
+    assert_eq!(postgres.rows("SELECT count(*) FROM salaries"), [[Some("3".to_string())]]);
+}

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use super::connect::mysql_text_rows;
 use crate::db::catalog::referential_action;
 use crate::db::{
-    Catalog, CheckDef, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, Generated, IndexDef, RoutineDef, TableDef,
-    Unsupported, ViewDef,
+    Catalog, CheckDef, ColumnDef, ColumnDefault, ColumnType, ForeignKeyDef, Generated, IndexDef, Partitioning,
+    RoutineDef, TableDef, Unsupported, ViewDef,
 };
 
 pub fn read(connection: &mut mysql::Conn) -> Result<Catalog, mysql::Error> {
@@ -47,6 +47,24 @@ fn routines(connection: &mut mysql::Conn) -> Result<Vec<RoutineDef>, mysql::Erro
         }
     }
     Ok(routines)
+}
+
+/// A partitioned table's `PARTITION BY` clause as `SHOW CREATE TABLE` writes it (MySQL within a
+/// version comment, MariaDB bare), partitions included: MySQL makes them with the table.
+fn partitioning(connection: &mut mysql::Conn, table: &str) -> Result<Option<Partitioning>, mysql::Error> {
+    let shown = format!("SHOW CREATE TABLE {}", super::ddl::quote(table));
+    let create = mysql_text_rows(connection, &shown, Vec::new())?
+        .into_iter()
+        .next()
+        .and_then(|row| row.get(1).cloned().flatten())
+        .unwrap_or_default();
+    Ok(create.split_once("PARTITION BY ").map(|(before, clause)| {
+        let clause = match before.trim_end().ends_with("/*!50100") {
+            true => clause.trim_end().trim_end_matches("*/"),
+            false => clause,
+        };
+        Partitioning { key: clause.trim().to_string(), partitions: Vec::new() }
+    }))
 }
 
 /// `CREATE DEFINER=`root`@`localhost` FUNCTION ...` as `CREATE FUNCTION ...`.
@@ -216,15 +234,18 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
     .map(|row| CheckDef { name: text(row, 0), clause: format!("CHECK ({})", text(row, 1)) })
     .filter(|check| !check.clause.starts_with("CHECK (json_valid("))
     .collect();
-    let comment = mysql_text_rows(
+    let about = mysql_text_rows(
         connection,
-        "SELECT table_comment FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
+        "SELECT table_comment, create_options FROM information_schema.tables \
+         WHERE table_schema = DATABASE() AND table_name = ?",
         parameter(),
-    )?
-    .into_iter()
-    .next()
-    .and_then(|row| row.into_iter().next().flatten())
-    .filter(|c| !c.is_empty());
+    )?;
+    let about = |i: usize| about.first().and_then(|row| row.get(i).cloned().flatten()).unwrap_or_default();
+    let comment = Some(about(0)).filter(|c| !c.is_empty());
+    let partitioning = match about(1).contains("partitioned") {
+        true => partitioning(connection, &name)?,
+        false => None,
+    };
     let triggers = mysql_text_rows(
         connection,
         "SELECT trigger_name, concat('CREATE TRIGGER `', replace(trigger_name, '`', '``'), '` ', action_timing, ' ', \
@@ -254,7 +275,7 @@ fn table(connection: &mut mysql::Conn, name: String) -> Result<TableDef, mysql::
             .collect(),
         checks,
         inherits: Vec::new(),
-        partitioning: None,
+        partitioning,
     })
 }
 

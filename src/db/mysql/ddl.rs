@@ -115,7 +115,9 @@ pub fn create_table(table: &TableDef) -> String {
         }
     }
     let comment = table.comment.as_deref().map(|c| format!(" COMMENT={}", literal(c))).unwrap_or_default();
-    QUOTING.create_table(table, columns, true, &format!(" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4{comment}"))
+    // MySQL's own clause (a copy within MySQL), partitions included.
+    let partitions = table.partitioning.as_ref().map(|p| format!(" PARTITION BY {}", p.key)).unwrap_or_default();
+    QUOTING.create_table(table, columns, true, &format!(" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4{comment}{partitions}"))
 }
 
 pub fn add_foreign_key(table: &str, key: &ForeignKeyDef) -> String {
