@@ -287,9 +287,9 @@ async fn copy_with(
     if run.error.is_none() {
         // A view an earlier copy made stays as it is.
         let views = views.into_iter().filter(|v| !target_catalog.views.iter().any(|t| t.name == v.name)).collect();
-        if code {
+        if creates {
             // Before the views, which may call them.
-            schema.extend(routines::create(to.as_ref(), &catalog, &tables).await);
+            schema.extend(routines::create(to.as_ref(), &catalog, &tables, code).await);
         }
         schema.extend(later::create_views(to.as_ref(), views).await);
     }

@@ -92,11 +92,16 @@ pub fn translate(
     for table in &mut selection.tables {
         for column in &mut table.columns {
             if column.updated_now && !target.capabilities().updates_now {
-                let detail =
-                    format!("{} has no ON UPDATE CURRENT_TIMESTAMP: the column keeps the value written", target.name());
                 let object = format!("on update {}", column.name);
-                selection.skipped.push(SchemaObject::new(&table.name, object, "skipped", Some(detail)));
-                column.updated_now = false;
+                let (status, detail) = match target.updated_now_trigger(&table.name, &column.name) {
+                    // Made once the rows are in (super::routines::create).
+                    Some(_) => ("translated", format!("{} has no ON UPDATE CURRENT_TIMESTAMP: a trigger sets the column when its row is updated without setting it", target.name())),
+                    None => {
+                        column.updated_now = false;
+                        ("skipped", format!("{} has no ON UPDATE CURRENT_TIMESTAMP: the column keeps the value written", target.name()))
+                    }
+                };
+                selection.skipped.push(SchemaObject::new(&table.name, object, status, Some(detail)));
             }
             let object = format!("column {}", column.name);
             if let Some(generated) = column.generated.take_if(|_| !native) {

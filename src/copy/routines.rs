@@ -48,13 +48,27 @@ pub(super) fn listed(
         .collect()
 }
 
-/// Makes the routines, then the triggers of `tables`.
-pub(super) async fn create(target: &dyn Backend, catalog: &Catalog, tables: &[TableDef]) -> Vec<SchemaObject> {
-    let prelude = target.routine_prelude();
-    let routines = catalog.routines.iter().map(|r| (r.name.clone(), r.kind.clone(), format!("{prelude}{}", r.create)));
-    let mut done = super::later::create_listed(target, routines.collect()).await;
+/// Makes the routines (`with_code`: a copy within one engine), then the triggers of `tables`:
+/// theirs (`with_code`) and those that do what MySQL's `ON UPDATE CURRENT_TIMESTAMP` does, in a
+/// target without that clause (made always: they are ferry's, not the source's code).
+pub(super) async fn create(
+    target: &dyn Backend,
+    catalog: &Catalog,
+    tables: &[TableDef],
+    with_code: bool,
+) -> Vec<SchemaObject> {
+    let mut done = Vec::new();
+    if with_code {
+        let prelude = target.routine_prelude();
+        let routines =
+            catalog.routines.iter().map(|r| (r.name.clone(), r.kind.clone(), format!("{prelude}{}", r.create)));
+        done = super::later::create_listed(target, routines.collect()).await;
+    }
     let triggers = tables.iter().flat_map(|table| {
-        table.triggers.iter().map(|t| (table.name.clone(), format!("{} {}", t.kind, t.name), t.create.clone()))
+        let theirs = table.triggers.iter().filter(|_| with_code).cloned();
+        let emulated = table.columns.iter().filter(|c| c.updated_now && !target.capabilities().updates_now);
+        let emulated = emulated.filter_map(|c| target.updated_now_trigger(&table.name, &c.name));
+        theirs.chain(emulated).map(|t| (table.name.clone(), format!("{} {}", t.kind, t.name), t.create))
     });
     done.extend(super::later::create_listed(target, triggers.collect()).await);
     done

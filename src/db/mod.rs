@@ -151,6 +151,13 @@ pub trait Backend: Debug + Send + Sync {
         None
     }
 
+    /// A trigger that does what MySQL's `ON UPDATE CURRENT_TIMESTAMP` does for `column` (set it
+    /// to the current time when its row is updated without setting it), for an engine without
+    /// that clause; None where the engine cannot.
+    fn updated_now_trigger(&self, _table: &str, _column: &str) -> Option<RoutineDef> {
+        None
+    }
+
     /// What goes before each routine's statement when a copy makes it (PostgreSQL: its body is
     /// checked when called, not when made, as the objects it uses may come later).
     fn routine_prelude(&self) -> &'static str {

@@ -2,7 +2,8 @@
 //! triggers too (Pagila's views call its own `group_concat`, Sakila's tables keep `last_update`
 //! with triggers, MySQL's and SQLite's alike); triggers come after the rows, so they do not fire
 //! on the copied ones. Into another engine, or into a schema of another name, each is reported
-//! skipped with why. The expected values are the servers' own.
+//! skipped with why. MySQL's `ON UPDATE CURRENT_TIMESTAMP` becomes a trigger where the target lacks
+//! it. The expected values are the servers' own.
 
 use ferry::copy::{copy, CopyOptions, CopyReport};
 
@@ -146,4 +147,51 @@ async fn triggers_come_along_within_sqlite() {
     assert_eq!(triggers, text(&[&["film_touch"]]));
     crate::copy::sqlite_execute(&to, "UPDATE film SET title = 'bee' WHERE id = 1");
     assert_eq!(crate::common::sqlite_rows(&to, "SELECT touched FROM film"), text(&[&["1"]]));
+}
+
+/// MySQL's `ON UPDATE CURRENT_TIMESTAMP`, which Sakila puts on every table.
+const TOUCHED: &str = "CREATE TABLE actor (id INT PRIMARY KEY, name VARCHAR(20),
+  touched TIMESTAMP NOT NULL DEFAULT '2000-01-01 00:00:00' ON UPDATE CURRENT_TIMESTAMP);
+  INSERT INTO actor (id, name) VALUES (1, 'ann'), (2, 'bob')";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_update_current_timestamp_becomes_a_trigger_in_postgres() {
+    let (source, target) = (MysqlDatabase::new(), PgDatabase::new());
+    source.execute(TOUCHED);
+    let report = copy(&source.endpoint(), &target.endpoint(), &CopyOptions::default()).await.unwrap();
+    assert_eq!(report.run.error, None, "{}", report.text());
+    assert_eq!(objects(&report, "failed"), Vec::<String>::new(), "{}", report.text());
+    assert!(objects(&report, "translated").contains(
+        &"actor on update touched: PostgreSQL has no ON UPDATE CURRENT_TIMESTAMP: a trigger sets the column when its \
+          row is updated without setting it"
+            .to_string()
+    ));
+    let old = "2000-01-01 00:00:00+00";
+    // The copy did not touch the rows; an update that changes nothing, or sets the column, keeps it.
+    assert_eq!(target.rows("SELECT touched::text FROM actor ORDER BY id"), text(&[&[old], &[old]]));
+    target.rows("UPDATE actor SET name = 'ann' WHERE id = 1");
+    target.rows("UPDATE actor SET name = 'bee', touched = '2001-01-01 00:00:00+00' WHERE id = 2");
+    let expected = text(&[&["1", old], &["2", "2001-01-01 00:00:00+00"]]);
+    assert_eq!(target.rows("SELECT id, touched::text FROM actor ORDER BY id"), expected);
+    // One that changes the row sets it to now.
+    target.rows("UPDATE actor SET name = 'anne' WHERE id = 1");
+    let touched = target.rows("SELECT touched > now() - interval '1 minute' FROM actor WHERE id = 1");
+    assert_eq!(touched, text(&[&["t"]]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_update_current_timestamp_becomes_a_trigger_in_sqlite() {
+    let source = MysqlDatabase::new();
+    source.execute(TOUCHED);
+    let dir = tempfile::tempdir().unwrap();
+    let target = ferry::connection::Endpoint::parse("sqlite://to.db", dir.path()).unwrap();
+    let report = copy(&source.endpoint(), &target, &CopyOptions::default()).await.unwrap();
+    assert_eq!(report.run.error, None, "{}", report.text());
+    assert_eq!(objects(&report, "failed"), Vec::<String>::new(), "{}", report.text());
+    let to = dir.path().join("to.db");
+    crate::copy::sqlite_execute(&to, "UPDATE actor SET name = 'anne' WHERE id = 1");
+    crate::copy::sqlite_execute(&to, "UPDATE actor SET name = 'bee', touched = '2001-01-01 00:00:00' WHERE id = 2");
+    let rows = crate::common::sqlite_rows(&to, "SELECT id, touched > '2020-01-01', touched FROM actor ORDER BY id");
+    assert_eq!(rows[0][1].as_deref(), Some("1"), "{rows:?}");
+    assert_eq!(rows[1][2].as_deref(), Some("2001-01-01 00:00:00"), "{rows:?}");
 }

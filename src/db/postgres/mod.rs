@@ -28,7 +28,7 @@ use async_trait::async_trait;
 
 use super::{
     busy, lock_name, target_error, Backend, Capabilities, Catalog, CheckDef, ColumnDef, ForeignKeyDef, HeldLock,
-    IndexDef, MigrationLock, NoLock, Sink, SourceDatabase, Statement, TableDef, TextRows,
+    IndexDef, MigrationLock, NoLock, RoutineDef, Sink, SourceDatabase, Statement, TableDef, TextRows,
 };
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
@@ -228,6 +228,19 @@ impl Backend for PostgresBackend {
 
     fn drop_table_sql(&self, table: &str) -> Result<String> {
         Ok(format!("DROP TABLE IF EXISTS {} CASCADE", ddl::quote_table(table)))
+    }
+
+    fn updated_now_trigger(&self, table: &str, column: &str) -> Option<RoutineDef> {
+        let name = format!("{table}_{column}_on_update");
+        let (function, column) = (ddl::quote(&name), ddl::quote(column));
+        let create = format!(
+            "CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $ferry$ BEGIN \
+             IF NEW.{column} IS NOT DISTINCT FROM OLD.{column} AND NEW IS DISTINCT FROM OLD THEN \
+             NEW.{column} := CURRENT_TIMESTAMP; END IF; RETURN NEW; END $ferry$; \
+             CREATE TRIGGER {function} BEFORE UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION {function}()",
+            ddl::quote_table(table)
+        );
+        Some(RoutineDef { kind: "trigger".into(), name, create })
     }
 
     fn routine_prelude(&self) -> &'static str {

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 
 use super::{
     blocking, busy, target_error, Backend, Capabilities, Catalog, ColumnDef, FileLock, ForeignKeyDef, IndexDef,
-    MigrationLock, Sink, SourceDatabase, Statement, TableDef, TextRows,
+    MigrationLock, RoutineDef, Sink, SourceDatabase, Statement, TableDef, TextRows,
 };
 use crate::connection::Endpoint;
 use crate::error::{FerryError, Result};
@@ -86,6 +86,19 @@ impl Backend for SqliteBackend {
 
     fn sink(&self) -> Result<Box<dyn Sink>> {
         Ok(Box::new(sink::SqliteSink::new(self.endpoint.clone(), self.check_keys)))
+    }
+
+    /// After the update, as SQLite's BEFORE triggers cannot change the row (its recursive
+    /// triggers are off by default: the trigger's own update does not fire it again).
+    fn updated_now_trigger(&self, table: &str, column: &str) -> Option<RoutineDef> {
+        let name = format!("{table}_{column}_on_update");
+        let (quoted, column) = (ddl::quote(table), ddl::quote(column));
+        let create = format!(
+            "CREATE TRIGGER {} AFTER UPDATE ON {quoted} FOR EACH ROW WHEN NEW.{column} IS OLD.{column} \
+             BEGIN UPDATE {quoted} SET {column} = CURRENT_TIMESTAMP WHERE rowid = NEW.rowid; END",
+            ddl::quote(&name)
+        );
+        Some(RoutineDef { kind: "trigger".into(), name, create })
     }
 
     fn keys_unchecked(&self) -> Option<Arc<dyn Backend>> {
