@@ -226,7 +226,9 @@ async fn copy_with(
             // Keys made with the table (SQLite's) are not checked while the rows load (tables
             // whose keys form a cycle could not load otherwise), but against them afterwards.
             // Where a target cannot load so, its referenced tables go first: one at a time.
-            let unchecked = to.keys_unchecked();
+            // Only where the copy makes the tables: it then checks their keys (data only, the
+            // loads check them).
+            let unchecked = if creates { to.keys_unchecked() } else { None };
             let mut checked_now = false;
             for table in &tables {
                 checked_now |= !without_later_keys(to.as_ref(), table)?.foreign_keys.is_empty();

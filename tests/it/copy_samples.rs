@@ -312,3 +312,27 @@ async fn bit_fields_are_integers_elsewhere_and_bit_fields_within_mysql() {
     expected[2][2] = None;
     assert_eq!(postgres.rows("SELECT id, flag, mask FROM flags ORDER BY id"), expected);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_only_into_sqlite_still_checks_the_keys_as_rows_arrive() {
+    let source = MysqlDatabase::new();
+    source.execute(
+        "SET FOREIGN_KEY_CHECKS = 0;
+         CREATE TABLE parent (id INT PRIMARY KEY);
+         CREATE TABLE child (id INT PRIMARY KEY, parent INT, CONSTRAINT child_parent FOREIGN KEY (parent) REFERENCES parent (id));
+         INSERT INTO parent VALUES (1);
+         INSERT INTO child VALUES (10, 1), (11, 7)",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let target = ferry::connection::Endpoint::parse("sqlite://tables.db", dir.path()).unwrap();
+    let schema_only = CopyOptions { schema_only: true, ..Default::default() };
+    copy(&source.endpoint(), &target, &schema_only).await.unwrap();
+    // The tables exist already: nothing checks the keys after the rows, so the loads do.
+    let data_only = CopyOptions { data_only: true, ..Default::default() };
+    let report = copy(&source.endpoint(), &target, &data_only).await.unwrap();
+    let error = report.run.error.clone().unwrap_or_default();
+    assert!(error.contains("FOREIGN KEY constraint failed"), "{}", report.text());
+    let file = dir.path().join("tables.db");
+    assert_eq!(sqlite_rows(&file, "SELECT count(*) FROM child"), text(&[&["0"]]));
+    assert_eq!(sqlite_rows(&file, "SELECT count(*) FROM parent"), text(&[&["1"]]));
+}
