@@ -21,7 +21,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 pub type Socket = Box<dyn Io>;
 
 /// The URL's `sslmode`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Mode {
     Disable,
     Prefer,
@@ -31,7 +31,7 @@ enum Mode {
 }
 
 /// What the URL asks of TLS.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Tls {
     mode: Mode,
     root: Option<PathBuf>,
@@ -158,7 +158,7 @@ async fn negotiate(mut socket: Socket, tls: &Tls, host: &str) -> Result<Socket, 
             ))
         }
     }
-    let connector = connector(tls)?;
+    let connector = shared_connector(tls)?;
     let stream = tokio_native_tls::TlsConnector::from(connector)
         .connect(host, socket)
         .await
@@ -174,6 +174,23 @@ fn name(mode: Mode) -> &'static str {
         Mode::VerifyCa => "verify-ca",
         Mode::VerifyFull => "verify-full",
     }
+}
+
+/// The TLS clients made so far, by what they were made from: making one reads the platform's CA
+/// store (and the URL's files), which cost a copy ~25 ms per connection, several per table.
+static CONNECTORS: std::sync::Mutex<Vec<(Tls, native_tls::TlsConnector)>> = std::sync::Mutex::new(Vec::new());
+
+/// [`connector`] for `tls`, made once per process.
+fn shared_connector(tls: &Tls) -> Result<native_tls::TlsConnector, String> {
+    let made = CONNECTORS.lock().ok().and_then(|made| made.iter().find(|(t, _)| t == tls).map(|(_, c)| c.clone()));
+    if let Some(connector) = made {
+        return Ok(connector);
+    }
+    let connector = connector(tls)?;
+    if let Ok(mut made) = CONNECTORS.lock() {
+        made.push((tls.clone(), connector.clone()));
+    }
+    Ok(connector)
 }
 
 /// The TLS client: what it verifies follows the mode, whom it trusts `sslrootcert` (else the
