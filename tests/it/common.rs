@@ -256,3 +256,14 @@ pub fn assert_succeeded(report: &RunReport) {
 pub fn ferry() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
 }
+
+/// A copy report's schema objects of one `status`, each as `table object: detail`.
+pub fn schema_objects(report: &ferry::copy::CopyReport, status: &str) -> Vec<String> {
+    let listed = report.schema.iter().filter(|o| o.status == status);
+    listed.map(|o| format!("{} {}: {}", o.table, o.object, o.detail.clone().unwrap_or_default())).collect()
+}
+
+/// Rows of text values, as a server's rows are compared.
+pub fn text_rows(rows: &[&[&str]]) -> Vec<Vec<Option<String>>> {
+    rows.iter().map(|row| row.iter().map(|v| Some(v.to_string())).collect()).collect()
+}

@@ -5,7 +5,7 @@
 
 use ferry::copy::{copy, CopyOptions, CopyReport};
 
-use crate::common::{MysqlDatabase, PgDatabase};
+use crate::common::{schema_objects as details, MysqlDatabase, PgDatabase};
 
 const MYSQL_SOURCE: &str = "SET SESSION sql_mode = '';
 CREATE TABLE film (id SMALLINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, code CHAR(4) NOT NULL COMMENT 'the film''s code', released YEAR,
@@ -24,15 +24,6 @@ async fn copied(source: &ferry::connection::Endpoint, target: &ferry::connection
     assert_eq!(report.run.error, None, "{}", report.text());
     assert!(report.schema.iter().all(|o| o.status != "failed"), "{}", report.text());
     report
-}
-
-fn details(report: &CopyReport, status: &str) -> Vec<String> {
-    report
-        .schema
-        .iter()
-        .filter(|o| o.status == status)
-        .map(|o| format!("{} {}: {}", o.table, o.object, o.detail.clone().unwrap_or_default()))
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

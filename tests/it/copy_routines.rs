@@ -5,9 +5,9 @@
 //! skipped with why. MySQL's `ON UPDATE CURRENT_TIMESTAMP` becomes a trigger where the target lacks
 //! it. The expected values are the servers' own.
 
-use ferry::copy::{copy, CopyOptions, CopyReport};
+use ferry::copy::{copy, CopyOptions};
 
-use crate::common::{MysqlDatabase, PgDatabase};
+use crate::common::{schema_objects as objects, text_rows as text, MysqlDatabase, PgDatabase};
 
 const SOURCE: &str = "CREATE TABLE actor (id int PRIMARY KEY, name text NOT NULL, touched int NOT NULL DEFAULT 0);
 CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.touched := NEW.touched + 1; RETURN NEW; END $$;
@@ -17,15 +17,6 @@ CREATE FUNCTION shouted(id int) RETURNS text LANGUAGE sql AS $$ SELECT upper(nam
 INSERT INTO actor (id, name) VALUES (1, 'ann'), (2, 'bob');
 CREATE TRIGGER touch_on_write BEFORE INSERT OR UPDATE ON actor FOR EACH ROW EXECUTE FUNCTION touch();
 CREATE VIEW everyone AS SELECT group_concat(name ORDER BY id) AS names, shouted(1) AS first FROM actor";
-
-fn objects(report: &CopyReport, status: &str) -> Vec<String> {
-    let listed = report.schema.iter().filter(|o| o.status == status);
-    listed.map(|o| format!("{} {}: {}", o.table, o.object, o.detail.clone().unwrap_or_default())).collect()
-}
-
-fn text(rows: &[&[&str]]) -> Vec<Vec<Option<String>>> {
-    rows.iter().map(|row| row.iter().map(|v| Some(v.to_string())).collect()).collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn functions_aggregates_and_triggers_come_along_within_postgres() {

@@ -5,9 +5,9 @@
 //! Pagila's generated column, function defaults and serial column second in its key; a MySQL
 //! script whose second statement fails. The expected values are the servers' own.
 
-use ferry::copy::{copy, CopyOptions, CopyReport};
+use ferry::copy::{copy, CopyOptions};
 
-use crate::common::{sqlite_rows, MysqlDatabase};
+use crate::common::{schema_objects as objects, sqlite_rows, text_rows as text, MysqlDatabase};
 
 /// Two tables that reference each other (as Sakila's `store` and `staff` do) and one that
 /// references the cycle, loaded with foreign key checks off, as a dump would be.
@@ -18,15 +18,6 @@ CREATE TABLE customer (id INT PRIMARY KEY, store INT NOT NULL, CONSTRAINT custom
 INSERT INTO store VALUES (1, 10), (2, 20);
 INSERT INTO staff VALUES (10, 1), (20, 2);
 INSERT INTO customer VALUES (100, 1), (101, 2), (102, 1)";
-
-fn objects(report: &CopyReport, status: &str) -> Vec<String> {
-    let listed = report.schema.iter().filter(|o| o.status == status);
-    listed.map(|o| format!("{} {}: {}", o.table, o.object, o.detail.clone().unwrap_or_default())).collect()
-}
-
-fn text(rows: &[&[&str]]) -> Vec<Vec<Option<String>>> {
-    rows.iter().map(|row| row.iter().map(|v| Some(v.to_string())).collect()).collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cycle_of_foreign_keys_loads_into_sqlite_and_is_checked_after() {
